@@ -1,0 +1,217 @@
+import { decideBatch, type Decider, type Typed } from './decider.ts';
+import { NO_STREAM, type EventEnvelope, type StreamId } from './envelope.ts';
+import { TallyError, toTallyError } from './errors.ts';
+import type { AnyEvent, EventStore, Snapshot, StoredEvent } from './event-store.ts';
+
+export type ExecuteResult<E extends AnyEvent> =
+  | {
+      readonly type: 'accepted';
+      readonly stream: StreamId;
+      readonly version: number;
+      readonly events: readonly StoredEvent<E>[];
+    }
+  | { readonly type: 'rejected'; readonly code: 'rejected'; readonly reason: string };
+
+export type ActorEnvironment<S, C extends Typed, E extends AnyEvent & Typed, Ctx> = {
+  readonly decider: Decider<S, C, E, Ctx>;
+  readonly store: EventStore<E>;
+  readonly snapshotEvery: number;
+  readonly schemaOf: (type: E['type']) => number;
+  readonly context: (stream: StreamId) => Ctx;
+  readonly validateState?: (state: unknown) => S;
+  readonly device: string;
+  readonly now: () => number;
+  readonly newId: () => string;
+  /**
+   * Told synchronously of every state the actor holds (after a load, after each decision), so
+   * an index across aggregates (unique names) sees a decision before the next one is made.
+   */
+  readonly onState?: (stream: StreamId, state: S) => void;
+};
+
+type Job<C> = {
+  readonly commands: readonly C[];
+  readonly commandId: string;
+  readonly resolve: (result: ExecuteResult<AnyEvent>) => void;
+  readonly reject: (error: TallyError) => void;
+};
+
+/**
+ * One aggregate, in memory: the seed's GenServer. Commands wait in a mailbox and are decided
+ * strictly one after another against the in-memory state, so a loaded aggregate costs O(1) per
+ * command. Decisions are pipelined: a command is decided as soon as the one before it has been
+ * decided, and its commit joins the store's next group commit; its caller is acked only once
+ * that commit is durable.
+ */
+export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx> {
+  private state: S;
+  private version = NO_STREAM;
+  private snapshotVersion = NO_STREAM;
+  private loaded = false;
+  /** Set when a commit failed: in-memory state may be ahead of the store, so reload first. */
+  private stale = false;
+  private readonly mailbox: Job<C>[] = [];
+  private draining = false;
+  private inFlight = 0;
+  private settle: (() => void) | undefined;
+
+  constructor(
+    readonly stream: StreamId,
+    private readonly env: ActorEnvironment<S, C, E, Ctx>,
+  ) {
+    this.state = env.decider.initialState();
+  }
+
+  /** Idle actors hold no queued or unacknowledged work and may be evicted. */
+  get idle(): boolean {
+    return this.mailbox.length === 0 && !this.draining && this.inFlight === 0;
+  }
+
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  execute(commands: readonly C[], commandId: string): Promise<ExecuteResult<E>> {
+    return new Promise<ExecuteResult<E>>((resolve, reject) => {
+      this.mailbox.push({
+        commands,
+        commandId,
+        resolve: resolve as (result: ExecuteResult<AnyEvent>) => void,
+        reject,
+      });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.mailbox.length > 0 || this.stale) {
+        if (!this.loaded || this.stale) {
+          try {
+            await this.load();
+          } catch (error) {
+            // Without state nothing can be decided: fail what is waiting, keep nothing.
+            const failure = toTallyError(error);
+            for (const job of this.mailbox.splice(0)) job.reject(failure);
+            return;
+          }
+        }
+        // Everything in the mailbox now is decided in this one synchronous run, so commands
+        // that arrived together reach the store together and share one transaction.
+        while (this.mailbox.length > 0 && !this.stale) this.decide(this.mailbox.shift()!);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async load(): Promise<void> {
+    // A reload after a failed commit must wait for the commits still in flight to settle.
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.settle = resolve));
+    const { decider, store, validateState } = this.env;
+    const loaded = await store.load(this.stream, {
+      model: decider.name,
+      modelVersion: decider.snapshotVersion,
+    });
+    let state = decider.initialState();
+    let version = NO_STREAM;
+    if (loaded.snapshot) {
+      state = validateState ? validateState(loaded.snapshot.state) : (loaded.snapshot.state as S);
+      version = loaded.snapshot.version;
+    }
+    for (const event of loaded.events) {
+      if (event.version !== version + 1)
+        throw new TallyError(
+          'invalid',
+          `Stream ${this.stream} has a gap: version ${event.version} follows ${version}.`,
+        );
+      state = decider.evolve(state, event);
+      version = event.version;
+    }
+    this.state = state;
+    this.version = version;
+    this.snapshotVersion = loaded.snapshot?.version ?? NO_STREAM;
+    this.loaded = true;
+    this.stale = false;
+    this.env.onState?.(this.stream, state);
+  }
+
+  private decide(job: Job<C>): void {
+    const { decider, context, onState } = this.env;
+    const before = this.state;
+    const expectedVersion = this.version;
+    let decision;
+    try {
+      decision = decideBatch(decider, before, job.commands, context(this.stream));
+    } catch (error) {
+      job.reject(toTallyError(error, 'invalid'));
+      return;
+    }
+    if (decision.type === 'rejected') {
+      job.resolve({ type: 'rejected', code: 'rejected', reason: decision.reason });
+      return;
+    }
+    if (decision.events.length === 0) {
+      job.resolve({ type: 'accepted', stream: this.stream, version: this.version, events: [] });
+      return;
+    }
+    const time = this.env.now();
+    const events = decision.events.map(
+      (event, index): EventEnvelope<E> =>
+        ({
+          id: this.env.newId(),
+          stream: this.stream,
+          version: expectedVersion + index + 1,
+          type: event.type,
+          data: event.data,
+          meta: {
+            time,
+            device: this.env.device,
+            command: job.commandId,
+            schema: this.env.schemaOf(event.type),
+          },
+        }) as EventEnvelope<E>,
+    );
+    this.state = decision.state;
+    this.version = expectedVersion + events.length;
+    let snapshot: Snapshot | undefined;
+    if (this.version - this.snapshotVersion >= this.env.snapshotEvery) {
+      snapshot = {
+        stream: this.stream,
+        version: this.version,
+        model: decider.name,
+        modelVersion: decider.snapshotVersion,
+        state: decision.state,
+      };
+      this.snapshotVersion = this.version;
+    }
+    onState?.(this.stream, decision.state);
+    const version = this.version;
+    this.inFlight++;
+    this.env.store.append({ stream: this.stream, expectedVersion, events, snapshot }).then(
+      (stored) => {
+        this.settled();
+        job.resolve({ type: 'accepted', stream: this.stream, version, events: stored });
+      },
+      (error: unknown) => {
+        // The store wrote nothing for this commit, and every later commit of this actor that
+        // was decided on top of it fails its expected-version check the same way.
+        // Reloading right away also puts the cross-aggregate index back to the durable state.
+        this.stale = true;
+        this.settled();
+        job.reject(toTallyError(error));
+        if (!this.draining) void this.drain();
+      },
+    );
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.settle) {
+      const settle = this.settle;
+      this.settle = undefined;
+      settle();
+    }
+  }
+}
