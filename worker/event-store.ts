@@ -1,0 +1,254 @@
+import type { Codec } from '../core/codec.ts';
+import { NO_STREAM, type StreamId } from '../core/envelope.ts';
+import { TallyError, toTallyError } from '../core/errors.ts';
+import type {
+  AnyEvent,
+  Commit,
+  EventStore,
+  LoadedStream,
+  Snapshot,
+  StoredEvent,
+} from '../core/event-store.ts';
+import type { Projection } from '../core/projection.ts';
+import type { TallyDatabase, ViewRow } from './idb-schema.ts';
+
+type Pending<E extends AnyEvent> = {
+  readonly commit: Commit<E>;
+  readonly resolve: (events: readonly StoredEvent<E>[]) => void;
+  readonly reject: (error: TallyError) => void;
+};
+
+export type CommitListener<E extends AnyEvent> = (events: readonly StoredEvent<E>[]) => void;
+
+export type IndexedDBEventStoreOptions<E extends AnyEvent> = {
+  readonly db: TallyDatabase;
+  readonly codec: Codec<E>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows differ per view
+  readonly projections?: readonly Projection<any, E>[];
+  /** Upper bound on commits in one transaction, so one transaction never grows unbounded. */
+  readonly maxBatch?: number;
+};
+
+const viewKey = (view: string, key: string): string => `${view}\u0000${key}`;
+
+/**
+ * The browser's event store over IndexedDB. Appends use group commit: commits that arrive while a
+ * transaction is in flight wait and then share the next one, so under load one transaction
+ * carries many commits (DESIGN.md §3.5), and each caller is acked only after its transaction
+ * has completed (§3.2). The expected-version check runs inside that same transaction (§3.1).
+ */
+export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
+  private readonly db: TallyDatabase;
+  private readonly codec: Codec<E>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows differ per view
+  private readonly projections: readonly Projection<any, E>[];
+  private readonly maxBatch: number;
+  private queue: Pending<E>[] = [];
+  private flushing = false;
+  private readonly listeners = new Set<CommitListener<E>>();
+  /** Transactions completed; a figure for benchmarks and tests of group commit. */
+  transactions = 0;
+
+  constructor(options: IndexedDBEventStoreOptions<E>) {
+    this.db = options.db;
+    this.codec = options.codec;
+    this.projections = options.projections ?? [];
+    this.maxBatch = options.maxBatch ?? 2_000;
+  }
+
+  /** Called after every completed transaction with the events it wrote, in position order. */
+  onCommit(listener: CommitListener<E>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  append(commit: Commit<E>): Promise<readonly StoredEvent<E>[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ commit, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        // Let every commit decided in this task join the first transaction.
+        queueMicrotask(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      await this.write(batch);
+    }
+    this.flushing = false;
+  }
+
+  private async write(batch: readonly Pending<E>[]): Promise<void> {
+    const outcome = new Map<Pending<E>, StoredEvent<E>[] | TallyError>();
+    const written: StoredEvent<E>[] = [];
+    try {
+      const tx = this.db.transaction(
+        ['events', 'streams', 'snapshots', 'views', 'meta'],
+        'readwrite',
+      );
+      const ops: Promise<unknown>[] = [];
+      const streams = [...new Set(batch.map((p) => p.commit.stream))];
+      const rowKeys = new Map<string, { view: string; key: string }>();
+      for (const { commit } of batch)
+        for (const event of commit.events)
+          for (const projection of this.projections) {
+            const key = projection.key(event);
+            if (key !== undefined)
+              rowKeys.set(viewKey(projection.view, key), { view: projection.view, key });
+          }
+      const [head, heads, rows] = await Promise.all([
+        tx.objectStore('meta').get('head'),
+        Promise.all(streams.map((stream) => tx.objectStore('streams').get(stream))),
+        Promise.all(
+          [...rowKeys.values()].map(({ view, key }) => tx.objectStore('views').get([view, key])),
+        ),
+      ]);
+      const versions = new Map(
+        streams.map((stream, i) => [stream, heads[i]?.version ?? NO_STREAM]),
+      );
+      const rowValues = new Map<string, unknown>();
+      for (const row of rows) if (row) rowValues.set(viewKey(row.view, row.key), row.value);
+      const touchedRows = new Set<string>();
+      const snapshots = new Map<StreamId, Snapshot>();
+      let position = head?.position ?? 0;
+
+      for (const pending of batch) {
+        const { commit } = pending;
+        const current = versions.get(commit.stream) ?? NO_STREAM;
+        if (current !== commit.expectedVersion) {
+          outcome.set(
+            pending,
+            new TallyError(
+              'conflict',
+              `Stream ${commit.stream} is at version ${current}, not ${commit.expectedVersion}: another writer got there first.`,
+            ),
+          );
+          continue;
+        }
+        const stored = commit.events.map((event) => ({ ...event, position: ++position }));
+        for (const event of stored) {
+          ops.push(tx.objectStore('events').add(event));
+          for (const projection of this.projections) {
+            const key = projection.key(event);
+            if (key === undefined) continue;
+            const k = viewKey(projection.view, key);
+            rowValues.set(k, projection.apply(rowValues.get(k), event));
+            touchedRows.add(k);
+          }
+        }
+        versions.set(commit.stream, commit.expectedVersion + stored.length);
+        if (commit.snapshot) snapshots.set(commit.stream, commit.snapshot);
+        outcome.set(pending, stored);
+        written.push(...stored);
+      }
+      if (written.length > 0) {
+        for (const stream of streams) {
+          const version = versions.get(stream) ?? NO_STREAM;
+          if (version !== NO_STREAM) ops.push(tx.objectStore('streams').put({ stream, version }));
+        }
+        for (const snapshot of snapshots.values())
+          ops.push(tx.objectStore('snapshots').put(snapshot));
+        for (const k of touchedRows) {
+          const { view, key } = rowKeys.get(k)!;
+          const value = rowValues.get(k);
+          ops.push(
+            value === undefined
+              ? tx.objectStore('views').delete([view, key])
+              : tx.objectStore('views').put({ view, key, value } satisfies ViewRow),
+          );
+        }
+        ops.push(tx.objectStore('meta').put({ key: 'head', position }));
+      }
+      // Must reject if any request rejects; must wait for the transaction itself either way.
+      await Promise.all([...ops, tx.done]);
+      this.transactions++;
+    } catch (error) {
+      const failure =
+        error instanceof DOMException && error.name === 'ConstraintError'
+          ? new TallyError(
+              'conflict',
+              'Another writer appended to the same stream; nothing was written.',
+              { cause: error },
+            )
+          : toTallyError(error);
+      for (const pending of batch) pending.reject(failure);
+      return;
+    }
+    for (const pending of batch) {
+      const result = outcome.get(pending)!;
+      if (result instanceof TallyError) pending.reject(result);
+      else pending.resolve(result);
+    }
+    if (written.length > 0) for (const listener of this.listeners) listener(written);
+  }
+
+  async load(
+    stream: StreamId,
+    expected: { model: string; modelVersion: number },
+  ): Promise<LoadedStream<E>> {
+    const tx = this.db.transaction(['snapshots', 'events'], 'readonly');
+    let snapshot = await tx.objectStore('snapshots').get(stream);
+    // A snapshot of another model or shape is ignored, never misread: replay is always correct.
+    if (
+      snapshot &&
+      (snapshot.model !== expected.model || snapshot.modelVersion !== expected.modelVersion)
+    )
+      snapshot = undefined;
+    const from = snapshot?.version ?? NO_STREAM;
+    const raw = await tx
+      .objectStore('events')
+      .index('byStream')
+      .getAll(IDBKeyRange.bound([stream, from + 1], [stream, Number.MAX_SAFE_INTEGER]));
+    return { snapshot, events: raw.map((record) => this.decode(record)) };
+  }
+
+  /** Every event of one stream, in version order (the history view). */
+  async readStream(stream: StreamId): Promise<readonly StoredEvent<E>[]> {
+    const raw = await this.db.getAllFromIndex(
+      'events',
+      'byStream',
+      IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]),
+    );
+    return raw.map((record) => this.decode(record));
+  }
+
+  /** Events committed after `position`, in order: how a reader follows the whole store. */
+  async readAfter(position: number, limit = 1_000): Promise<readonly StoredEvent<E>[]> {
+    const raw = await this.db.getAll('events', IDBKeyRange.lowerBound(position, true), limit);
+    return raw.map((record) => this.decode(record));
+  }
+
+  /** The last position written, 0 for an empty store. */
+  async head(): Promise<number> {
+    return (await this.db.get('meta', 'head'))?.position ?? 0;
+  }
+
+  async streamVersion(stream: StreamId): Promise<number> {
+    return (await this.db.get('streams', stream))?.version ?? NO_STREAM;
+  }
+
+  /** All rows of a read model, validated as they are read back. */
+  async readView<Row>(projection: Projection<Row, E>): Promise<readonly Row[]> {
+    const rows = await this.db.getAllFromIndex('views', 'byView', projection.view);
+    return rows.map((row) => {
+      const parsed = projection.schema.safeParse(row.value);
+      if (!parsed.success)
+        throw new TallyError(
+          'invalid',
+          `The stored ${projection.view} row “${row.key.slice(0, 80)}” is malformed.`,
+        );
+      return parsed.data;
+    });
+  }
+
+  private decode(record: unknown): StoredEvent<E> {
+    const position = (record as { position?: unknown } | null)?.position;
+    if (typeof position !== 'number' || !Number.isInteger(position) || position < 1)
+      throw new TallyError('invalid', 'A stored event has no valid position.');
+    const { position: _, ...envelope } = record as Record<string, unknown>;
+    return { ...this.codec.decode(envelope), position };
+  }
+}
