@@ -96,3 +96,10 @@ export const errorBodySchema = z.strictObject({
   error: z.strictObject({ code: z.enum(errorCodes), message: z.string() }),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/**
+ * The data of one message of the live feed (server-sent events): a batch of entries in feed
+ * order. The message's SSE `id` is the cursor of its last entry, so a reconnect resumes after it.
+ */
+export const liveMessageSchema = z.array(feedEntrySchema).min(1);
+export type LiveMessage = z.infer<typeof liveMessageSchema>;

@@ -13,32 +13,51 @@ import { counterList, type CounterRow } from '../core/counter-projections.ts';
 import type { StreamId } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event-store.ts';
+import type { HistoryEntry } from '../core/engine-api.ts';
 import { IndexedDBEventStore, type CommitListener } from './event-store.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
 import { NameIndex } from './name-index.ts';
 
 export type EngineOptions = {
   readonly dbName: string;
-  /** This browser profile's id, stamped on every event it decides. */
-  readonly device: string;
+  /** This browser profile's id, stamped on every event it decides; made once and kept. */
+  readonly device?: string;
   readonly maxResident?: number;
   readonly snapshotEvery?: number;
   /** Called when a newer app version needs the database: this engine must stop writing. */
   readonly onOutdated?: () => void;
 };
 
-export type HistoryEntry = {
-  readonly version: number;
-  readonly type: CounterEvent['type'];
-  readonly data: CounterEvent['data'];
-  readonly time: number;
-  readonly device: string;
-  /** The counter's value right after this event. */
-  readonly value: number;
-  readonly name: string;
-};
-
 export type CounterResult = ExecuteResult<CounterEvent>;
+
+/** One history line per event: folds the model's own `evolve`, so the value is never guessed. */
+export function historyOf(
+  events: readonly StoredEvent<CounterEvent>[],
+  start: CounterState = counter.initialState(),
+): { entries: HistoryEntry[]; state: CounterState } {
+  let state = start;
+  const entries = events.map((event): HistoryEntry => {
+    state = counter.evolve(state, event);
+    return {
+      version: event.version,
+      type: event.type,
+      time: event.meta.time,
+      device: event.meta.device,
+      value: state.exists ? state.value : 0,
+      name: state.exists ? state.name : '',
+    };
+  });
+  return { entries, state };
+}
+
+async function deviceId(db: TallyDatabase): Promise<string> {
+  const tx = db.transaction('meta', 'readwrite');
+  const record = await tx.store.get('device');
+  if (record?.key === 'device') return record.device;
+  const device = `device-${crypto.randomUUID()}`.slice(0, 40);
+  await Promise.all([tx.store.put({ key: 'device', device }), tx.done]);
+  return device;
+}
 
 /**
  * The engine one browser profile runs: the aggregate registry over the IndexedDB store, the
@@ -56,6 +75,7 @@ export class CounterEngine {
       CounterContext
     >,
     readonly names: NameIndex,
+    readonly device: string,
   ) {}
 
   static async open(options: EngineOptions): Promise<CounterEngine> {
@@ -69,12 +89,13 @@ export class CounterEngine {
       codec: counterCodec,
       projections: [counterList],
     });
+    const device = options.device ?? (await deviceId(db));
     const names = new NameIndex();
     for (const row of await store.readView(counterList)) names.set(row.id, row.name);
     const registry = new AggregateRegistry({
       decider: counter,
       store,
-      device: options.device,
+      device,
       maxResident: options.maxResident,
       snapshotEvery: options.snapshotEvery,
       schemaOf: (type) => counterCodec.schemaOf(type),
@@ -86,22 +107,37 @@ export class CounterEngine {
         return parsed.data;
       },
     });
-    self.engine = new CounterEngine(db, store, registry, names);
+    self.engine = new CounterEngine(db, store, registry, names, device);
     return self.engine;
   }
 
   private closed = false;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
 
-  execute(
+  async execute(
     stream: StreamId,
     commands: CounterCommand | readonly CounterCommand[],
     commandId?: string,
   ): Promise<CounterResult> {
     if (this.closed)
-      return Promise.reject(
-        new TallyError('outdated', 'A newer version of Tally is running: reload this tab.'),
-      );
-    return this.registry.execute(stream, commands, { commandId });
+      throw new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
+    this.inFlight++;
+    try {
+      return await this.registry.execute(stream, commands, { commandId });
+    } finally {
+      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Stops taking commands and resolves once every command already taken is acked or failed:
+   * how an engine hands over to a newer one without losing a command.
+   */
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.db.close();
   }
 
   listCounters(): Promise<readonly CounterRow[]> {
@@ -109,20 +145,13 @@ export class CounterEngine {
   }
 
   async history(stream: StreamId): Promise<readonly HistoryEntry[]> {
-    const events = await this.store.readStream(stream);
-    let state: CounterState = counter.initialState();
-    return events.map((event) => {
-      state = counter.evolve(state, event);
-      return {
-        version: event.version,
-        type: event.type,
-        data: event.data,
-        time: event.meta.time,
-        device: event.meta.device,
-        value: state.exists ? state.value : 0,
-        name: state.exists ? state.name : '',
-      };
-    });
+    return historyOf(await this.store.readStream(stream)).entries;
+  }
+
+  /** The events a command already wrote, if it was applied before (for retried commands). */
+  async eventsOfCommand(commandId: string): Promise<readonly StoredEvent<CounterEvent>[]> {
+    const raw = await this.db.getAllFromIndex('events', 'byCommand', commandId);
+    return raw.map((record) => this.store.decodeRecord(record));
   }
 
   onCommit(listener: CommitListener<CounterEvent>): () => void {

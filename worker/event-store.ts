@@ -99,7 +99,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
             if (key !== undefined)
               rowKeys.set(viewKey(projection.view, key), { view: projection.view, key });
           }
-      const [head, heads, rows] = await Promise.all([
+      const [headRecord, heads, rows] = await Promise.all([
         tx.objectStore('meta').get('head'),
         Promise.all(streams.map((stream) => tx.objectStore('streams').get(stream))),
         Promise.all(
@@ -113,7 +113,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
       for (const row of rows) if (row) rowValues.set(viewKey(row.view, row.key), row.value);
       const touchedRows = new Set<string>();
       const snapshots = new Map<StreamId, Snapshot>();
-      let position = head?.position ?? 0;
+      let position = headRecord?.key === 'head' ? headRecord.position : 0;
 
       for (const pending of batch) {
         const { commit } = pending;
@@ -223,7 +223,8 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
 
   /** The last position written, 0 for an empty store. */
   async head(): Promise<number> {
-    return (await this.db.get('meta', 'head'))?.position ?? 0;
+    const record = await this.db.get('meta', 'head');
+    return record?.key === 'head' ? record.position : 0;
   }
 
   async streamVersion(stream: StreamId): Promise<number> {
@@ -242,6 +243,10 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
         );
       return parsed.data;
     });
+  }
+
+  decodeRecord(record: unknown): StoredEvent<E> {
+    return this.decode(record);
   }
 
   private decode(record: unknown): StoredEvent<E> {

@@ -2,6 +2,9 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { Snapshot, StoredEvent } from '../core/event-store.ts';
 
 export type StreamHead = { readonly stream: string; readonly version: number };
+export type MetaRecord =
+  | { readonly key: 'head'; readonly position: number }
+  | { readonly key: 'device'; readonly device: string };
 export type ViewRow = { readonly view: string; readonly key: string; readonly value: unknown };
 
 export interface TallyDB extends DBSchema {
@@ -16,8 +19,8 @@ export interface TallyDB extends DBSchema {
   snapshots: { key: string; value: Snapshot };
   /** Rows of every read model, keyed by [view, key]. */
   views: { key: [string, string]; value: ViewRow; indexes: { byView: string } };
-  /** Single records: `head` holds the last position written. */
-  meta: { key: string; value: { readonly key: string; readonly position: number } };
+  /** Single records: `head` holds the last position written, `device` this profile's id. */
+  meta: { key: string; value: MetaRecord };
 }
 
 export type TallyDatabase = IDBPDatabase<TallyDB>;

@@ -38,7 +38,7 @@ const workload = fc
 async function streams(engine: CounterEngine, count: number) {
   const out = [];
   for (let a = 0; a < count; a++)
-    out.push((await engine.history(counterId(a))).map((h) => [h.version, h.type, h.data]));
+    out.push((await engine.history(counterId(a))).map((h) => [h.version, h.type, h.name, h.value]));
   return out;
 }
 

@@ -1,0 +1,98 @@
+import { useCallback, useState } from 'react';
+import type { CounterCommand } from '../core/counter.ts';
+import { reviveError } from '../core/errors.ts';
+import { AddCounterForm } from './AddCounterForm.tsx';
+import { CounterCard } from './CounterCard.tsx';
+import type { EngineClient } from './engine-client.ts';
+import { useCounters, useNotice, useOnline } from './use-engine.ts';
+
+export type Run = (
+  stream: string,
+  commands: CounterCommand | readonly CounterCommand[],
+) => Promise<boolean>;
+
+export function App({ client }: { client: EngineClient }) {
+  const counters = useCounters(client);
+  const notice = useNotice(client);
+  const online = useOnline();
+  const [message, setMessage] = useState<string>();
+
+  /** Runs a command; a rejection or failure becomes a sentence in the alert. True if accepted. */
+  const run = useCallback<Run>(
+    async (stream, commands) => {
+      try {
+        const result = await client.execute(stream, commands);
+        if (result.type === 'rejected') {
+          setMessage(result.reason);
+          return false;
+        }
+        setMessage(undefined);
+        return true;
+      } catch (error) {
+        setMessage(reviveError(error).message);
+        return false;
+      }
+    },
+    [client],
+  );
+
+  return (
+    <div className="shell">
+      <header className="top">
+        <h1>
+          <span className="logo" aria-hidden="true">
+            ▦
+          </span>{' '}
+          Tally
+        </h1>
+        <span className={`pill ${online ? 'pill-on' : 'pill-off'}`} aria-label="Network status">
+          {online ? 'Online' : 'Offline'}
+        </span>
+      </header>
+
+      {notice?.notice === 'outdated' && (
+        <div className="banner" role="status">
+          <span>{notice.message}</span>
+          <button type="button" onClick={() => location.reload()}>
+            Reload
+          </button>
+        </div>
+      )}
+
+      <main>
+        <AddCounterForm run={run} />
+        <div role="alert" className={message ? 'alert' : 'alert alert-empty'}>
+          {message && (
+            <>
+              <span>{message}</span>
+              <button
+                type="button"
+                className="link"
+                onClick={() => setMessage(undefined)}
+                aria-label="Dismiss message"
+              >
+                ×
+              </button>
+            </>
+          )}
+        </div>
+        {counters === undefined ? (
+          <p className="muted" aria-busy="true">
+            Opening your counters…
+          </p>
+        ) : counters.length === 0 ? (
+          <p className="empty">No counters yet. Name one above to start counting.</p>
+        ) : (
+          <ul className="grid" aria-label="Counters">
+            {counters.map((row) => (
+              <CounterCard key={row.id} row={row} run={run} client={client} />
+            ))}
+          </ul>
+        )}
+      </main>
+      <footer className="muted small">
+        Saved on this device first. Works offline. Every tab stays in step.
+      </footer>
+    </div>
+  );
+}

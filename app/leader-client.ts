@@ -1,0 +1,192 @@
+import { proxy, wrap, type Remote } from 'comlink';
+import type { EngineApi, EngineUpdate, SubscribeRequest } from '../core/engine-api.ts';
+import { reviveError, toTallyError } from '../core/errors.ts';
+import { clientOver, type EngineClient } from './engine-client.ts';
+import { tabMessageSchema, type TabMessage } from './tab-messages.ts';
+
+type Method = 'info' | 'execute';
+type Call = {
+  readonly method: Method;
+  args: unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+};
+type Sub = {
+  readonly request: SubscribeRequest;
+  readonly onUpdate: (u: EngineUpdate) => void;
+  remote?: Promise<number>;
+};
+
+/**
+ * The fallback for browsers without SharedWorker: the tabs elect a leader with a Web Lock; the
+ * leader runs the engine in a dedicated Worker and serves the other tabs over a BroadcastChannel.
+ * When the leader tab closes, the lock passes to another tab, which starts the engine and
+ * announces itself; every tab then re-sends what is unanswered. Commands carry their id and are
+ * re-sent as retries, so the engine applies each at most once.
+ */
+export function connectLeader(): EngineClient {
+  const tabId = crypto.randomUUID();
+  const channel = new BroadcastChannel('tally-tabs');
+  const post = (message: TabMessage) => channel.postMessage(message);
+  const calls = new Map<number, Call>();
+  const subs = new Map<number, Sub>();
+  let nextId = 1;
+  let engine: Remote<EngineApi> | undefined;
+  /** Follower subscriptions this leader serves: `${tab}:${sub}` → the engine's id. */
+  const served = new Map<string, Promise<number>>();
+
+  // Held for the tab's life: the leader learns a follower is gone when it can take this lock.
+  void navigator.locks.request(`tally-tab-${tabId}`, () => new Promise<never>(() => undefined));
+
+  const runLocally = (id: number, call: Call) => {
+    const remote = engine!;
+    const run = call.method === 'info' ? remote.info() : remote.execute(call.args as never);
+    run.then(
+      (value) => {
+        if (calls.delete(id)) call.resolve(value);
+      },
+      (error: unknown) => {
+        if (calls.delete(id)) call.reject(error);
+      },
+    );
+  };
+
+  const subscribeLocally = (sub: Sub) => {
+    sub.remote = engine!.subscribe(sub.request, proxy(sub.onUpdate));
+    sub.remote.catch((error: unknown) => console.error('Tally: subscription failed', error));
+  };
+
+  const send = (id: number, call: Call) => {
+    if (engine) runLocally(id, call);
+    else post({ kind: 'call', from: tabId, id, method: call.method, args: call.args });
+  };
+
+  const resendAll = () => {
+    for (const [id, call] of calls) {
+      // Whoever had it may have committed it before going away.
+      if (call.method === 'execute') call.args = { ...(call.args as object), retry: true };
+      send(id, call);
+    }
+    for (const [id, sub] of subs) {
+      if (engine) subscribeLocally(sub);
+      else post({ kind: 'subscribe', from: tabId, sub: id, request: sub.request });
+    }
+  };
+
+  const serveFollower = (message: TabMessage) => {
+    const remote = engine!;
+    switch (message.kind) {
+      case 'call': {
+        const run =
+          message.method === 'info' ? remote.info() : remote.execute(message.args as never);
+        run.then(
+          (value) => post({ kind: 'reply', to: message.from, id: message.id, ok: true, value }),
+          (error: unknown) =>
+            post({
+              kind: 'reply',
+              to: message.from,
+              id: message.id,
+              ok: false,
+              error: toTallyError(error).toJSON(),
+            }),
+        );
+        return;
+      }
+      case 'subscribe': {
+        const key = `${message.from}:${message.sub}`;
+        const { from, sub } = message;
+        const previous = served.get(key);
+        if (previous) void previous.then((n) => remote.unsubscribe(n)).catch(() => undefined);
+        const id = remote.subscribe(
+          message.request as SubscribeRequest,
+          proxy((update: EngineUpdate) => post({ kind: 'update', to: from, sub, update })),
+        );
+        id.catch(() => served.delete(key));
+        served.set(key, id);
+        // When the follower's tab lock frees, the tab is gone: end what it subscribed.
+        void navigator.locks.request(`tally-tab-${from}`, async () => {
+          for (const [k, n] of served)
+            if (k.startsWith(`${from}:`)) {
+              served.delete(k);
+              void n.then((x) => remote.unsubscribe(x)).catch(() => undefined);
+            }
+        });
+        return;
+      }
+      case 'unsubscribe': {
+        const key = `${message.from}:${message.sub}`;
+        const id = served.get(key);
+        served.delete(key);
+        void id?.then((n) => remote.unsubscribe(n)).catch(() => undefined);
+        return;
+      }
+    }
+  };
+
+  channel.onmessage = ({ data }: MessageEvent<unknown>) => {
+    const parsed = tabMessageSchema.safeParse(data);
+    if (!parsed.success) return; // not ours, or malformed: never acted on
+    const message = parsed.data;
+    if (message.kind === 'leader') {
+      if (!engine) resendAll();
+      return;
+    }
+    if ('to' in message && message.to !== tabId) return;
+    if (message.kind === 'reply') {
+      const call = calls.get(message.id);
+      if (!call) return;
+      calls.delete(message.id);
+      if (message.ok) call.resolve(message.value);
+      else call.reject(reviveError(message.error));
+      return;
+    }
+    if (message.kind === 'update') {
+      subs.get(message.sub)?.onUpdate(message.update as EngineUpdate);
+      return;
+    }
+    if (engine) serveFollower(message);
+  };
+
+  void navigator.locks.request('tally-leader', async () => {
+    const worker = new Worker(new URL('../worker/dedicated-worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'tally-engine',
+    });
+    engine = wrap<EngineApi>(worker);
+    resendAll();
+    post({ kind: 'leader', tab: tabId });
+    // Lead for the rest of this tab's life.
+    await new Promise<never>(() => undefined);
+  });
+
+  const call = (method: Method, args: unknown) =>
+    new Promise<unknown>((resolve, reject) => {
+      const id = nextId++;
+      const entry: Call = { method, args, resolve, reject };
+      calls.set(id, entry);
+      send(id, entry);
+    });
+
+  const api = {
+    info: () => call('info', undefined),
+    execute: (request: unknown) => call('execute', request),
+    subscribe: () => Promise.reject(new Error('use client.subscribe')),
+    unsubscribe: () => Promise.resolve(),
+  } as unknown as EngineApi;
+
+  return clientOver('leader', {
+    call: api,
+    subscribe(request, onUpdate) {
+      const id = nextId++;
+      const sub: Sub = { request, onUpdate };
+      subs.set(id, sub);
+      if (engine) subscribeLocally(sub);
+      else post({ kind: 'subscribe', from: tabId, sub: id, request });
+      return () => {
+        if (!subs.delete(id)) return;
+        if (engine) void sub.remote?.then((n) => engine?.unsubscribe(n)).catch(() => undefined);
+        else post({ kind: 'unsubscribe', from: tabId, sub: id });
+      };
+    },
+  });
+}

@@ -1,0 +1,123 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/server.ts';
+import { serveApp } from '../helpers/app-server.ts';
+import { addCounter, countOf, expectCount, historyOf, launchChromium } from '../helpers/browser.ts';
+
+let browser: Browser;
+let server: RunningServer;
+let context: BrowserContext;
+
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchChromium(), serveApp()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+afterEach(async () => {
+  await context?.close();
+});
+
+const NO_SHARED_WORKER = 'delete globalThis.SharedWorker;';
+
+async function openTab(init?: string): Promise<Page> {
+  const page = await context.newPage();
+  if (init) await page.addInitScript(init);
+  await page.goto(server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return page;
+}
+
+/**
+ * Clicks `Increment name` n times as fast as the page takes them. Real mouse clicks, but without
+ * Playwright's wait for a stable frame: a background tab gets few frames, and the point here is
+ * two tabs writing at once.
+ */
+async function hammer(page: Page, name: string, n: number): Promise<void> {
+  const button = page.getByRole('button', { name: `Increment ${name}`, exact: true });
+  await button.waitFor();
+  for (let i = 0; i < n; i++) await button.click({ force: true });
+}
+
+const transport = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { tally: { transport: string } }).tally.transport);
+
+describe('two tabs, one engine (SharedWorker)', () => {
+  it('200 interleaved increments from two tabs land exactly once, in order, and survive reopening', async () => {
+    context = await browser.newContext();
+    const [a, b] = [await openTab(), await openTab()];
+    expect(await transport(a)).toBe('shared-worker');
+    await addCounter(a, 'Shared');
+    await expectCount(b, 'Shared', 0);
+    await Promise.all([hammer(a, 'Shared', 100), hammer(b, 'Shared', 100)]);
+    await expectCount(a, 'Shared', 200);
+    await expectCount(b, 'Shared', 200);
+    const history = await historyOf(b, 'Shared');
+    expect(history.map((h) => h.version)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1));
+    expect(history.map((h) => h.value)).toEqual(Array.from({ length: 201 }, (_, i) => i));
+
+    await a.reload();
+    await expectCount(a, 'Shared', 200);
+    // Close every tab: the SharedWorker goes away; IndexedDB keeps everything.
+    await a.close();
+    await b.close();
+    const c = await openTab();
+    await expectCount(c, 'Shared', 200);
+    await hammer(c, 'Shared', 1);
+    await expectCount(c, 'Shared', 201);
+  });
+
+  it('a rejection shows its message and changes nothing', async () => {
+    context = await browser.newContext();
+    const [a, b] = [await openTab(), await openTab()];
+    await addCounter(a, 'Tea');
+    await a.getByRole('button', { name: 'Decrement Tea', exact: true }).click();
+    await expect(a.getByRole('alert').textContent()).resolves.toMatch(/already at zero/);
+    await a.getByLabel('Counter name', { exact: true }).fill('tea');
+    await a.getByRole('button', { name: 'Add counter', exact: true }).click();
+    await a
+      .getByRole('alert')
+      .filter({ hasText: 'There is already a counter named “tea”.' })
+      .waitFor();
+    await a.getByRole('button', { name: 'Add 2 to Tea', exact: true }).click();
+    await expectCount(b, 'Tea', 2);
+    expect(await a.getByRole('list', { name: 'Counters' }).locator(':scope > li').count()).toBe(1);
+    expect((await historyOf(b, 'Tea')).map((h) => h.value)).toEqual([0, 1, 2]);
+    expect(await countOf(a, 'Tea')).toBe(2);
+  });
+
+  it('renames, and shows the new name in every tab', async () => {
+    context = await browser.newContext();
+    const [a, b] = [await openTab(), await openTab()];
+    await addCounter(a, 'Laps');
+    await a.getByRole('button', { name: 'Rename Laps', exact: true }).click();
+    await a.getByLabel('New name for Laps', { exact: true }).fill('Pool laps');
+    await a.keyboard.press('Enter');
+    await expectCount(b, 'Pool laps', 0);
+  });
+});
+
+describe('without SharedWorker: a leader tab runs the engine', () => {
+  it('two tabs agree through the leader, and a follower takes over when the leader closes mid-run', async () => {
+    context = await browser.newContext();
+    const leader = await openTab(NO_SHARED_WORKER);
+    const follower = await openTab(NO_SHARED_WORKER);
+    expect(await transport(leader)).toBe('leader');
+    await addCounter(leader, 'Fallback');
+    await expectCount(follower, 'Fallback', 0);
+    await Promise.all([hammer(leader, 'Fallback', 100), hammer(follower, 'Fallback', 100)]);
+    await expectCount(leader, 'Fallback', 200);
+    await expectCount(follower, 'Fallback', 200);
+
+    // The follower keeps clicking while the leader tab goes away.
+    const clicking = hammer(follower, 'Fallback', 60);
+    await leader.close();
+    await clicking;
+    await expectCount(follower, 'Fallback', 260);
+    const third = await openTab(NO_SHARED_WORKER);
+    await expectCount(third, 'Fallback', 260);
+    const history = await historyOf(third, 'Fallback');
+    expect(history.map((h) => h.version)).toEqual(Array.from({ length: 261 }, (_, i) => i + 1));
+  });
+});

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Debian's Chromium, headless; never a downloaded browser. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(chromiumPath))
+    throw new Error(
+      `Chromium is missing at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH).`,
+    );
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    // The machine's network is closed: Chromium's own background traffic only makes noise.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** The text of `X count`, as a number. */
+export async function countOf(page: Page, name: string): Promise<number> {
+  return Number(await page.getByLabel(`${name} count`, { exact: true }).textContent());
+}
+
+/** Waits until `X count` shows exactly `value`. */
+export async function expectCount(
+  page: Page,
+  name: string,
+  value: number,
+  timeout = 20_000,
+): Promise<void> {
+  await page
+    .getByLabel(`${name} count`, { exact: true })
+    .filter({ hasText: new RegExp(`^${value}$`) })
+    .waitFor({ timeout });
+}
+
+export async function addCounter(page: Page, name: string): Promise<void> {
+  await page.getByLabel('Counter name', { exact: true }).fill(name);
+  await page.getByRole('button', { name: 'Add counter', exact: true }).click();
+  await expectCount(page, name, 0);
+}
+
+/** The versions and values listed in a counter's history panel. */
+export async function historyOf(
+  page: Page,
+  name: string,
+): Promise<{ version: number; value: number }[]> {
+  const toggle = page.getByRole('button', { name: `History of ${name}`, exact: true });
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  const list = page.getByRole('list', { name: `${name} history`, exact: true });
+  await list.waitFor();
+  return list.locator('li').evaluateAll((items) =>
+    items.map((li) => ({
+      version: Number(li.getAttribute('data-version')),
+      value: Number(li.querySelector('.after')?.textContent),
+    })),
+  );
+}

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, startLocalRedis, type LocalRedis } from '../../server/local-redis.ts';
+
+export type TestRedis = {
+  readonly port: number;
+  readonly url: string;
+  /** A plain client for looking at what the server stored. */
+  readonly client: Redis;
+  /** Stops redis-server; its append-only file stays for restart(). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  restart(): Promise<void>;
+  /** Every key with its DUMP, to prove a request changed nothing at all. */
+  snapshot(): Promise<RedisSnapshot>;
+  /** Stops it and removes its folder. For afterAll. */
+  dispose(): Promise<void>;
+};
+
+export type RedisSnapshot = { readonly size: number; readonly dumps: Record<string, string> };
+
+/**
+ * A real redis-server for one test file: a free loopback port, its own temp folder, an
+ * append-only file so a restart keeps the data. Resolves once it answers PING.
+ */
+export async function startRedisServer(): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-redis-'));
+  const port = await freePort();
+  let server: LocalRedis | undefined = await startLocalRedis({ dir, port });
+  const client = new Redis({ port, host: '127.0.0.1', protocol: 2, lazyConnect: true });
+  // The harness's own client reconnects quietly across stop()/restart().
+  client.on('error', () => {});
+  await client.connect();
+
+  const stop = async () => {
+    await server?.stop();
+    server = undefined;
+  };
+
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    client,
+    stop,
+    async restart() {
+      await stop();
+      server = await startLocalRedis({ dir, port });
+    },
+    async snapshot() {
+      const keys = (await client.keys('*')).sort();
+      const dumps: Record<string, string> = {};
+      for (const key of keys) dumps[key] = (await client.dumpBuffer(key))?.toString('hex') ?? '';
+      return { size: await client.dbsize(), dumps };
+    },
+    async dispose() {
+      client.disconnect();
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,360 @@
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorBodySchema, limits } from '../../core/protocol.ts';
+import type { RunningServer } from '../../server/server.ts';
+import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import {
+  auth,
+  createSpace,
+  events,
+  push,
+  pushBody,
+  startTestServer,
+  streamOf,
+} from './fixtures.ts';
+
+let redis: TestRedis;
+let server: RunningServer;
+let space: string;
+let token: string;
+let stream: string;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  server = await startTestServer(redis.url);
+  ({ space, token } = await createSpace(server.url));
+  stream = streamOf();
+  // Some data already there, so "unchanged" means something.
+  const response = await push(
+    server.url,
+    space,
+    token,
+    pushBody(stream, 0, events(stream, 0, ['Created'])),
+  );
+  expect(response.status).toBe(200);
+});
+
+afterAll(async () => {
+  await server?.close();
+  await redis?.dispose();
+});
+
+const rawPush = (
+  body: BodyInit,
+  headers: Record<string, string> = { 'Content-Type': 'application/json' },
+) =>
+  fetch(`${server.url}/api/spaces/${space}/push`, {
+    method: 'POST',
+    headers: { ...auth(token), ...headers },
+    body,
+    ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+  } as RequestInit);
+
+/**
+ * A body sent in chunks without Content-Length, over node:http rather than fetch: fetch gives up
+ * when the server answers (413) before the upload is done, which is exactly what should happen.
+ */
+function chunkedPush(bytes: number): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${server.url}/api/spaces/${space}/push`, {
+      method: 'POST',
+      headers: {
+        ...auth(token),
+        'Content-Type': 'application/json',
+        'Transfer-Encoding': 'chunked',
+      },
+    });
+    request.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve(
+          new Response(Buffer.concat(chunks), {
+            status: response.statusCode,
+            headers: { 'Content-Type': response.headers['content-type'] ?? '' },
+          }),
+        ),
+      );
+    });
+    // The server may cut the upload short once it has answered.
+    request.on('error', (error) => (request.writableEnded ? undefined : reject(error)));
+    const chunk = Buffer.alloc(65_536, 'x');
+    let sent = 0;
+    const write = () => {
+      while (sent < bytes) {
+        sent += chunk.length;
+        if (!request.write(chunk)) return void request.once('drain', write);
+      }
+      request.end();
+    };
+    write();
+  });
+}
+
+const jsonPush = (body: unknown) => rawPush(JSON.stringify(body));
+
+/** A push of one event for a fresh stream, edited by `change`. */
+const pushWith = (change: (event: Record<string, unknown>) => void, name = streamOf()) => {
+  const [event] = events(name, 0, ['Created']) as unknown as Record<string, unknown>[];
+  change(event ?? {});
+  return jsonPush({ streams: [{ stream: name, expectedVersion: 0, events: [event] }] });
+};
+
+const manyEvents = (count: number) => {
+  const streams = [];
+  for (let left = count; left > 0; left -= 100) {
+    const name = streamOf();
+    const kinds = Array.from(
+      { length: Math.min(100, left) },
+      (_, i) => (i === 0 ? 'Created' : 'Incremented') as 'Created',
+    );
+    streams.push({ stream: name, expectedVersion: 0, events: events(name, 0, kinds) });
+  }
+  return { streams };
+};
+
+const cases: [string, () => Promise<Response>, number][] = [
+  ['malformed JSON', () => rawPush('{"streams": ['), 400],
+  ['an empty body', () => rawPush(''), 400],
+  ['JSON that is not an object', () => rawPush('[]'), 400],
+  ['null', () => rawPush('null'), 400],
+  [
+    'a text/plain body',
+    () => rawPush(JSON.stringify(pushBody(streamOf(), 0, [])), { 'Content-Type': 'text/plain' }),
+    415,
+  ],
+  [
+    'a form body',
+    () => rawPush('streams=1', { 'Content-Type': 'application/x-www-form-urlencoded' }),
+    415,
+  ],
+  ['a body over the limit', () => rawPush(`{"pad":"${'x'.repeat(limits.maxBodyBytes)}"}`), 413],
+  [
+    'a chunked body over the limit (no Content-Length)',
+    () => chunkedPush(limits.maxBodyBytes + 65_536),
+    413,
+  ],
+  ['too many events', () => jsonPush(manyEvents(limits.maxEventsPerPush + 1)), 400],
+  [
+    'too many streams',
+    () =>
+      jsonPush({
+        streams: Array.from({ length: limits.maxStreamsPerPush + 1 }, () => {
+          const name = streamOf();
+          return { stream: name, expectedVersion: 0, events: events(name, 0, ['Created']) };
+        }),
+      }),
+    400,
+  ],
+  ['no streams', () => jsonPush({ streams: [] }), 400],
+  ['a stream without events', () => jsonPush(pushBody(streamOf(), 0, [])), 400],
+  [
+    'an oversized event',
+    () =>
+      pushWith((event) => (event['data'] = { name: 'x', pad: 'x'.repeat(limits.maxEventBytes) })),
+    400,
+  ],
+  [
+    'an upper-case stream id',
+    () => pushWith((event) => (event['stream'] = 'Counter-abc'), 'Counter-abc'),
+    400,
+  ],
+  [
+    'a stream id without an id part',
+    () => pushWith((event) => (event['stream'] = 'counter-'), 'counter-'),
+    400,
+  ],
+  [
+    'a stream id with a path',
+    () => pushWith((event) => (event['stream'] = 'counter-../x'), 'counter-../x'),
+    400,
+  ],
+  [
+    'a stream id with a space',
+    () => pushWith((event) => (event['stream'] = 'counter-a b'), 'counter-a b'),
+    400,
+  ],
+  [
+    'a stream of an unknown model',
+    () => pushWith((event) => (event['stream'] = 'widget-abc'), 'widget-abc'),
+    400,
+  ],
+  ['an event of another stream', () => pushWith((event) => (event['stream'] = streamOf())), 400],
+  [
+    'a gap in versions',
+    () => {
+      const name = streamOf();
+      const batch = events(name, 0, ['Created', 'Incremented']);
+      return jsonPush(pushBody(name, 0, [batch[0], { ...batch[1], version: 3 }]));
+    },
+    400,
+  ],
+  ['versions not after expectedVersion', () => pushWith((event) => (event['version'] = 2)), 400],
+  ['a version of 0', () => pushWith((event) => (event['version'] = 0)), 400],
+  [
+    'a negative expectedVersion',
+    () =>
+      jsonPush({
+        streams: [{ ...pushBody(streamOf(), 0, [])['streams'][0], expectedVersion: -1 }],
+      }),
+    400,
+  ],
+  [
+    'a fractional expectedVersion',
+    () => {
+      const name = streamOf();
+      return jsonPush(pushBody(name, 0.5, events(name, 0, ['Created'])));
+    },
+    400,
+  ],
+  [
+    'a string expectedVersion',
+    () => {
+      const name = streamOf();
+      return jsonPush({
+        streams: [{ stream: name, expectedVersion: '0', events: events(name, 0, ['Created']) }],
+      });
+    },
+    400,
+  ],
+  ['an unknown event type', () => pushWith((event) => (event['type'] = 'Exploded')), 400],
+  ['a lower-case event type', () => pushWith((event) => (event['type'] = 'created')), 400],
+  ['bad data for its type', () => pushWith((event) => (event['data'] = { name: '' })), 400],
+  [
+    'extra data for its type',
+    () => pushWith((event) => (event['data'] = { name: 'x', extra: 1 })),
+    400,
+  ],
+  [
+    'data from a newer schema',
+    () => pushWith((event) => (event['meta'] = { ...(event['meta'] as object), schema: 2 })),
+    400,
+  ],
+  ['an unknown envelope field', () => pushWith((event) => (event['extra'] = true)), 400],
+  ['a bad event id', () => pushWith((event) => (event['id'] = 'short')), 400],
+  ['an unknown top-level field', () => jsonPush({ ...pushBody(streamOf(), 0, []), extra: 1 }), 400],
+  [
+    'one stream twice',
+    () => {
+      const name = streamOf();
+      const body = pushBody(name, 0, events(name, 0, ['Created']));
+      return jsonPush({ streams: [...body.streams, ...body.streams] });
+    },
+    400,
+  ],
+  [
+    'one event id twice',
+    () => {
+      const name = streamOf();
+      const [a, b] = events(name, 0, ['Created', 'Incremented']);
+      return jsonPush(pushBody(name, 0, [a, { ...b, id: a?.id }]));
+    },
+    400,
+  ],
+  ['__proto__ at the top', () => rawPush(`{"streams":[],"__proto__":{"polluted":true}}`), 400],
+  [
+    '__proto__ in event data',
+    () => {
+      const name = streamOf();
+      const json = JSON.stringify(pushBody(name, 0, events(name, 0, ['Incremented'])));
+      return rawPush(json.replace('"data":{}', '"data":{"__proto__":{"polluted":true}}'));
+    },
+    400,
+  ],
+  [
+    'constructor.prototype in event data',
+    () => {
+      const name = streamOf();
+      const json = JSON.stringify(pushBody(name, 0, events(name, 0, ['Incremented'])));
+      return rawPush(
+        json.replace('"data":{}', '"data":{"constructor":{"prototype":{"polluted":true}}}'),
+      );
+    },
+    400,
+  ],
+  [
+    'a malformed space id',
+    () => fetch(`${server.url}/api/spaces/short/push`, { method: 'POST', headers: auth(token) }),
+    400,
+  ],
+  [
+    'a bad cursor',
+    () => fetch(`${server.url}/api/spaces/${space}/events?after=abc`, { headers: auth(token) }),
+    400,
+  ],
+  [
+    'a cursor with three parts',
+    () => fetch(`${server.url}/api/spaces/${space}/events?after=1-2-3`, { headers: auth(token) }),
+    400,
+  ],
+  [
+    'a cursor beyond 64 bits',
+    () =>
+      fetch(`${server.url}/api/spaces/${space}/events?after=99999999999999999999-0`, {
+        headers: auth(token),
+      }),
+    400,
+  ],
+  [
+    'a limit of 0',
+    () => fetch(`${server.url}/api/spaces/${space}/events?limit=0`, { headers: auth(token) }),
+    400,
+  ],
+  [
+    'a limit over the maximum',
+    () =>
+      fetch(`${server.url}/api/spaces/${space}/events?limit=${limits.maxPullLimit + 1}`, {
+        headers: auth(token),
+      }),
+    400,
+  ],
+  [
+    'a limit that is no number',
+    () => fetch(`${server.url}/api/spaces/${space}/events?limit=ten`, { headers: auth(token) }),
+    400,
+  ],
+  [
+    'a bad Last-Event-ID',
+    () =>
+      fetch(`${server.url}/api/spaces/${space}/live`, {
+        headers: { ...auth(token), 'Last-Event-ID': 'nope' },
+      }),
+    400,
+  ],
+  ['an unknown API route', () => fetch(`${server.url}/api/nothing`), 404],
+  ['an unknown route', () => fetch(`${server.url}/nothing`), 404],
+  [
+    'a wrong method',
+    () => fetch(`${server.url}/api/spaces/${space}/push`, { headers: auth(token) }),
+    404,
+  ],
+];
+
+describe('bad input', () => {
+  it.each(cases)(
+    'answers %s with a JSON error and leaves Redis unchanged',
+    async (_, send, status) => {
+      const before = await redis.snapshot();
+      const response = await send();
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toContain('application/json');
+      const body = errorBodySchema.parse(await response.json());
+      expect(body.error.message.length).toBeGreaterThan(0);
+      expect(await redis.snapshot()).toEqual(before);
+      expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    },
+  );
+
+  it('still accepts a good push afterwards', async () => {
+    const response = await push(
+      server.url,
+      space,
+      token,
+      pushBody(stream, 1, events(stream, 1, ['Incremented'])),
+    );
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      results: [{ stream, status: 'accepted', version: 2 }],
+    });
+  });
+});

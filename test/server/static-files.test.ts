@@ -1,0 +1,119 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSyncApp, type SyncApp } from '../../server/app.ts';
+import type { RequestLogLine, ServerLogLine } from '../../server/request-log.ts';
+import { contentSecurityPolicy } from '../../server/security-headers.ts';
+
+const secret = 'a-test-secret-that-is-long-enough-0123456789';
+let dist: string;
+let app: SyncApp;
+
+beforeAll(() => {
+  dist = mkdtempSync(join(tmpdir(), 'tally-dist-'));
+  mkdirSync(join(dist, 'assets'));
+  writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Tally</title>');
+  writeFileSync(join(dist, 'sw.js'), 'self.skipWaiting();');
+  writeFileSync(join(dist, 'manifest.webmanifest'), '{"name":"Tally"}');
+  writeFileSync(join(dist, 'assets', 'index-3f2a9c.js'), 'console.log(1);');
+  app = createSyncApp({ redis: false, secret, staticDir: dist, log: false });
+});
+
+afterAll(async () => {
+  await app.close();
+  rmSync(dist, { recursive: true, force: true });
+});
+
+const html = { Accept: 'text/html,application/xhtml+xml' };
+
+describe('serving the built app', () => {
+  it('serves index.html at / with security headers and no-cache', async () => {
+    const response = await app.request('/', { headers: html });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(response.headers.get('content-security-policy')).toBe(contentSecurityPolicy);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(await response.text()).toContain('<title>Tally</title>');
+  });
+
+  it('caches hashed assets for a year, and never sw.js or the manifest', async () => {
+    const asset = await app.request('/assets/index-3f2a9c.js');
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-type')).toContain('javascript');
+    const sw = await app.request('/sw.js');
+    expect(sw.headers.get('cache-control')).toBe('no-cache');
+    const manifest = await app.request('/manifest.webmanifest');
+    expect(manifest.headers.get('content-type')).toBe('application/manifest+json');
+    expect(manifest.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('answers navigations to app routes with index.html', async () => {
+    const response = await app.request('/counters/42', { headers: html });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('<title>Tally</title>');
+  });
+
+  it('answers a missing file with a JSON 404, not the app', async () => {
+    const response = await app.request('/assets/missing.js');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: 'not-found' } });
+  });
+
+  it('does not leave its folder', async () => {
+    const response = await app.request('/%2e%2e/%2e%2e/etc/passwd');
+    expect(response.status).toBe(404);
+  });
+
+  it('says how to build the app when dist is missing', async () => {
+    const bare = createSyncApp({ redis: false, secret, staticDir: join(dist, 'nope'), log: false });
+    const response = await bare.request('/', { headers: html });
+    expect(response.status).toBe(503);
+    expect(await response.text()).toContain('npm run build');
+    expect((await bare.request('/api/nothing')).status).toBe(404);
+    await bare.close();
+  });
+});
+
+describe('options', () => {
+  it.each([
+    ['a short secret', { secret: 'short' }],
+    ['a redis URL that is none', { redis: 'http://example.com' }],
+    ['a heartbeat of 0', { heartbeatMs: 0 }],
+    ['an unknown option', { colour: 'blue' }],
+  ])('rejects %s at once', (_, change) => {
+    expect(() => createSyncApp({ redis: false, secret, ...change } as never)).toThrow(TypeError);
+  });
+});
+
+describe('request log', () => {
+  it('writes one line per request, without the query (tokens)', async () => {
+    const lines: (RequestLogLine | ServerLogLine)[] = [];
+    const logged = createSyncApp({
+      redis: false,
+      secret,
+      staticDir: false,
+      log: (line) => lines.push(line),
+    });
+    const { space, token } = (await (
+      await logged.request('/api/spaces', { method: 'POST' })
+    ).json()) as {
+      space: string;
+      token: string;
+    };
+    await logged.request(`/api/spaces/${space}/live?token=${token}`);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ method: 'POST', path: '/api/spaces', status: 201 });
+    expect(lines[1]).toMatchObject({
+      method: 'GET',
+      path: `/api/spaces/${space}/live`,
+      status: 503,
+      error: 'unavailable',
+    });
+    expect(JSON.stringify(lines)).not.toContain(token);
+    for (const line of lines) expect(typeof (line as RequestLogLine).ms).toBe('number');
+    await logged.close();
+  });
+});
