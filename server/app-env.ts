@@ -1,0 +1,9 @@
+/** What middleware hands on to later handlers of one request. */
+export type AppEnv = {
+  Variables: {
+    /** The space of `/api/spaces/:space/*`, set once its token was verified. */
+    space: string;
+    /** The Tally error code a failed request answered with, for the request log. */
+    errorCode: string;
+  };
+};

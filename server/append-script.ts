@@ -1,0 +1,57 @@
+/**
+ * The append, as one Lua script so that the version check, the stream list and the space feed
+ * change in one atomic step (DESIGN.md §4). One call serves a whole push: every key is in the
+ * space's hash slot, so this also runs unchanged on Redis Cluster.
+ *
+ * KEYS[1]      the space's feed (a Redis Stream)
+ * KEYS[2..n]   one list per pushed stream, in push order
+ * ARGV         per stream: expectedVersion, count, then count × (event id, event JSON)
+ *
+ * Replies, per stream: {1, version} accepted, or {0, version, json…} a conflict carrying the
+ * stream's events after expectedVersion.
+ *
+ * The retry rule: events already stored at their versions with the same ids are a push whose
+ * answer was lost. They are accepted without being appended again; when only a prefix of them is
+ * there (the device added events before retrying) the rest is appended after it.
+ */
+export const appendScript = `
+local feed = KEYS[1]
+local replies = {}
+local at = 1
+for k = 2, #KEYS do
+  local list = KEYS[k]
+  local expected = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  local first = at + 2
+  at = first + 2 * count
+
+  local length = redis.call('LLEN', list)
+  local present = 0
+  local matches = length >= expected
+  if matches and length > expected then
+    local stored = redis.call('LRANGE', list, expected, expected + count - 1)
+    for i = 1, #stored do
+      if cjson.decode(stored[i])['id'] ~= ARGV[first + 2 * (i - 1)] then
+        matches = false
+        break
+      end
+      present = i
+    end
+  end
+
+  if matches then
+    for i = present + 1, count do
+      local event = ARGV[first + 2 * (i - 1) + 1]
+      redis.call('RPUSH', list, event)
+      redis.call('XADD', feed, '*', 'e', event)
+    end
+    replies[#replies + 1] = {1, expected + count}
+  else
+    local missing = redis.call('LRANGE', list, expected, -1)
+    table.insert(missing, 1, length)
+    table.insert(missing, 1, 0)
+    replies[#replies + 1] = missing
+  end
+end
+return replies
+`;

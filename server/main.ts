@@ -1,0 +1,66 @@
+/**
+ * `npm start`: the sync server and the built app on one port.
+ *
+ *   PORT (8080), HOST (127.0.0.1), REDIS_URL (else a local redis-server child keeping its data in
+ *   .data/redis), TALLY_SECRET (else one generated into .data/secret), TALLY_ALLOW_CREATE_SPACES
+ *   (`false` to refuse new spaces), TALLY_STATIC_DIR (dist).
+ */
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { RedisMissingError, startLocalRedis, type LocalRedis } from './local-redis.ts';
+import { loadSecret } from './secret.ts';
+import { startServer } from './server.ts';
+
+const project = fileURLToPath(new URL('..', import.meta.url));
+const dataDir = join(project, '.data');
+const env = process.env;
+
+const say = (message: string) => process.stderr.write(`${message}\n`);
+
+async function main(): Promise<void> {
+  const port = Number(env['PORT'] ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`Bad PORT: ${env['PORT']}`);
+
+  let local: LocalRedis | undefined;
+  let redis: string | false;
+  if (env['REDIS_URL']) redis = env['REDIS_URL'];
+  else {
+    try {
+      local = await startLocalRedis({ dir: join(dataDir, 'redis') });
+      redis = local.url;
+    } catch (error) {
+      if (!(error instanceof RedisMissingError)) throw error;
+      // The app still works offline-first without sync, so serve it anyway.
+      say(`Tally: ${error.message} Serving the app without sync; the API answers 503.`);
+      redis = false;
+    }
+  }
+
+  const server = await startServer({
+    port,
+    host: env['HOST'] ?? '127.0.0.1',
+    redis,
+    secret: loadSecret(dataDir),
+    allowCreateSpaces: env['TALLY_ALLOW_CREATE_SPACES'] !== 'false',
+    staticDir: env['TALLY_STATIC_DIR'] ?? join(project, 'dist'),
+  });
+  say(`Tally is running at ${server.url}${local ? ` (Redis on port ${local.port})` : ''}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`Tally: ${signal}, finishing requests in flight…`);
+    await server.close();
+    await local?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  say(`Tally could not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

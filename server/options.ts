@@ -1,0 +1,51 @@
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { minSecretLength } from './auth.ts';
+import type { RequestLog } from './request-log.ts';
+
+export type SyncAppOptions = {
+  /**
+   * Where events live: a Redis URL (the app owns that connection and closes it), an ioredis client
+   * (the caller owns it), or `false` to run without a database (every sync request answers 503).
+   */
+  readonly redis: string | Redis | false;
+  /** The HMAC key that signs space tokens; at least 32 characters. */
+  readonly secret: string;
+  /** Whether anyone may create a space with `POST /api/spaces`. Default true. */
+  readonly allowCreateSpaces?: boolean;
+  /** The built PWA to serve, or `false` for an API-only server. Default `dist`. */
+  readonly staticDir?: string | false;
+  /** How often a live feed sends a keep-alive comment. Default 15 s. */
+  readonly heartbeatMs?: number;
+  /** How long one blocking read of a live follower waits. Default 5 s. */
+  readonly liveBlockMs?: number;
+  /** Where request logs go: one JSON object per request. `false` for silence. */
+  readonly log?: RequestLog | false;
+};
+
+const optionsSchema = z.strictObject({
+  redis: z.union([z.url({ protocol: /^rediss?$/ }), z.instanceof(Redis), z.literal(false)]),
+  secret: z
+    .string()
+    .min(minSecretLength, `The server secret must be at least ${minSecretLength} characters.`),
+  allowCreateSpaces: z.boolean().default(true),
+  staticDir: z.union([z.string().min(1), z.literal(false)]).default('dist'),
+  heartbeatMs: z.number().int().min(10).max(600_000).default(15_000),
+  liveBlockMs: z.number().int().min(10).max(60_000).default(5_000),
+  log: z
+    .union([
+      z.custom<RequestLog>((log) => typeof log === 'function', 'Expected a function.'),
+      z.literal(false),
+    ])
+    .optional(),
+});
+
+export type ResolvedOptions = z.output<typeof optionsSchema>;
+
+/** Throws at construction, naming every bad option, rather than on the first request. */
+export function resolveOptions(options: SyncAppOptions): ResolvedOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success)
+    throw new TypeError(`Invalid sync server options: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,33 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { limits, type PushResponse } from '../../core/protocol.ts';
+import type { AppEnv } from '../app-env.ts';
+import { requireSpaceToken, type SpaceTokens } from '../auth.ts';
+import { payloadTooLarge, unsupportedMediaType } from '../errors.ts';
+import { validatePush } from '../push-validation.ts';
+import type { SyncStore } from '../redis-store.ts';
+import { parseJsonBody } from '../safe-json.ts';
+
+const isJson = (contentType: string | undefined) =>
+  contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+
+/** `POST /api/spaces/:space/push`, body `PushRequest` → 200 `PushResponse`. */
+export function pushRoute(options: { tokens: SpaceTokens; store: () => SyncStore }) {
+  return new Hono<AppEnv>().post(
+    '/api/spaces/:space/push',
+    requireSpaceToken(options.tokens),
+    bodyLimit({
+      maxSize: limits.maxBodyBytes,
+      onError: () => {
+        throw payloadTooLarge(limits.maxBodyBytes);
+      },
+    }),
+    async (c) => {
+      if (!isJson(c.req.header('Content-Type'))) throw unsupportedMediaType();
+      const streams = validatePush(parseJsonBody(await c.req.text()));
+      const results = await options.store().append(c.get('space'), streams);
+      const body: PushResponse = { results };
+      return c.json(body, 200);
+    },
+  );
+}

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import type { Context, MiddlewareHandler } from 'hono';
+
+/** Vite puts content-hashed files under /assets: their URL changes whenever they do. */
+const immutable = 'public, max-age=31536000, immutable';
+
+const notBuilt =
+  'Tally’s app is not built yet. Run `npm run build`, then reload this page. ' +
+  '(The sync API under /api works without it.)\n';
+
+const isNavigation = (c: Context) =>
+  c.req.header('Sec-Fetch-Mode') === 'navigate' ||
+  (c.req.header('Accept') ?? '').includes('text/html');
+
+/**
+ * Serves the built PWA. Everything that is not a hashed asset is `no-cache` (revalidated on every
+ * load), so index.html, sw.js and the manifest can never pin an old version of the app. A
+ * navigation to a path that is no file gets index.html: the app routes on the client.
+ */
+export function staticFiles(dir: string): MiddlewareHandler {
+  const root = resolve(dir);
+  // Made on first use: serveStatic complains at creation when the folder does not exist yet.
+  let files: MiddlewareHandler | undefined;
+  let index: MiddlewareHandler | undefined;
+
+  return async function staticFiles(c, next) {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
+    if (c.req.path === '/api' || c.req.path.startsWith('/api/')) return next();
+    if (!existsSync(resolve(root, 'index.html'))) {
+      if (c.req.path === '/' || isNavigation(c)) return c.text(notBuilt, 503);
+      return next();
+    }
+    files ??= serveStatic({ root });
+    index ??= serveStatic({ root, path: 'index.html' });
+    const noop = async () => {};
+    const found = await files(c, noop);
+    if (found) {
+      found.headers.set(
+        'Cache-Control',
+        c.req.path.startsWith('/assets/') ? immutable : 'no-cache',
+      );
+      return found;
+    }
+    if (isNavigation(c)) {
+      const fallback = await index(c, noop);
+      if (fallback) {
+        fallback.headers.set('Cache-Control', 'no-cache');
+        return fallback;
+      }
+    }
+    return next();
+  };
+}
