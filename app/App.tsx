@@ -1,9 +1,10 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import type { CounterCommand } from '../core/counter.ts';
 import { reviveError } from '../core/errors.ts';
 import { AddCounterForm } from './AddCounterForm.tsx';
 import { CounterCard } from './CounterCard.tsx';
 import type { EngineClient } from './engine-client.ts';
+import type { UpdateOffer } from './pwa.ts';
 import { useCounters, useNotice, useOnline } from './use-engine.ts';
 
 export type Run = (
@@ -11,7 +12,20 @@ export type Run = (
   commands: CounterCommand | readonly CounterCommand[],
 ) => Promise<boolean>;
 
-export function App({ client }: { client: EngineClient }) {
+export type Updates = {
+  offer: UpdateOffer | undefined;
+  listener: ((offer: UpdateOffer) => void) | undefined;
+};
+
+export function App({ client, updates }: { client: EngineClient; updates?: Updates }) {
+  const [update, setUpdate] = useState<UpdateOffer | undefined>(updates?.offer);
+  const [updating, setUpdating] = useState(false);
+  useEffect(() => {
+    if (!updates) return;
+    updates.listener = setUpdate;
+    if (updates.offer) setUpdate(updates.offer);
+    return () => void (updates.listener = undefined);
+  }, [updates]);
   const counters = useCounters(client);
   const notice = useNotice(client);
   const online = useOnline();
@@ -49,6 +63,22 @@ export function App({ client }: { client: EngineClient }) {
           {online ? 'Online' : 'Offline'}
         </span>
       </header>
+
+      {update && notice?.notice !== 'outdated' && (
+        <div className="banner" role="status" aria-label="Update available">
+          <span>Update available: a new version of Tally is ready.</span>
+          <button
+            type="button"
+            disabled={updating}
+            onClick={() => {
+              setUpdating(true);
+              update.accept();
+            }}
+          >
+            {updating ? 'Updating…' : 'Update'}
+          </button>
+        </div>
+      )}
 
       {notice?.notice === 'outdated' && (
         <div className="banner" role="status">

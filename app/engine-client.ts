@@ -20,6 +20,8 @@ export interface EngineClient {
   ): Promise<CounterResult>;
   /** Starts a live subscription; the returned function ends it and releases its proxy. */
   subscribe(request: SubscribeRequest, onUpdate: (update: EngineUpdate) => void): () => void;
+  /** Resolves once every command this tab sent has been answered (before a reload). */
+  whenIdle(): Promise<void>;
 }
 
 /** The transports implement the engine API; this adds command ids and batches. */
@@ -30,16 +32,28 @@ export function clientOver(
     subscribe: EngineClient['subscribe'];
   },
 ): EngineClient {
+  let inFlight = 0;
+  let idle: (() => void)[] = [];
   return {
     transport,
     info: () => api.call.info(),
-    execute: (stream, commands) =>
-      api.call.execute({
-        stream,
-        commands: (Array.isArray(commands) ? commands : [commands]) as CounterCommand[],
-        commandId: crypto.randomUUID(),
-      }),
+    async execute(stream, commands) {
+      inFlight++;
+      try {
+        return await api.call.execute({
+          stream,
+          commands: (Array.isArray(commands) ? commands : [commands]) as CounterCommand[],
+          commandId: crypto.randomUUID(),
+        });
+      } finally {
+        if (--inFlight === 0) for (const wake of idle.splice(0)) wake();
+      }
+    },
     subscribe: api.subscribe,
+    whenIdle: () =>
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (idle = [...idle, resolve])),
   };
 }
 

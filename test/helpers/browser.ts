@@ -1,15 +1,16 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Debian's Chromium, headless; never a downloaded browser. */
-export async function launchChromium(): Promise<Browser> {
+function launchOptions() {
   if (!existsSync(chromiumPath))
     throw new Error(
       `Chromium is missing at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH).`,
     );
-  return chromium.launch({
+  return {
     executablePath: chromiumPath,
     headless: true,
     // The machine's network is closed: Chromium's own background traffic only makes noise.
@@ -22,6 +23,26 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
     ],
+  };
+}
+
+/** Debian's Chromium, headless; never a downloaded browser. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch(launchOptions());
+}
+
+/**
+ * A browser with a real profile on disk, not an incognito-like context: what installing a PWA
+ * needs. `dispose()` closes it and removes the profile.
+ */
+export async function launchProfile(): Promise<BrowserContext & { dispose(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-profile-'));
+  const context = await chromium.launchPersistentContext(dir, launchOptions());
+  return Object.assign(context, {
+    dispose: async () => {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   });
 }
 

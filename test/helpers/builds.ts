@@ -12,7 +12,13 @@ export function buildVersions(builds: readonly string[]) {
   const dirs = builds.map((build, i) => {
     const outDir = join(root, `v${i + 1}`);
     execFileSync('npx', ['--no-install', 'vite', 'build', '--logLevel', 'error'], {
-      env: { ...process.env, VITE_TALLY_BUILD: build, TALLY_OUT_DIR: outDir },
+      // Vitest sets NODE_ENV=test, which would make a development build.
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        VITE_TALLY_BUILD: build,
+        TALLY_OUT_DIR: outDir,
+      },
       stdio: 'inherit',
     });
     return outDir;
