@@ -7,7 +7,6 @@ import type {
   SubscribeRequest,
 } from '../core/engine-api.ts';
 import { installErrorTransfer } from '../core/comlink-errors.ts';
-import { connectLeader } from './leader-client.ts';
 import { connectSharedWorker } from './shared-worker-client.ts';
 
 /** What the UI uses, whichever way the engine is reached. */
@@ -59,5 +58,28 @@ export function clientOver(
 
 export function connectEngine(): EngineClient {
   installErrorTransfer();
-  return typeof SharedWorker === 'function' ? connectSharedWorker() : connectLeader();
+  if (typeof SharedWorker === 'function') return connectSharedWorker();
+  // Only browsers without SharedWorker pay for the leader election code (and its validation).
+  return deferred(import('./leader-client.ts').then(({ connectLeader }) => connectLeader()));
+}
+
+/** A client usable at once, whose calls wait for the real one. */
+function deferred(ready: Promise<EngineClient>): EngineClient {
+  return {
+    transport: 'leader',
+    info: () => ready.then((client) => client.info()),
+    execute: (stream, commands) => ready.then((client) => client.execute(stream, commands)),
+    subscribe(request, onUpdate) {
+      let stop: (() => void) | undefined;
+      let stopped = false;
+      void ready.then((client) => {
+        if (!stopped) stop = client.subscribe(request, onUpdate);
+      });
+      return () => {
+        stopped = true;
+        stop?.();
+      };
+    },
+    whenIdle: () => ready.then((client) => client.whenIdle()),
+  };
 }
