@@ -21,8 +21,16 @@ afterEach(async () => {
 
 const NO_SHARED_WORKER = 'delete globalThis.SharedWorker;';
 
+/** Records every Content-Security-Policy violation: the app must run under the server's CSP. */
+const RECORD_CSP = `globalThis.cspViolations = [];
+  addEventListener('securitypolicyviolation', (e) => cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));`;
+
+const cspViolations = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { cspViolations: string[] }).cspViolations);
+
 async function openTab(init?: string): Promise<Page> {
   const page = await context.newPage();
+  await page.addInitScript(RECORD_CSP);
   if (init) await page.addInitScript(init);
   await page.goto(server.url);
   await page.getByLabel('Counter name', { exact: true }).waitFor();
@@ -57,7 +65,10 @@ describe('two tabs, one engine (SharedWorker)', () => {
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 201 }, (_, i) => i + 1));
     expect(history.map((h) => h.value)).toEqual(Array.from({ length: 201 }, (_, i) => i));
 
-    await a.reload();
+    expect(await cspViolations(a)).toEqual([]);
+    expect(await cspViolations(b)).toEqual([]);
+    const response = await a.reload();
+    expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
     await expectCount(a, 'Shared', 200);
     // Close every tab: the SharedWorker goes away; IndexedDB keeps everything.
     await a.close();
