@@ -3,6 +3,7 @@ import type { CounterCommand } from '../core/counter.ts';
 import { reviveError } from '../core/errors.ts';
 import { AddCounterForm } from './AddCounterForm.tsx';
 import { CounterCard } from './CounterCard.tsx';
+import { SyncPanel } from './SyncPanel.tsx';
 import type { EngineClient } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
 import { useCounters, useNotice, useOnline } from './use-engine.ts';
@@ -90,6 +91,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       )}
 
       <main>
+        <SyncPanel client={client} onError={setMessage} />
         <AddCounterForm run={run} />
         <div role="alert" className={message ? 'alert' : 'alert alert-empty'}>
           {message && (

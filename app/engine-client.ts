@@ -21,6 +21,11 @@ export interface EngineClient {
   subscribe(request: SubscribeRequest, onUpdate: (update: EngineUpdate) => void): () => void;
   /** Resolves once every command this tab sent has been answered (before a reload). */
   whenIdle(): Promise<void>;
+  startSync: EngineApi['startSync'];
+  joinSpace: EngineApi['joinSpace'];
+  leaveSpace: EngineApi['leaveSpace'];
+  dismissRejection: EngineApi['dismissRejection'];
+  setOnline: EngineApi['setOnline'];
 }
 
 /** The transports implement the engine API; this adds command ids and batches. */
@@ -49,6 +54,11 @@ export function clientOver(
       }
     },
     subscribe: api.subscribe,
+    startSync: (origin) => api.call.startSync(origin),
+    joinSpace: (origin, token) => api.call.joinSpace(origin, token),
+    leaveSpace: () => api.call.leaveSpace(),
+    dismissRejection: (commandId) => api.call.dismissRejection(commandId),
+    setOnline: (online) => api.call.setOnline(online),
     whenIdle: () =>
       inFlight === 0
         ? Promise.resolve()
@@ -81,5 +91,10 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
       };
     },
     whenIdle: () => ready.then((client) => client.whenIdle()),
+    startSync: (origin) => ready.then((client) => client.startSync(origin)),
+    joinSpace: (origin, token) => ready.then((client) => client.joinSpace(origin, token)),
+    leaveSpace: () => ready.then((client) => client.leaveSpace()),
+    dismissRejection: (id) => ready.then((client) => client.dismissRejection(id)),
+    setOnline: (online) => ready.then((client) => client.setOnline(online)),
   };
 }

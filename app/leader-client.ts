@@ -2,12 +2,11 @@ import { proxy, wrap, type Remote } from 'comlink';
 import type { EngineApi, EngineUpdate, SubscribeRequest } from '../core/engine-api.ts';
 import { reviveError, toTallyError } from '../core/errors.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
-import { tabMessageSchema, type TabMessage } from './tab-messages.ts';
+import { methods, tabMessageSchema, type Method, type TabMessage } from './tab-messages.ts';
 
-type Method = 'info' | 'execute';
 type Call = {
   readonly method: Method;
-  args: unknown;
+  args: readonly unknown[];
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 };
@@ -24,6 +23,10 @@ type Sub = {
  * announces itself; every tab then re-sends what is unanswered. Commands carry their id and are
  * re-sent as retries, so the engine applies each at most once.
  */
+/** Calls one of the engine's methods by name; arguments were validated by the engine's side. */
+const invoke = (remote: Remote<EngineApi>, method: Method, args: readonly unknown[]) =>
+  (remote[method] as unknown as (...a: readonly unknown[]) => Promise<unknown>)(...args);
+
 export function connectLeader(): EngineClient {
   const tabId = crypto.randomUUID();
   const channel = new BroadcastChannel('tally-tabs');
@@ -40,7 +43,7 @@ export function connectLeader(): EngineClient {
 
   const runLocally = (id: number, call: Call) => {
     const remote = engine!;
-    const run = call.method === 'info' ? remote.info() : remote.execute(call.args as never);
+    const run = invoke(remote, call.method, call.args);
     run.then(
       (value) => {
         if (calls.delete(id)) call.resolve(value);
@@ -58,13 +61,13 @@ export function connectLeader(): EngineClient {
 
   const send = (id: number, call: Call) => {
     if (engine) runLocally(id, call);
-    else post({ kind: 'call', from: tabId, id, method: call.method, args: call.args });
+    else post({ kind: 'call', from: tabId, id, method: call.method, args: [...call.args] });
   };
 
   const resendAll = () => {
     for (const [id, call] of calls) {
       // Whoever had it may have committed it before going away.
-      if (call.method === 'execute') call.args = { ...(call.args as object), retry: true };
+      if (call.method === 'execute') call.args = [{ ...(call.args[0] as object), retry: true }];
       send(id, call);
     }
     for (const [id, sub] of subs) {
@@ -77,8 +80,7 @@ export function connectLeader(): EngineClient {
     const remote = engine!;
     switch (message.kind) {
       case 'call': {
-        const run =
-          message.method === 'info' ? remote.info() : remote.execute(message.args as never);
+        const run = invoke(remote, message.method, message.args);
         run.then(
           (value) => post({ kind: 'reply', to: message.from, id: message.id, ok: true, value }),
           (error: unknown) =>
@@ -159,7 +161,7 @@ export function connectLeader(): EngineClient {
     await new Promise<never>(() => undefined);
   });
 
-  const call = (method: Method, args: unknown) =>
+  const call = (method: Method, args: readonly unknown[]) =>
     new Promise<unknown>((resolve, reject) => {
       const id = nextId++;
       const entry: Call = { method, args, resolve, reject };
@@ -167,12 +169,9 @@ export function connectLeader(): EngineClient {
       send(id, entry);
     });
 
-  const api = {
-    info: () => call('info', undefined),
-    execute: (request: unknown) => call('execute', request),
-    subscribe: () => Promise.reject(new Error('use client.subscribe')),
-    unsubscribe: () => Promise.resolve(),
-  } as unknown as EngineApi;
+  const api = Object.fromEntries(
+    methods.map((method) => [method, (...args: unknown[]) => call(method, args)]),
+  ) as unknown as EngineApi;
 
   return clientOver('leader', {
     call: api,

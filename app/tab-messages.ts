@@ -4,6 +4,18 @@ import { z } from 'zod';
  * Without SharedWorker, tabs reach the leader tab's engine over a BroadcastChannel with these
  * messages. Another tab is another thread: every message is validated before it is used.
  */
+/** The engine methods a follower may call through the leader. */
+export const methods = [
+  'info',
+  'execute',
+  'startSync',
+  'joinSpace',
+  'leaveSpace',
+  'dismissRejection',
+  'setOnline',
+] as const;
+export type Method = (typeof methods)[number];
+
 const tab = z.string().regex(/^[A-Za-z0-9-]{8,64}$/);
 
 export const tabMessageSchema = z.discriminatedUnion('kind', [
@@ -11,8 +23,8 @@ export const tabMessageSchema = z.discriminatedUnion('kind', [
     kind: z.literal('call'),
     from: tab,
     id: z.number().int(),
-    method: z.enum(['info', 'execute']),
-    args: z.unknown(),
+    method: z.enum(methods),
+    args: z.array(z.unknown()).max(4),
   }),
   z.object({
     kind: z.literal('reply'),

@@ -1,7 +1,8 @@
 import { decideBatch, type Decider, type Typed } from './decider.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from './envelope.ts';
 import { TallyError, toTallyError } from './errors.ts';
-import type { AnyEvent, EventStore, Snapshot, StoredEvent } from './event-store.ts';
+import type { AnyEvent, EventStore, RemoteOutcome, Snapshot, StoredEvent } from './event-store.ts';
+import { rebase } from './rebase.ts';
 
 export type ExecuteResult<E extends AnyEvent> =
   | {
@@ -27,14 +28,33 @@ export type ActorEnvironment<S, C extends Typed, E extends AnyEvent & Typed, Ctx
    * an index across aggregates (unique names) sees a decision before the next one is made.
    */
   readonly onState?: (stream: StreamId, state: S) => void;
+  /**
+   * Reads stored commands back for a rebase (storage is an edge). Without it, sync's remote
+   * work is refused: the actor cannot re-decide what it cannot read.
+   */
+  readonly parseCommands?: (raw: readonly unknown[]) => readonly C[];
+  /** Names the aggregate in a rejection after sync. */
+  readonly label?: (state: S, commands: readonly C[]) => string | undefined;
 };
 
-type Job<C> = {
+type CommandJob<C> = {
+  readonly kind: 'command';
   readonly commands: readonly C[];
   readonly commandId: string;
   readonly resolve: (result: ExecuteResult<AnyEvent>) => void;
   readonly reject: (error: TallyError) => void;
 };
+
+/** The server's events for this stream; runs in the same mailbox as commands, in turn. */
+type RemoteJob<E extends AnyEvent> = {
+  readonly kind: 'remote';
+  readonly events: readonly EventEnvelope<E>[];
+  readonly recheck: boolean;
+  readonly resolve: (outcome: RemoteOutcome<E>) => void;
+  readonly reject: (error: TallyError) => void;
+};
+
+type Job<C, E extends AnyEvent> = CommandJob<C> | RemoteJob<E>;
 
 /**
  * One aggregate, in memory: the seed's GenServer. Commands wait in a mailbox and are decided
@@ -50,7 +70,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
   private loaded = false;
   /** Set when a commit failed: in-memory state may be ahead of the store, so reload first. */
   private stale = false;
-  private readonly mailbox: Job<C>[] = [];
+  private readonly mailbox: Job<C, E>[] = [];
   private draining = false;
   private inFlight = 0;
   private settle: (() => void) | undefined;
@@ -74,11 +94,24 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
   execute(commands: readonly C[], commandId: string): Promise<ExecuteResult<E>> {
     return new Promise<ExecuteResult<E>>((resolve, reject) => {
       this.mailbox.push({
+        kind: 'command',
         commands,
         commandId,
         resolve: resolve as (result: ExecuteResult<AnyEvent>) => void,
         reject,
       });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  /**
+   * Applies the server's events (and rebases the pending suffix when they collide with it).
+   * Queued behind the commands already taken and ahead of later ones, so remote and local work
+   * for one aggregate never interleave.
+   */
+  applyRemote(events: readonly EventEnvelope<E>[], recheck = false): Promise<RemoteOutcome<E>> {
+    return new Promise<RemoteOutcome<E>>((resolve, reject) => {
+      this.mailbox.push({ kind: 'remote', events, recheck, resolve, reject });
       if (!this.draining) void this.drain();
     });
   }
@@ -99,7 +132,15 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
         }
         // Everything in the mailbox now is decided in this one synchronous run, so commands
         // that arrived together reach the store together and share one transaction.
-        while (this.mailbox.length > 0 && !this.stale) this.decide(this.mailbox.shift()!);
+        while (this.mailbox.length > 0 && !this.stale) {
+          const job = this.mailbox.shift()!;
+          if (job.kind === 'command') this.decide(job);
+          else {
+            await this.remote(job);
+            // A failed remote step leaves the in-memory state unknown: reload before more work.
+            if (this.stale) break;
+          }
+        }
       }
     } finally {
       this.draining = false;
@@ -137,7 +178,79 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     this.env.onState?.(this.stream, state);
   }
 
-  private decide(job: Job<C>): void {
+  private async remote(job: RemoteJob<E>): Promise<void> {
+    const { decider, store, context, parseCommands } = this.env;
+    if (!store.applyRemote || !parseCommands) {
+      job.reject(new TallyError('unavailable', 'This store cannot take events from a server.'));
+      return;
+    }
+    // The rebase reads the durable stream: every commit decided before this job must land first.
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.settle = resolve));
+    if (this.stale) {
+      // A commit failed meanwhile; put the job back and let the drain reload first.
+      this.mailbox.unshift(job);
+      return;
+    }
+    let rebased: { state: S; version: number } | undefined;
+    try {
+      const outcome = await store.applyRemote(
+        this.stream,
+        job.events,
+        (view) => {
+          const result = rebase(view, {
+            decider,
+            stream: this.stream,
+            context: context(this.stream),
+            parseCommands,
+            now: this.env.now,
+            label: this.env.label,
+            stamp: (event, at) => this.stamp(event, at.commandId, at.version, at.time),
+          });
+          rebased = result;
+          return result;
+        },
+        { recheck: job.recheck },
+      );
+      if (outcome.type === 'applied') {
+        if (outcome.rebased && rebased) {
+          this.state = rebased.state;
+          this.version = rebased.version;
+          // The store dropped the stream's snapshot: it may have held a rewritten version.
+          this.snapshotVersion = NO_STREAM;
+        } else
+          for (const event of outcome.appended) {
+            this.state = decider.evolve(this.state, event);
+            this.version = event.version;
+          }
+        if (this.version !== outcome.version) this.stale = true;
+        // Only a changed state is news to the cross-aggregate index.
+        else if (outcome.rebased || outcome.appended.length > 0)
+          this.env.onState?.(this.stream, this.state);
+      }
+      job.resolve(outcome);
+    } catch (error) {
+      this.stale = true;
+      job.reject(toTallyError(error));
+    }
+  }
+
+  private stamp(event: E, commandId: string, version: number, time: number): EventEnvelope<E> {
+    return {
+      id: this.env.newId(),
+      stream: this.stream,
+      version,
+      type: event.type,
+      data: event.data,
+      meta: {
+        time,
+        device: this.env.device,
+        command: commandId,
+        schema: this.env.schemaOf(event.type),
+      },
+    } as EventEnvelope<E>;
+  }
+
+  private decide(job: CommandJob<C>): void {
     const { decider, context, onState } = this.env;
     const before = this.state;
     const expectedVersion = this.version;
@@ -157,21 +270,8 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
       return;
     }
     const time = this.env.now();
-    const events = decision.events.map(
-      (event, index): EventEnvelope<E> =>
-        ({
-          id: this.env.newId(),
-          stream: this.stream,
-          version: expectedVersion + index + 1,
-          type: event.type,
-          data: event.data,
-          meta: {
-            time,
-            device: this.env.device,
-            command: job.commandId,
-            schema: this.env.schemaOf(event.type),
-          },
-        }) as EventEnvelope<E>,
+    const events = decision.events.map((event, index) =>
+      this.stamp(event, job.commandId, expectedVersion + index + 1, time),
     );
     this.state = decision.state;
     this.version = expectedVersion + events.length;
@@ -189,7 +289,8 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     onState?.(this.stream, decision.state);
     const version = this.version;
     this.inFlight++;
-    this.env.store.append({ stream: this.stream, expectedVersion, events, snapshot }).then(
+    const command = { id: job.commandId, commands: job.commands };
+    this.env.store.append({ stream: this.stream, expectedVersion, events, snapshot, command }).then(
       (stored) => {
         this.settled();
         job.resolve({ type: 'accepted', stream: this.stream, version, events: stored });

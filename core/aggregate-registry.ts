@@ -1,8 +1,8 @@
 import { AggregateActor, type ActorEnvironment, type ExecuteResult } from './aggregate-actor.ts';
 import type { Typed } from './decider.ts';
-import { streamIdPattern, type StreamId } from './envelope.ts';
+import { streamIdPattern, type EventEnvelope, type StreamId } from './envelope.ts';
 import { TallyError } from './errors.ts';
-import type { AnyEvent } from './event-store.ts';
+import type { AnyEvent, RemoteOutcome } from './event-store.ts';
 
 export type RegistryOptions<S, C extends Typed, E extends AnyEvent & Typed, Ctx> = Omit<
   ActorEnvironment<S, C, E, Ctx>,
@@ -69,6 +69,25 @@ export class AggregateRegistry<S, C extends Typed, E extends AnyEvent & Typed, C
     const actor = this.actorFor(stream);
     try {
       return await actor.execute(batch, options.commandId ?? this.env.newId());
+    } finally {
+      this.evictIdle();
+    }
+  }
+
+  /**
+   * Hands the server's events for one stream to its actor's mailbox (DESIGN.md §4): they are
+   * applied in turn with the stream's commands, never beside them.
+   */
+  async applyRemote(
+    stream: StreamId,
+    events: readonly EventEnvelope<E>[],
+    options: { readonly recheck?: boolean } = {},
+  ): Promise<RemoteOutcome<E>> {
+    if (!streamIdPattern.test(stream))
+      throw new TallyError('invalid', `“${String(stream).slice(0, 80)}” is not a stream id.`);
+    const actor = this.actorFor(stream);
+    try {
+      return await actor.applyRemote(events, options.recheck === true);
     } finally {
       this.evictIdle();
     }

@@ -51,13 +51,46 @@ export type EngineNotice = {
   readonly notice: 'outdated' | 'ready';
   readonly message: string;
 };
-export type EngineUpdate = CountersUpdate | HistoryUpdate | EngineNotice;
+/** A command that passed here but not once the other devices' changes came in. */
+export type SyncRejection = {
+  readonly commandId: string;
+  readonly stream: string;
+  /** The counter's name, when known. */
+  readonly name?: string;
+  readonly reason: string;
+  readonly at: number;
+};
+export type SyncUpdate = {
+  readonly type: 'sync';
+  /** `off`: no space joined; `offline`: the server cannot be reached (retrying with backoff). */
+  readonly state: 'off' | 'offline' | 'syncing' | 'synced';
+  /** Commands committed here and not yet accepted by the server. */
+  readonly pending: number;
+  readonly lastError?: string;
+  readonly space?: string;
+  /** Opens this space on another device: `${origin}/#pair=<token>`. */
+  readonly pairingLink?: string;
+  readonly rejected: readonly SyncRejection[];
+};
+export type EngineUpdate = CountersUpdate | HistoryUpdate | EngineNotice | SyncUpdate;
 
 export const subscribeRequestSchema = z.discriminatedUnion('topic', [
   z.strictObject({ topic: z.literal('counters') }),
   z.strictObject({ topic: z.literal('history'), stream: streamIdSchema }),
   z.strictObject({ topic: z.literal('notices') }),
+  z.strictObject({ topic: z.literal('sync') }),
 ]);
+
+/** A sync server's origin: http(s) only, nothing after the host. */
+export const syncOriginSchema = z
+  .string()
+  .max(200)
+  .regex(/^https?:\/\/[^/?#\s]+$/, 'The server address must look like https://example.org.');
+/** A space token as the server issues it: `t1.<space>.<signature>`. */
+export const spaceTokenSchema = z
+  .string()
+  .regex(/^t1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{43,128}$/, 'That is not a Tally pairing token.');
+export const commandIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 export type SubscribeRequest = z.infer<typeof subscribeRequestSchema>;
 
 export type EngineInfo = {
@@ -72,4 +105,13 @@ export interface EngineApi {
   /** `callback` is a Comlink proxy; it is released on unsubscribe. Answers a subscription id. */
   subscribe(request: SubscribeRequest, callback: (update: EngineUpdate) => void): Promise<number>;
   unsubscribe(id: number): Promise<void>;
+  /** Creates a space on the server at `origin`, joins it and starts syncing. */
+  startSync(origin: string): Promise<{ space: string; pairingLink: string }>;
+  /** Joins an existing space (a pairing token from another device); local counters go too. */
+  joinSpace(origin: string, token: string): Promise<void>;
+  /** Stops syncing and forgets the token; local data stays. */
+  leaveSpace(): Promise<void>;
+  dismissRejection(commandId: string): Promise<void>;
+  /** A hint that the network came or went; the engine also notices failures on its own. */
+  setOnline(online: boolean): Promise<void>;
 }

@@ -20,6 +20,11 @@ export type Commit<E extends AnyEvent = AnyEvent> = {
   readonly events: readonly EventEnvelope<E>[];
   /** Written in the same transaction as the events, when the runtime decides one is due. */
   readonly snapshot?: Snapshot;
+  /**
+   * The command (or batch) that decided the events. The store keeps it in its outbox with the
+   * events, in the same transaction, so a sync rebase can re-run it (DESIGN.md §4).
+   */
+  readonly command?: { readonly id: string; readonly commands: readonly unknown[] };
 };
 
 export type AnyEvent = { type: string; data: unknown };
@@ -35,6 +40,57 @@ export type LoadedStream<E extends AnyEvent = AnyEvent> = {
   readonly events: readonly EventEnvelope<E>[];
 };
 
+/** A command whose events are committed locally but not yet accepted by the sync server. */
+export type PendingCommand<E extends AnyEvent = AnyEvent> = {
+  readonly commandId: string;
+  /** As the caller sent them; validated by the runtime when read back (storage is an edge). */
+  readonly commands: readonly unknown[];
+  /** The events it produced, in version order, right after the previous pending command's. */
+  readonly events: readonly EventEnvelope<E>[];
+};
+
+/** A pending command that no longer passed the model's rules once the server's events came. */
+export type RejectedAfterSync = {
+  readonly commandId: string;
+  readonly stream: StreamId;
+  readonly reason: string;
+  /** What the aggregate was called, when known: a person recognises a name, not an id. */
+  readonly name?: string;
+  readonly at: number;
+};
+
+/** What a rebase sees, read inside the transaction that will write its outcome. */
+export type RebaseView<E extends AnyEvent = AnyEvent> = {
+  /** Every confirmed event of the stream, the server's new ones included, in version order. */
+  readonly confirmed: readonly EventEnvelope<E>[];
+  /** The stream's pending commands, oldest first. */
+  readonly pending: readonly PendingCommand<E>[];
+};
+
+/** A rebase's outcome: the new pending suffix (fresh ids and versions) and what fell out. */
+export type RebasePlan<E extends AnyEvent = AnyEvent> = {
+  readonly pending: readonly PendingCommand<E>[];
+  readonly rejected: readonly RejectedAfterSync[];
+};
+
+/** Decides a rebase; pure and synchronous, since it runs inside an IndexedDB transaction. */
+export type Rebaser<E extends AnyEvent = AnyEvent> = (view: RebaseView<E>) => RebasePlan<E>;
+
+export type RemoteOutcome<E extends AnyEvent = AnyEvent> =
+  | {
+      readonly type: 'applied';
+      /** The stream's confirmed head and local head afterwards. */
+      readonly confirmed: number;
+      readonly version: number;
+      /** Foreign events appended as confirmed without a rebase (no pending suffix). */
+      readonly appended: readonly StoredEvent<E>[];
+      /** True when the pending suffix was rewritten: versions and ids after `confirmed` changed. */
+      readonly rebased: boolean;
+      readonly rejected: readonly RejectedAfterSync[];
+    }
+  /** The server's events do not follow the confirmed head: nothing was written; catch up. */
+  | { readonly type: 'gap'; readonly confirmed: number };
+
 export interface EventStore<E extends AnyEvent = AnyEvent> {
   /**
    * Resolves only after the transaction holding the events (and the read-model rows they
@@ -46,4 +102,17 @@ export interface EventStore<E extends AnyEvent = AnyEvent> {
     stream: StreamId,
     snapshot: { model: string; modelVersion: number },
   ): Promise<LoadedStream<E>>;
+  /**
+   * Takes the server's events for one stream (from a pull, the live feed or a push conflict)
+   * in one transaction: echoes of this device's pending events are confirmed; foreign events
+   * are appended as confirmed, and when a pending suffix is in their way `rebase` decides it
+   * again. Applying the same events twice changes nothing. With `recheck`, the pending suffix
+   * is re-decided even without new events (another aggregate took a name it relies on).
+   */
+  applyRemote?(
+    stream: StreamId,
+    events: readonly EventEnvelope<E>[],
+    rebase: Rebaser<E>,
+    options?: { readonly recheck?: boolean },
+  ): Promise<RemoteOutcome<E>>;
 }

@@ -19,6 +19,7 @@ import {
 import { TallyError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event-store.ts';
 import { CounterEngine, historyOf } from './engine.ts';
+import { SyncManager, type SyncManagerOptions } from './sync-manager.ts';
 import { WriterLock } from './writer-lock.ts';
 
 type Callback = (update: EngineUpdate) => void;
@@ -34,6 +35,8 @@ export type EngineHostOptions = {
   readonly build: string;
   readonly host: EngineInfo['host'];
   readonly maxResident?: number;
+  /** For tests: the fetch, backoff and batching the sync client uses. */
+  readonly sync?: SyncManagerOptions;
 };
 
 const invalid = (what: string, error: { issues: readonly { message: string }[] }) =>
@@ -69,8 +72,55 @@ export class EngineHost implements EngineApi {
     });
     for (const row of await engine.listCounters()) this.rows.set(row.id, row);
     engine.onCommit((events) => this.publish(events));
+    engine.onRebase((stream) => void this.republish(engine, stream));
+    const sync = new SyncManager(engine, this.options.sync);
+    sync.onUpdate((update) => this.broadcast(update, 'sync'));
+    this.followNetwork(sync);
+    // Sync resumes with the engine when a space is stored.
+    await sync.resume();
+    this.sync = sync;
     this.lock = lock;
     return engine;
+  }
+
+  private sync: SyncManager | undefined;
+
+  /** The platform's online/offline events, where the worker has them, as hints to sync. */
+  private followNetwork(sync: SyncManager): void {
+    const scope = globalThis as Partial<
+      Pick<WindowEventHandlers & EventTarget, 'addEventListener'>
+    >;
+    if (typeof scope.addEventListener !== 'function' || typeof navigator === 'undefined') return;
+    if (navigator.onLine === false) sync.setOnline(false);
+    scope.addEventListener('online', () => sync.setOnline(true));
+    scope.addEventListener('offline', () => sync.setOnline(false));
+  }
+
+  private async syncReady(): Promise<SyncManager> {
+    await this.ready();
+    if (!this.sync) throw new TallyError('unavailable', 'Sync is not available.');
+    return this.sync;
+  }
+
+  async startSync(origin: string): Promise<{ space: string; pairingLink: string }> {
+    return (await this.syncReady()).startSync(origin);
+  }
+
+  async joinSpace(origin: string, token: string): Promise<void> {
+    await (await this.syncReady()).joinSpace(origin, token);
+  }
+
+  async leaveSpace(): Promise<void> {
+    await (await this.syncReady()).leaveSpace();
+  }
+
+  async dismissRejection(commandId: string): Promise<void> {
+    await (await this.syncReady()).dismissRejection(commandId);
+  }
+
+  async setOnline(online: boolean): Promise<void> {
+    if (typeof online !== 'boolean') throw new TallyError('invalid', 'online must be a boolean.');
+    (await this.syncReady()).setOnline(online);
   }
 
   private lock: WriterLock | undefined;
@@ -89,6 +139,7 @@ export class EngineHost implements EngineApi {
     );
     try {
       const engine = await this.engine;
+      await this.sync?.stop();
       await engine.stop();
     } finally {
       this.lock?.release();
@@ -158,6 +209,11 @@ export class EngineHost implements EngineApi {
       return id;
     }
     const engine = await this.ready();
+    if (parsed.data.topic === 'sync') {
+      this.subscriptions.set(id, subscription);
+      if (this.sync) this.send(id, this.sync.current());
+      return id;
+    }
     if (parsed.data.topic === 'counters') {
       // From memory and synchronous with registration: no commit can fall between the two.
       this.subscriptions.set(id, subscription);
@@ -195,6 +251,11 @@ export class EngineHost implements EngineApi {
         mine.add(id);
         return id;
       },
+      startSync: (origin) => this.startSync(origin),
+      joinSpace: (origin, token) => this.joinSpace(origin, token),
+      leaveSpace: () => this.leaveSpace(),
+      dismissRejection: (commandId) => this.dismissRejection(commandId),
+      setOnline: (online) => this.setOnline(online),
       unsubscribe: async (id) => {
         // A tab may only end its own subscriptions.
         if (mine.delete(id)) this.drop(id);
@@ -230,7 +291,37 @@ export class EngineHost implements EngineApi {
       if (request.topic === topic) this.send(id, update);
   }
 
+  /** Commits published so far: tells a re-read whether a commit slipped in while it read. */
+  private published = 0;
+
+  /**
+   * A rebase rewrote a stream's pending suffix: versions went back or changed, and a counter
+   * may even be gone (its create rejected after sync). Incremental updates cannot say that, so
+   * every tab gets the list again and the stream's history watchers a full history.
+   */
+  private async republish(engine: CounterEngine, stream: string): Promise<void> {
+    let rows: readonly CounterRow[];
+    let seen: number;
+    let events: readonly StoredEvent<CounterEvent>[];
+    do {
+      seen = this.published;
+      [rows, events] = await Promise.all([engine.listCounters(), engine.store.readStream(stream)]);
+    } while (seen !== this.published);
+    this.rows.clear();
+    for (const row of rows) this.rows.set(row.id, row);
+    this.broadcast({ type: 'counters', reset: true, rows: [...rows] }, 'counters');
+    const { entries, state } = historyOf(events);
+    const version = events.at(-1)?.version ?? 0;
+    this.historyTails.set(stream, { state, version });
+    for (const [id, sub] of this.subscriptions) {
+      if (sub.request.topic !== 'history' || sub.request.stream !== stream) continue;
+      sub.lastVersion = version;
+      this.send(id, { type: 'history', stream, reset: true, entries });
+    }
+  }
+
   private publish(events: readonly StoredEvent<CounterEvent>[]): void {
+    this.published++;
     const changed = new Map<string, CounterRow>();
     const byStream = new Map<string, StoredEvent<CounterEvent>[]>();
     for (const event of events) {

@@ -2,6 +2,7 @@ import { AggregateRegistry } from '../core/aggregate-registry.ts';
 import type { ExecuteResult } from '../core/aggregate-actor.ts';
 import {
   counter,
+  counterCommandSchema,
   counterStateSchema,
   type CounterCommand,
   type CounterContext,
@@ -12,9 +13,11 @@ import { counterCodec } from '../core/counter-codec.ts';
 import { counterList, type CounterRow } from '../core/counter-projections.ts';
 import type { StreamId } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
-import type { StoredEvent } from '../core/event-store.ts';
+import type { EventEnvelope } from '../core/envelope.ts';
+import type { RemoteOutcome, StoredEvent } from '../core/event-store.ts';
+import { counterCommandsOf } from '../core/sync-legacy-commands.ts';
 import type { HistoryEntry } from '../core/engine-api.ts';
-import { IndexedDBEventStore, type CommitListener } from './event-store.ts';
+import { IndexedDBEventStore, type CommitListener, type RebaseListener } from './event-store.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
 import { NameIndex } from './name-index.ts';
 
@@ -80,10 +83,14 @@ export class CounterEngine {
 
   static async open(options: EngineOptions): Promise<CounterEngine> {
     const self: { engine?: CounterEngine } = {};
-    const db = await openTallyDB(options.dbName, () => {
-      self.engine?.close();
-      options.onOutdated?.();
-    });
+    const db = await openTallyDB(
+      options.dbName,
+      () => {
+        self.engine?.close();
+        options.onOutdated?.();
+      },
+      counterCommandsOf,
+    );
     const store = new IndexedDBEventStore<CounterEvent>({
       db,
       codec: counterCodec,
@@ -101,17 +108,63 @@ export class CounterEngine {
       schemaOf: (type) => counterCodec.schemaOf(type),
       context: names.contextFor,
       onState: names.onState,
+      parseCommands: (raw) => raw.map((command) => counterCommandSchema.parse(command)),
+      label: (state, commands) =>
+        state.exists ? state.name : commands.find((command) => command.type === 'create')?.name,
       validateState: (state) => {
         const parsed = counterStateSchema.safeParse(state);
         if (!parsed.success) throw new TallyError('invalid', 'A stored snapshot is malformed.');
         return parsed.data;
       },
     });
-    self.engine = new CounterEngine(db, store, registry, names, device);
-    return self.engine;
+    const engine = new CounterEngine(db, store, registry, names, device);
+    // Two devices offline gave two counters one name: the one still pending is re-decided, so
+    // its create (or rename) is rejected after sync instead of leaving a duplicate.
+    names.onCollision = (displaced) => {
+      if (engine.closed) return;
+      const recheck = registry
+        .applyRemote(displaced, [], { recheck: true })
+        .catch(() => undefined)
+        .finally(() => engine.rechecks.delete(recheck));
+      engine.rechecks.add(recheck);
+    };
+    self.engine = engine;
+    return engine;
   }
 
-  private closed = false;
+  private closed_ = false;
+  /** Streams being re-decided because remote events took a name they use. */
+  private readonly rechecks = new Set<Promise<unknown>>();
+
+  get closed(): boolean {
+    return this.closed_;
+  }
+
+  /**
+   * The server's events for one stream, through its actor's mailbox (DESIGN.md §4). With
+   * `recheck`, the stream's pending commands are re-decided even without new events.
+   */
+  async applyRemote(
+    stream: StreamId,
+    events: readonly EventEnvelope<CounterEvent>[],
+    recheck = false,
+  ): Promise<RemoteOutcome<CounterEvent>> {
+    if (this.closed_)
+      throw new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
+    this.inFlight++;
+    try {
+      const outcome = await this.registry.applyRemote(stream, events, { recheck });
+      // Re-checks these events caused are part of applying them: a push must not overtake them.
+      while (this.rechecks.size > 0) await Promise.allSettled([...this.rechecks]);
+      return outcome;
+    } finally {
+      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  onRebase(listener: RebaseListener): () => void {
+    return this.store.onRebase(listener);
+  }
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -120,7 +173,7 @@ export class CounterEngine {
     commands: CounterCommand | readonly CounterCommand[],
     commandId?: string,
   ): Promise<CounterResult> {
-    if (this.closed)
+    if (this.closed_)
       throw new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
     this.inFlight++;
     try {
@@ -135,7 +188,7 @@ export class CounterEngine {
    * how an engine hands over to a newer one without losing a command.
    */
   async stop(): Promise<void> {
-    this.closed = true;
+    this.closed_ = true;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.db.close();
   }
@@ -163,7 +216,7 @@ export class CounterEngine {
   }
 
   close(): void {
-    this.closed = true;
+    this.closed_ = true;
     this.db.close();
   }
 }

@@ -1,16 +1,19 @@
 import type { Codec } from '../core/codec.ts';
-import { NO_STREAM, type StreamId } from '../core/envelope.ts';
+import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type {
   AnyEvent,
   Commit,
   EventStore,
   LoadedStream,
+  Rebaser,
+  RemoteOutcome,
   Snapshot,
   StoredEvent,
 } from '../core/event-store.ts';
 import type { Projection } from '../core/projection.ts';
 import type { TallyDatabase, ViewRow } from './idb-schema.ts';
+import { applyRemote } from './remote-apply.ts';
 
 type Pending<E extends AnyEvent> = {
   readonly commit: Commit<E>;
@@ -19,6 +22,8 @@ type Pending<E extends AnyEvent> = {
 };
 
 export type CommitListener<E extends AnyEvent> = (events: readonly StoredEvent<E>[]) => void;
+/** Told after a rebase rewrote a stream's pending suffix: its versions after `confirmed` changed. */
+export type RebaseListener = (stream: StreamId) => void;
 
 export type IndexedDBEventStoreOptions<E extends AnyEvent> = {
   readonly db: TallyDatabase;
@@ -46,6 +51,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
   private queue: Pending<E>[] = [];
   private flushing = false;
   private readonly listeners = new Set<CommitListener<E>>();
+  private readonly rebaseListeners = new Set<RebaseListener>();
   /** Transactions completed; a figure for benchmarks and tests of group commit. */
   transactions = 0;
 
@@ -60,6 +66,31 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
   onCommit(listener: CommitListener<E>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onRebase(listener: RebaseListener): () => void {
+    this.rebaseListeners.add(listener);
+    return () => this.rebaseListeners.delete(listener);
+  }
+
+  async applyRemote(
+    stream: StreamId,
+    events: readonly EventEnvelope<E>[],
+    rebase: Rebaser<E>,
+    options: { readonly recheck?: boolean } = {},
+  ): Promise<RemoteOutcome<E>> {
+    const { outcome, written } = await applyRemote(
+      { db: this.db, decode: (record) => this.decode(record), projections: this.projections },
+      stream,
+      events,
+      rebase,
+      options.recheck === true,
+    );
+    this.transactions++;
+    if (written.length > 0) for (const listener of this.listeners) listener(written);
+    if (outcome.type === 'applied' && outcome.rebased)
+      for (const listener of this.rebaseListeners) listener(stream);
+    return outcome;
   }
 
   append(commit: Commit<E>): Promise<readonly StoredEvent<E>[]> {
@@ -86,7 +117,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     const written: StoredEvent<E>[] = [];
     try {
       const tx = this.db.transaction(
-        ['events', 'streams', 'snapshots', 'views', 'meta'],
+        ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'],
         'readwrite',
       );
       const ops: Promise<unknown>[] = [];
@@ -108,6 +139,9 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
       ]);
       const versions = new Map(
         streams.map((stream, i) => [stream, heads[i]?.version ?? NO_STREAM]),
+      );
+      const confirmedHeads = new Map(
+        streams.map((stream, i) => [stream, heads[i]?.confirmed ?? NO_STREAM]),
       );
       const rowValues = new Map<string, unknown>();
       for (const row of rows) if (row) rowValues.set(viewKey(row.view, row.key), row.value);
@@ -140,6 +174,19 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
           }
         }
         versions.set(commit.stream, commit.expectedVersion + stored.length);
+        // Every local command goes to the outbox with its events, in their transaction, synced
+        // or not: a device may join a space later, and then everything it made must be pushed
+        // and rebased like any other pending command. A row is a few dozen bytes next to the
+        // events themselves, and joining never has to guess commands from events.
+        if (commit.command)
+          ops.push(
+            tx.objectStore('outbox').add({
+              commandId: commit.command.id,
+              stream: commit.stream,
+              commands: commit.command.commands,
+              events: stored.map(({ id, version }) => ({ id, version })),
+            }),
+          );
         if (commit.snapshot) snapshots.set(commit.stream, commit.snapshot);
         outcome.set(pending, stored);
         written.push(...stored);
@@ -147,7 +194,10 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
       if (written.length > 0) {
         for (const stream of streams) {
           const version = versions.get(stream) ?? NO_STREAM;
-          if (version !== NO_STREAM) ops.push(tx.objectStore('streams').put({ stream, version }));
+          // The confirmed head belongs to sync; an append never moves it.
+          const confirmed = confirmedHeads.get(stream) ?? NO_STREAM;
+          if (version !== NO_STREAM)
+            ops.push(tx.objectStore('streams').put({ stream, version, confirmed }));
         }
         for (const snapshot of snapshots.values())
           ops.push(tx.objectStore('snapshots').put(snapshot));

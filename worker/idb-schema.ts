@@ -1,11 +1,38 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { Snapshot, StoredEvent } from '../core/event-store.ts';
+import type { RejectedAfterSync, Snapshot, StoredEvent } from '../core/event-store.ts';
 
-export type StreamHead = { readonly stream: string; readonly version: number };
+export type StreamHead = {
+  readonly stream: string;
+  readonly version: number;
+  /**
+   * The confirmed head: versions up to here are accepted by the sync server, the rest are this
+   * device's pending suffix. Missing (v1 records, a device that never synced) means 0.
+   */
+  readonly confirmed?: number;
+};
+/** Where this device syncs: the server's origin, the space and its bearer token. */
+export type SyncConfig = {
+  readonly origin: string;
+  readonly space: string;
+  readonly token: string;
+};
 export type MetaRecord =
   | { readonly key: 'head'; readonly position: number }
-  | { readonly key: 'device'; readonly device: string };
+  | { readonly key: 'device'; readonly device: string }
+  | ({ readonly key: 'sync' } & SyncConfig)
+  /** The position in the space feed up to which every entry is applied here. */
+  | { readonly key: 'cursor'; readonly space: string; readonly cursor: string };
 export type ViewRow = { readonly view: string; readonly key: string; readonly value: unknown };
+
+/** A pending command with its events (ids and versions), in the order it was committed. */
+export type OutboxRow = {
+  /** Assigned by the store; orders the commands of a stream. */
+  readonly seq?: number;
+  readonly commandId: string;
+  readonly stream: string;
+  readonly commands: readonly unknown[];
+  readonly events: readonly { readonly id: string; readonly version: number }[];
+};
 
 export interface TallyDB extends DBSchema {
   /** Every event once, keyed by its store-wide position. */
@@ -14,22 +41,36 @@ export interface TallyDB extends DBSchema {
     value: StoredEvent;
     indexes: { byStream: [string, number]; byCommand: string };
   };
-  /** Each stream's head version, checked inside the appending transaction. */
+  /** Each stream's head version (and confirmed head), checked inside the appending transaction. */
   streams: { key: string; value: StreamHead };
   snapshots: { key: string; value: Snapshot };
   /** Rows of every read model, keyed by [view, key]. */
   views: { key: [string, string]; value: ViewRow; indexes: { byView: string } };
-  /** Single records: `head` holds the last position written, `device` this profile's id. */
+  /** Single records: `head`, `device`, `sync` (the joined space) and `cursor` (the feed's). */
   meta: { key: string; value: MetaRecord };
+  /** Commands whose events the server has not accepted yet (DESIGN.md §4). */
+  outbox: { key: number; value: OutboxRow; indexes: { byStream: string } };
+  /** Commands rejected after sync, until the person has seen them. */
+  rejections: { key: string; value: RejectedAfterSync };
 }
 
 export type TallyDatabase = IDBPDatabase<TallyDB>;
 
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
-export function openTallyDB(name: string, onBlocking?: () => void): Promise<TallyDatabase> {
+/**
+ * For the v2 upgrade: the commands that would have produced events written before the outbox
+ * existed (v1 kept events only). Model-specific, so the engine passes it in.
+ */
+export type LegacyCommands = (events: readonly StoredEvent[]) => readonly unknown[];
+
+export function openTallyDB(
+  name: string,
+  onBlocking?: () => void,
+  legacyCommands?: LegacyCommands,
+): Promise<TallyDatabase> {
   return openDB<TallyDB>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
+    upgrade(db, oldVersion, _newVersion, transaction) {
       if (oldVersion < 1) {
         const events = db.createObjectStore('events', { keyPath: 'position' });
         // Unique: a second writer that slips past the version check still cannot write a
@@ -42,8 +83,53 @@ export function openTallyDB(name: string, onBlocking?: () => void): Promise<Tall
         views.createIndex('byView', 'view');
         db.createObjectStore('meta', { keyPath: 'key' });
       }
+      if (oldVersion < 2) {
+        const outbox = db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
+        outbox.createIndex('byStream', 'stream');
+        db.createObjectStore('rejections', { keyPath: 'commandId' });
+        // A v1 store holds events that no server has seen: they become pending commands, so
+        // counters made before sync existed are pushed (and rebased) like any others.
+        if (oldVersion >= 1)
+          // A failed migration must not half-commit: abort the whole upgrade.
+          outboxFromEvents(transaction, legacyCommands).catch(() => transaction.abort());
+      }
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
     blocking: onBlocking,
   });
+}
+
+type UpgradeTransaction = Parameters<
+  NonNullable<Parameters<typeof openDB<TallyDB>>[2]>['upgrade'] & {}
+>[3];
+
+async function outboxFromEvents(
+  transaction: UpgradeTransaction,
+  legacyCommands: LegacyCommands | undefined,
+): Promise<void> {
+  const outbox = transaction.objectStore('outbox');
+  let run: StoredEvent[] = [];
+  const flush = async () => {
+    const first = run[0];
+    if (!first) return;
+    const row: OutboxRow = {
+      commandId: first.meta.command,
+      stream: first.stream,
+      commands: legacyCommands?.(run) ?? [],
+      events: run.map(({ id, version }) => ({ id, version })),
+    };
+    run = [];
+    await outbox.add(row);
+  };
+  // Position order; the events of one command are adjacent in it (one commit).
+  let cursor = await transaction.objectStore('events').openCursor();
+  while (cursor) {
+    const event = cursor.value;
+    const last = run.at(-1);
+    if (last && (last.stream !== event.stream || last.meta.command !== event.meta.command))
+      await flush();
+    run.push(event);
+    cursor = await cursor.continue();
+  }
+  await flush();
 }

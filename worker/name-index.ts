@@ -7,19 +7,36 @@ import type { StreamId } from '../core/envelope.ts';
  * same name cannot both pass: the second sees the first's reservation.
  */
 export class NameIndex {
-  private readonly owners = new Map<string, StreamId>();
+  /** Usually one stream per name; two only after remote events brought a duplicate. */
+  private readonly owners = new Map<string, Set<StreamId>>();
   private readonly names = new Map<StreamId, string>();
+
+  /**
+   * Told when a stream takes a name another stream holds. Local decisions never do that; the
+   * server's events can (two devices offline named two counters alike), and the engine then
+   * re-checks the other stream's pending commands.
+   */
+  onCollision: ((displaced: StreamId, by: StreamId) => void) | undefined;
 
   set(stream: StreamId, name: string | undefined): void {
     const old = this.names.get(stream);
-    if (old !== undefined && this.owners.get(old) === stream) this.owners.delete(old);
-    if (name === undefined) {
+    const key = name === undefined ? undefined : nameKey(name);
+    if (old === key) return;
+    if (old !== undefined) {
+      const holders = this.owners.get(old);
+      holders?.delete(stream);
+      if (holders?.size === 0) this.owners.delete(old);
+    }
+    if (key === undefined) {
       this.names.delete(stream);
       return;
     }
-    const key = nameKey(name);
     this.names.set(stream, key);
-    this.owners.set(key, stream);
+    let holders = this.owners.get(key);
+    if (!holders) this.owners.set(key, (holders = new Set()));
+    const others = [...holders];
+    holders.add(stream);
+    for (const other of others) this.onCollision?.(other, stream);
   }
 
   onState = (stream: StreamId, state: CounterState): void =>
@@ -27,8 +44,8 @@ export class NameIndex {
 
   contextFor = (stream: StreamId): CounterContext => ({
     isNameTaken: (name) => {
-      const owner = this.owners.get(nameKey(name));
-      return owner !== undefined && owner !== stream;
+      const holders = this.owners.get(nameKey(name));
+      return holders !== undefined && [...holders].some((holder) => holder !== stream);
     },
   });
 }

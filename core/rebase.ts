@@ -1,0 +1,99 @@
+import { decideBatch, type Decider, type Typed } from './decider.ts';
+import { NO_STREAM, type EventEnvelope, type StreamId } from './envelope.ts';
+import { TallyError } from './errors.ts';
+import type {
+  AnyEvent,
+  PendingCommand,
+  RebasePlan,
+  RebaseView,
+  RejectedAfterSync,
+} from './event-store.ts';
+
+/** Wraps a decided event in its envelope: a fresh id, its version, the command that made it. */
+export type Stamp<E extends AnyEvent> = (
+  event: E,
+  at: { readonly commandId: string; readonly version: number; readonly time: number },
+) => EventEnvelope<E>;
+
+export type RebaseOptions<S, C extends Typed, E extends AnyEvent & Typed, Ctx> = {
+  readonly decider: Decider<S, C, E, Ctx>;
+  readonly stream: StreamId;
+  readonly context: Ctx;
+  /** Stored commands are read back through the model's schema; throws on garbage. */
+  readonly parseCommands: (raw: readonly unknown[]) => readonly C[];
+  readonly stamp: Stamp<E>;
+  readonly now: () => number;
+  /** Names the aggregate for the person reading a rejection (a counter's name). */
+  readonly label?: (state: S, commands: readonly C[]) => string | undefined;
+};
+
+export type RebaseResult<S, E extends AnyEvent> = RebasePlan<E> & {
+  /** The aggregate's state after the confirmed events and the surviving pending commands. */
+  readonly state: S;
+  readonly version: number;
+};
+
+/**
+ * The rebase rule of DESIGN.md §4, pure: the server's events are taken as confirmed, then each
+ * pending command is decided again (its commands, not its old events) against the state they
+ * leave, oldest first. A command that still passes keeps its id and gets fresh events; one that
+ * no longer passes is rejected after sync. Re-deciding is what keeps invariants true across
+ * devices: two offline decrements of a counter at 1 cannot both survive.
+ */
+export function rebase<S, C extends Typed, E extends AnyEvent & Typed, Ctx>(
+  view: RebaseView<E>,
+  options: RebaseOptions<S, C, E, Ctx>,
+): RebaseResult<S, E> {
+  const { decider, stream } = options;
+  let state = decider.initialState();
+  let version = NO_STREAM;
+  for (const event of view.confirmed) {
+    if (event.version !== version + 1)
+      throw new TallyError(
+        'invalid',
+        `Stream ${stream} has a gap: version ${event.version} follows ${version}.`,
+      );
+    state = decider.evolve(state, event);
+    version = event.version;
+  }
+  const pending: PendingCommand<E>[] = [];
+  const rejected: RejectedAfterSync[] = [];
+  for (const command of view.pending) {
+    let commands: readonly C[];
+    try {
+      commands = options.parseCommands(command.commands);
+    } catch {
+      rejected.push({
+        commandId: command.commandId,
+        stream,
+        reason: 'This change was stored in a form Tally can no longer read.',
+        at: options.now(),
+      });
+      continue;
+    }
+    const decision = decideBatch(decider, state, commands, options.context);
+    if (decision.type === 'rejected') {
+      const name = options.label?.(state, commands);
+      rejected.push({
+        commandId: command.commandId,
+        stream,
+        reason: decision.reason,
+        ...(name === undefined ? {} : { name }),
+        at: options.now(),
+      });
+      continue;
+    }
+    // A command that now changes nothing (a rename to the name it already has) has nothing to
+    // push; it is neither kept nor rejected.
+    if (decision.events.length === 0) continue;
+    // The person did this when they did it: the re-decided events keep the original time.
+    const time = command.events[0]?.meta.time ?? options.now();
+    const events = decision.events.map((event, index) =>
+      options.stamp(event, { commandId: command.commandId, version: version + index + 1, time }),
+    );
+    state = decision.state;
+    version += events.length;
+    pending.push({ commandId: command.commandId, commands: command.commands, events });
+  }
+  return { state, version, pending, rejected };
+}

@@ -1,0 +1,112 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/server.ts';
+import { serveApp } from '../helpers/app-server.ts';
+import { addCounter, countOf, expectCount, historyOf, launchChromium } from '../helpers/browser.ts';
+import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+
+let browser: Browser;
+let redis: TestRedis;
+let server: RunningServer;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
+  server = await serveApp('dist', redis.url);
+});
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  await server?.close();
+  await redis?.dispose();
+});
+
+/** A device: its own browser profile, the app loaded and controlled by its service worker. */
+async function device(url = server.url): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, {
+    timeout: 30_000,
+  });
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return { context, page };
+}
+
+const status = (page: Page) => page.getByRole('status', { name: 'Sync status' });
+const waitSynced = (page: Page, timeout = 30_000) =>
+  status(page)
+    .filter({ hasText: /^Synced$/ })
+    .waitFor({ timeout });
+
+async function click(page: Page, label: string, times = 1): Promise<void> {
+  const button = page.getByRole('button', { name: label, exact: true });
+  await button.waitFor();
+  for (let i = 0; i < times; i++) await button.click({ force: true });
+}
+
+it('two devices pair, work offline, and converge; a decrement both made at 1 is rejected once', async () => {
+  const a = await device();
+  await status(a.page).filter({ hasText: 'Not syncing' }).waitFor();
+  await addCounter(a.page, 'Steps');
+  await addCounter(a.page, 'Tea');
+  await click(a.page, 'Increment Tea');
+  await a.page.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a.page);
+  const link = await a.page.getByLabel('Pairing link', { exact: true }).inputValue();
+  expect(link).toMatch(new RegExp(`^${server.url}/#pair=`));
+
+  const b = await device(link);
+  await waitSynced(b.page);
+  expect(b.page.url()).not.toContain('#pair='); // the token leaves the address bar
+  await expectCount(b.page, 'Tea', 1);
+  await expectCount(b.page, 'Steps', 0);
+  // Live: a change on one device shows up on the other.
+  await click(b.page, 'Increment Steps', 2);
+  await expectCount(a.page, 'Steps', 2);
+
+  // Both devices lose the server.
+  await Promise.all([a.context.setOffline(true), b.context.setOffline(true)]);
+  const port = server.port;
+  await server.close();
+  await Promise.all(
+    [a.page, b.page].map((page) =>
+      status(page)
+        .filter({ hasText: /Offline/ })
+        .waitFor({ timeout: 30_000 }),
+    ),
+  );
+  await Promise.all([click(a.page, 'Increment Steps', 50), click(b.page, 'Increment Steps', 50)]);
+  await Promise.all([click(a.page, 'Decrement Steps', 3), click(b.page, 'Decrement Steps', 4)]);
+  await Promise.all([click(a.page, 'Decrement Tea'), click(b.page, 'Decrement Tea')]);
+  await expectCount(a.page, 'Tea', 0);
+  await expectCount(b.page, 'Tea', 0);
+  await status(a.page)
+    .filter({ hasText: /pending/ })
+    .waitFor();
+
+  // Back online, on the same address.
+  server = await serveApp('dist', redis.url, port);
+  await Promise.all([a.context.setOffline(false), b.context.setOffline(false)]);
+  await Promise.all([waitSynced(a.page, 60_000), waitSynced(b.page, 60_000)]);
+
+  const expected = 2 + 100 - 7;
+  await expectCount(a.page, 'Steps', expected);
+  await expectCount(b.page, 'Steps', expected);
+  await expectCount(a.page, 'Tea', 0);
+  await expectCount(b.page, 'Tea', 0);
+  // Exactly one of the two decrements of Tea was rejected after sync, and that device says so.
+  const rejectedA = a.page.getByRole('list', { name: 'Rejected after sync' }).locator('li');
+  const rejectedB = b.page.getByRole('list', { name: 'Rejected after sync' }).locator('li');
+  expect((await rejectedA.count()) + (await rejectedB.count())).toBe(1);
+  const shown = (await rejectedA.count()) === 1 ? rejectedA : rejectedB;
+  await expect(shown.textContent()).resolves.toMatch(/Tea.*already at zero/);
+
+  for (const name of ['Steps', 'Tea']) {
+    const [ha, hb] = [await historyOf(a.page, name), await historyOf(b.page, name)];
+    expect(ha).toEqual(hb);
+    expect(ha.map((h) => h.version)).toEqual(Array.from({ length: ha.length }, (_, i) => i + 1));
+  }
+  expect(await countOf(a.page, 'Steps')).toBe(expected);
+});

@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CounterEvent } from '../../core/counter.ts';
+import type { StoredEvent } from '../../core/event-store.ts';
+import type { EventEnvelope } from '../../core/envelope.ts';
+import { redisKeys } from '../../server/redis-store.ts';
+import type { CounterEngine } from '../../worker/engine.ts';
+import { SyncManager, type SyncManagerOptions } from '../../worker/sync-manager.ts';
+import type { TestRedis } from './redis-server.ts';
+import { openEngine } from './engine.ts';
+import { secret, waitFor } from '../server/fixtures.ts';
+
+/** A device: an engine on its own fake-indexeddb database, and its sync manager. */
+export type Device = {
+  readonly name: string;
+  readonly engine: CounterEngine;
+  readonly sync: SyncManager;
+  close(): Promise<void>;
+};
+
+/** Fast retries for tests: failures back off from 5 ms up to 200 ms. */
+export const testSyncOptions: SyncManagerOptions = {
+  backoff: { baseMs: 5, maxMs: 200 },
+  pushDelayMs: 2,
+};
+
+let devices = 0;
+
+export async function openDevice(options: SyncManagerOptions = {}): Promise<Device> {
+  const name = `device-sim${++devices}`;
+  const engine = await openEngine({ device: name });
+  const sync = new SyncManager(engine, { ...testSyncOptions, ...options });
+  await sync.resume();
+  return {
+    name,
+    engine,
+    sync,
+    async close() {
+      await sync.stop();
+      await engine.stop();
+    },
+  };
+}
+
+/** What a stream holds, as comparable data (ids included: the same event is the same id). */
+const plain = ({ id, stream, version, type, data, meta }: EventEnvelope) => ({
+  id,
+  stream,
+  version,
+  type,
+  data,
+  command: meta.command,
+});
+
+export async function streamsOf(engine: CounterEngine): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const event of (await engine.readAfter(0, 1_000_000)) as StoredEvent<CounterEvent>[])
+    (out[event.stream] ??= []).push(plain(event));
+  for (const list of Object.values(out))
+    (list as { version: number }[]).sort((a, b) => a.version - b.version);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Every stream of a space as Redis holds it. */
+export async function serverStreams(
+  redis: TestRedis,
+  space: string,
+): Promise<Record<string, unknown[]>> {
+  const prefix = redisKeys.stream(space, '');
+  const keys = (await redis.client.keys(`${prefix}*`)).sort();
+  const out: Record<string, unknown[]> = {};
+  for (const key of keys)
+    out[key.slice(prefix.length)] = (await redis.client.lrange(key, 0, -1)).map((json) =>
+      plain(JSON.parse(json) as EventEnvelope),
+    );
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Resolves once the device has nothing pending and follows the live feed. */
+export const synced = (device: Device, timeoutMs = 20_000) =>
+  waitFor(
+    () => device.sync.current().state === 'synced' && device.sync.current().pending === 0,
+    `${device.name} to be synced`,
+    timeoutMs,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message} Status: ${JSON.stringify(device.sync.current())}`, {
+      cause: error,
+    });
+  });
+
+/** Resolves once every device holds exactly the server's streams. */
+export async function converged(
+  all: readonly Device[],
+  redis: TestRedis,
+  space: string,
+  timeoutMs = 30_000,
+): Promise<Record<string, unknown[]>> {
+  let last = '';
+  try {
+    return await waitFor(
+      async () => {
+        const server = await serverStreams(redis, space);
+        const expected = JSON.stringify(server);
+        for (const device of all) {
+          const state = device.sync.current();
+          if (state.pending !== 0) return false;
+          last = `${device.name}: ${JSON.stringify(await streamsOf(device.engine))}\nserver: ${expected}`;
+          if (JSON.stringify(await streamsOf(device.engine)) !== expected) return false;
+        }
+        return server;
+      },
+      'every device to hold the server’s streams',
+      timeoutMs,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${last.slice(0, 4_000)}`, { cause: error });
+  }
+}
+
+const project = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The real server as a child process (`server/main.ts`), so a test can kill -9 it. */
+export type ChildServer = {
+  readonly url: string;
+  kill(): Promise<void>;
+  start(): Promise<void>;
+};
+
+export async function childServer(redis: TestRedis, port: number): Promise<ChildServer> {
+  const staticDir = mkdtempSync(join(tmpdir(), 'tally-static-'));
+  let child: ChildProcess | undefined;
+  const url = `http://127.0.0.1:${port}`;
+  const server: ChildServer = {
+    url,
+    async start() {
+      child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+        cwd: project,
+        env: {
+          ...process.env,
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          REDIS_URL: redis.url,
+          TALLY_SECRET: secret,
+          TALLY_STATIC_DIR: staticDir,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child.stderr?.resume();
+      await waitFor(
+        async () => {
+          try {
+            return (await fetch(`${url}/api/health`)).ok;
+          } catch {
+            return false;
+          }
+        },
+        'the child server to answer',
+        20_000,
+      );
+    },
+    async kill() {
+      const running = child;
+      child = undefined;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill('SIGKILL');
+      await exited;
+    },
+  };
+  await server.start();
+  return server;
+}

@@ -1,0 +1,119 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  counter,
+  noCounterContext,
+  type CounterCommand,
+  type CounterEvent,
+} from '../../core/counter.ts';
+import type { EventEnvelope } from '../../core/envelope.ts';
+import type { PendingCommand } from '../../core/event-store.ts';
+import { rebase } from '../../core/rebase.ts';
+
+const stream = 'counter-rebase1';
+let ids = 0;
+const envelope = (
+  event: CounterEvent,
+  version: number,
+  command: string,
+  time = 1,
+): EventEnvelope<CounterEvent> =>
+  ({
+    ...event,
+    id: `ev-${++ids}-xxxxxx`,
+    stream,
+    version,
+    meta: { time, device: 'device-test-1', command, schema: 1 },
+  }) as EventEnvelope<CounterEvent>;
+
+const options = {
+  decider: counter,
+  stream,
+  context: noCounterContext,
+  parseCommands: (raw: readonly unknown[]) => raw as readonly CounterCommand[],
+  now: () => 99,
+  label: (state: { exists: boolean; name?: string }) => (state.exists ? state.name : undefined),
+  stamp: (event: CounterEvent, at: { commandId: string; version: number; time: number }) =>
+    envelope(event, at.version, at.commandId, at.time),
+};
+
+const created = envelope({ type: 'Created', data: { name: 'Coffee' } }, 1, 'cmd-create-1');
+const up = (version: number) =>
+  envelope({ type: 'Incremented', data: {} }, version, 'cmd-up-remote');
+const down = (version: number) =>
+  envelope({ type: 'Decremented', data: {} }, version, 'cmd-down-remote');
+
+describe('rebase', () => {
+  it('keeps a pending command that still passes, with fresh events after the server’s', () => {
+    const pending: PendingCommand<CounterEvent>[] = [
+      { commandId: 'cmd-mine-1', commands: [{ type: 'increment' }], events: [up(2)] },
+    ];
+    const result = rebase({ confirmed: [created, up(2)], pending }, options);
+    expect(result.rejected).toEqual([]);
+    expect(result.pending).toHaveLength(1);
+    expect(result.pending[0]!.events.map((e) => [e.version, e.type, e.meta.command])).toEqual([
+      [3, 'Incremented', 'cmd-mine-1'],
+    ]);
+    expect(result.state).toEqual({ exists: true, name: 'Coffee', value: 2 });
+  });
+
+  it('rejects after sync a decrement the server’s decrement made impossible', () => {
+    const pending: PendingCommand<CounterEvent>[] = [
+      { commandId: 'cmd-mine-2', commands: [{ type: 'decrement' }], events: [down(3)] },
+    ];
+    const result = rebase({ confirmed: [created, up(2), down(3)], pending }, options);
+    expect(result.pending).toEqual([]);
+    expect(result.rejected).toEqual([
+      {
+        commandId: 'cmd-mine-2',
+        stream,
+        reason: '“Coffee” is already at zero.',
+        name: 'Coffee',
+        at: 99,
+      },
+    ]);
+    expect(result.version).toBe(3);
+  });
+
+  it('property: whatever the server did, every pending command is kept or rejected, never below zero', () => {
+    const command = fc.constantFrom<CounterCommand>({ type: 'increment' }, { type: 'decrement' });
+    fc.assert(
+      fc.property(
+        fc.array(fc.boolean(), { maxLength: 12 }),
+        fc.array(fc.array(command, { minLength: 1, maxLength: 3 }), { maxLength: 10 }),
+        (serverUps, batches) => {
+          const confirmed = [created];
+          let value = 0;
+          for (const isUp of serverUps) {
+            if (!isUp && value === 0) continue;
+            value += isUp ? 1 : -1;
+            confirmed.push(isUp ? up(confirmed.length + 1) : down(confirmed.length + 1));
+          }
+          const pending = batches.map((commands, i) => ({
+            commandId: `cmd-p-${i}-xxxx`,
+            commands,
+            events: [],
+          }));
+          const result = rebase({ confirmed, pending }, options);
+          expect(result.pending.length + result.rejected.length).toBe(batches.length);
+          // The kept commands' events follow the confirmed head without gaps…
+          const events = result.pending.flatMap((p) => p.events);
+          events.forEach((e, i) => expect(e.version).toBe(confirmed.length + i + 1));
+          // …and folding everything never goes below zero and ends at the returned state.
+          let state = counter.initialState();
+          for (const e of [...confirmed, ...events]) {
+            state = counter.evolve(state, e);
+            if (state.exists) expect(state.value).toBeGreaterThanOrEqual(0);
+          }
+          expect(state).toEqual(result.state);
+          // Order is kept: surviving command ids in their original order.
+          const kept = result.pending.map((p) => p.commandId);
+          expect(kept).toEqual(
+            [...kept].sort((a, b) => Number(a.split('-')[2]) - Number(b.split('-')[2])),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,120 @@
+import type { z } from 'zod';
+import { TallyError, isErrorCode } from '../core/errors.ts';
+import {
+  createSpaceResponseSchema,
+  errorBodySchema,
+  liveMessageSchema,
+  pullResponseSchema,
+  pushResponseSchema,
+  type CreateSpaceResponse,
+  type LiveMessage,
+  type PullResponse,
+  type PushRequest,
+  type PushResponse,
+} from '../core/protocol.ts';
+import { readSse } from './sse.ts';
+import type { SyncConfig } from './idb-schema.ts';
+
+export type Fetch = typeof fetch;
+
+const unreachable = (origin: string, cause: unknown) =>
+  new TallyError('unavailable', `The sync server at ${origin} cannot be reached.`, { cause });
+
+/** The server is an edge: every answer is checked against the protocol's schema. */
+async function answer<T>(response: Response, schema: z.ZodType<T>, origin: string): Promise<T> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch (cause) {
+    throw new TallyError('unavailable', `The sync server at ${origin} sent no JSON.`, { cause });
+  }
+  if (!response.ok) {
+    const error = errorBodySchema.safeParse(body);
+    if (error.success && isErrorCode(error.data.error.code))
+      throw new TallyError(error.data.error.code, error.data.error.message);
+    throw new TallyError('unavailable', `The sync server answered ${response.status}.`);
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success)
+    throw new TallyError('unavailable', `The sync server at ${origin} sent a malformed answer.`);
+  return parsed.data;
+}
+
+/** The sync protocol's requests (DESIGN.md §4) over plain `fetch`. */
+export class SyncTransport {
+  constructor(private readonly fetch: Fetch = (...args) => globalThis.fetch(...args)) {}
+
+  async createSpace(origin: string): Promise<CreateSpaceResponse> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${origin}/api/spaces`, { method: 'POST' });
+    } catch (cause) {
+      throw unreachable(origin, cause);
+    }
+    return answer(response, createSpaceResponseSchema, origin);
+  }
+
+  async push(config: SyncConfig, body: PushRequest): Promise<PushResponse> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${config.origin}/api/spaces/${config.space}/push`, {
+        method: 'POST',
+        headers: { ...auth(config), 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    return answer(response, pushResponseSchema, config.origin);
+  }
+
+  async pull(config: SyncConfig, after: string, signal?: AbortSignal): Promise<PullResponse> {
+    let response: Response;
+    try {
+      response = await this.fetch(
+        `${config.origin}/api/spaces/${config.space}/events?after=${encodeURIComponent(after)}`,
+        { headers: auth(config), signal },
+      );
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    return answer(response, pullResponseSchema, config.origin);
+  }
+
+  /**
+   * Follows the live feed from `after`; yields each message's entries, validated. Ends when the
+   * server ends the stream; throws when it fails or sends an `error` event.
+   */
+  async *live(config: SyncConfig, after: string, signal: AbortSignal): AsyncGenerator<LiveMessage> {
+    let response: Response;
+    try {
+      response = await this.fetch(
+        `${config.origin}/api/spaces/${config.space}/live?after=${encodeURIComponent(after)}`,
+        { headers: { ...auth(config), Accept: 'text/event-stream' }, signal },
+      );
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    if (!response.ok || !response.body) {
+      await answer(response, errorBodySchema, config.origin);
+      throw new TallyError('unavailable', `The live feed answered ${response.status}.`);
+    }
+    for await (const message of readSse(response.body)) {
+      if (message.event === 'error')
+        throw new TallyError('unavailable', 'The live feed ended with an error.');
+      if (message.event !== 'message') continue;
+      let data: unknown;
+      try {
+        data = JSON.parse(message.data);
+      } catch (cause) {
+        throw new TallyError('unavailable', 'The live feed sent a malformed message.', { cause });
+      }
+      const parsed = liveMessageSchema.safeParse(data);
+      if (!parsed.success)
+        throw new TallyError('unavailable', 'The live feed sent a malformed message.');
+      yield parsed.data;
+    }
+  }
+}
+
+const auth = (config: SyncConfig) => ({ Authorization: `Bearer ${config.token}` });
