@@ -7,7 +7,8 @@ const teal = [15, 118, 110];
 const white = [255, 255, 255];
 
 function crc32(buf) {
-  let c, crc = 0xffffffff;
+  let c,
+    crc = 0xffffffff;
   for (let n = 0; n < buf.length; n++) {
     c = (crc ^ buf[n]) & 0xff;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -52,7 +53,8 @@ function mark(x, y, safe) {
   const u = (x - 0.5) / safe + 0.5;
   const v = (y - 0.5) / safe + 0.5;
   if (u < 0 || u > 1 || v < 0 || v > 1) return false;
-  const inBar = [0.2, 0.37, 0.54, 0.71].some((cx) => Math.abs(u - cx) < 0.045) && v > 0.2 && v < 0.8;
+  const inBar =
+    [0.2, 0.37, 0.54, 0.71].some((cx) => Math.abs(u - cx) < 0.045) && v > 0.2 && v < 0.8;
   // The slash across the four strokes: distance to the line from (0.1,0.7) to (0.9,0.3).
   const dist = Math.abs(-0.4 * (u - 0.1) - 0.8 * (v - 0.7)) / Math.hypot(0.4, 0.8);
   const inSlash = dist < 0.04 && u > 0.08 && u < 0.92;
