@@ -6,7 +6,7 @@ import { CounterCard } from './CounterCard.tsx';
 import { SyncPanel } from './SyncPanel.tsx';
 import type { EngineClient } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
-import { useCounters, useNotice, useOnline } from './use-engine.ts';
+import { useCounters, useNotices, useOnline } from './use-engine.ts';
 
 export type Run = (
   stream: string,
@@ -28,7 +28,8 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     return () => void (updates.listener = undefined);
   }, [updates]);
   const counters = useCounters(client);
-  const notice = useNotice(client);
+  const notices = useNotices(client);
+  const notice = notices.outdated;
   const online = useOnline();
   const [message, setMessage] = useState<string>();
 
@@ -78,6 +79,12 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           >
             {updating ? 'Updating…' : 'Update'}
           </button>
+        </div>
+      )}
+
+      {notices.damaged && (
+        <div className="banner banner-danger" role="status" aria-label="Storage problem">
+          <span>{notices.damaged.message}</span>
         </div>
       )}
 

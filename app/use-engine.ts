@@ -42,16 +42,19 @@ export function useHistory(
   return entries;
 }
 
-export function useNotice(client: EngineClient): EngineNotice | undefined {
-  const [notice, setNotice] = useState<EngineNotice>();
+/** The latest notice of each kind the engine sent (outdated, damaged storage). */
+export function useNotices(
+  client: EngineClient,
+): Partial<Record<EngineNotice['notice'], EngineNotice>> {
+  const [notices, setNotices] = useState<Partial<Record<EngineNotice['notice'], EngineNotice>>>({});
   useEffect(
     () =>
       client.subscribe({ topic: 'notices' }, (update) => {
-        if (update.type === 'notice') setNotice(update);
+        if (update.type === 'notice') setNotices((old) => ({ ...old, [update.notice]: update }));
       }),
     [client],
   );
-  return notice;
+  return notices;
 }
 
 export function useOnline(): boolean {

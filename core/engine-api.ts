@@ -47,8 +47,11 @@ export type HistoryUpdate = {
 };
 export type EngineNotice = {
   readonly type: 'notice';
-  /** `outdated`: a newer Tally took over writing; this tab must reload. */
-  readonly notice: 'outdated' | 'ready';
+  /**
+   * `outdated`: a newer Tally took over writing; this tab must reload. `damaged`: stored records
+   * failed validation; they are named, left as they are, and never written over.
+   */
+  readonly notice: 'outdated' | 'ready' | 'damaged';
   readonly message: string;
 };
 /** A command that passed here but not once the other devices' changes came in. */

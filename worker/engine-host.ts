@@ -16,7 +16,7 @@ import {
   type ExecuteRequest,
   type SubscribeRequest,
 } from '../core/engine-api.ts';
-import { TallyError } from '../core/errors.ts';
+import { TallyError, toTallyError } from '../core/errors.ts';
 import type { StoredEvent } from '../core/event-store.ts';
 import { CounterEngine, historyOf } from './engine.ts';
 import { SyncManager, type SyncManagerOptions } from './sync-manager.ts';
@@ -70,7 +70,7 @@ export class EngineHost implements EngineApi {
       maxResident: this.options.maxResident,
       onOutdated: () => void this.retire(),
     });
-    for (const row of await engine.listCounters()) this.rows.set(row.id, row);
+    for (const row of (await engine.inspectCounters()).rows) this.rows.set(row.id, row);
     engine.onCommit((events) => this.publish(events));
     engine.onRebase((stream) => void this.republish(engine, stream));
     const sync = new SyncManager(engine, this.options.sync);
@@ -206,6 +206,18 @@ export class EngineHost implements EngineApi {
       this.subscriptions.set(id, subscription);
       if (this.outdated)
         this.send(id, { type: 'notice', notice: 'outdated', message: this.outdated.message });
+      void this.engine.then(
+        (engine) => {
+          if (engine.damage.length > 0)
+            this.send(id, { type: 'notice', notice: 'damaged', message: engine.damage.join(' ') });
+        },
+        (error: unknown) =>
+          this.send(id, {
+            type: 'notice',
+            notice: 'damaged',
+            message: `Tally could not open its storage: ${toTallyError(error).message}`,
+          }),
+      );
       return id;
     }
     const engine = await this.ready();
@@ -305,7 +317,10 @@ export class EngineHost implements EngineApi {
     let events: readonly StoredEvent<CounterEvent>[];
     do {
       seen = this.published;
-      [rows, events] = await Promise.all([engine.listCounters(), engine.store.readStream(stream)]);
+      [rows, events] = await Promise.all([
+        engine.inspectCounters().then((view) => view.rows),
+        engine.store.readStream(stream),
+      ]);
     } while (seen !== this.published);
     this.rows.clear();
     for (const row of rows) this.rows.set(row.id, row);

@@ -98,7 +98,10 @@ export class CounterEngine {
     });
     const device = options.device ?? (await deviceId(db));
     const names = new NameIndex();
-    for (const row of await store.readView(counterList)) names.set(row.id, row.name);
+    // A damaged row must not keep the app from opening: the sound rows are used, the damaged
+    // ones named (`damage`) and left untouched.
+    const { rows, damaged } = await store.inspectView(counterList);
+    for (const row of rows) names.set(row.id, row.name);
     const registry = new AggregateRegistry({
       decider: counter,
       store,
@@ -118,6 +121,7 @@ export class CounterEngine {
       },
     });
     const engine = new CounterEngine(db, store, registry, names, device);
+    engine.damage = damaged.map((error) => error.message);
     // Two devices offline gave two counters one name: the one still pending is re-decided, so
     // its create (or rename) is rejected after sync instead of leaving a duplicate.
     names.onCollision = (displaced) => {
@@ -131,6 +135,9 @@ export class CounterEngine {
     self.engine = engine;
     return engine;
   }
+
+  /** What was found damaged in storage when the engine opened, in words. */
+  damage: readonly string[] = [];
 
   private closed_ = false;
   /** Streams being re-decided because remote events took a name they use. */
@@ -191,6 +198,11 @@ export class CounterEngine {
     this.closed_ = true;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.db.close();
+  }
+
+  /** The counters whose rows are sound, and an error for each damaged row. */
+  inspectCounters() {
+    return this.store.inspectView(counterList);
   }
 
   listCounters(): Promise<readonly CounterRow[]> {

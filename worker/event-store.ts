@@ -36,6 +36,15 @@ export type IndexedDBEventStoreOptions<E extends AnyEvent> = {
 
 const viewKey = (view: string, key: string): string => `${view}\u0000${key}`;
 
+const isStreamHead = (head: unknown): boolean => {
+  const { version, confirmed } = head as { version?: unknown; confirmed?: unknown };
+  return (
+    Number.isInteger(version) &&
+    (version as number) >= 0 &&
+    (confirmed === undefined || (Number.isInteger(confirmed) && (confirmed as number) >= 0))
+  );
+};
+
 /**
  * The browser's event store over IndexedDB. Appends use group commit: commits that arrive while a
  * transaction is in flight wait and then share the next one, so under load one transaction
@@ -144,13 +153,53 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
         streams.map((stream, i) => [stream, heads[i]?.confirmed ?? NO_STREAM]),
       );
       const rowValues = new Map<string, unknown>();
-      for (const row of rows) if (row) rowValues.set(viewKey(row.view, row.key), row.value);
+      // Rows read back are an edge too: a damaged one is left exactly as it is, and every commit
+      // that would write over it fails instead, naming it.
+      const damaged = new Map<string, TallyError>();
+      for (const row of rows) {
+        if (!row) continue;
+        const k = viewKey(row.view, row.key);
+        const projection = this.projections.find((p) => p.view === row.view);
+        if (projection && !projection.schema.safeParse(row.value).success)
+          damaged.set(
+            k,
+            new TallyError(
+              'invalid',
+              `The stored ${row.view} row “${row.key.slice(0, 80)}” is damaged; Tally leaves it as it is and writes nothing over it.`,
+            ),
+          );
+        rowValues.set(k, row.value);
+      }
+      heads.forEach((head, i) => {
+        if (head !== undefined && !isStreamHead(head))
+          damaged.set(
+            `stream\u0000${streams[i]}`,
+            new TallyError(
+              'invalid',
+              `The stored head of stream ${streams[i]} is damaged; Tally writes nothing to that stream.`,
+            ),
+          );
+      });
       const touchedRows = new Set<string>();
       const snapshots = new Map<StreamId, Snapshot>();
       let position = headRecord?.key === 'head' ? headRecord.position : 0;
 
       for (const pending of batch) {
         const { commit } = pending;
+        const harm =
+          damaged.get(`stream\u0000${commit.stream}`) ??
+          commit.events
+            .flatMap((event) =>
+              this.projections.map((p) => {
+                const key = p.key(event);
+                return key === undefined ? undefined : damaged.get(viewKey(p.view, key));
+              }),
+            )
+            .find((error) => error !== undefined);
+        if (harm) {
+          outcome.set(pending, harm);
+          continue;
+        }
         const current = versions.get(commit.stream) ?? NO_STREAM;
         if (current !== commit.expectedVersion) {
           outcome.set(
@@ -281,18 +330,38 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     return (await this.db.get('streams', stream))?.version ?? NO_STREAM;
   }
 
-  /** All rows of a read model, validated as they are read back. */
+  /** All rows of a read model, validated as they are read back; throws on a damaged one. */
   async readView<Row>(projection: Projection<Row, E>): Promise<readonly Row[]> {
-    const rows = await this.db.getAllFromIndex('views', 'byView', projection.view);
-    return rows.map((row) => {
+    const { rows, damaged } = await this.inspectView(projection);
+    if (damaged[0]) throw damaged[0];
+    return rows;
+  }
+
+  /**
+   * The rows of a read model that are sound, and an error naming each damaged one: how the app
+   * still opens with a damaged record, shows the rest, and says what is wrong.
+   */
+  async inspectView<Row>(
+    projection: Projection<Row, E>,
+  ): Promise<{ rows: readonly Row[]; damaged: readonly TallyError[] }> {
+    const stored = await this.db.getAllFromIndex('views', 'byView', projection.view);
+    const rows: Row[] = [];
+    const damaged: TallyError[] = [];
+    for (const row of stored) {
       const parsed = projection.schema.safeParse(row.value);
-      if (!parsed.success)
-        throw new TallyError(
-          'invalid',
-          `The stored ${projection.view} row “${row.key.slice(0, 80)}” is malformed.`,
+      if (parsed.success) rows.push(parsed.data);
+      else
+        damaged.push(
+          new TallyError(
+            'invalid',
+            `The stored ${projection.view} row “${String(row.key).slice(0, 80)}” is damaged: ${parsed.error.issues
+              .slice(0, 2)
+              .map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`)
+              .join('; ')}.`,
+          ),
         );
-      return parsed.data;
-    });
+    }
+    return { rows, damaged };
   }
 
   decodeRecord(record: unknown): StoredEvent<E> {
