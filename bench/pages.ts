@@ -1,0 +1,96 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { CounterCommand } from '../core/counter.ts';
+import type { CounterResult, EngineUpdate, SubscribeRequest } from '../core/engine-api.ts';
+
+/** What the app page exposes as `globalThis.tally` (app/main.tsx). */
+export type TallyGlobal = {
+  readonly transport: string;
+  info(): Promise<unknown>;
+  execute(
+    stream: string,
+    commands: CounterCommand | readonly CounterCommand[],
+  ): Promise<CounterResult>;
+  subscribe(request: SubscribeRequest, onUpdate: (update: EngineUpdate) => void): () => void;
+};
+
+type PortClient = { call(method: string, ...args: unknown[]): Promise<unknown> };
+/** What the bench page exposes as `globalThis.bench` (bench/static/page.js). */
+export type BenchGlobal = {
+  engine(): PortClient;
+  idb(): PortClient;
+  drive(
+    jobs: readonly (readonly [string, readonly CounterCommand[]])[],
+    window: number,
+  ): Promise<{ ms: number; failed: number }>;
+};
+
+/** The globals of both pages; cast inside `page.evaluate` (functions there are serialized). */
+export type Win = { tally: TallyGlobal; bench: BenchGlobal };
+
+/**
+ * A fresh profile: its own IndexedDB and its own SharedWorker engine. Service workers are
+ * blocked: they only cache files, and their navigation fallback would answer the bench page
+ * with index.html.
+ */
+export async function newProfile(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  // tsx compiles this code with esbuild's keepNames, which wraps inner functions in `__name(…)`;
+  // the functions handed to page.evaluate carry those calls into the page.
+  await context.addInitScript('globalThis.__name = (target) => target;');
+  return context;
+}
+
+/** The app, with its engine ready. */
+export async function openApp(context: BrowserContext, origin: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(origin);
+  await page.waitForFunction(() => 'tally' in globalThis);
+  await page.evaluate(() => (globalThis as unknown as Win).tally.info());
+  return page;
+}
+
+/** The bench page: no UI, the engine over a raw Comlink port, and the bare IndexedDB worker. */
+export async function openBench(context: BrowserContext, origin: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${origin}/bench/page.html`);
+  await page.waitForFunction(() => 'bench' in globalThis);
+  await page.evaluate(() => (globalThis as unknown as Win).bench.engine().call('info'));
+  return page;
+}
+
+export const counterStream = (label: string, n: number): string =>
+  `counter-${label}${String(n).padStart(6, '0')}`;
+
+/** Jobs that create `count` counters named `<label> n`. */
+export function createJobs(label: string, count: number, from = 0): [string, CounterCommand[]][] {
+  return Array.from({ length: count }, (_, i) => [
+    counterStream(label, from + i),
+    [{ type: 'create', name: `${label} ${from + i}` }],
+  ]);
+}
+
+/** Runs jobs through the bench page's raw engine port, `window` in flight. */
+export async function drive(
+  page: Page,
+  jobs: readonly (readonly [string, readonly CounterCommand[]])[],
+  window: number,
+): Promise<{ ms: number; failed: number }> {
+  const result = await page.evaluate(
+    ([jobs, window]) => (globalThis as unknown as Win).bench.drive(jobs, window),
+    [jobs, window] as const,
+  );
+  if (result.failed > 0) throw new Error(`${result.failed} of ${jobs.length} commands failed.`);
+  return result;
+}
+
+export const idbCall = <T>(page: Page, method: string, ...args: unknown[]): Promise<T> =>
+  page.evaluate(
+    ([method, args]) => (globalThis as unknown as Win).bench.idb().call(method, ...args),
+    [method, args] as const,
+  ) as Promise<T>;
+
+export const engineCall = <T>(page: Page, method: string, ...args: unknown[]): Promise<T> =>
+  page.evaluate(
+    ([method, args]) => (globalThis as unknown as Win).bench.engine().call(method, ...args),
+    [method, args] as const,
+  ) as Promise<T>;

@@ -1,0 +1,120 @@
+/**
+ * `npm run bench` (through scripts/bench.mjs, which builds the app first): every figure beside
+ * a baseline measured in the same run, printed as a table and written to bench-results/.
+ * Never part of `npm test`; nothing here asserts on time.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BrowserContext } from 'playwright-core';
+import { measureBundle } from './bundle.ts';
+import { measureColdAggregate, measureColdApp } from './cold-start.ts';
+import { measureDeviceSync, syncRows } from './device-sync.ts';
+import { measureFanOut } from './fan-out.ts';
+import { startHarness } from './harness.ts';
+import { BIG_EVENTS, big, measureLatency } from './latency.ts';
+import { describeMachine } from './machine.ts';
+import { measureMemory } from './memory.ts';
+import { newProfile, openApp, openBench } from './pages.ts';
+import { jsonResults, markdownTable, textTable, type Row } from './report.ts';
+import type { Bench } from './section.ts';
+import { measureIngest } from './sync-ingest.ts';
+import { COUNTERS, measureThroughput } from './throughput.ts';
+import { EngineProbe } from './worker-cdp.ts';
+
+const buildDir = process.env.TALLY_BENCH_BUILD ?? process.argv[2];
+if (!buildDir) throw new Error('Usage: TALLY_BENCH_BUILD=<production build dir> bench/run.ts');
+const outDir = join(process.cwd(), 'bench-results');
+
+const log = (line: string) =>
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const started = Date.now();
+const rows: Row[] = [];
+
+/** A failed section becomes a row saying so; the others still run. */
+async function section(name: string, work: () => Promise<Row[]>): Promise<void> {
+  try {
+    rows.push(...(await work()));
+  } catch (error) {
+    log(`✗ ${name}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    rows.push({
+      section: name,
+      figure: 'failed',
+      value: null,
+      unit: '',
+      note: String(error instanceof Error ? error.message : error)
+        .split('\n')[0]!
+        .slice(0, 160),
+    });
+  }
+}
+
+/** One profile per group of sections, closed before the next (the probe sees one engine). */
+async function withProfile(bench: Bench, work: (context: BrowserContext) => Promise<void>) {
+  const context = await newProfile(bench.browser);
+  try {
+    await work(context);
+  } finally {
+    await context.close().catch(() => undefined);
+    await bench.probe.waitGone().catch(() => undefined);
+  }
+}
+
+const harness = await startHarness(buildDir);
+let exitCode = 0;
+try {
+  const probe = await EngineProbe.open(harness.browser);
+  const bench: Bench = {
+    browser: harness.browser,
+    origin: harness.server.url,
+    probe,
+    buildDir,
+    redisUrl: harness.redis.url,
+    log,
+  };
+  const machine = describeMachine(harness.browser);
+
+  await withProfile(bench, async (context) => {
+    const app = await openApp(context, bench.origin);
+    const benchPage = await openBench(context, bench.origin);
+    await section('1 latency', () => measureLatency(bench, app, benchPage));
+    await section('4 fan-out', async () =>
+      measureFanOut(bench, app, await openApp(context, bench.origin)),
+    );
+    await section('5 cold start', () => measureColdAggregate(bench, context, big, BIG_EVENTS));
+  });
+  await withProfile(bench, async (context) => {
+    const page = await openBench(context, bench.origin);
+    await section('3 throughput', () => measureThroughput(bench, page));
+    await section('5 cold start', () => measureColdApp(bench, context, COUNTERS));
+  });
+  await section('6 sync', () => measureIngest(bench));
+  await section('6 sync', async () => {
+    try {
+      return await measureDeviceSync(bench);
+    } catch (error) {
+      return syncRows(`not measured (${String(error).split('\n')[0]!.slice(0, 140)})`);
+    }
+  });
+  await withProfile(bench, async (context) => {
+    const page = await openBench(context, bench.origin);
+    await section('7 memory', () => measureMemory(bench, page));
+  });
+  await section('8 bundle', async () => measureBundle(buildDir));
+  await probe.close();
+
+  const results = {
+    machine: { ...machine, 'bench time': `${((Date.now() - started) / 1000).toFixed(0)} s` },
+    rows,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'latest.json'), jsonResults(results));
+  writeFileSync(join(outDir, 'latest.md'), markdownTable(results));
+  console.log(textTable(results));
+  log(`wrote ${join('bench-results', 'latest.json')} and latest.md`);
+} catch (error) {
+  exitCode = 1;
+  log(`✗ ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+} finally {
+  await harness.close();
+}
+process.exit(exitCode);

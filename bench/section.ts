@@ -1,0 +1,19 @@
+import type { Browser, BrowserContext } from 'playwright-core';
+import type { Row } from './report.ts';
+import type { EngineProbe } from './worker-cdp.ts';
+
+/** What every section gets: the browser, the server's origin, and the engine probe. */
+export type Bench = {
+  readonly browser: Browser;
+  readonly origin: string;
+  readonly probe: EngineProbe;
+  readonly buildDir: string;
+  readonly redisUrl: string;
+  /** Progress for the person waiting; stderr, so stdout stays the table. */
+  readonly log: (line: string) => void;
+};
+
+/** A profile that the next sections keep using (the 100k-event aggregate, the 1,000 counters). */
+export type Profile = { readonly context: BrowserContext };
+
+export type SectionResult = readonly Row[];

@@ -1,0 +1,71 @@
+/* global document, SharedWorker, performance, crypto */
+// The bench page (bench only, never part of the app). Two clients:
+// - `engine`: the app's own SharedWorker engine, spoken to over Comlink's wire format directly,
+//   so bulk work can run with no UI subscribed (the app page renders every counter it is told of).
+// - `idb`: a bare SharedWorker doing raw IndexedDB work, the baseline for the engine's figures.
+
+function portClient(port) {
+  const waiting = new Map();
+  let seq = 0;
+  port.addEventListener('message', (event) => {
+    const { id, type, name, value } = event.data ?? {};
+    const pending = waiting.get(id);
+    if (!pending) return;
+    waiting.delete(id);
+    // Comlink sends a thrown error as a `throw` handler value.
+    if (type === 'HANDLER' && name === 'throw') pending.reject(value?.value ?? value);
+    else pending.resolve(value);
+  });
+  port.start();
+  return {
+    call(method, ...args) {
+      return new Promise((resolve, reject) => {
+        const id = `bench-${++seq}`;
+        waiting.set(id, { resolve, reject });
+        port.postMessage({
+          id,
+          type: 'APPLY',
+          path: [method],
+          argumentList: args.map((value) => ({ type: 'RAW', value })),
+        });
+      });
+    },
+  };
+}
+
+const engineUrl = document.querySelector('meta[name="tally-engine"]').content;
+let engine;
+let idb;
+
+globalThis.bench = {
+  engine() {
+    engine ??= portClient(
+      new SharedWorker(engineUrl, { type: 'module', name: 'tally-engine' }).port,
+    );
+    return engine;
+  },
+  idb() {
+    idb ??= portClient(new SharedWorker('/bench/idb-worker.js', { name: 'tally-bench-idb' }).port);
+    return idb;
+  },
+  /** Runs `count` commands over `streams`, at most `window` in flight; answers elapsed ms. */
+  async drive(jobs, window) {
+    const api = globalThis.bench.engine();
+    const started = performance.now();
+    let next = 0;
+    let failed = 0;
+    const lane = async () => {
+      while (next < jobs.length) {
+        const [stream, commands] = jobs[next++];
+        const result = await api.call('execute', {
+          stream,
+          commands,
+          commandId: crypto.randomUUID(),
+        });
+        if (result?.type !== 'accepted') failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(window, jobs.length) }, lane));
+    return { ms: performance.now() - started, failed };
+  },
+};
