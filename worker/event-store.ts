@@ -12,6 +12,7 @@ import type {
   StoredEvent,
 } from '../core/event-store.ts';
 import type { Projection } from '../core/projection.ts';
+import { unwrap } from 'idb';
 import type { TallyDatabase, ViewRow } from './idb-schema.ts';
 import { applyRemote } from './remote-apply.ts';
 
@@ -33,6 +34,8 @@ export type IndexedDBEventStoreOptions<E extends AnyEvent> = {
   /** Upper bound on commits in one transaction, so one transaction never grows unbounded. */
   readonly maxBatch?: number;
 };
+
+const MAX_TRANSACTIONS_IN_FLIGHT = 2;
 
 const viewKey = (view: string, key: string): string => `${view}\u0000${key}`;
 
@@ -108,18 +111,30 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
       if (!this.flushing) {
         this.flushing = true;
         // Let every commit decided in this task join the first transaction.
-        queueMicrotask(() => void this.flush());
+        queueMicrotask(() => this.flush());
       }
     });
   }
 
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      await this.write(batch);
-    }
+  /**
+   * Keeps up to two transactions in flight. IndexedDB runs readwrite transactions over the same
+   * stores in the order they were created, so the second one's version checks see the first
+   * one's writes; meanwhile the worker builds the next batch instead of waiting for the disk.
+   * If the first fails, the second's expected versions fail with it (nothing is half-written).
+   */
+  private flush(): void {
     this.flushing = false;
+    while (this.queue.length > 0 && this.writing < MAX_TRANSACTIONS_IN_FLIGHT) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.writing++;
+      void this.write(batch).finally(() => {
+        this.writing--;
+        this.flush();
+      });
+    }
   }
+
+  private writing = 0;
 
   private async write(batch: readonly Pending<E>[]): Promise<void> {
     const outcome = new Map<Pending<E>, StoredEvent<E>[] | TallyError>();
@@ -129,7 +144,9 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
         ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'],
         'readwrite',
       );
-      const ops: Promise<unknown>[] = [];
+      // Writes go on the raw transaction: a failed request aborts it, so awaiting `done` is
+      // enough, and thousands of per-request promises are not made.
+      const raw = unwrap(tx);
       const streams = [...new Set(batch.map((p) => p.commit.stream))];
       const rowKeys = new Map<string, { view: string; key: string }>();
       for (const { commit } of batch)
@@ -213,7 +230,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
         }
         const stored = commit.events.map((event) => ({ ...event, position: ++position }));
         for (const event of stored) {
-          ops.push(tx.objectStore('events').add(event));
+          raw.objectStore('events').add(event);
           for (const projection of this.projections) {
             const key = projection.key(event);
             if (key === undefined) continue;
@@ -228,14 +245,12 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
         // and rebased like any other pending command. A row is a few dozen bytes next to the
         // events themselves, and joining never has to guess commands from events.
         if (commit.command)
-          ops.push(
-            tx.objectStore('outbox').add({
-              commandId: commit.command.id,
-              stream: commit.stream,
-              commands: commit.command.commands,
-              events: stored.map(({ id, version }) => ({ id, version })),
-            }),
-          );
+          raw.objectStore('outbox').add({
+            commandId: commit.command.id,
+            stream: commit.stream,
+            commands: commit.command.commands,
+            events: stored.map(({ id, version }) => ({ id, version })),
+          });
         if (commit.snapshot) snapshots.set(commit.stream, commit.snapshot);
         outcome.set(pending, stored);
         written.push(...stored);
@@ -245,24 +260,19 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
           const version = versions.get(stream) ?? NO_STREAM;
           // The confirmed head belongs to sync; an append never moves it.
           const confirmed = confirmedHeads.get(stream) ?? NO_STREAM;
-          if (version !== NO_STREAM)
-            ops.push(tx.objectStore('streams').put({ stream, version, confirmed }));
+          if (version !== NO_STREAM) raw.objectStore('streams').put({ stream, version, confirmed });
         }
-        for (const snapshot of snapshots.values())
-          ops.push(tx.objectStore('snapshots').put(snapshot));
+        for (const snapshot of snapshots.values()) raw.objectStore('snapshots').put(snapshot);
         for (const k of touchedRows) {
           const { view, key } = rowKeys.get(k)!;
           const value = rowValues.get(k);
-          ops.push(
-            value === undefined
-              ? tx.objectStore('views').delete([view, key])
-              : tx.objectStore('views').put({ view, key, value } satisfies ViewRow),
-          );
+          if (value === undefined) raw.objectStore('views').delete([view, key]);
+          else raw.objectStore('views').put({ view, key, value } satisfies ViewRow);
         }
-        ops.push(tx.objectStore('meta').put({ key: 'head', position }));
+        raw.objectStore('meta').put({ key: 'head', position });
       }
       // Must reject if any request rejects; must wait for the transaction itself either way.
-      await Promise.all([...ops, tx.done]);
+      await tx.done;
       this.transactions++;
     } catch (error) {
       const failure =
