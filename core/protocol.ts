@@ -103,3 +103,7 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
  */
 export const liveMessageSchema = z.array(feedEntrySchema).min(1);
 export type LiveMessage = z.infer<typeof liveMessageSchema>;
+
+/** `POST /api/spaces/:space/devices`: a token of its own for a device joining the space. */
+export const deviceTokenResponseSchema = z.strictObject({ token: z.string().min(1) });
+export type DeviceTokenResponse = z.infer<typeof deviceTokenResponseSchema>;

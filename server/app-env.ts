@@ -3,6 +3,8 @@ export type AppEnv = {
   Variables: {
     /** The space of `/api/spaces/:space/*`, set once its token was verified. */
     space: string;
+    /** The id of the device whose token it was (never secret: the token's mac is). */
+    device: string;
     /** The Tally error code a failed request answered with, for the request log. */
     errorCode: string;
   };

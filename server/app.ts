@@ -2,8 +2,9 @@ import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import { TallyError } from '../core/errors.ts';
 import type { AppEnv } from './app-env.ts';
-import { createSpaceTokens, type SpaceTokens } from './auth.ts';
-import { describeError } from './errors.ts';
+import { createAccessStore, type AccessStore } from './access-store.ts';
+import { createSpaceTokens, type SpaceGate, type SpaceTokens } from './auth.ts';
+import { describeError, TooManyRequests } from './errors.ts';
 import { createLiveFeed, type LiveFeed } from './live-feed.ts';
 import { resolveOptions, type SyncAppOptions } from './options.ts';
 import { createRedisClient, watchRedis, type RedisState } from './redis-client.ts';
@@ -12,6 +13,7 @@ import { jsonLinesLog, requestLog, type RequestLog } from './request-log.ts';
 import { eventsRoute } from './routes/events.ts';
 import { healthRoute } from './routes/health.ts';
 import { liveRoute } from './routes/live.ts';
+import { devicesRoute } from './routes/devices.ts';
 import { pushRoute } from './routes/push.ts';
 import { spacesRoute } from './routes/spaces.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -19,6 +21,12 @@ import { staticFiles } from './static-files.ts';
 
 export type SyncApp = Hono<AppEnv> & {
   readonly tokens: SpaceTokens;
+  /**
+   * Resolves once the Redis connection is ready, or after `timeoutMs` when Redis is not there
+   * (the server then starts anyway, answers 503 and heals by itself): the first requests should
+   * not fail only because the connection was still being made.
+   */
+  connected(timeoutMs?: number): Promise<void>;
   /** Requests being handled (open live streams counted apart), for shutdown and tests. */
   stats(): { readonly inFlight: number; readonly liveStreams: number };
   /**
@@ -32,6 +40,7 @@ type Backend = {
   readonly redis: Redis;
   readonly owned: boolean;
   readonly store: SyncStore;
+  readonly access: AccessStore;
   readonly live: LiveFeed;
 };
 
@@ -71,6 +80,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
       redis,
       owned,
       store,
+      access: createAccessStore(redis),
       live: createLiveFeed({ redis, store, blockMs: config.liveBlockMs }),
     };
   }
@@ -104,17 +114,29 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     }
   });
 
+  const gate: SpaceGate = { tokens, access: () => need().access, rateLimit: config.rateLimit };
   app.route('/', healthRoute({ store: backend?.store }));
-  app.route('/', spacesRoute({ tokens, allowCreateSpaces: config.allowCreateSpaces }));
-  app.route('/', pushRoute({ tokens, store }));
-  app.route('/', eventsRoute({ tokens, store }));
+  app.route(
+    '/',
+    spacesRoute({
+      tokens,
+      rateLimit: config.rateLimit,
+      access: backend?.access,
+      allowCreateSpaces: config.allowCreateSpaces,
+    }),
+  );
+  app.route('/', devicesRoute(gate));
+  app.route('/', pushRoute({ gate, store }));
+  app.route('/', eventsRoute({ gate, store }));
   app.route(
     '/',
     liveRoute({
-      tokens,
+      gate,
       store,
       live: () => need().live,
       heartbeatMs: config.heartbeatMs,
+      maxConnections: config.maxLiveConnectionsPerSpace,
+      leaseMs: config.liveLeaseMs,
       onStream: (delta) => (liveStreams += delta),
     }),
   );
@@ -137,6 +159,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     // The unread rest of a too-large body is still on its way: this connection cannot carry
     // another request, and a client must not try.
     if (status === 413) c.header('Connection', 'close');
+    if (error instanceof TooManyRequests) c.header('Retry-After', String(error.retryAfterSeconds));
     if (unexpected)
       log?.({
         time: new Date().toISOString(),
@@ -148,6 +171,19 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
 
   return Object.assign(app, {
     tokens,
+    async connected(timeoutMs = 2_000) {
+      const redis = backend?.redis;
+      if (!redis || redis.status === 'ready') return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          redis.off('ready', done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeoutMs);
+        redis.once('ready', done);
+      });
+    },
     stats: () => ({ inFlight, liveStreams }),
     async close() {
       closing = true;

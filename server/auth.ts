@@ -1,73 +1,124 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { TallyError } from '../core/errors.ts';
 import { spaceIdSchema } from '../core/protocol.ts';
+import type { AccessStore } from './access-store.ts';
 import type { AppEnv } from './app-env.ts';
+import { clientIp } from './client-ip.ts';
+import type { RateLimits } from './options.ts';
 
 /**
- * Space tokens are stateless: `t1.<space>.<mac>`, where mac = HMAC-SHA256(secret, space). Naming
- * the space inside the token is what lets the server tell a forged token (401) from a genuine
- * token of another space (403) without storing anything.
+ * Device tokens: `t1.<space>.<base64url(id ‖ mac)>`, where `id` is 16 random bytes naming one
+ * device and mac = HMAC-SHA256(secret, space, id) truncated to 128 bits (still 2^128 guesses to
+ * forge; RFC 2104 §5 allows truncation to half the hash). The 32 bytes make 43 characters, the
+ * same shape as the first, per-space tokens, so clients that check the shape need no change.
+ *
+ * Naming the space inside the token lets the server tell a forged token (401) from a genuine
+ * token of another space (403) without storing anything; the id lets one device leave (its id is
+ * put in the space's revoked set) without locking out the others.
  */
 const tokenPattern = /^t1\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/;
 const bearerPattern = /^Bearer ([!-~]{1,200})$/;
+const idBytes = 16;
+const macBytes = 16;
 
 /** At least 256 bits of secret, as the HMAC key is also what keeps tokens unforgeable. */
 export const minSecretLength = 32;
 
+/** Who a genuine token speaks for. `device` is the token's id (base64url), never secret. */
+export type TokenHolder = { readonly space: string; readonly device: string };
+
 export interface SpaceTokens {
+  /** A fresh token for a new device of `space`. */
   issue(space: string): string;
-  /** The space a token is genuinely for, or undefined for anything malformed or forged. */
-  verify(token: string): string | undefined;
+  /** The space and device a token is genuinely for, or undefined for anything malformed or forged. */
+  verify(token: string): TokenHolder | undefined;
 }
 
 export function createSpaceTokens(secret: string): SpaceTokens {
   if (secret.length < minSecretLength)
     throw new TypeError(`The server secret must be at least ${minSecretLength} characters.`);
   // Domain-separated, so the same secret could later sign other kinds of tokens safely.
-  const mac = (space: string) =>
-    createHmac('sha256', secret).update(`tally/space-token/v1\n${space}`).digest();
+  const mac = (space: string, id: Buffer) =>
+    createHmac('sha256', secret)
+      .update(`tally/device-token/v1\n${space}\n`)
+      .update(id)
+      .digest()
+      .subarray(0, macBytes);
   return {
     issue(space) {
-      return `t1.${space}.${mac(space).toString('base64url')}`;
+      const id = randomBytes(idBytes);
+      return `t1.${space}.${Buffer.concat([id, mac(space, id)]).toString('base64url')}`;
     },
     verify(token) {
       const match = tokenPattern.exec(token);
       if (!match) return undefined;
       const [, space = '', given = ''] = match;
-      const expected = mac(space);
-      const actual = Buffer.from(given, 'base64url');
+      const raw = Buffer.from(given, 'base64url');
+      if (raw.length !== idBytes + macBytes) return undefined;
+      const id = raw.subarray(0, idBytes);
       // Constant-time, so the comparison leaks nothing about how much of a forged mac was right.
-      if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return undefined;
-      return space;
+      if (!timingSafeEqual(raw.subarray(idBytes), mac(space, id))) return undefined;
+      return { space, device: id.toString('base64url') };
     },
   };
 }
 
+export type SpaceGate = {
+  readonly tokens: SpaceTokens;
+  /** Undefined when the server runs without a database: every guarded request is then a 503. */
+  readonly access: () => AccessStore;
+  readonly rateLimit: RateLimits | false;
+};
+
 /**
- * Guards `/api/spaces/:space/*`. EventSource cannot set headers, so the live endpoint alone may
- * pass its token as `?token=` (`allowQueryToken`).
+ * Guards `/api/spaces/:space/*`: a genuine token of this space, not revoked, within the space's
+ * request rate. A refused request counts against its client's address instead, so guessing
+ * tokens is limited too. EventSource cannot set headers, so the live endpoint alone may pass its
+ * token as `?token=` (`allowQueryToken`).
  */
 export function requireSpaceToken(
-  tokens: SpaceTokens,
+  gate: SpaceGate,
   options: { allowQueryToken?: boolean } = {},
 ): MiddlewareHandler<AppEnv> {
+  const { rateLimit } = gate;
+  const refuse = async (ip: string, error: TallyError): Promise<never> => {
+    if (rateLimit)
+      await gate.access().count('refused', ip, rateLimit.refusedPerIpPerMinute, rateLimit);
+    throw error;
+  };
+
   return async function requireSpaceToken(c, next) {
     const space = c.req.param('space') ?? '';
+    const ip = clientIp(c);
     if (!spaceIdSchema.safeParse(space).success)
-      throw new TallyError('invalid', 'That is not a valid space id.');
+      return refuse(ip, new TallyError('invalid', 'That is not a valid space id.'));
     const header = c.req.header('Authorization');
     let token: string | undefined;
     if (header !== undefined) token = bearerPattern.exec(header)?.[1];
     else if (options.allowQueryToken) token = c.req.query('token');
     if (token === undefined)
-      throw new TallyError('unauthorized', 'This request needs a bearer token for its space.');
-    const tokenSpace = tokens.verify(token);
-    if (tokenSpace === undefined)
-      throw new TallyError('unauthorized', 'That token is not valid on this server.');
-    if (tokenSpace !== space)
-      throw new TallyError('forbidden', 'That token belongs to another space.');
+      return refuse(
+        ip,
+        new TallyError('unauthorized', 'This request needs a bearer token for its space.'),
+      );
+    const holder = gate.tokens.verify(token);
+    if (holder === undefined)
+      return refuse(ip, new TallyError('unauthorized', 'That token is not valid on this server.'));
+    if (holder.space !== space)
+      return refuse(ip, new TallyError('forbidden', 'That token belongs to another space.'));
+    // One round trip checks the revoked set and counts the request against the space.
+    const admitted = await gate.access().admit(holder, rateLimit ? rateLimit : undefined);
+    if (admitted === 'revoked')
+      return refuse(
+        ip,
+        new TallyError(
+          'unauthorized',
+          'This device left the space. Join it again with a pairing link from another device.',
+        ),
+      );
     c.set('space', space);
+    c.set('device', holder.device);
     await next();
   };
 }

@@ -33,6 +33,16 @@ export class HttpError extends TallyError {
   }
 }
 
+/** 429, with how long to wait (`Retry-After`, RFC 9110 §10.2.3) in whole seconds. */
+export class TooManyRequests extends HttpError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('too-many-requests', message);
+  }
+}
+
 export const payloadTooLarge = (limit: number): HttpError =>
   new HttpError('invalid', `The request body is larger than ${limit} bytes.`, 413);
 

@@ -8,6 +8,8 @@ export type LocalRedis = {
   readonly url: string;
   /** Stops redis-server (which flushes its append-only file first). */
   stop(): Promise<void>;
+  /** SIGKILL: no flush, no goodbye, as a crash would. Resolves once the process is gone. */
+  kill(): Promise<void>;
 };
 
 export type LocalRedisOptions = {
@@ -18,6 +20,11 @@ export type LocalRedisOptions = {
   readonly binary?: string;
   /** How long to wait for the first PONG. Default 10 s. */
   readonly timeoutMs?: number;
+  /**
+   * When writes reach the disk. `everysec` (Redis's default) may lose the last second of acked
+   * writes in a crash; `always` fsyncs before answering, so whatever was acked survives one.
+   */
+  readonly appendfsync?: 'always' | 'everysec';
 };
 
 export class RedisMissingError extends Error {
@@ -63,7 +70,7 @@ export function ping(port: number, timeoutMs = 1_000): Promise<boolean> {
  * not answer in time.
  */
 export async function startLocalRedis(options: LocalRedisOptions): Promise<LocalRedis> {
-  const { dir, binary = 'redis-server', timeoutMs = 10_000 } = options;
+  const { dir, binary = 'redis-server', timeoutMs = 10_000, appendfsync = 'everysec' } = options;
   const port = options.port ?? (await freePort());
   mkdirSync(dir, { recursive: true });
   const child = spawn(
@@ -77,6 +84,8 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
       dir,
       '--appendonly',
       'yes',
+      '--appendfsync',
+      appendfsync,
       '--save',
       '',
       '--protected-mode',
@@ -117,6 +126,10 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
     port,
     url: `redis://127.0.0.1:${port}`,
     stop: () => stopChild(child, exit),
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exit;
+    },
   };
 }
 

@@ -4,18 +4,36 @@
  *   PORT (8080), HOST (127.0.0.1), REDIS_URL (else a local redis-server child keeping its data in
  *   .data/redis), TALLY_SECRET (else one generated into .data/secret), TALLY_ALLOW_CREATE_SPACES
  *   (`false` to refuse new spaces), TALLY_STATIC_DIR (dist).
+ *
+ * Limits (options.ts): TALLY_RATE_LIMIT (`false` turns the request limits off),
+ * TALLY_RATE_PER_SPACE, TALLY_RATE_CREATE_PER_IP, TALLY_RATE_REFUSED_PER_IP (requests per minute),
+ * TALLY_MAX_LIVE_PER_SPACE (live feeds open at once per space).
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { RedisMissingError, startLocalRedis, type LocalRedis } from './local-redis.ts';
 import { loadSecret } from './secret.ts';
-import { startServer } from './server.ts';
+import { startServer, type ServerOptions } from './server.ts';
 
 const project = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = join(project, '.data');
 const env = process.env;
 
 const say = (message: string) => process.stderr.write(`${message}\n`);
+
+/** A whole number from the environment; anything else is left for the options to refuse. */
+const numberFrom = (name: string): number | undefined =>
+  env[name] === undefined || env[name] === '' ? undefined : Number(env[name]);
+
+function rateLimitFromEnv(): ServerOptions['rateLimit'] {
+  if (env['TALLY_RATE_LIMIT'] === 'false') return false;
+  const limits = {
+    perSpacePerMinute: numberFrom('TALLY_RATE_PER_SPACE'),
+    createPerIpPerMinute: numberFrom('TALLY_RATE_CREATE_PER_IP'),
+    refusedPerIpPerMinute: numberFrom('TALLY_RATE_REFUSED_PER_IP'),
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, value]) => value !== undefined));
+}
 
 async function main(): Promise<void> {
   const port = Number(env['PORT'] ?? 8080);
@@ -44,6 +62,10 @@ async function main(): Promise<void> {
     secret: loadSecret(dataDir),
     allowCreateSpaces: env['TALLY_ALLOW_CREATE_SPACES'] !== 'false',
     staticDir: env['TALLY_STATIC_DIR'] ?? join(project, 'dist'),
+    rateLimit: rateLimitFromEnv(),
+    ...(numberFrom('TALLY_MAX_LIVE_PER_SPACE') === undefined
+      ? {}
+      : { maxLiveConnectionsPerSpace: numberFrom('TALLY_MAX_LIVE_PER_SPACE') }),
   });
   say(`Tally is running at ${server.url}${local ? ` (Redis on port ${local.port})` : ''}`);
 

@@ -21,7 +21,41 @@ export type SyncAppOptions = {
   readonly liveBlockMs?: number;
   /** Where request logs go: one JSON object per request. `false` for silence. */
   readonly log?: RequestLog | false;
+  /**
+   * Request limits, counted in Redis so they hold across instances; over one → 429 with
+   * `Retry-After`. `false` turns them off (tests that prove a refused request writes nothing).
+   * Defaults are far above what syncing devices send.
+   */
+  readonly rateLimit?: Partial<RateLimits> | false;
+  /** Live feeds open at once per space, across all instances. Default 20. */
+  readonly maxLiveConnectionsPerSpace?: number;
+  /**
+   * How long a live connection's lease lasts without renewal; a stream renews it every third of
+   * that. It bounds how long the connections of a crashed instance still count, and how soon an
+   * open feed of a device that left is ended. Default 30 s.
+   */
+  readonly liveLeaseMs?: number;
 };
+
+export type RateLimits = {
+  /** Requests with a genuine token of one space, per window. Default 1,200. */
+  readonly perSpacePerMinute: number;
+  /** `POST /api/spaces` per client address, per window. Default 60. */
+  readonly createPerIpPerMinute: number;
+  /** Requests refused for their token (401, 403) per client address, per window. Default 300. */
+  readonly refusedPerIpPerMinute: number;
+  /** The window of all three counts. Default one minute; tests shorten it. */
+  readonly windowMs: number;
+};
+
+const count = z.number().int().min(1).max(1_000_000_000);
+
+const rateLimitSchema = z.strictObject({
+  perSpacePerMinute: count.default(1_200),
+  createPerIpPerMinute: count.default(60),
+  refusedPerIpPerMinute: count.default(300),
+  windowMs: z.number().int().min(100).max(3_600_000).default(60_000),
+});
 
 const optionsSchema = z.strictObject({
   redis: z.union([z.url({ protocol: /^rediss?$/ }), z.instanceof(Redis), z.literal(false)]),
@@ -32,6 +66,9 @@ const optionsSchema = z.strictObject({
   staticDir: z.union([z.string().min(1), z.literal(false)]).default('dist'),
   heartbeatMs: z.number().int().min(10).max(600_000).default(15_000),
   liveBlockMs: z.number().int().min(10).max(60_000).default(5_000),
+  rateLimit: z.union([rateLimitSchema, z.literal(false)]).default(() => rateLimitSchema.parse({})),
+  maxLiveConnectionsPerSpace: z.number().int().min(1).max(100_000).default(20),
+  liveLeaseMs: z.number().int().min(300).max(600_000).default(30_000),
   log: z
     .union([
       z.custom<RequestLog>((log) => typeof log === 'function', 'Expected a function.'),

@@ -24,6 +24,7 @@ export type RunningServer = {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { port = 0, host = '127.0.0.1', shutdownTimeoutMs = 10_000, ...appOptions } = options;
   const app = createSyncApp(appOptions);
+  await app.connected();
   const server = await new Promise<Server>((resolve, reject) => {
     const started = serve({ fetch: app.fetch, port, hostname: host }) as Server;
     started.once('error', reject);

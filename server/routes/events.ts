@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { TallyError } from '../../core/errors.ts';
 import { limits, type PullResponse } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
-import { requireSpaceToken, type SpaceTokens } from '../auth.ts';
+import { requireSpaceToken, type SpaceGate } from '../auth.ts';
 import { isCursor } from '../cursor.ts';
 import type { SyncStore } from '../redis-store.ts';
 
@@ -24,10 +24,10 @@ const parseLimit = (value: string | undefined): number => {
 };
 
 /** `GET /api/spaces/:space/events?after=<cursor>&limit=<n>` → 200 `PullResponse`. */
-export function eventsRoute(options: { tokens: SpaceTokens; store: () => SyncStore }) {
+export function eventsRoute(options: { gate: SpaceGate; store: () => SyncStore }) {
   return new Hono<AppEnv>().get(
     '/api/spaces/:space/events',
-    requireSpaceToken(options.tokens),
+    requireSpaceToken(options.gate),
     async (c) => {
       const after = parseCursor(c.req.query('after'));
       const limit = parseLimit(c.req.query('limit'));

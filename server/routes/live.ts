@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { TallyError } from '../../core/errors.ts';
 import { limits, type FeedEntry, type LiveMessage } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
-import { requireSpaceToken, type SpaceTokens } from '../auth.ts';
+import { requireSpaceToken, type SpaceGate } from '../auth.ts';
 import { compareCursors } from '../cursor.ts';
 import type { LiveFeed } from '../live-feed.ts';
 import type { SyncStore } from '../redis-store.ts';
@@ -19,36 +21,54 @@ const retryMs = 2_000;
  * EventSource resumes with `Last-Event-ID` exactly where it stopped. `: ping` comments keep
  * proxies from closing a quiet stream. The token may come as `?token=`: EventSource cannot send
  * headers.
+ *
+ * Each open stream holds a lease in Redis (access-store.ts), at most `maxConnections` per space
+ * across all instances (429 beyond). Renewing it also asks whether the device left meanwhile: its
+ * stream then ends with an `error` event within a third of `leaseMs`.
  */
 export function liveRoute(options: {
-  tokens: SpaceTokens;
+  gate: SpaceGate;
   store: () => SyncStore;
   live: () => LiveFeed;
   heartbeatMs: number;
+  maxConnections: number;
+  leaseMs: number;
   onStream: (delta: 1 | -1) => void;
 }) {
+  // Lease ids are unique across instances without asking Redis for one.
+  const instance = randomBytes(6).toString('base64url');
+  let leases = 0;
+  const { leaseMs } = options;
+
   return new Hono<AppEnv>().get(
     '/api/spaces/:space/live',
-    requireSpaceToken(options.tokens, { allowQueryToken: true }),
+    requireSpaceToken(options.gate, { allowQueryToken: true }),
     async (c) => {
-      const space = c.get('space');
+      const holder = { space: c.get('space'), device: c.get('device') };
+      const { space } = holder;
       // Per the SSE spec a reconnecting EventSource sends Last-Event-ID; it wins over the URL's
       // `after`, which still names where the first connection started.
       // An empty Last-Event-ID means none.
       const after = parseCursor(c.req.header('Last-Event-ID') || c.req.query('after'));
       const store = options.store();
+      const access = options.gate.access();
+      const lease = `${instance}.${++leases}`;
+      const release = () => void access.releaseLease(space, lease).catch(() => {});
+      await access.acquireLease(space, lease, options.maxConnections, leaseMs);
       const queue = new EntryQueue();
-      // Subscribe before the catch-up read: whatever the read misses, the subscription has.
-      const unsubscribe = await options.live().subscribe(space, {
-        entries: (entries) => queue.push(entries),
-        closed: () => queue.close(),
-      });
+      let unsubscribe = () => {};
       let page: Awaited<ReturnType<SyncStore['readFeed']>>;
       try {
+        // Subscribe before the catch-up read: whatever the read misses, the subscription has.
+        unsubscribe = await options.live().subscribe(space, {
+          entries: (entries) => queue.push(entries),
+          closed: () => queue.close(),
+        });
         // The first page is read before answering, so an unreachable Redis is a plain 503.
         page = await store.readFeed(space, after, limits.maxPullLimit);
       } catch (error) {
         unsubscribe();
+        release();
         throw error;
       }
       options.onStream(1);
@@ -66,6 +86,19 @@ export function liveRoute(options: {
             await stream.writeSSE({ id: cursor, data: JSON.stringify(message) });
           };
           const heartbeat = setInterval(() => void stream.write(': ping\n\n'), options.heartbeatMs);
+          let left = false;
+          const renew = setInterval(() => {
+            access.renewLease(holder, lease, leaseMs).then(
+              (state) => {
+                if (state !== 'revoked') return;
+                left = true;
+                queue.close();
+              },
+              // Redis is away: the stream goes on (its follower reconnects), and the lease is
+              // renewed, or taken again, on a later tick.
+              () => {},
+            );
+          }, leaseMs / 3);
           stream.onAbort(() => queue.close());
           try {
             await stream.write(`retry: ${retryMs}\n\n`);
@@ -75,10 +108,13 @@ export function liveRoute(options: {
               await send(page.entries);
             }
             for (let next = await queue.next(); next; next = await queue.next()) await send(next);
+            if (left) throw new TallyError('unauthorized', 'This device left the space.');
           } finally {
             clearInterval(heartbeat);
+            clearInterval(renew);
             queue.close();
             unsubscribe();
+            release();
             options.onStream(-1);
           }
         },

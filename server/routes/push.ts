@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { limits, type PushResponse } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
-import { requireSpaceToken, type SpaceTokens } from '../auth.ts';
+import { requireSpaceToken, type SpaceGate } from '../auth.ts';
 import { payloadTooLarge, unsupportedMediaType } from '../errors.ts';
 import { validatePush } from '../push-validation.ts';
 import type { SyncStore } from '../redis-store.ts';
@@ -12,10 +12,10 @@ const isJson = (contentType: string | undefined) =>
   contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 
 /** `POST /api/spaces/:space/push`, body `PushRequest` → 200 `PushResponse`. */
-export function pushRoute(options: { tokens: SpaceTokens; store: () => SyncStore }) {
+export function pushRoute(options: { gate: SpaceGate; store: () => SyncStore }) {
   return new Hono<AppEnv>().post(
     '/api/spaces/:space/push',
-    requireSpaceToken(options.tokens),
+    requireSpaceToken(options.gate),
     bodyLimit({
       maxSize: limits.maxBodyBytes,
       onError: () => {

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, startLocalRedis, type LocalRedis } from '../../server/local-redis.ts';
+import {
+  freePort,
+  startLocalRedis,
+  type LocalRedis,
+  type LocalRedisOptions,
+} from '../../server/local-redis.ts';
 
 export type TestRedis = {
   readonly port: number;
@@ -11,6 +16,8 @@ export type TestRedis = {
   readonly client: Redis;
   /** Stops redis-server; its append-only file stays for restart(). */
   stop(): Promise<void>;
+  /** SIGKILLs redis-server, as a crash would: only what reached its append-only file stays. */
+  kill(): Promise<void>;
   /** Starts it again on the same port with the same data. */
   restart(): Promise<void>;
   /** Every key with its DUMP, to prove a request changed nothing at all. */
@@ -25,10 +32,13 @@ export type RedisSnapshot = { readonly size: number; readonly dumps: Record<stri
  * A real redis-server for one test file: a free loopback port, its own temp folder, an
  * append-only file so a restart keeps the data. Resolves once it answers PING.
  */
-export async function startRedisServer(): Promise<TestRedis> {
+export async function startRedisServer(
+  options: Pick<LocalRedisOptions, 'appendfsync'> = {},
+): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-redis-'));
   const port = await freePort();
-  let server: LocalRedis | undefined = await startLocalRedis({ dir, port });
+  const start = () => startLocalRedis({ ...options, dir, port });
+  let server: LocalRedis | undefined = await start();
   const client = new Redis({ port, host: '127.0.0.1', protocol: 2, lazyConnect: true });
   // The harness's own client reconnects quietly across stop()/restart().
   client.on('error', () => {});
@@ -44,9 +54,13 @@ export async function startRedisServer(): Promise<TestRedis> {
     url: `redis://127.0.0.1:${port}`,
     client,
     stop,
+    async kill() {
+      await server?.kill();
+      server = undefined;
+    },
     async restart() {
       await stop();
-      server = await startLocalRedis({ dir, port });
+      server = await start();
     },
     async snapshot() {
       const keys = (await client.keys('*')).sort();

@@ -21,7 +21,8 @@ let stream: string;
 
 beforeAll(async () => {
   redis = await startRedisServer();
-  server = await startTestServer(redis.url);
+  // Counting requests is a write; these tests prove that a refused request writes nothing.
+  server = await startTestServer(redis.url, { rateLimit: false });
   ({ space, token } = await createSpace(server.url));
   stream = streamOf();
   // Some data already there, so "unchanged" means something.

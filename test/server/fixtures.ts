@@ -5,6 +5,11 @@ import { startServer, type RunningServer, type ServerOptions } from '../../serve
 
 export const secret = 'a-test-secret-that-is-long-enough-0123456789';
 
+/**
+ * The server as `npm start` runs it (rate limits on, at their defaults), on a free port, quiet.
+ * Tests that prove a refused request writes nothing to Redis pass `rateLimit: false`: counting a
+ * request is itself a write.
+ */
 export function startTestServer(
   redis: string,
   options: Partial<ServerOptions> = {},

@@ -1,0 +1,72 @@
+/**
+ * The Lua scripts of access control (auth.ts, routes/live.ts). Each touches the keys of one space
+ * (or one client address) only, all under one hash tag, so they run unchanged on Redis Cluster.
+ * Times come from the Redis server's clock (TIME), so instances with skewed clocks agree.
+ */
+
+/**
+ * One fixed window: the first request of a window starts it and sets its expiry; each request
+ * adds one. Replies {count, ms left in the window}.
+ */
+const countWindow = (key: string, windowMs: string) => `
+  local count = redis.call('INCR', ${key})
+  local left = redis.call('PTTL', ${key})
+  if left < 0 then
+    redis.call('PEXPIRE', ${key}, ${windowMs})
+    left = tonumber(${windowMs})
+  end
+  return {count, left}
+`;
+
+/**
+ * KEYS[1] revoked device ids, KEYS[2] the space's request counter
+ * ARGV[1] the device id, ARGV[2] requests per window (0: not counted), ARGV[3] window ms
+ * Replies {-1, 0} for a revoked device, else {count, ms left}. A revoked device is not counted
+ * against the space: the caller counts it against its address.
+ */
+export const admitScript = `
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {-1, 0} end
+if tonumber(ARGV[2]) == 0 then return {0, 0} end
+${countWindow('KEYS[2]', 'ARGV[3]')}
+`;
+
+/** KEYS[1] a counter; ARGV[1] window ms. Replies {count, ms left}. */
+export const countScript = countWindow('KEYS[1]', 'ARGV[1]');
+
+const now = `
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`;
+
+/**
+ * Live connections of a space are leases in a sorted set scored by their expiry: a stream renews
+ * its lease while it runs and removes it when it ends, and the lease of an instance that died
+ * simply expires. So the limit holds across instances without trusting any of them to clean up.
+ *
+ * KEYS[1] the space's leases; ARGV[1] lease id, ARGV[2] most leases, ARGV[3] lease ms
+ * Replies 1 when taken, 0 when the space already holds the most.
+ */
+export const acquireLeaseScript = `
+${now}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/**
+ * KEYS[1] the space's leases, KEYS[2] revoked device ids
+ * ARGV[1] lease id, ARGV[2] the device id, ARGV[3] lease ms
+ * Replies 1 when renewed, 0 when the device left meanwhile (the lease is then dropped).
+ */
+export const renewLeaseScript = `
+if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+${now}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;

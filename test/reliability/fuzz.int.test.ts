@@ -1,0 +1,441 @@
+import { request as httpRequest } from 'node:http';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorBodySchema, limits } from '../../core/protocol.ts';
+import { createSpaceTokens } from '../../server/auth.ts';
+import type { RunningServer } from '../../server/server.ts';
+import { startRedisServer, type RedisSnapshot, type TestRedis } from '../helpers/redis-server.ts';
+import {
+  createSpace,
+  events,
+  push,
+  pushBody,
+  startTestServer,
+  streamOf,
+  waitFor,
+} from '../server/fixtures.ts';
+
+/**
+ * Hostile input, issue 8: thousands of malformed, oversized, wrongly typed and
+ * prototype-polluting requests against every endpoint, with a valid token and without. Every
+ * answer is a 4xx with a JSON error, the server stays up, and Redis is byte-for-byte unchanged.
+ *
+ * Every generated request is invalid by construction (each generator breaks something the
+ * protocol requires), so any 2xx is a finding too. Rate limits are off: counting a request is a
+ * write, and a 429 would hide what the request itself does (limits.int.test.ts covers them).
+ */
+
+let redis: TestRedis;
+let server: RunningServer;
+let space: string;
+let token: string;
+let otherToken: string;
+let stream: string;
+let before: RedisSnapshot;
+let tried = 0;
+const statuses = new Map<number, number>();
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  server = await startTestServer(redis.url, { rateLimit: false });
+  ({ space, token } = await createSpace(server.url));
+  otherToken = (await createSpace(server.url)).token;
+  stream = streamOf();
+  // Data already there, so "unchanged" means something.
+  const response = await push(
+    server.url,
+    space,
+    token,
+    pushBody(stream, 0, events(stream, 0, ['Created', 'Incremented'])),
+  );
+  expect(response.status).toBe(200);
+  before = await redis.snapshot();
+});
+
+afterAll(async () => {
+  await server?.close();
+  await redis?.dispose();
+});
+
+type Hostile = {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+};
+
+/**
+ * One request over node:http rather than fetch: the server answers a too-large body (413) before
+ * the upload is done and closes the connection, which fetch reports as a failure although the
+ * answer arrived.
+ */
+function request({ method, path, headers, body }: Hostile): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(`${server.url}${path}`, {
+      method,
+      headers,
+      timeout: 10_000,
+      // A connection per request: one the server closed (after a 413) is never reused.
+      agent: false,
+    });
+    let answered = false;
+    outgoing.on('response', (incoming) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+      incoming.on('error', reject);
+      incoming.on('end', () =>
+        resolve(
+          new Response(Buffer.concat(chunks), {
+            status: incoming.statusCode,
+            headers: { 'Content-Type': incoming.headers['content-type'] ?? '' },
+          }),
+        ),
+      );
+    });
+    outgoing.on('timeout', () => outgoing.destroy(new Error('No answer within 10 s.')));
+    // After the answer, the server may cut the rest of an upload short: that is fine.
+    outgoing.on('error', (error) => (answered ? undefined : reject(error)));
+    outgoing.end(body);
+  });
+}
+
+/** Sends one request and checks the answer is a 4xx JSON error. */
+async function send(hostile: Hostile): Promise<void> {
+  tried++;
+  const response = await request(hostile);
+  statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+  const text = await response.text();
+  const context = `${hostile.method} ${hostile.path.slice(0, 120)} → ${response.status} ${text.slice(0, 200)}`;
+  expect(response.status, context).toBeGreaterThanOrEqual(400);
+  expect(response.status, context).toBeLessThan(500);
+  expect(response.headers.get('Content-Type'), context).toMatch(/^application\/json/);
+  expect(errorBodySchema.safeParse(JSON.parse(text)).success, context).toBe(true);
+}
+
+// --- pieces -------------------------------------------------------------------------------------
+
+const forged = () => createSpaceTokens('some-other-secret-of-the-same-length-012345').issue(space);
+const json = { 'Content-Type': 'application/json' };
+const bearer = (value: string) => ({ Authorization: `Bearer ${value}` });
+
+/** Header values node:http can send: printable ASCII and Latin-1 (RFC 9110 field-vchar, obs-text). */
+const headerJunk = fc.string({
+  unit: fc
+    .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }))
+    .map((c) => String.fromCharCode(c)),
+});
+
+const unicodeJunk = fc.string({ unit: 'binary', maxLength: 200 });
+
+const protoKeys = fc.constantFrom('__proto__', 'constructor', 'prototype');
+
+/** Bad authorizations: none, not Bearer, malformed, forged, another space's. */
+const badAuth: fc.Arbitrary<{ Authorization?: string }> = fc.oneof(
+  fc.constant({}),
+  headerJunk.map((value) => ({ Authorization: value })),
+  headerJunk.map((value) => bearer(value)),
+  fc.constant(null).map(() => ({ Authorization: `Basic ${token}` })),
+  fc.constant(null).map(() => bearer(forged())),
+  fc.constant(null).map(() => bearer(otherToken)),
+  fc.constant(null).map(() => bearer(`${token}x`)),
+  fc.constant(null).map(() => bearer(token.toUpperCase())),
+  fc.nat({ max: 3_000 }).map((n) => bearer(`t1.${space}.${'A'.repeat(n)}`)),
+);
+
+const deep = (depth: number, open: string, close: string) =>
+  open.repeat(depth) + close.repeat(depth);
+
+/** A valid push, then one thing about it broken. */
+const brokenPush = fc
+  .record({
+    what: fc.constantFrom(
+      'unknown key',
+      'proto key',
+      'proto in data',
+      'negative expected',
+      'float expected',
+      'string expected',
+      'version gap',
+      'other stream',
+      'bad stream id',
+      'unknown kind',
+      'empty events',
+      'no streams',
+      'too many streams',
+      'unknown event type',
+      'huge name',
+      'wrong data type',
+      'duplicate id',
+      'expected as huge',
+    ),
+    junk: fc.jsonValue({ maxDepth: 3 }),
+    key: protoKeys,
+  })
+  .map(({ what, junk, key }) => {
+    const s = streamOf();
+    const evs = events(s, 0, ['Created', 'Incremented']) as unknown as Record<string, unknown>[];
+    const body: Record<string, unknown> = pushBody(s, 0, evs);
+    const entry = (body['streams'] as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const first = evs[0] as Record<string, unknown>;
+    switch (what) {
+      case 'unknown key':
+        return JSON.stringify({ ...body, extra: junk });
+      case 'proto key':
+        return JSON.stringify(body).replace(
+          '{"streams"',
+          `{"${key}":${JSON.stringify(junk)},"streams"`,
+        );
+      case 'proto in data':
+        return JSON.stringify(body).replace('"data":{', `"data":{"${key}":{"polluted":true},`);
+      case 'negative expected':
+        entry['expectedVersion'] = -1;
+        break;
+      case 'float expected':
+        entry['expectedVersion'] = 0.5;
+        break;
+      case 'string expected':
+        entry['expectedVersion'] = '0';
+        break;
+      case 'version gap':
+        first['version'] = 2;
+        break;
+      case 'other stream':
+        first['stream'] = streamOf();
+        break;
+      case 'bad stream id':
+        entry['stream'] = `counter-${'ü'.repeat(5)}`;
+        break;
+      case 'unknown kind':
+        return JSON.stringify(body).replaceAll('counter-', 'widget-');
+      case 'empty events':
+        entry['events'] = [];
+        break;
+      case 'no streams':
+        body['streams'] = [];
+        break;
+      case 'too many streams':
+        body['streams'] = Array.from({ length: limits.maxStreamsPerPush + 1 }, () => entry);
+        break;
+      case 'unknown event type':
+        first['type'] = 'Exploded';
+        break;
+      case 'huge name':
+        first['data'] = { name: 'x'.repeat(limits.maxEventBytes) };
+        break;
+      case 'wrong data type':
+        // Anything but a string name (a Created event's data is `{ name: string }`).
+        first['data'] = typeof junk === 'string' ? { name: 42 } : { name: junk };
+        break;
+      case 'duplicate id':
+        (evs[1] as Record<string, unknown>)['id'] = first['id'];
+        break;
+      case 'expected as huge':
+        entry['expectedVersion'] = 1e300;
+        break;
+    }
+    return JSON.stringify(body);
+  });
+
+/** Bodies that are not a push at all. */
+const junkBody = fc.oneof(
+  fc.jsonValue().map((value) => JSON.stringify(value)),
+  unicodeJunk,
+  fc.constant(''),
+  fc.constant('{"streams":'),
+  fc.constant('{"streams":[{"stream":"counter-x","expectedVersion":0,"events":[{}]}]}'),
+  fc.nat({ max: 200_000 }).map((n) => deep(n, '[', ']')),
+  fc.nat({ max: 100_000 }).map((n) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`),
+  protoKeys.map((key) => `{"${key}":{"streams":[]}}`),
+  protoKeys.map((key) => `{"streams":[{"${key}":{"polluted":true}}]}`),
+  fc.constant('{"streams":[]}'.padEnd(limits.maxBodyBytes + 10, ' ')),
+  fc.nat({ max: 5_000 }).map((n) => JSON.stringify({ streams: 'x'.repeat(n * 100) })),
+  fc.constant('\u0000\u0001\uffff'),
+  fc.constant('NaN'),
+  fc.constant('{"streams":[1,2,3]}'),
+);
+
+/** Cursor and limit values that are not valid. */
+const isCursorLike = (value: string) => /^(0|\d{1,20}-\d{1,20})$/.test(value);
+const badCursor = fc.oneof(
+  unicodeJunk.filter((value) => !isCursorLike(value)),
+  fc.constant('18446744073709551616-0'),
+  fc.constant('0-18446744073709551616'),
+  fc.constant('99999999999999999999-1'),
+  fc.constant('-1'),
+  fc.constant('1-2-3'),
+  fc.constant('__proto__'),
+);
+const badLimit = fc.oneof(
+  fc.constantFrom('0', '-1', '1001', '1.5', '1e3', 'ten', '', '__proto__', '0x10', ' 1'),
+  fc.integer({ min: limits.maxPullLimit + 1 }).map(String),
+);
+
+const base = () => `/api/spaces/${space}`;
+const q = (value: string) => encodeURIComponent(value);
+
+// --- generators, one per kind of hostile request -----------------------------------------------
+
+const hostile: fc.Arbitrary<Hostile> = fc.oneof(
+  // Push with a valid token and a broken body, or a good-looking body of the wrong type.
+  fc
+    .record({
+      body: fc.oneof(brokenPush, junkBody),
+      contentType: fc.constantFrom('application/json', 'application/json; charset=utf-8'),
+    })
+    .map(({ body, contentType }) => ({
+      method: 'POST',
+      path: `${base()}/push`,
+      headers: { ...bearer(token), 'Content-Type': contentType },
+      body,
+    })),
+  // Push as something other than JSON.
+  fc
+    .record({ body: junkBody, contentType: fc.oneof(headerJunk, fc.constant('text/plain')) })
+    .filter(({ contentType }) => !contentType.toLowerCase().startsWith('application/json'))
+    .map(({ body, contentType }) => ({
+      method: 'POST',
+      path: `${base()}/push`,
+      headers: { ...bearer(token), ...(contentType ? { 'Content-Type': contentType } : {}) },
+      body,
+    })),
+  // Every endpoint with a bad token, the body otherwise fine or not.
+  fc
+    .record({
+      auth: badAuth,
+      endpoint: fc.constantFrom('push', 'events', 'live', 'devices', 'devices/self'),
+      body: fc.oneof(
+        junkBody,
+        fc.constant(null).map(() => {
+          const s = streamOf();
+          return JSON.stringify(pushBody(s, 0, events(s, 0, ['Created'])));
+        }),
+      ),
+    })
+    .map(({ auth, endpoint, body }) => {
+      const method = {
+        push: 'POST',
+        events: 'GET',
+        live: 'GET',
+        devices: 'POST',
+        'devices/self': 'DELETE',
+      }[endpoint];
+      return {
+        method,
+        path: `${base()}/${endpoint}`,
+        headers: { ...auth, ...json },
+        ...(method === 'POST' ? { body } : {}),
+      };
+    }),
+  // The live feed with ?token= that is not the space's.
+  badAuth.map((auth) => ({
+    method: 'GET',
+    path: `${base()}/live?token=${q(auth.Authorization ?? '')}`,
+    headers: {},
+  })),
+  // Events and live with a valid token and bad cursors, limits, Last-Event-ID.
+  fc
+    .record({
+      endpoint: fc.constantFrom('events', 'live'),
+      after: badCursor,
+      limit: fc.option(badLimit),
+      extra: fc.option(protoKeys),
+      asHeader: fc.boolean(),
+    })
+    .map(({ endpoint, after, limit, extra, asHeader }) => {
+      // Last-Event-ID only where a header can carry it, and where it stays bad once trimmed.
+      const lastEventId =
+        asHeader && endpoint === 'live' && /^[\x21-\x7e]+$/.test(after) && !isCursorLike(after);
+      const query = [
+        ...(lastEventId ? [] : [`after=${q(after)}`]),
+        ...(limit !== null && endpoint === 'events' ? [`limit=${q(limit)}`] : []),
+        ...(extra ? [`${extra}[polluted]=1`] : []),
+      ].join('&');
+      return {
+        method: 'GET',
+        path: `${base()}/${endpoint}?${query}`,
+        headers: { ...bearer(token), ...(lastEventId ? { 'Last-Event-ID': after } : {}) },
+      };
+    }),
+  // Wrong methods on every path, with and without a token.
+  fc
+    .record({
+      method: fc.constantFrom('GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'POST'),
+      endpoint: fc.constantFrom(
+        '',
+        '/push',
+        '/events',
+        '/live',
+        '/devices',
+        '/devices/self',
+        '/devices/other',
+      ),
+      withToken: fc.boolean(),
+    })
+    .filter(({ method, endpoint }) => {
+      const allowed: Record<string, string> = {
+        '/push': 'POST',
+        '/events': 'GET',
+        '/live': 'GET',
+        '/devices': 'POST',
+        '/devices/self': 'DELETE',
+      };
+      return allowed[endpoint] !== method;
+    })
+    .map(({ method, endpoint, withToken }) => ({
+      method,
+      path: `${base()}${endpoint}`,
+      headers: withToken ? bearer(token) : {},
+    })),
+  // Paths that are no endpoint: junk, traversal, bad space ids, very long.
+  fc
+    .record({
+      path: fc.oneof(
+        unicodeJunk.map((junk) => `/api/${q(junk)}`),
+        unicodeJunk.map((junk) => `/api/spaces/${q(junk)}/events`),
+        fc.constantFrom(
+          '/api/spaces/../../etc/passwd',
+          '/api/spaces/%2e%2e/%2e%2e/events',
+          '/api/spaces/__proto__/events',
+          '/api/spaces/constructor/push',
+          '/api/spaces/short/events',
+          '/api/spaces//events',
+          '/api/spaces',
+          '/api/health/x',
+        ),
+        fc.nat({ max: 6_000 }).map((n) => `/api/spaces/${'a'.repeat(n + 65)}/events`),
+      ),
+      method: fc.constantFrom('GET', 'POST', 'DELETE'),
+      withToken: fc.boolean(),
+    })
+    .filter(({ path, method }) => !(path === '/api/spaces' && method === 'POST'))
+    .map(({ path, method, withToken }) => ({
+      method,
+      path,
+      headers: withToken ? bearer(token) : {},
+    })),
+);
+
+describe('hostile input', () => {
+  it('answers every request with a 4xx JSON error, stays up, and changes nothing', async () => {
+    const started = Date.now();
+    // A failure prints its seed; FUZZ_SEED=<seed> replays that run.
+    const seed = process.env['FUZZ_SEED'];
+    await fc.assert(fc.asyncProperty(hostile, send), {
+      numRuns: 6_000,
+      ...(seed ? { seed: Number(seed) } : {}),
+    });
+    // Every answer was written; nothing hangs on.
+    await waitFor(() => server.app.stats().inFlight === 0, 'no request in flight');
+    expect(server.app.stats().liveStreams).toBe(0);
+    // The server is up, Redis holds exactly what it held, no prototype was polluted.
+    expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
+    expect(await redis.snapshot()).toEqual(before);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    expect(Object.keys(Object.prototype)).toEqual([]);
+    console.info(
+      `fuzz: ${tried} hostile requests in ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
+        `statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}, Redis unchanged`,
+    );
+  });
+});

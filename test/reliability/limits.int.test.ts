@@ -1,0 +1,200 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { errorBodySchema } from '../../core/protocol.ts';
+import { accessKeys } from '../../server/access-store.ts';
+import { createSpaceTokens } from '../../server/auth.ts';
+import type { RunningServer, ServerOptions } from '../../server/server.ts';
+import { contentSecurityPolicy } from '../../server/security-headers.ts';
+import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { auth, createSpace, openLive, startTestServer, waitFor } from '../server/fixtures.ts';
+
+/**
+ * Limits on request rate and on live connections per space, answered 429 with `Retry-After`,
+ * holding across instances because they are counted in Redis. Issue 8, "Access".
+ */
+
+let redis: TestRedis;
+const servers: RunningServer[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  // Every test starts with no counts: they are per client address, and all of ours is loopback.
+  await redis.client.flushall();
+});
+
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+const start = async (options: Partial<ServerOptions>) => {
+  const server = await startTestServer(redis.url, options);
+  servers.push(server);
+  return server;
+};
+
+const pull = (url: string, space: string, token: string) =>
+  fetch(`${url}/api/spaces/${space}/events`, { headers: auth(token) });
+
+/** A 429 as the protocol says: the JSON error, and how long to wait. */
+async function expectTooMany(response: Response, maxSeconds: number): Promise<number> {
+  expect(response.status).toBe(429);
+  const retryAfter = Number(response.headers.get('Retry-After'));
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(maxSeconds);
+  expect(errorBodySchema.parse(await response.json()).error.code).toBe('too-many-requests');
+  expect(response.headers.get('Content-Security-Policy')).toBe(contentSecurityPolicy);
+  return retryAfter;
+}
+
+describe('request rate', () => {
+  it('limits each space on its own, across instances', async () => {
+    const limits = { perSpacePerMinute: 5 };
+    const [one, two] = [await start({ rateLimit: limits }), await start({ rateLimit: limits })];
+    const a = await createSpace(one.url);
+    const b = await createSpace(one.url);
+    // Five requests of space A, spread over both instances, then the sixth is refused on either.
+    for (let i = 0; i < 5; i++)
+      expect((await pull(i % 2 ? two.url : one.url, a.space, a.token)).status).toBe(200);
+    await expectTooMany(await pull(one.url, a.space, a.token), 60);
+    await expectTooMany(await pull(two.url, a.space, a.token), 60);
+    // The live feed counts too.
+    await expectTooMany(
+      await fetch(`${two.url}/api/spaces/${a.space}/live`, { headers: auth(a.token) }),
+      60,
+    );
+    // Space B is not affected.
+    for (let i = 0; i < 5; i++) expect((await pull(two.url, b.space, b.token)).status).toBe(200);
+  });
+
+  it('opens again when the window has passed', async () => {
+    const server = await start({ rateLimit: { perSpacePerMinute: 2, windowMs: 1_000 } });
+    const { space, token } = await createSpace(server.url);
+    await pull(server.url, space, token);
+    await pull(server.url, space, token);
+    await expectTooMany(await pull(server.url, space, token), 1);
+    await waitFor(
+      async () => (await pull(server.url, space, token)).status === 200,
+      'the next window',
+      5_000,
+    );
+  });
+
+  it('limits creating spaces per client address', async () => {
+    const server = await start({ rateLimit: { createPerIpPerMinute: 3 } });
+    for (let i = 0; i < 3; i++) await createSpace(server.url);
+    await expectTooMany(await fetch(`${server.url}/api/spaces`, { method: 'POST' }), 60);
+  });
+
+  it('limits refused requests per client address, and counts nothing else for them', async () => {
+    const server = await start({ rateLimit: { refusedPerIpPerMinute: 3 } });
+    const { space, token } = await createSpace(server.url);
+    const forged = createSpaceTokens('some-other-secret-of-the-same-length-012345').issue(space);
+    const before = await redis.snapshot();
+    for (let i = 0; i < 3; i++) expect((await pull(server.url, space, forged)).status).toBe(401);
+    // A refused request writes one thing: its address's count, which expires with its window.
+    const after = await redis.snapshot();
+    const changed = Object.keys(after.dumps).filter(
+      (key) => after.dumps[key] !== before.dumps[key],
+    );
+    expect(changed).toEqual([accessKeys.address('refused', '127.0.0.1')]);
+    expect(await redis.client.pttl(changed[0] ?? '')).toBeGreaterThan(0);
+
+    // Guessing on: refused before the token is even looked at.
+    await expectTooMany(await pull(server.url, space, forged), 60);
+    // The genuine token of the space still works from the same address.
+    expect((await pull(server.url, space, token)).status).toBe(200);
+  });
+
+  it('answers 503, not a free pass, while Redis cannot count', async () => {
+    const server = await start({});
+    const { space, token } = await createSpace(server.url);
+    await redis.stop();
+    try {
+      const refused = await pull(server.url, space, token);
+      expect(refused.status).toBe(503);
+      expect(errorBodySchema.parse(await refused.json()).error.code).toBe('unavailable');
+      expect((await fetch(`${server.url}/api/spaces`, { method: 'POST' })).status).toBe(503);
+    } finally {
+      await redis.restart();
+    }
+    await waitFor(
+      async () => (await pull(server.url, space, token)).status === 200,
+      'Redis to be back',
+    );
+  });
+});
+
+describe('live connections', () => {
+  it('holds at most the limit per space, across instances; others are not affected', async () => {
+    const options = { maxLiveConnectionsPerSpace: 2 };
+    const [one, two] = [await start(options), await start(options)];
+    const a = await createSpace(one.url);
+    const b = await createSpace(one.url);
+    const live = (url: string, space: string, token: string) =>
+      openLive(`${url}/api/spaces/${space}/live`, auth(token));
+
+    const first = await live(one.url, a.space, a.token);
+    const second = await live(two.url, a.space, a.token);
+    expect([first.response.status, second.response.status]).toEqual([200, 200]);
+    await expectTooMany(await fetch(`${one.url}/api/spaces/${a.space}/live?token=${a.token}`), 60);
+    await expectTooMany(
+      await fetch(`${two.url}/api/spaces/${a.space}/live`, { headers: auth(a.token) }),
+      60,
+    );
+    // Another space has its own.
+    const other = await live(two.url, b.space, b.token);
+    expect(other.response.status).toBe(200);
+    // Pushes and pulls are not live connections.
+    expect((await pull(one.url, a.space, a.token)).status).toBe(200);
+
+    // One closes; its lease is given back and a new feed may open.
+    first.close();
+    const third = await waitFor(async () => {
+      const response = await fetch(`${one.url}/api/spaces/${a.space}/live`, {
+        headers: auth(a.token),
+      });
+      if (response.status === 200) return response;
+      await response.body?.cancel();
+      return undefined;
+    }, 'a free live connection');
+    await third.body?.cancel();
+    second.close();
+    other.close();
+  });
+
+  it('frees the connections of an instance that died once their lease runs out', async () => {
+    const server = await start({ maxLiveConnectionsPerSpace: 1, liveLeaseMs: 600 });
+    const { space, token } = await createSpace(server.url);
+    // A lease as an instance that was killed would leave it: never renewed, never given back.
+    const time = await redis.client.time();
+    const now = Number(time[0]) * 1_000 + Math.floor(Number(time[1]) / 1_000);
+    await redis.client.zadd(accessKeys.live(space), now + 600, 'dead-instance.1');
+
+    const refused = await fetch(`${server.url}/api/spaces/${space}/live`, { headers: auth(token) });
+    await expectTooMany(refused, 60);
+    const live = await waitFor(async () => {
+      const client = await openLive(`${server.url}/api/spaces/${space}/live`, auth(token));
+      if (client.response.status === 200) return client;
+      client.close();
+      return undefined;
+    }, 'the dead lease to expire');
+    // The running stream renews its own lease: it is still held after several lease times.
+    await waitFor(async () => {
+      const score = await redis.client.zscore(
+        accessKeys.live(space),
+        (await leases(space))[0] ?? '',
+      );
+      return score !== null && Number(score) > now + 1_800;
+    }, 'the lease to be renewed');
+    expect(
+      (await fetch(`${server.url}/api/spaces/${space}/live`, { headers: auth(token) })).status,
+    ).toBe(429);
+    live.close();
+  });
+});
+
+const leases = (space: string) => redis.client.zrange(accessKeys.live(space), '0', '-1');
