@@ -100,13 +100,26 @@ export class SyncManager {
     const base = check(syncOriginSchema, origin);
     const valid = check(spaceTokenSchema, token);
     const space = valid.split('.')[1]!;
-    await this.join({ origin: base, space, token: valid });
+    const own = await this.transport.deviceToken({ origin: base, space, token: valid });
+    await this.join({ origin: base, space, token: check(spaceTokenSchema, own) });
   }
 
+  /**
+   * Stops syncing and revokes this device's token on the server. Offline, the token cannot be
+   * revoked: the device forgets it all the same (local data stays), and says so.
+   */
   async leaveSpace(): Promise<void> {
+    const config = await readSyncConfig(this.engine.db);
     await this.stopClient();
+    let revoked = true;
+    if (config) await this.transport.leave(config).catch(() => (revoked = false));
     await clearSyncConfig(this.engine.db);
     await this.refresh();
+    if (!revoked)
+      throw new TallyError(
+        'unavailable',
+        'Left the space on this device, but the server could not be told; its token stays valid there.',
+      );
   }
 
   async dismissRejection(commandId: string): Promise<void> {

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { TallyError, isErrorCode } from '../core/errors.ts';
 import {
   createSpaceResponseSchema,
+  deviceTokenResponseSchema,
   errorBodySchema,
   liveMessageSchema,
   pullResponseSchema,
@@ -52,6 +53,40 @@ export class SyncTransport {
       throw unreachable(origin, cause);
     }
     return answer(response, createSpaceResponseSchema, origin);
+  }
+
+  /**
+   * A token of this device's own, minted with the pairing token it was given: the device never
+   * keeps another device's credential, and can later leave without locking the others out.
+   */
+  async deviceToken(config: SyncConfig): Promise<string> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${config.origin}/api/spaces/${config.space}/devices`, {
+        method: 'POST',
+        headers: auth(config),
+      });
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    return (await answer(response, deviceTokenResponseSchema, config.origin)).token;
+  }
+
+  /** Revokes this device's token on the server: the space stops accepting it. */
+  async leave(config: SyncConfig): Promise<void> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${config.origin}/api/spaces/${config.space}/devices/self`, {
+        method: 'DELETE',
+        headers: auth(config),
+      });
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    // Already refused (left before, or revoked): the server no longer takes it, which is the aim.
+    if (response.status === 204 || response.status === 401) return;
+    await answer(response, errorBodySchema, config.origin);
+    throw new TallyError('unavailable', `The sync server answered ${response.status}.`);
   }
 
   async push(config: SyncConfig, body: PushRequest): Promise<PushResponse> {

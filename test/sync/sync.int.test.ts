@@ -162,6 +162,38 @@ describe('sync', () => {
   });
 });
 
+describe('pairing and leaving', () => {
+  it('a joining device gets its own token; leaving revokes only that one, and keeps local data', async () => {
+    const a = await device();
+    const b = await device();
+    const id = counterId(50);
+    await a.engine.execute(id, { type: 'create', name: 'Shared' });
+    const { pairingLink } = await a.sync.startSync(server.url);
+    const pairing = decodeURIComponent(pairingLink.split('#pair=')[1]!);
+    await b.sync.joinSpace(server.url, pairing);
+    await waitFor(async () => (await valueOf(b, id)) === 0, 'b to see the counter');
+    const bToken = (await b.engine.db.get('meta', 'sync')) as { token?: string } | undefined;
+    expect(bToken?.token).toMatch(/^t1\./);
+    expect(bToken?.token).not.toBe(pairing);
+
+    await b.sync.leaveSpace();
+    expect(b.sync.current().state).toBe('off');
+    expect(await valueOf(b, id)).toBe(0); // local data stays
+    const space = pairing.split('.')[1]!;
+    const refused = await fetch(`${server.url}/api/spaces/${space}/events`, {
+      headers: { Authorization: `Bearer ${bToken!.token!}` },
+    });
+    expect(refused.status).toBe(401);
+    // The others carry on.
+    await a.engine.execute(id, { type: 'increment' });
+    await synced(a);
+    const still = await fetch(`${server.url}/api/spaces/${space}/events`, {
+      headers: { Authorization: `Bearer ${pairing}` },
+    });
+    expect(still.status).toBe(200);
+  });
+});
+
 describe('sync against a server that dies', () => {
   it('the server killed -9 and restarted mid-push loses and doubles nothing', async () => {
     const port = await freePort();
