@@ -27,7 +27,7 @@ type Sub = {
 const invoke = (remote: Remote<EngineApi>, method: Method, args: readonly unknown[]) =>
   (remote[method] as unknown as (...a: readonly unknown[]) => Promise<unknown>)(...args);
 
-export function connectLeader(): EngineClient {
+export async function connectLeader(): Promise<EngineClient> {
   const tabId = crypto.randomUUID();
   const channel = new BroadcastChannel('tally-tabs');
   const post = (message: TabMessage) => channel.postMessage(message);
@@ -39,7 +39,14 @@ export function connectLeader(): EngineClient {
   const served = new Map<string, Promise<number>>();
 
   // Held for the tab's life: the leader learns a follower is gone when it can take this lock.
-  void navigator.locks.request(`tally-tab-${tabId}`, () => new Promise<never>(() => undefined));
+  // Taken before this tab says anything: a leader that could take it would think the tab gone.
+  await new Promise<void>((held) => {
+    void navigator.locks.request(`tally-tab-${tabId}`, () => {
+      held();
+      return new Promise<never>(() => undefined);
+    });
+  });
+  const watched = new Set<string>();
 
   const runLocally = (id: number, call: Call) => {
     const remote = engine!;
@@ -106,13 +113,17 @@ export function connectLeader(): EngineClient {
         id.catch(() => served.delete(key));
         served.set(key, id);
         // When the follower's tab lock frees, the tab is gone: end what it subscribed.
-        void navigator.locks.request(`tally-tab-${from}`, async () => {
-          for (const [k, n] of served)
-            if (k.startsWith(`${from}:`)) {
-              served.delete(k);
-              void n.then((x) => remote.unsubscribe(x)).catch(() => undefined);
-            }
-        });
+        if (!watched.has(from)) {
+          watched.add(from);
+          void navigator.locks.request(`tally-tab-${from}`, async () => {
+            watched.delete(from);
+            for (const [k, n] of served)
+              if (k.startsWith(`${from}:`)) {
+                served.delete(k);
+                void n.then((x) => remote.unsubscribe(x)).catch(() => undefined);
+              }
+          });
+        }
         return;
       }
       case 'unsubscribe': {
