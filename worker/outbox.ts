@@ -89,3 +89,31 @@ export async function readRejections(db: TallyDatabase): Promise<RejectedAfterSy
 export async function dismissRejection(db: TallyDatabase, commandId: string): Promise<void> {
   await db.delete('rejections', commandId);
 }
+
+/**
+ * The confirmed events of a stream after `from`, up to `to`, as pushes of at most the protocol's
+ * limit: what a device sends back to a server that came back with fewer events than it had
+ * already accepted (Redis restarted and lost its last second).
+ */
+export async function readRestore<E extends AnyEvent>(
+  db: TallyDatabase,
+  decode: (record: unknown) => StoredEvent<E>,
+  stream: string,
+  from: number,
+  to: number,
+): Promise<PushStream[]> {
+  const raw = await db.getAllFromIndex(
+    'events',
+    'byStream',
+    IDBKeyRange.bound([stream, from + 1], [stream, to]),
+  );
+  const events = raw.map((record) => envelope(decode(record)) as PushStream['events'][number]);
+  const pushes: PushStream[] = [];
+  for (let i = 0; i < events.length; i += limits.maxEventsPerPush)
+    pushes.push({
+      stream,
+      expectedVersion: from + i,
+      events: events.slice(i, i + limits.maxEventsPerPush),
+    });
+  return pushes;
+}

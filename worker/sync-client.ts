@@ -4,7 +4,7 @@ import type { AnyEvent, RemoteOutcome, StoredEvent } from '../core/event-store.t
 import type { FeedEntry } from '../core/protocol.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { SyncConfig, TallyDatabase } from './idb-schema.ts';
-import { pendingCount, readCursor, readPush, writeCursor } from './outbox.ts';
+import { pendingCount, readCursor, readPush, readRestore, writeCursor } from './outbox.ts';
 import type { SyncTransport } from './sync-transport.ts';
 
 /** What the sync client needs of the engine: its store, and its actors' mailboxes. */
@@ -197,10 +197,16 @@ export class SyncClient<E extends AnyEvent> {
       try {
         const { results } = await transport.push(config, { streams });
         const outcomes = await Promise.all(
-          results.map((result) => {
+          results.map(async (result) => {
             const sent = streams.find((s) => s.stream === result.stream);
             if (!sent)
               throw new TallyError('unavailable', 'The server answered for a stream never sent.');
+            // The server holds fewer events than it once accepted from us: it lost some (Redis
+            // restarted without its last second). Give them back, then push as usual.
+            if (result.status === 'conflict' && result.version < sent.expectedVersion) {
+              await this.restore(result.stream, result.version, sent.expectedVersion);
+              return { type: 'applied' as const };
+            }
             // Accepted: the server now holds exactly the events sent, at their versions, so they
             // are applied as the server's like any other (they echo the pending ones).
             // Conflict: the events the device has not seen; applying them rebases.
@@ -221,6 +227,23 @@ export class SyncClient<E extends AnyEvent> {
       await this.refreshPending();
     }
   }
+
+  /** Pushes this device's confirmed events the server lost; counted in `restored`. */
+  private async restore(stream: StreamId, from: number, to: number): Promise<void> {
+    const { target, transport, config } = this.options;
+    for (const push of await readRestore(target.db, target.decodeStored, stream, from, to)) {
+      const [result] = (await transport.push(config, { streams: [push] })).results;
+      if (result?.status !== 'accepted')
+        throw new TallyError(
+          'conflict',
+          `The server lost events of ${stream} and others have written there since; they cannot be restored automatically.`,
+        );
+      this.restored += push.events.length;
+    }
+  }
+
+  /** Events given back to a server that had lost them. */
+  restored = 0;
 
   private requestResync(): void {
     this.resyncFromStart = true;

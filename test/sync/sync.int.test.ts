@@ -3,6 +3,7 @@ import { freePort } from '../../server/local-redis.ts';
 import type { RunningServer } from '../../server/server.ts';
 import { counterId } from '../helpers/engine.ts';
 import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { redisKeys } from '../../server/redis-store.ts';
 import {
   childServer,
   converged,
@@ -191,6 +192,34 @@ describe('pairing and leaving', () => {
       headers: { Authorization: `Bearer ${pairing}` },
     });
     expect(still.status).toBe(200);
+  });
+});
+
+describe('a server that comes back with fewer events', () => {
+  it('devices detect the loss and restore the server from their own copies', async () => {
+    const a = await device();
+    const b = await device();
+    const id = counterId(60);
+    await a.engine.execute(id, { type: 'create', name: 'Kept' });
+    for (let i = 0; i < 5; i++) await a.engine.execute(id, { type: 'increment' });
+    const { space, pairingLink } = await a.sync.startSync(server.url);
+    await b.sync.joinSpace(server.url, decodeURIComponent(pairingLink.split('#pair=')[1]!));
+    await waitFor(async () => (await valueOf(b, id)) === 5, 'b to see 5');
+    await synced(a);
+
+    // What an AOF with `appendfsync everysec` may do: the last three events are gone, from the
+    // stream and from the space's feed alike.
+    const key = redisKeys.stream(space, id);
+    await redis.client.ltrim(key, 0, 2);
+    const lost = await redis.client.xrevrange(redisKeys.feed(space), '+', '-', 'COUNT', 3);
+    await redis.client.xdel(redisKeys.feed(space), ...lost.map(([entry]) => entry));
+    expect(await redis.client.llen(key)).toBe(3);
+
+    await a.engine.execute(id, { type: 'increment' });
+    await converged([a, b], redis, space);
+    expect(await redis.client.llen(key)).toBe(7);
+    expect((await serverStreams(redis, space))[id]).toEqual((await streamsOf(a.engine))[id]);
+    expect(await valueOf(b, id)).toBe(6);
   });
 });
 
