@@ -98,6 +98,50 @@ describe('two tabs, one engine (SharedWorker)', () => {
     expect(await countOf(a, 'Tea')).toBe(2);
   });
 
+  it('a tab closed in the middle of a burst loses nothing that was committed and writes nothing twice', async () => {
+    context = await browser.newContext();
+    const [a, b] = [await openTab(), await openTab()];
+    await addCounter(a, 'Burst');
+    const stream = await a.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          const tally = (
+            globalThis as unknown as {
+              tally: {
+                subscribe(
+                  r: { topic: 'counters' },
+                  cb: (u: { rows: { id: string }[] }) => void,
+                ): () => void;
+              };
+            }
+          ).tally;
+          const stop = tally.subscribe({ topic: 'counters' }, (u) => {
+            stop();
+            resolve(u.rows[0]!.id);
+          });
+        }),
+    );
+    // Fire 300 commands without waiting for any, and close the tab while they are in flight.
+    await a.evaluate((stream) => {
+      const tally = (
+        globalThis as unknown as { tally: { execute(s: string, c: object): Promise<unknown> } }
+      ).tally;
+      for (let i = 0; i < 300; i++)
+        void tally.execute(stream, { type: 'increment' }).catch(() => undefined);
+    }, stream);
+    await a.close();
+    // Whatever the engine took is committed once, in order; the other tab sees exactly that.
+    const history = await historyOf(b, 'Burst');
+    const value = await countOf(b, 'Burst');
+    expect(history.map((h) => h.version)).toEqual(
+      Array.from({ length: value + 1 }, (_, i) => i + 1),
+    );
+    expect(history.at(-1)?.value).toBe(value);
+    expect(value).toBeLessThanOrEqual(300);
+    await b.reload();
+    await expectCount(b, 'Burst', value);
+  });
+
   it('renames, and shows the new name in every tab', async () => {
     context = await browser.newContext();
     const [a, b] = [await openTab(), await openTab()];
