@@ -130,7 +130,15 @@ describe('two tabs, one engine (SharedWorker)', () => {
         void tally.execute(stream, { type: 'increment' }).catch(() => undefined);
     }, stream);
     await a.close();
-    // Whatever the engine took is committed once, in order; the other tab sees exactly that.
+    // Whatever the engine took is committed once, in order; the other tab sees exactly that
+    // (the engine may still be finishing what it took: wait until list and history agree).
+    const settled = async () => {
+      const before = await countOf(b, 'Burst');
+      const entries = await historyOf(b, 'Burst');
+      const after = await countOf(b, 'Burst');
+      return before === after && entries.length - 1 === after && entries.at(-1)?.value === after;
+    };
+    await expect.poll(settled, { timeout: 20_000 }).toBe(true);
     const history = await historyOf(b, 'Burst');
     const value = await countOf(b, 'Burst');
     expect(history.map((h) => h.version)).toEqual(
