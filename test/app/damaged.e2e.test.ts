@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { addCounter, expectCount, launchChromium } from '../helpers/browser.ts';
+import { addCounter, counterIdOf, expectCount, launchChromium } from '../helpers/browser.ts';
 
 let browser: Browser;
 let server: RunningServer;
@@ -91,25 +91,7 @@ it('opens with damaged records, names them, keeps working, and never writes over
   await addCounter(app, 'Broken');
   await app.getByRole('button', { name: 'Increment Broken', exact: true }).click();
   await expectCount(app, 'Broken', 1);
-  const broken = await app.evaluate(
-    () =>
-      new Promise<string>((resolve) => {
-        const tally = (
-          globalThis as unknown as {
-            tally: {
-              subscribe(
-                r: { topic: 'counters' },
-                cb: (u: { rows: { id: string; name: string }[] }) => void,
-              ): () => void;
-            };
-          }
-        ).tally;
-        const stop = tally.subscribe({ topic: 'counters' }, (u) => {
-          stop();
-          resolve(u.rows.find((row) => row.name === 'Broken')!.id);
-        });
-      }),
-  );
+  const broken = await counterIdOf(app, 'Broken');
   await app.close();
 
   const blank = await blankPage(context);

@@ -2,7 +2,14 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { addCounter, countOf, expectCount, historyOf, launchChromium } from '../helpers/browser.ts';
+import {
+  addCounter,
+  counterIdOf,
+  countOf,
+  expectCount,
+  historyOf,
+  launchChromium,
+} from '../helpers/browser.ts';
 
 let browser: Browser;
 let server: RunningServer;
@@ -102,25 +109,7 @@ describe('two tabs, one engine (SharedWorker)', () => {
     context = await browser.newContext();
     const [a, b] = [await openTab(), await openTab()];
     await addCounter(a, 'Burst');
-    const stream = await a.evaluate(
-      () =>
-        new Promise<string>((resolve) => {
-          const tally = (
-            globalThis as unknown as {
-              tally: {
-                subscribe(
-                  r: { topic: 'counters' },
-                  cb: (u: { rows: { id: string }[] }) => void,
-                ): () => void;
-              };
-            }
-          ).tally;
-          const stop = tally.subscribe({ topic: 'counters' }, (u) => {
-            stop();
-            resolve(u.rows[0]!.id);
-          });
-        }),
-    );
+    const stream = await counterIdOf(a, 'Burst');
     // Fire 300 commands without waiting for any, and close the tab while they are in flight.
     await a.evaluate((stream) => {
       const tally = (

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { CounterResult } from '../../core/engine-api.ts';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { addCounter, expectCount, historyOf, launchChromium } from '../helpers/browser.ts';
+import {
+  addCounter,
+  counterIdOf,
+  expectCount,
+  historyOf,
+  launchChromium,
+} from '../helpers/browser.ts';
 import { buildVersions } from '../helpers/builds.ts';
 
 let browser: Browser;
@@ -57,25 +63,7 @@ it('an old-version tab and a new-version tab never both write', async () => {
   expect(build).toBe('2026-01-01T00:00:00.000Z');
 
   // The old tab keeps writing while the new version starts in another tab.
-  const streamId = await old.evaluate(async () => {
-    const rows = await new Promise<{ id: string }[]>((resolve) => {
-      const tally = (
-        globalThis as unknown as {
-          tally: {
-            subscribe(
-              r: { topic: 'counters' },
-              cb: (u: { rows: { id: string }[] }) => void,
-            ): () => void;
-          };
-        }
-      ).tally;
-      const stop = tally.subscribe({ topic: 'counters' }, (u) => {
-        stop();
-        resolve(u.rows);
-      });
-    });
-    return rows[0]!.id;
-  });
+  const streamId = await counterIdOf(old, 'Versioned');
   builds.deploy(1);
   const oldWriting = fire(old, streamId, 300);
   const fresh = await context.newPage();

@@ -86,3 +86,25 @@ export async function historyOf(
     })),
   );
 }
+
+/** The stream id of the counter named `name`, asked of the page's engine client. */
+export function counterIdOf(page: Page, name: string): Promise<string> {
+  return page.evaluate(
+    (name) =>
+      new Promise<string>((resolve, reject) => {
+        type Rows = { rows: { id: string; name: string }[] };
+        const tally = (
+          globalThis as unknown as {
+            tally: { subscribe(r: { topic: 'counters' }, cb: (u: Rows) => void): () => void };
+          }
+        ).tally;
+        const stop = tally.subscribe({ topic: 'counters' }, ({ rows }) => {
+          stop();
+          const row = rows.find((r) => r.name === name);
+          if (row) resolve(row.id);
+          else reject(new Error(`No counter named ${name}.`));
+        });
+      }),
+    name,
+  );
+}
