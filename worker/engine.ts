@@ -163,9 +163,46 @@ export class CounterEngine {
       const outcome = await this.registry.applyRemote(stream, events, { recheck });
       // Re-checks these events caused are part of applying them: a push must not overtake them.
       while (this.rechecks.size > 0) await Promise.allSettled([...this.rechecks]);
+      await this.settleDuplicateNames();
       return outcome;
     } finally {
       if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Two devices that were both offline can each create a counter of one name and push it before
+   * hearing of the other: the server checks versions per stream, so both are accepted. Every
+   * device then settles it the same way: the counter created first (time, then id) keeps the
+   * name, the other is renamed like `Milk (2)`. Should two devices both rename it, the second
+   * rename is re-run on sync, finds the name already changed, and writes nothing.
+   */
+  private settleDuplicateNames(): Promise<void> {
+    // One at a time: two runs side by side would both rename the same counter.
+    const run = this.settling.then(() => this.settleDuplicateNamesNow());
+    this.settling = run.catch(() => undefined);
+    return run;
+  }
+
+  private settling: Promise<void> = Promise.resolve();
+
+  private async settleDuplicateNamesNow(): Promise<void> {
+    const duplicates = this.names.duplicates();
+    if (duplicates.length === 0) return;
+    const rows = new Map((await this.inspectCounters()).rows.map((row) => [row.id, row]));
+    for (const [, holders] of duplicates) {
+      const ranked = holders
+        .map((id) => rows.get(id))
+        .filter((row) => row !== undefined)
+        .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+      for (const row of ranked.slice(1)) {
+        const result = await this.execute(row.id, {
+          type: 'rename',
+          name: this.names.freeName(row.name),
+        });
+        if (result.type === 'rejected')
+          console.warn(`Tally: could not rename ${row.id}: ${result.reason}`);
+      }
     }
   }
 

@@ -39,6 +39,21 @@ export class NameIndex {
     for (const other of others) this.onCollision?.(other, stream);
   }
 
+  /** Names held by more than one stream, each with its holders. */
+  duplicates(): [string, StreamId[]][] {
+    return [...this.owners]
+      .filter(([, holders]) => holders.size > 1)
+      .map(([key, holders]) => [key, [...holders]]);
+  }
+
+  /** A free name like `Milk (2)`, for the counter that has to give its name up. */
+  freeName(name: string): string {
+    for (let n = 2; ; n++) {
+      const candidate = `${name.slice(0, 52)} (${n})`;
+      if (!this.owners.has(nameKey(candidate))) return candidate;
+    }
+  }
+
   onState = (stream: StreamId, state: CounterState): void =>
     this.set(stream, state.exists ? state.name : undefined);
 

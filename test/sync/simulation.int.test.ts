@@ -124,6 +124,16 @@ describe('sync simulation', () => {
                 expect(row?.value).toBe(state.exists ? state.value : undefined);
               }
             }
+            // Names stay unique across counters, and every device agrees on them.
+            const names = await Promise.all(
+              devices.map(async (device) =>
+                (await device.engine.listCounters())
+                  .map((r) => [r.id, r.name.toLowerCase()])
+                  .sort(),
+              ),
+            );
+            for (const list of names) expect(list).toEqual(names[0]);
+            expect(new Set(names[0]!.map(([, name]) => name)).size).toBe(names[0]!.length);
             // Every event id once per stream: nothing doubled.
             const all = Object.values(streams).flat() as { id: string }[];
             expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
@@ -132,7 +142,7 @@ describe('sync simulation', () => {
           }
         },
       ),
-      { numRuns: 8, endOnFailure: true },
+      { numRuns: 30, endOnFailure: true },
     );
   });
 });
