@@ -21,6 +21,11 @@ export interface Codec<E extends { type: string; data: unknown }> {
    * that names where the record came from.
    */
   decode(raw: unknown): EventEnvelope<E>;
+  /**
+   * `decode` for an envelope already validated against `envelopeSchema` (a push body parsed
+   * with the protocol's schema): checks only the type and its data, without parsing twice.
+   */
+  decodeEnvelope(envelope: z.infer<typeof envelopeSchema>): EventEnvelope<E>;
 }
 
 const describe = (raw: unknown): string => {
@@ -49,36 +54,41 @@ export function createCodec<E extends { type: string; data: unknown }>(
           'invalid',
           `A stored event is malformed${describe(raw)}: ${z.prettifyError(envelope.error)}`,
         );
-      const record = envelope.data;
-      const spec = Object.hasOwn(table, record.type) ? table[record.type] : undefined;
-      if (!spec)
-        throw new TallyError('invalid', `Unknown event type “${record.type}”${describe(raw)}.`);
-      if (record.meta.schema > spec.schema)
-        throw new TallyError(
-          'invalid',
-          `Event written by a newer version of Tally (schema ${record.meta.schema})${describe(raw)}.`,
-        );
-      let data = record.data;
-      for (let version = record.meta.schema; version < spec.schema; version++) {
-        const up = spec.upcast?.[version];
-        if (!up)
-          throw new TallyError(
-            'invalid',
-            `No upcaster for ${record.type} schema ${version}${describe(raw)}.`,
-          );
-        data = up(data);
-      }
-      const parsed = spec.data.safeParse(data);
-      if (!parsed.success)
-        throw new TallyError(
-          'invalid',
-          `A stored ${record.type} event has bad data${describe(raw)}: ${z.prettifyError(parsed.error)}`,
-        );
-      return {
-        ...record,
-        data: parsed.data,
-        meta: { ...record.meta, schema: spec.schema },
-      } as unknown as EventEnvelope<E>;
+      return decodeEnvelope(envelope.data);
     },
+    decodeEnvelope,
   };
+
+  function decodeEnvelope(record: z.infer<typeof envelopeSchema>): EventEnvelope<E> {
+    const raw = record;
+    const spec = Object.hasOwn(table, record.type) ? table[record.type] : undefined;
+    if (!spec)
+      throw new TallyError('invalid', `Unknown event type “${record.type}”${describe(raw)}.`);
+    if (record.meta.schema > spec.schema)
+      throw new TallyError(
+        'invalid',
+        `Event written by a newer version of Tally (schema ${record.meta.schema})${describe(raw)}.`,
+      );
+    let data = record.data;
+    for (let version = record.meta.schema; version < spec.schema; version++) {
+      const up = spec.upcast?.[version];
+      if (!up)
+        throw new TallyError(
+          'invalid',
+          `No upcaster for ${record.type} schema ${version}${describe(raw)}.`,
+        );
+      data = up(data);
+    }
+    const parsed = spec.data.safeParse(data);
+    if (!parsed.success)
+      throw new TallyError(
+        'invalid',
+        `A stored ${record.type} event has bad data${describe(raw)}: ${z.prettifyError(parsed.error)}`,
+      );
+    return {
+      ...record,
+      data: parsed.data,
+      meta: { ...record.meta, schema: spec.schema },
+    } as unknown as EventEnvelope<E>;
+  }
 }

@@ -54,8 +54,9 @@ export function validatePush(body: unknown): StreamAppend[] {
           'invalid',
           `Event ${event.id} is ${bytes} bytes; an event is at most ${limits.maxEventBytes}.`,
         );
-      // Decoding only validates; the event is stored exactly as the device decided it.
-      codec.decode(event);
+      // Decoding only validates (the envelope was by the schema above; here its type and data);
+      // the event is stored exactly as the device decided it.
+      codec.decodeEnvelope(event);
     }
   }
   return streams;
