@@ -30,8 +30,15 @@ const log = (line: string) =>
 const started = Date.now();
 const rows: Row[] = [];
 
+/**
+ * `TALLY_BENCH_ONLY=3` runs only the sections whose name starts with it (for working on one
+ * figure); such a partial run prints its table but leaves bench-results/ alone.
+ */
+const only = process.env.TALLY_BENCH_ONLY;
+
 /** A failed section becomes a row saying so; the others still run. */
 async function section(name: string, work: () => Promise<Row[]>): Promise<void> {
+  if (only && !name.startsWith(only)) return;
   try {
     rows.push(...(await work()));
   } catch (error) {
@@ -106,11 +113,13 @@ try {
     machine: { ...machine, 'bench time': `${((Date.now() - started) / 1000).toFixed(0)} s` },
     rows,
   };
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'latest.json'), jsonResults(results));
-  writeFileSync(join(outDir, 'latest.md'), markdownTable(results));
   console.log(textTable(results));
-  log(`wrote ${join('bench-results', 'latest.json')} and latest.md`);
+  if (!only) {
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'latest.json'), jsonResults(results));
+    writeFileSync(join(outDir, 'latest.md'), markdownTable(results));
+    log(`wrote ${join('bench-results', 'latest.json')} and latest.md`);
+  }
 } catch (error) {
   exitCode = 1;
   log(`✗ ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
