@@ -31,7 +31,8 @@ export const counterList: Projection<CounterRow, CounterEvent> = {
       case 'Incremented':
         return row && { ...row, ...touched, value: row.value + 1 };
       case 'Decremented':
-        return row && { ...row, ...touched, value: row.value - 1 };
+        // Folded exactly as the model's `evolve` does: never below zero.
+        return row && { ...row, ...touched, value: Math.max(0, row.value - 1) };
       case 'Renamed':
         return row && { ...row, ...touched, name: event.data.name };
     }

@@ -86,7 +86,10 @@ export const counter: Decider<CounterState, CounterCommand, CounterEvent, Counte
       case 'Incremented':
         return state.exists ? { ...state, value: state.value + 1 } : state;
       case 'Decremented':
-        return state.exists ? { ...state, value: state.value - 1 } : state;
+        // Never below zero, even for a Decremented that no rule here would have decided (one
+        // pushed by a faulty or foreign client): every device folds it the same way, and no
+        // stored state or row ever fails its own schema.
+        return state.exists ? { ...state, value: Math.max(0, state.value - 1) } : state;
       case 'Renamed':
         return state.exists ? { ...state, name: event.data.name } : state;
     }

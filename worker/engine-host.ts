@@ -64,23 +64,29 @@ export class EngineHost implements EngineApi {
 
   private async start(): Promise<CounterEngine> {
     const lock = new WriterLock(this.options.build, () => this.retire());
-    await lock.acquired();
-    const engine = await CounterEngine.open({
-      dbName: this.options.dbName,
-      maxResident: this.options.maxResident,
-      onOutdated: () => void this.retire(),
-    });
-    for (const row of (await engine.inspectCounters()).rows) this.rows.set(row.id, row);
-    engine.onCommit((events) => this.publish(events));
-    engine.onRebase((stream) => void this.republish(engine, stream));
-    const sync = new SyncManager(engine, this.options.sync);
-    sync.onUpdate((update) => this.broadcast(update, 'sync'));
-    this.followNetwork(sync);
-    // Sync resumes with the engine when a space is stored.
-    await sync.resume();
-    this.sync = sync;
     this.lock = lock;
-    return engine;
+    await lock.acquired();
+    try {
+      const engine = await CounterEngine.open({
+        dbName: this.options.dbName,
+        maxResident: this.options.maxResident,
+        onOutdated: () => void this.retire(),
+      });
+      for (const row of (await engine.inspectCounters()).rows) this.rows.set(row.id, row);
+      engine.onCommit((events) => this.publish(events));
+      engine.onRebase((stream) => void this.republish(engine, stream));
+      const sync = new SyncManager(engine, this.options.sync);
+      sync.onUpdate((update) => this.broadcast(update, 'sync'));
+      this.followNetwork(sync);
+      // Sync resumes with the engine when a space is stored.
+      await sync.resume();
+      this.sync = sync;
+      return engine;
+    } catch (error) {
+      // An engine that cannot start writes nothing: let another one have the lock.
+      lock.release();
+      throw error;
+    }
   }
 
   private sync: SyncManager | undefined;

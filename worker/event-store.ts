@@ -140,9 +140,13 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     const outcome = new Map<Pending<E>, StoredEvent<E>[] | TallyError>();
     const written: StoredEvent<E>[] = [];
     try {
+      // Strict: Chromium's default ('relaxed') reports `complete` before the data is flushed,
+      // and an ack must mean the events survive a crash (DESIGN.md §3.2). Group commit pays
+      // the flush once per batch.
       const tx = this.db.transaction(
         ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'],
         'readwrite',
+        { durability: 'strict' },
       );
       // Writes go on the raw transaction: a failed request aborts it, so awaiting `done` is
       // enough, and thousands of per-request promises are not made.

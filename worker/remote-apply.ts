@@ -47,9 +47,11 @@ export async function applyRemote<E extends AnyEvent>(
   recheck: boolean,
 ): Promise<{ outcome: RemoteOutcome<E>; written: StoredEvent<E>[] }> {
   const { db, decode, projections } = context;
+  // Strict like appends: confirming and rebasing must be on disk before anything follows them.
   const tx = db.transaction(
     ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox', 'rejections'],
     'readwrite',
+    { durability: 'strict' },
   );
   const events = tx.objectStore('events');
   const byStream = events.index('byStream');

@@ -3,6 +3,7 @@ import { decideBatch, type Rejection } from '../../core/decider.ts';
 import {
   counter,
   counterCommandSchema,
+  counterStateSchema,
   noCounterContext,
   type CounterCommand,
   type CounterContext,
@@ -114,6 +115,14 @@ describe('counter model', () => {
         counter.initialState(),
       );
       expect(state).toEqual({ exists: true, name: 'Coffee', value: 1 });
+    });
+  });
+
+  describe('events no rule here would decide', () => {
+    it('a Decremented at zero (from a faulty client) folds to zero, never below', () => {
+      const state = [created(), decremented].reduce(counter.evolve, counter.initialState());
+      expect(state).toEqual({ exists: true, name: 'Coffee', value: 0 });
+      expect(counterStateSchema.safeParse(state).success).toBe(true);
     });
   });
 
