@@ -98,7 +98,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       )}
 
       <main>
-        <SyncPanel client={client} onError={setMessage} />
+        <SyncPanel client={client} onError={setMessage} counterCount={counters?.length ?? 0} />
         <AddCounterForm run={run} />
         <div role="alert" className={message ? 'alert' : 'alert alert-empty'}>
           {message && (

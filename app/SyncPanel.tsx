@@ -28,9 +28,12 @@ function statusText(sync: SyncUpdate | undefined): string {
 export function SyncPanel({
   client,
   onError,
+  counterCount,
 }: {
   client: EngineClient;
   onError: (message: string) => void;
+  /** How many counters this device has: joining shares them. */
+  counterCount: number;
 }) {
   const [sync, setSync] = useState<SyncUpdate>();
   const [busy, setBusy] = useState(false);
@@ -55,18 +58,17 @@ export function SyncPanel({
     };
   }, [client]);
 
-  // Opened through a pairing link: join that space, then drop the token from the address bar.
+  // Opened through a pairing link: drop the token from the address bar and ask first. Joining
+  // shares this device's counters with that space, so a link alone must never do it.
+  const [invite, setInvite] = useState<{ token: string; space: string }>();
   useEffect(() => {
     const match = PAIR.exec(location.hash);
     if (!match || joining.current) return;
     joining.current = true;
     history.replaceState(null, '', location.pathname + location.search);
-    setBusy(true);
-    client
-      .joinSpace(location.origin, decodeURIComponent(match[1]!))
-      .catch((error: unknown) => onError(`Could not join: ${reviveError(error).message}`))
-      .finally(() => setBusy(false));
-  }, [client, onError]);
+    const token = decodeURIComponent(match[1]!);
+    setInvite({ token, space: token.split('.')[1] ?? '' });
+  }, []);
 
   const act = (work: () => Promise<unknown>, what: string) => async () => {
     setBusy(true);
@@ -82,6 +84,30 @@ export function SyncPanel({
   const inSpace = sync !== undefined && sync.state !== 'off';
   return (
     <section className="sync" aria-label="Sync">
+      {invite && (
+        <div className="invite" role="dialog" aria-label="Join a space" aria-modal="false">
+          <p>
+            Sync this device with space <code>{invite.space.slice(0, 8)}…</code>? Its counters
+            {counterCount > 0 ? ` (${counterCount} here)` : ''} will be shared with every device in
+            that space. Only join a space from a link you made yourself.
+          </p>
+          <div className="invite-actions">
+            <button
+              type="button"
+              disabled={busy}
+              onClick={act(async () => {
+                await client.joinSpace(location.origin, invite.token);
+                setInvite(undefined);
+              }, 'Could not join')}
+            >
+              Join space
+            </button>
+            <button type="button" className="link" onClick={() => setInvite(undefined)}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
       <div className="sync-row">
         <span className={`dot dot-${sync?.state ?? 'off'}`} aria-hidden="true" />
         <span role="status" aria-label="Sync status" className="sync-status">

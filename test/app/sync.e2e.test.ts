@@ -58,8 +58,14 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
   expect(link).toMatch(new RegExp(`^${server.url}/#pair=`));
 
   const b = await device(link);
-  await waitSynced(b.page);
   expect(b.page.url()).not.toContain('#pair='); // the token leaves the address bar
+  // A link alone never joins: the person is asked first.
+  const invite = b.page.getByRole('dialog', { name: 'Join a space' });
+  await expect(invite.textContent()).resolves.toContain('will be shared');
+  await status(b.page).filter({ hasText: 'Not syncing' }).waitFor();
+  await invite.getByRole('button', { name: 'Join space' }).click();
+  await waitSynced(b.page);
+  await invite.waitFor({ state: 'detached' });
   await expectCount(b.page, 'Tea', 1);
   await expectCount(b.page, 'Steps', 0);
   // Live: a change on one device shows up on the other.
