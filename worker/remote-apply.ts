@@ -87,6 +87,16 @@ export async function applyRemote<E extends AnyEvent>(
       } else foreign.push(event);
     }
     const pendingEvents = tail.slice(echoes);
+    // A command of ours can come back under other event ids: a re-check rewrote its pending
+    // events while the push carrying the old ones was in flight. The server's events are then
+    // that command's outcome: it must not be re-run on top of them, nor stay "rejected".
+    const foreignCommands = new Set(foreign.map((event) => event.meta.command));
+    if (foreignCommands.size > 0) {
+      const rejected = await tx.objectStore('rejections').getAllKeys();
+      for (const commandId of rejected)
+        if (foreignCommands.has(commandId))
+          ops.push(tx.objectStore('rejections').delete(commandId));
+    }
     const rows = (await tx.objectStore('outbox').index('byStream').getAll(stream)).sort(
       (a, b) => (a.seq ?? 0) - (b.seq ?? 0),
     );
@@ -159,7 +169,10 @@ export async function applyRemote<E extends AnyEvent>(
     }));
     if (byId.size > 0)
       throw new TallyError('invalid', `Stream ${stream} holds pending events of no command.`);
-    const plan = rebase({ confirmed: [...confirmedEvents, ...foreign], pending });
+    const plan = rebase({
+      confirmed: [...confirmedEvents, ...foreign],
+      pending: pending.filter((command) => !foreignCommands.has(command.commandId)),
+    });
 
     for (const event of pendingEvents) ops.push(events.delete(event.position));
     const seqOf = new Map(live.map((row) => [row.commandId, row.seq]));
