@@ -75,13 +75,18 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
         ? createRedisClient(config.redis, onRedisState)
         : config.redis;
     if (!owned) watchRedis(redis, onRedisState);
-    const store = createRedisStore(redis);
+    const store = createRedisStore(redis, { maxEventsPerSpace: config.maxEventsPerSpace });
     backend = {
       redis,
       owned,
       store,
       access: createAccessStore(redis),
-      live: createLiveFeed({ redis, store, blockMs: config.liveBlockMs }),
+      live: createLiveFeed({
+        redis,
+        store,
+        blockMs: config.liveBlockMs,
+        maxSpaces: config.maxLiveSpaces,
+      }),
     };
   }
   const need = (): Backend => {

@@ -5,10 +5,12 @@
  *
  * KEYS[1]      the space's feed (a Redis Stream)
  * KEYS[2..n]   one list per pushed stream, in push order
- * ARGV         per stream: expectedVersion, count, then count × (event id, event JSON)
+ * ARGV[1]      the most events the space may hold
+ * ARGV[2..]    per stream: expectedVersion, count, then count × (event id, event JSON)
  *
  * Replies, per stream: {1, version} accepted, or {0, version, json…} a conflict carrying the
- * stream's events after expectedVersion.
+ * stream's events after expectedVersion. A push that would take the space past its quota is
+ * refused whole, before anything is written: {{-1, events in the space}}.
  *
  * The retry rule: events already stored at their versions with the same ids are a push whose
  * answer was lost. They are accepted without being appended again; when only a prefix of them is
@@ -16,8 +18,20 @@
  */
 export const appendScript = `
 local feed = KEYS[1]
+local quota = tonumber(ARGV[1])
+local incoming = 0
+local scan = 2
+for k = 2, #KEYS do
+  local count = tonumber(ARGV[scan + 1])
+  incoming = incoming + count
+  scan = scan + 2 + 2 * count
+end
+local held = redis.call('XLEN', feed)
+if held + incoming > quota then
+  return {{-1, held}}
+end
 local replies = {}
-local at = 1
+local at = 2
 for k = 2, #KEYS do
   local list = KEYS[k]
   local expected = tonumber(ARGV[at])

@@ -32,6 +32,8 @@ export function createLiveFeed(options: {
   store: SyncStore;
   /** How long one XREAD blocks; bounds how quickly a closed follower notices. */
   blockMs: number;
+  /** Spaces followed at once; each holds a Redis connection, so they are bounded. */
+  maxSpaces?: number;
 }): LiveFeed {
   const followers = new Map<string, SpaceFollower>();
   let closing = false;
@@ -41,6 +43,11 @@ export function createLiveFeed(options: {
       if (closing) throw new TallyError('unavailable', 'The sync server is shutting down.');
       let follower = followers.get(space);
       if (!follower) {
+        if (followers.size >= (options.maxSpaces ?? Infinity))
+          throw new TallyError(
+            'unavailable',
+            'This sync server follows as many spaces live as it can; try again later.',
+          );
         follower = new SpaceFollower(space, options);
         followers.set(space, follower);
         const created = follower;

@@ -7,7 +7,8 @@
  *
  * Limits (options.ts): TALLY_RATE_LIMIT (`false` turns the request limits off),
  * TALLY_RATE_PER_SPACE, TALLY_RATE_CREATE_PER_IP, TALLY_RATE_REFUSED_PER_IP (requests per minute),
- * TALLY_MAX_LIVE_PER_SPACE (live feeds open at once per space).
+ * TALLY_MAX_LIVE_PER_SPACE (live feeds open at once per space), TALLY_MAX_EVENTS_PER_SPACE (events
+ * one space may hold), TALLY_MAX_LIVE_SPACES (spaces this instance follows live at once).
  */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -66,6 +67,12 @@ async function main(): Promise<void> {
     ...(numberFrom('TALLY_MAX_LIVE_PER_SPACE') === undefined
       ? {}
       : { maxLiveConnectionsPerSpace: numberFrom('TALLY_MAX_LIVE_PER_SPACE') }),
+    ...(numberFrom('TALLY_MAX_EVENTS_PER_SPACE') === undefined
+      ? {}
+      : { maxEventsPerSpace: numberFrom('TALLY_MAX_EVENTS_PER_SPACE') }),
+    ...(numberFrom('TALLY_MAX_LIVE_SPACES') === undefined
+      ? {}
+      : { maxLiveSpaces: numberFrom('TALLY_MAX_LIVE_SPACES') }),
   });
   say(`Tally is running at ${server.url}${local ? ` (Redis on port ${local.port})` : ''}`);
 

@@ -30,6 +30,16 @@ export type SyncAppOptions = {
   /** Live feeds open at once per space, across all instances. Default 20. */
   readonly maxLiveConnectionsPerSpace?: number;
   /**
+   * Events one space may hold; a push past it is refused (403) and stores nothing. Default
+   * 1,000,000: a person's counters, not a free store for anyone with a token.
+   */
+  readonly maxEventsPerSpace?: number;
+  /**
+   * Spaces this instance follows live at once (each holds one blocking Redis connection);
+   * past it a new live feed is refused with 503. Default 1,000.
+   */
+  readonly maxLiveSpaces?: number;
+  /**
    * How long a live connection's lease lasts without renewal; a stream renews it every third of
    * that. It bounds how long the connections of a crashed instance still count, and how soon an
    * open feed of a device that left is ended. Default 30 s.
@@ -68,6 +78,8 @@ const optionsSchema = z.strictObject({
   liveBlockMs: z.number().int().min(10).max(60_000).default(5_000),
   rateLimit: z.union([rateLimitSchema, z.literal(false)]).default(() => rateLimitSchema.parse({})),
   maxLiveConnectionsPerSpace: z.number().int().min(1).max(100_000).default(20),
+  maxEventsPerSpace: z.number().int().min(1).max(1_000_000_000).default(1_000_000),
+  maxLiveSpaces: z.number().int().min(1).max(1_000_000).default(1_000),
   liveLeaseMs: z.number().int().min(300).max(600_000).default(30_000),
   log: z
     .union([

@@ -56,7 +56,10 @@ const appendResult = (stream: string, raw: unknown): PushResult => {
   throw new TallyError('unavailable', 'The sync server got an unexpected answer from Redis.');
 };
 
-export function createRedisStore(redis: Redis): SyncStore {
+export function createRedisStore(
+  redis: Redis,
+  options: { readonly maxEventsPerSpace: number } = { maxEventsPerSpace: 1_000_000 },
+): SyncStore {
   // EVALSHA with a fallback to EVAL, so the script survives a Redis restart (empty script cache).
   redis.defineCommand('tallyAppend', { lua: appendScript });
   const scripts = redis as Redis & AppendCommand;
@@ -64,7 +67,7 @@ export function createRedisStore(redis: Redis): SyncStore {
   return {
     async append(space, streams) {
       const keys = [redisKeys.feed(space)];
-      const args: (string | number)[] = [];
+      const args: (string | number)[] = [options.maxEventsPerSpace];
       for (const { stream, expectedVersion, events } of streams) {
         keys.push(redisKeys.stream(space, stream));
         args.push(expectedVersion, events.length);
@@ -76,6 +79,12 @@ export function createRedisStore(redis: Redis): SyncStore {
       } catch (error) {
         throw unavailable(error);
       }
+      const [first] = Array.isArray(reply) ? reply : [];
+      if (Array.isArray(first) && first[0] === -1)
+        throw new TallyError(
+          'forbidden',
+          `This space is full: it holds ${Number(first[1])} events, and at most ${options.maxEventsPerSpace} are kept per space.`,
+        );
       if (!Array.isArray(reply) || reply.length !== streams.length)
         throw new TallyError('unavailable', 'The sync server got an unexpected answer from Redis.');
       return streams.map(({ stream }, index) => appendResult(stream, reply[index]));

@@ -2,10 +2,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../core/protocol.ts';
 import { accessKeys } from '../../server/access-store.ts';
 import { createSpaceTokens } from '../../server/auth.ts';
+import { redisKeys } from '../../server/redis-store.ts';
 import type { RunningServer, ServerOptions } from '../../server/server.ts';
 import { contentSecurityPolicy } from '../../server/security-headers.ts';
 import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
-import { auth, createSpace, openLive, startTestServer, waitFor } from '../server/fixtures.ts';
+import {
+  auth,
+  createSpace,
+  events,
+  openLive,
+  push,
+  pushBody,
+  startTestServer,
+  streamOf,
+  waitFor,
+} from '../server/fixtures.ts';
 
 /**
  * Limits on request rate and on live connections per space, answered 429 with `Retry-After`,
@@ -198,3 +209,52 @@ describe('live connections', () => {
 });
 
 const leases = (space: string) => redis.client.zrange(accessKeys.live(space), '0', '-1');
+
+describe('quotas', () => {
+  it('refuses a push that would take a space past its events, storing nothing', async () => {
+    const server = await start({ maxEventsPerSpace: 5 });
+    const { space, token } = await createSpace(server.url);
+    const stream = streamOf();
+    const first = events(stream, 0, ['Created', 'Incremented', 'Incremented']);
+    expect((await push(server.url, space, token, pushBody(stream, 0, first))).status).toBe(200);
+    // The rate counter moves with every request; the events must not.
+    const stored = async () => ({
+      list: await redis.client.lrange(redisKeys.stream(space, stream), 0, -1),
+      feed: await redis.client.xlen(redisKeys.feed(space)),
+    });
+    const before = await stored();
+    const more = events(stream, 3, ['Incremented', 'Incremented', 'Incremented']);
+    const refused = await push(server.url, space, token, pushBody(stream, 3, more));
+    expect(refused.status).toBe(403);
+    const body = errorBodySchema.parse(await refused.json());
+    expect(body.error.message).toMatch(/This space is full: it holds 3 events/);
+    expect(await stored()).toEqual(before);
+    // Within the quota still goes in; other spaces have their own.
+    expect(
+      (await push(server.url, space, token, pushBody(stream, 3, more.slice(0, 2)))).status,
+    ).toBe(200);
+    const other = await createSpace(server.url);
+    const otherStream = streamOf();
+    const fresh = events(otherStream, 0, ['Created', 'Incremented', 'Incremented']);
+    expect(
+      (await push(server.url, other.space, other.token, pushBody(otherStream, 0, fresh))).status,
+    ).toBe(200);
+  });
+
+  it('follows at most so many spaces live per instance, then answers 503', async () => {
+    const server = await start({ maxLiveSpaces: 1 });
+    const [a, b] = [await createSpace(server.url), await createSpace(server.url)];
+    const first = await openLive(`${server.url}/api/spaces/${a.space}/live`, auth(a.token));
+    expect(first.response.status).toBe(200);
+    const refused = await fetch(`${server.url}/api/spaces/${b.space}/live`, {
+      headers: auth(b.token),
+    });
+    expect(refused.status).toBe(503);
+    await refused.body?.cancel();
+    // Another client of the space already followed shares its follower.
+    const again = await openLive(`${server.url}/api/spaces/${a.space}/live`, auth(a.token));
+    expect(again.response.status).toBe(200);
+    first.close();
+    again.close();
+  });
+});
