@@ -261,12 +261,21 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
       job.reject(toTallyError(error, 'invalid'));
       return;
     }
+    // A rejection or a no-op writes nothing, but it was decided on state that may include
+    // commits still in flight: it is answered only once they are durable, and fails with them.
     if (decision.type === 'rejected') {
-      job.resolve({ type: 'rejected', code: 'rejected', reason: decision.reason });
+      const reason = decision.reason;
+      this.afterInFlight(job, () => ({ type: 'rejected', code: 'rejected', reason }));
       return;
     }
     if (decision.events.length === 0) {
-      job.resolve({ type: 'accepted', stream: this.stream, version: this.version, events: [] });
+      const version = this.version;
+      this.afterInFlight(job, () => ({
+        type: 'accepted',
+        stream: this.stream,
+        version,
+        events: [],
+      }));
       return;
     }
     const time = this.env.now();
@@ -290,7 +299,15 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     const version = this.version;
     this.inFlight++;
     const command = { id: job.commandId, commands: job.commands };
-    this.env.store.append({ stream: this.stream, expectedVersion, events, snapshot, command }).then(
+    const commit = this.env.store.append({
+      stream: this.stream,
+      expectedVersion,
+      events,
+      snapshot,
+      command,
+    });
+    this.lastCommit = commit;
+    commit.then(
       (stored) => {
         this.settled();
         job.resolve({ type: 'accepted', stream: this.stream, version, events: stored });
@@ -304,6 +321,20 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
         job.reject(toTallyError(error));
         if (!this.draining) void this.drain();
       },
+    );
+  }
+
+  /** The newest commit handed to the store: every earlier one settles before it does. */
+  private lastCommit: Promise<unknown> = Promise.resolve();
+
+  private afterInFlight(job: CommandJob<C>, answer: () => ExecuteResult<E>): void {
+    if (this.inFlight === 0) {
+      job.resolve(answer() as ExecuteResult<AnyEvent>);
+      return;
+    }
+    this.lastCommit.then(
+      () => job.resolve(answer() as ExecuteResult<AnyEvent>),
+      (error: unknown) => job.reject(toTallyError(error)),
     );
   }
 
