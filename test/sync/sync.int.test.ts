@@ -75,12 +75,15 @@ describe('sync', () => {
   });
 
   it('a push whose answer is lost is retried without losing or doubling an event', async () => {
-    let lose = 2;
+    let lost = 0;
     const a = await device({
       fetch: async (input, init) => {
         const response = await fetch(input, init);
-        // The server did the work; the device never hears of it.
-        if (String(input).endsWith('/push') && lose-- > 0) throw new TypeError('network lost');
+        // The server did the work; the device never hears of it (the first two times).
+        if (String(input).endsWith('/push') && lost < 2) {
+          lost++;
+          throw new TypeError('network lost');
+        }
         return response;
       },
     });
@@ -89,8 +92,9 @@ describe('sync', () => {
     await a.engine.execute(id, { type: 'create', name: 'Tea' });
     for (let i = 0; i < 5; i++) await a.engine.execute(id, { type: 'increment' });
     const streams = await converged([a], redis, space);
-    // Both answers were lost; the pushed events came back through the feed and were confirmed.
-    expect(lose).toBe(0);
+    // Answers were lost (how many pushes the batching made is its business); the pushed events
+    // came back through the feed or a retry and were confirmed once.
+    expect(lost).toBeGreaterThanOrEqual(1);
     expect(streams[id]).toHaveLength(6);
     expect(new Set((streams[id] as { id: string }[]).map((e) => e.id)).size).toBe(6);
     expect(await valueOf(a, id)).toBe(5);
