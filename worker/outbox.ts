@@ -1,3 +1,4 @@
+import { checkCursor, checkOutboxRow, checkStreamHead, checkSyncConfig } from './stored-records.ts';
 import type { EventEnvelope } from '../core/envelope.ts';
 import type { AnyEvent, RejectedAfterSync, StoredEvent } from '../core/event-store.ts';
 import { limits, type PushRequest } from '../core/protocol.ts';
@@ -20,7 +21,7 @@ export async function readPush<E extends AnyEvent>(
   decode: (record: unknown) => StoredEvent<E>,
 ): Promise<PushStream[]> {
   const tx = db.transaction(['outbox', 'streams', 'events'], 'readonly');
-  const rows = await tx.objectStore('outbox').getAll();
+  const rows = (await tx.objectStore('outbox').getAll()).map(checkOutboxRow);
   const byStream = new Map<string, typeof rows>();
   for (const row of rows) {
     let list = byStream.get(row.stream);
@@ -31,7 +32,8 @@ export async function readPush<E extends AnyEvent>(
   let budget: number = limits.maxEventsPerPush;
   for (const [stream, commands] of byStream) {
     if (streams.length >= limits.maxStreamsPerPush) break;
-    const expectedVersion = (await tx.objectStore('streams').get(stream))?.confirmed ?? 0;
+    const head = await tx.objectStore('streams').get(stream);
+    const expectedVersion = head === undefined ? 0 : (checkStreamHead(head).confirmed ?? 0);
     const events: PushStream['events'] = [];
     for (const command of commands) {
       if (command.events.length > budget) break;
@@ -58,9 +60,7 @@ export const pendingCount = (db: TallyDatabase): Promise<number> => db.count('ou
 
 export async function readSyncConfig(db: TallyDatabase): Promise<SyncConfig | undefined> {
   const record = await db.get('meta', 'sync');
-  return record?.key === 'sync'
-    ? { origin: record.origin, space: record.space, token: record.token }
-    : undefined;
+  return record === undefined ? undefined : checkSyncConfig(record);
 }
 
 export async function writeSyncConfig(db: TallyDatabase, config: SyncConfig): Promise<void> {
@@ -75,7 +75,9 @@ export async function clearSyncConfig(db: TallyDatabase): Promise<void> {
 
 export async function readCursor(db: TallyDatabase, space: string): Promise<string> {
   const record = await db.get('meta', 'cursor');
-  return record?.key === 'cursor' && record.space === space ? record.cursor : '0';
+  if (record === undefined) return '0';
+  const stored = checkCursor(record);
+  return stored.space === space ? stored.cursor : '0';
 }
 
 export async function writeCursor(db: TallyDatabase, space: string, cursor: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
 import type {
@@ -61,7 +62,8 @@ export async function applyRemote<E extends AnyEvent>(
     return value;
   };
   try {
-    const head = await tx.objectStore('streams').get(stream);
+    const stored = await tx.objectStore('streams').get(stream);
+    const head = stored === undefined ? undefined : checkStreamHead(stored);
     const version = head?.version ?? NO_STREAM;
     const startConfirmed = head?.confirmed ?? NO_STREAM;
     let confirmed = startConfirmed;
@@ -97,9 +99,9 @@ export async function applyRemote<E extends AnyEvent>(
         if (foreignCommands.has(commandId))
           ops.push(tx.objectStore('rejections').delete(commandId));
     }
-    const rows = (await tx.objectStore('outbox').index('byStream').getAll(stream)).sort(
-      (a, b) => (a.seq ?? 0) - (b.seq ?? 0),
-    );
+    const rows = (await tx.objectStore('outbox').index('byStream').getAll(stream))
+      .map(checkOutboxRow)
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
     const live: OutboxRow[] = [];
     for (const row of rows) {
       const done = row.events.filter((e) => e.version <= confirmed).length;

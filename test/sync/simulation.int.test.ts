@@ -5,7 +5,7 @@ import type { RunningServer } from '../../server/server.ts';
 import { counterId } from '../helpers/engine.ts';
 import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
 import { converged, openDevice, synced, type Device } from '../helpers/sync.ts';
-import { startTestServer } from '../server/fixtures.ts';
+import { startTestServer, waitFor } from '../server/fixtures.ts';
 
 let redis: TestRedis;
 let server: RunningServer;
@@ -124,7 +124,22 @@ describe('sync simulation', () => {
                 expect(row?.value).toBe(state.exists ? state.value : undefined);
               }
             }
-            // Names stay unique across counters, and every device agrees on them.
+            // Names stay unique across counters, and every device agrees on them (a rename that
+            // settles two equal names syncs like any command: wait for it).
+            const nameLists = () =>
+              Promise.all(
+                devices.map(async (device) =>
+                  (await device.engine.listCounters()).map((r) => r.name.toLowerCase()).sort(),
+                ),
+              );
+            await waitFor(async () => {
+              const lists = await nameLists();
+              const [first] = lists;
+              return (
+                new Set(first).size === first!.length &&
+                lists.every((list) => JSON.stringify(list) === JSON.stringify(first))
+              );
+            }, 'every device to agree on unique names');
             const names = await Promise.all(
               devices.map(async (device) =>
                 (await device.engine.listCounters())

@@ -158,6 +158,12 @@ describe('sync', () => {
     // Either b heard of a's counter while its own was pending (its create is rejected after
     // sync), or both were accepted and every device renamed the later one the same way.
     const names = async (d: Device) => (await d.engine.listCounters()).map((r) => r.name).sort();
+    // A rename that settles the names is a command like any other: it syncs after the rest.
+    await waitFor(async () => {
+      const [x, y] = [await names(a), await names(b)];
+      const unique = new Set(x.map((n) => n.toLowerCase())).size === x.length;
+      return unique && JSON.stringify(x) === JSON.stringify(y) && (await synced(a), true);
+    }, 'both devices to agree on unique names');
     const [na, nb] = [await names(a), await names(b)];
     expect(na).toEqual(nb);
     expect(new Set(na.map((n) => n.toLowerCase())).size).toBe(na.length);

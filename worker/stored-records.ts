@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { streamIdSchema } from '../core/envelope.ts';
+import { TallyError } from '../core/errors.ts';
+import { cursorSchema, spaceIdSchema } from '../core/protocol.ts';
+import { spaceTokenSchema, syncOriginSchema, commandIdSchema } from '../core/engine-api.ts';
+import type { OutboxRow, StreamHead, SyncConfig } from './idb-schema.ts';
+
+/**
+ * The engine's own bookkeeping records, validated as they are read back like events and rows
+ * are: storage is an edge. A damaged one is named, never used, and never written over.
+ */
+const version = z.number().int().nonnegative();
+
+const outboxRowSchema = z.object({
+  seq: z.number().int().positive().optional(),
+  commandId: commandIdSchema,
+  stream: streamIdSchema,
+  commands: z.array(z.unknown()),
+  events: z.array(z.object({ id: z.string().min(1), version: z.number().int().positive() })),
+});
+
+const streamHeadSchema = z.object({
+  stream: streamIdSchema,
+  version,
+  confirmed: version.optional(),
+});
+
+const syncConfigSchema = z.object({
+  key: z.literal('sync'),
+  origin: syncOriginSchema,
+  space: spaceIdSchema,
+  token: spaceTokenSchema,
+});
+
+const cursorRecordSchema = z.object({
+  key: z.literal('cursor'),
+  space: z.string(),
+  cursor: cursorSchema,
+});
+
+function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new TallyError(
+      'invalid',
+      `${what} is damaged (${parsed.error.issues
+        .slice(0, 2)
+        .map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`)
+        .join('; ')}); Tally leaves it as it is.`,
+    );
+  return parsed.data;
+}
+
+export const checkOutboxRow = (row: unknown): OutboxRow =>
+  check(outboxRowSchema, row, 'A stored pending command');
+
+export const checkStreamHead = (head: unknown): StreamHead =>
+  check(streamHeadSchema, head, 'A stored stream head');
+
+export function checkSyncConfig(record: unknown): SyncConfig {
+  const { origin, space, token } = check(syncConfigSchema, record, 'The stored sync settings');
+  return { origin, space, token };
+}
+
+export const checkCursor = (record: unknown): { space: string; cursor: string } =>
+  check(cursorRecordSchema, record, 'The stored feed cursor');
