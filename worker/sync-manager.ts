@@ -90,6 +90,10 @@ export class SyncManager {
 
   async startSync(origin: string): Promise<{ space: string; pairingLink: string }> {
     const base = check(syncOriginSchema, origin);
+    // Asked again (a tab re-sending after its leader went away): the space already made stands.
+    const current = await readSyncConfig(this.engine.db);
+    if (current?.origin === base)
+      return { space: current.space, pairingLink: pairingLink(current) };
     const { space, token } = await this.transport.createSpace(base);
     const config = { origin: base, space, token };
     await this.join(config);
@@ -100,6 +104,9 @@ export class SyncManager {
     const base = check(syncOriginSchema, origin);
     const valid = check(spaceTokenSchema, token);
     const space = valid.split('.')[1]!;
+    // Already in that space (the same link opened twice, or a re-sent call): nothing to do.
+    const current = await readSyncConfig(this.engine.db);
+    if (current?.origin === base && current.space === space) return;
     const own = await this.transport.deviceToken({ origin: base, space, token: valid });
     await this.join({ origin: base, space, token: check(spaceTokenSchema, own) });
   }
