@@ -93,6 +93,16 @@ export const syncOriginSchema = z
 export const spaceTokenSchema = z
   .string()
   .regex(/^t1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{43,128}$/, 'That is not a Tally pairing token.');
+/**
+ * What a pairing link carries: a pairing invite (`p1.…`, what devices show now) or, from an older
+ * link, a device token of the space.
+ */
+export const pairingTokenSchema = z
+  .string()
+  .regex(
+    /^(p1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{30}|t1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{43,128})$/,
+    'That is not a Tally pairing link.',
+  );
 export const commandIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 export type SubscribeRequest = z.infer<typeof subscribeRequestSchema>;
 

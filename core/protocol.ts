@@ -106,4 +106,10 @@ export type LiveMessage = z.infer<typeof liveMessageSchema>;
 
 /** `POST /api/spaces/:space/devices`: a token of its own for a device joining the space. */
 export const deviceTokenResponseSchema = z.strictObject({ token: z.string().min(1) });
+export const inviteResponseSchema = z.strictObject({
+  invite: z.string().regex(/^p1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{30}$/),
+  /** Milliseconds since the epoch. */
+  expiresAt: z.number().int().positive(),
+});
+export type InviteResponse = z.infer<typeof inviteResponseSchema>;
 export type DeviceTokenResponse = z.infer<typeof deviceTokenResponseSchema>;

@@ -33,7 +33,18 @@ export interface SpaceTokens {
   issue(space: string): string;
   /** The space and device a token is genuinely for, or undefined for anything malformed or forged. */
   verify(token: string): TokenHolder | undefined;
+  /**
+   * A pairing invite: `p1.<space>.<base64url(expiry ‖ mac)>`. It can do one thing only, have a
+   * device token of that space made for the device that opens the link, and only until it
+   * expires; so a pairing link never carries a device's own credential.
+   */
+  invite(space: string, expiresAt: number): string;
+  /** The space and expiry of a genuine invite, or undefined for anything malformed or forged. */
+  verifyInvite(token: string): { space: string; expiresAt: number } | undefined;
 }
+
+const invitePattern = /^p1\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{30})$/;
+const expiryBytes = 6;
 
 export function createSpaceTokens(secret: string): SpaceTokens {
   if (secret.length < minSecretLength)
@@ -45,7 +56,28 @@ export function createSpaceTokens(secret: string): SpaceTokens {
       .update(id)
       .digest()
       .subarray(0, macBytes);
+  const inviteMac = (space: string, expiry: Buffer) =>
+    createHmac('sha256', secret)
+      .update(`tally/invite/v1\n${space}\n`)
+      .update(expiry)
+      .digest()
+      .subarray(0, macBytes);
   return {
+    invite(space, expiresAt) {
+      const expiry = Buffer.alloc(expiryBytes);
+      expiry.writeUIntBE(Math.ceil(expiresAt / 1000), 0, expiryBytes);
+      return `p1.${space}.${Buffer.concat([expiry, inviteMac(space, expiry)]).toString('base64url')}`;
+    },
+    verifyInvite(token) {
+      const match = invitePattern.exec(token);
+      if (!match) return undefined;
+      const [, space = '', given = ''] = match;
+      const raw = Buffer.from(given, 'base64url');
+      if (raw.length !== expiryBytes + macBytes) return undefined;
+      const expiry = raw.subarray(0, expiryBytes);
+      if (!timingSafeEqual(raw.subarray(expiryBytes), inviteMac(space, expiry))) return undefined;
+      return { space, expiresAt: expiry.readUIntBE(0, expiryBytes) * 1000 };
+    },
     issue(space) {
       const id = randomBytes(idBytes);
       return `t1.${space}.${Buffer.concat([id, mac(space, id)]).toString('base64url')}`;
@@ -79,7 +111,11 @@ export type SpaceGate = {
  */
 export function requireSpaceToken(
   gate: SpaceGate,
-  options: { allowQueryToken?: boolean } = {},
+  options: {
+    allowQueryToken?: boolean;
+    /** Also admit a pairing invite of this space (only where a joining device is served). */
+    allowInvite?: boolean;
+  } = {},
 ): MiddlewareHandler<AppEnv> {
   const { rateLimit } = gate;
   const refuse = async (ip: string, error: TallyError): Promise<never> => {
@@ -102,6 +138,26 @@ export function requireSpaceToken(
         ip,
         new TallyError('unauthorized', 'This request needs a bearer token for its space.'),
       );
+    if (options.allowInvite && token.startsWith('p1.')) {
+      const invite = gate.tokens.verifyInvite(token);
+      if (invite === undefined)
+        return refuse(ip, new TallyError('unauthorized', 'That pairing link is not valid here.'));
+      if (invite.space !== space)
+        return refuse(ip, new TallyError('forbidden', 'That pairing link is for another space.'));
+      if (invite.expiresAt <= Date.now())
+        return refuse(
+          ip,
+          new TallyError(
+            'unauthorized',
+            'That pairing link has expired. Make a new one on a device in the space.',
+          ),
+        );
+      // Counted against the space like any request; an invite names no device to revoke.
+      await gate.access().admit({ space, device: 'invite' }, rateLimit ? rateLimit : undefined);
+      c.set('space', space);
+      c.set('device', 'invite');
+      return next();
+    }
     const holder = gate.tokens.verify(token);
     if (holder === undefined)
       return refuse(ip, new TallyError('unauthorized', 'That token is not valid on this server.'));

@@ -2,6 +2,7 @@ import { counterCodec } from '../core/counter-codec.ts';
 import type { CounterEvent } from '../core/counter.ts';
 import {
   commandIdSchema,
+  pairingTokenSchema,
   spaceTokenSchema,
   syncOriginSchema,
   type SyncUpdate,
@@ -26,8 +27,11 @@ export type SyncManagerOptions = {
   readonly pushDelayMs?: number;
 };
 
-const pairingLink = ({ origin, token }: SyncConfig) =>
-  `${origin}/#pair=${encodeURIComponent(token)}`;
+const pairingLink = (origin: string, invite: string) =>
+  `${origin}/#pair=${encodeURIComponent(invite)}`;
+
+/** An invite is renewed when it has less than this left, so a link shown is never about to die. */
+const inviteMarginMs = 60 * 60 * 1000;
 
 const check = <T>(
   schema: {
@@ -92,17 +96,20 @@ export class SyncManager {
     const base = check(syncOriginSchema, origin);
     // Asked again (a tab re-sending after its leader went away): the space already made stands.
     const current = await readSyncConfig(this.engine.db);
-    if (current?.origin === base)
-      return { space: current.space, pairingLink: pairingLink(current) };
+    if (current?.origin === base) {
+      const invite = await this.ensureInvite(current);
+      return { space: current.space, pairingLink: pairingLink(base, invite) };
+    }
     const { space, token } = await this.transport.createSpace(base);
     const config = { origin: base, space, token };
     await this.join(config);
-    return { space, pairingLink: pairingLink(config) };
+    const invite = await this.ensureInvite(config);
+    return { space, pairingLink: pairingLink(base, invite) };
   }
 
   async joinSpace(origin: string, token: string): Promise<void> {
     const base = check(syncOriginSchema, origin);
-    const valid = check(spaceTokenSchema, token);
+    const valid = check(pairingTokenSchema, token);
     const space = valid.split('.')[1]!;
     // Already in that space (the same link opened twice, or a re-sent call): nothing to do.
     const current = await readSyncConfig(this.engine.db);
@@ -182,7 +189,30 @@ export class SyncManager {
     await client?.stop();
   }
 
+  /** The invite the pairing link shows; kept in memory, made again when near its end. */
+  private invite: { space: string; invite: string; expiresAt: number } | undefined;
+  private inviting: Promise<string> | undefined;
+
+  private ensureInvite(config: SyncConfig): Promise<string> {
+    const held = this.invite;
+    if (held?.space === config.space && held.expiresAt - Date.now() > inviteMarginMs)
+      return Promise.resolve(held.invite);
+    this.inviting ??= this.transport
+      .invite(config)
+      .then(({ invite, expiresAt }) => {
+        this.invite = { space: config.space, invite, expiresAt };
+        void this.refresh();
+        return invite;
+      })
+      .finally(() => (this.inviting = undefined));
+    return this.inviting;
+  }
+
   private async refresh(): Promise<void> {
+    // Offline or not yet made: try again whenever the status moves (the link then appears).
+    const config = this.client?.config;
+    if (config && this.online && this.invite?.space !== config.space)
+      void this.ensureInvite(config).catch(() => undefined);
     let rejected;
     try {
       rejected = await readRejections(this.engine.db);
@@ -194,7 +224,10 @@ export class SyncManager {
     this.latest = {
       type: 'sync',
       ...status,
-      ...(client ? { space: client.config.space, pairingLink: pairingLink(client.config) } : {}),
+      ...(client ? { space: client.config.space } : {}),
+      ...(client && this.invite?.space === client.config.space
+        ? { pairingLink: pairingLink(client.config.origin, this.invite.invite) }
+        : {}),
       rejected: rejected.map(({ commandId, stream, name, reason, at }) => ({
         commandId,
         stream,

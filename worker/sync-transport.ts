@@ -3,6 +3,8 @@ import { TallyError, isErrorCode } from '../core/errors.ts';
 import {
   createSpaceResponseSchema,
   deviceTokenResponseSchema,
+  inviteResponseSchema,
+  type InviteResponse,
   errorBodySchema,
   liveMessageSchema,
   pullResponseSchema,
@@ -70,6 +72,20 @@ export class SyncTransport {
       throw unreachable(config.origin, cause);
     }
     return (await answer(response, deviceTokenResponseSchema, config.origin)).token;
+  }
+
+  /** A pairing invite for the space: what the pairing link carries instead of this token. */
+  async invite(config: SyncConfig): Promise<InviteResponse> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${config.origin}/api/spaces/${config.space}/invites`, {
+        method: 'POST',
+        headers: auth(config),
+      });
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    return answer(response, inviteResponseSchema, config.origin);
   }
 
   /** Revokes this device's token on the server: the space stops accepting it. */

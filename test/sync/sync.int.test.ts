@@ -48,7 +48,8 @@ describe('sync', () => {
     await a.engine.execute(id, { type: 'create', name: 'Coffee' });
     await a.engine.execute(id, { type: 'increment' });
     const { space, pairingLink } = await a.sync.startSync(server.url);
-    expect(pairingLink).toMatch(new RegExp(`^${server.url}/#pair=t1\\.${space}\\.`));
+    // The link carries a pairing invite, never a device's own token.
+    expect(pairingLink).toMatch(new RegExp(`^${server.url}/#pair=p1\\.${space}\\.`));
     const token = decodeURIComponent(pairingLink.split('#pair=')[1]!);
     await b.sync.joinSpace(server.url, token);
     await waitFor(async () => (await valueOf(b, id)) === 1, 'b to see the counter at 1');
@@ -205,10 +206,16 @@ describe('pairing and leaving', () => {
     // The others carry on.
     await a.engine.execute(id, { type: 'increment' });
     await synced(a);
+    const aToken = (await a.engine.db.get('meta', 'sync')) as { token?: string } | undefined;
     const still = await fetch(`${server.url}/api/spaces/${space}/events`, {
-      headers: { Authorization: `Bearer ${pairing}` },
+      headers: { Authorization: `Bearer ${aToken!.token!}` },
     });
     expect(still.status).toBe(200);
+    // The invite only ever made device tokens: it reads nothing itself.
+    const invited = await fetch(`${server.url}/api/spaces/${space}/events`, {
+      headers: { Authorization: `Bearer ${pairing}` },
+    });
+    expect(invited.status).toBe(401);
   });
 });
 
