@@ -1,6 +1,7 @@
 import { proxy, wrap, type Remote } from 'comlink';
 import type { EngineApi, EngineUpdate, SubscribeRequest } from '../core/engine-api.ts';
-import { reviveError, toTallyError } from '../core/errors.ts';
+import { engineAnswerSchemas, engineUpdateSchema } from '../core/engine-messages.ts';
+import { TallyError, reviveError, toTallyError } from '../core/errors.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
 import { methods, tabMessageSchema, type Method, type TabMessage } from './tab-messages.ts';
 
@@ -149,12 +150,23 @@ export async function connectLeader(): Promise<EngineClient> {
       const call = calls.get(message.id);
       if (!call) return;
       calls.delete(message.id);
-      if (message.ok) call.resolve(message.value);
-      else call.reject(reviveError(message.error));
+      if (!message.ok) {
+        call.reject(reviveError(message.error));
+        return;
+      }
+      // Another tab's answer is an edge: it reaches the UI only in the shape the method has.
+      const answer = engineAnswerSchemas[call.method].safeParse(message.value);
+      if (answer.success) call.resolve(answer.data);
+      else
+        call.reject(
+          new TallyError('invalid', `The leader tab sent a malformed answer to ${call.method}.`),
+        );
       return;
     }
     if (message.kind === 'update') {
-      subs.get(message.sub)?.onUpdate(message.update as EngineUpdate);
+      const update = engineUpdateSchema.safeParse(message.update);
+      // A malformed update is dropped, never shown; the next reset brings the truth.
+      if (update.success) subs.get(message.sub)?.onUpdate(update.data);
       return;
     }
     if (engine) serveFollower(message);
