@@ -8,7 +8,7 @@ export const streamIdPattern = /^[a-z][a-z0-9]{0,23}-[A-Za-z0-9_-]{1,64}$/;
 export const streamIdSchema = z.string().regex(streamIdPattern, 'Not a valid stream id.');
 export type StreamId = string;
 
-const idSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'Not a valid id.');
+export const idSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'Not a valid id.');
 
 export const metadataSchema = z.strictObject({
   /** Wall-clock milliseconds when the command was decided; for people, never for ordering. */

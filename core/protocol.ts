@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envelopeSchema, streamIdSchema } from './envelope.ts';
+import { envelopeSchema, idSchema, streamIdSchema } from './envelope.ts';
 import { errorCodes } from './errors.ts';
 
 /**
@@ -30,6 +30,12 @@ export const pushStreamSchema = z
     stream: streamIdSchema,
     /** The device's confirmed head: how many events of the stream it knows the server has. */
     expectedVersion: z.number().int().nonnegative(),
+    /**
+     * The id of the device's event at `expectedVersion`. When the server holds another event
+     * there, the two histories have diverged (Redis lost events, then others wrote there): the
+     * answer is `diverged`, and nothing is appended.
+     */
+    expectedId: idSchema.optional(),
     events: z.array(envelopeSchema).min(1),
   })
   .superRefine((push, ctx) => {
@@ -59,6 +65,12 @@ export const pushResultSchema = z.discriminatedUnion('status', [
     stream: streamIdSchema,
     status: z.literal('accepted'),
     /** The stream's version on the server after the push. */
+    version: z.number().int().nonnegative(),
+  }),
+  z.strictObject({
+    stream: streamIdSchema,
+    status: z.literal('diverged'),
+    /** The server's length of the stream. */
     version: z.number().int().nonnegative(),
   }),
   z.strictObject({

@@ -6,10 +6,12 @@
  * KEYS[1]      the space's feed (a Redis Stream)
  * KEYS[2..n]   one list per pushed stream, in push order
  * ARGV[1]      the most events the space may hold
- * ARGV[2..]    per stream: expectedVersion, count, then count × (event id, event JSON)
+ * ARGV[2..]    per stream: expectedVersion, expectedId ('' for none), count, then count × (event
+ *              id, event JSON)
  *
  * Replies, per stream: {1, version} accepted, or {0, version, json…} a conflict carrying the
- * stream's events after expectedVersion. A push that would take the space past its quota is
+ * stream's events after expectedVersion, or {2, version} when the event stored at expectedVersion
+ * is not the one the device names (the histories diverged; nothing is written). A push that would take the space past its quota is
  * refused whole, before anything is written: {{-1, events in the space}}.
  *
  * The retry rule: events already stored at their versions with the same ids are a push whose
@@ -22,9 +24,9 @@ local quota = tonumber(ARGV[1])
 local incoming = 0
 local scan = 2
 for k = 2, #KEYS do
-  local count = tonumber(ARGV[scan + 1])
+  local count = tonumber(ARGV[scan + 2])
   incoming = incoming + count
-  scan = scan + 2 + 2 * count
+  scan = scan + 3 + 2 * count
 end
 local held = redis.call('XLEN', feed)
 if held + incoming > quota then
@@ -35,11 +37,17 @@ local at = 2
 for k = 2, #KEYS do
   local list = KEYS[k]
   local expected = tonumber(ARGV[at])
-  local count = tonumber(ARGV[at + 1])
-  local first = at + 2
+  local expectedId = ARGV[at + 1]
+  local count = tonumber(ARGV[at + 2])
+  local first = at + 3
   at = first + 2 * count
 
   local length = redis.call('LLEN', list)
+  local diverged = false
+  if expected > 0 and expectedId ~= '' and length >= expected then
+    local there = redis.call('LINDEX', list, expected - 1)
+    diverged = cjson.decode(there)['id'] ~= expectedId
+  end
   local present = 0
   local matches = length >= expected
   if matches and length > expected then
@@ -53,7 +61,9 @@ for k = 2, #KEYS do
     end
   end
 
-  if matches then
+  if diverged then
+    replies[#replies + 1] = {2, length}
+  elseif matches then
     for i = present + 1, count do
       local event = ARGV[first + 2 * (i - 1) + 1]
       redis.call('RPUSH', list, event)

@@ -16,6 +16,8 @@ export const redisKeys = {
 export type StreamAppend = {
   readonly stream: string;
   readonly expectedVersion: number;
+  /** The pushing device's event id at `expectedVersion`, when it sent one. */
+  readonly expectedId?: string;
   readonly events: readonly Envelope[];
 };
 
@@ -49,6 +51,7 @@ const appendResult = (stream: string, raw: unknown): PushResult => {
     const [status, version, ...events] = raw as unknown[];
     if (typeof version === 'number') {
       if (status === 1) return { stream, status: 'accepted', version };
+      if (status === 2) return { stream, status: 'diverged', version };
       if (status === 0)
         return { stream, status: 'conflict', version, events: events.map(parseStoredEvent) };
     }
@@ -68,9 +71,9 @@ export function createRedisStore(
     async append(space, streams) {
       const keys = [redisKeys.feed(space)];
       const args: (string | number)[] = [options.maxEventsPerSpace];
-      for (const { stream, expectedVersion, events } of streams) {
+      for (const { stream, expectedVersion, expectedId, events } of streams) {
         keys.push(redisKeys.stream(space, stream));
-        args.push(expectedVersion, events.length);
+        args.push(expectedVersion, expectedId ?? '', events.length);
         for (const event of events) args.push(event.id, serializeEvent(event));
       }
       let reply: unknown;

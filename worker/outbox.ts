@@ -49,7 +49,12 @@ export async function readPush<E extends AnyEvent>(
     }
     // Versions must follow the confirmed head; anything else waits for the next rebase.
     if (events.length > 0 && events.every((e, i) => e.version === expectedVersion + i + 1))
-      streams.push({ stream, expectedVersion, events });
+      streams.push({
+        stream,
+        expectedVersion,
+        ...(await idAt(tx.objectStore('events').index('byStream'), stream, expectedVersion)),
+        events,
+      });
     if (budget === 0) break;
   }
   await tx.done;
@@ -110,12 +115,26 @@ export async function readRestore<E extends AnyEvent>(
     IDBKeyRange.bound([stream, from + 1], [stream, to]),
   );
   const events = raw.map((record) => envelope(decode(record)) as PushStream['events'][number]);
+  const first = await idAt(db.transaction('events').store.index('byStream'), stream, from);
   const pushes: PushStream[] = [];
   for (let i = 0; i < events.length; i += limits.maxEventsPerPush)
     pushes.push({
       stream,
       expectedVersion: from + i,
+      // The server must hold our event at `from` (or the batch before this one).
+      ...(i === 0 ? first : { expectedId: events[i - 1]!.id }),
       events: events.slice(i, i + limits.maxEventsPerPush),
     });
   return pushes;
+}
+
+/** `{ expectedId }`: this device's event id at `version`, so the server can tell a diverged copy. */
+async function idAt(
+  byStream: { get(key: [string, number]): Promise<unknown> },
+  stream: string,
+  version: number,
+): Promise<{ expectedId?: string }> {
+  if (version === 0) return {};
+  const record = (await byStream.get([stream, version])) as { id?: unknown } | undefined;
+  return typeof record?.id === 'string' ? { expectedId: record.id } : {};
 }

@@ -22,11 +22,20 @@ export type RemoteApplyContext<E extends AnyEvent> = {
 const allVersions = (stream: StreamId, from: number, to = Number.MAX_SAFE_INTEGER) =>
   IDBKeyRange.bound([stream, from], [stream, to]);
 
-const diverged = (stream: StreamId, version: number) =>
-  new TallyError(
-    'invalid',
-    `The server's ${stream} differs from this device's at confirmed version ${version}.`,
-  );
+/** The server's copy of a stream is not ours below our confirmed head: never guessed over. */
+export class DivergedError extends TallyError {
+  constructor(
+    readonly stream: StreamId,
+    version: number,
+  ) {
+    super(
+      'conflict',
+      `The server's ${stream} differs from this device's at confirmed version ${version}.`,
+    );
+  }
+}
+
+const diverged = (stream: StreamId, version: number) => new DivergedError(stream, version);
 
 /**
  * The server's events for one stream, applied in ONE IndexedDB transaction (DESIGN.md §4):

@@ -4,6 +4,7 @@ import type { AnyEvent, RemoteOutcome, StoredEvent } from '../core/event-store.t
 import type { FeedEntry } from '../core/protocol.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import type { SyncConfig, TallyDatabase } from './idb-schema.ts';
+import { DivergedError } from './remote-apply.ts';
 import { pendingCount, readCursor, readPush, readRestore, writeCursor } from './outbox.ts';
 import type { SyncTransport } from './sync-transport.ts';
 
@@ -43,6 +44,12 @@ class Gap extends Error {}
  * mailbox; the store does the rest in its transactions, so this class holds no state a crash
  * could lose.
  */
+const divergedError = (stream: StreamId) =>
+  new TallyError(
+    'conflict',
+    `The server's history of ${stream} differs from this device's: it lost events and others wrote there since. This device keeps its copy and stops sending that counter.`,
+  );
+
 export class SyncClient<E extends AnyEvent> {
   private running = false;
   private online = true;
@@ -188,7 +195,9 @@ export class SyncClient<E extends AnyEvent> {
       this.pushRequested = false;
       let streams;
       try {
-        streams = await readPush(target.db, target.decodeStored);
+        streams = (await readPush(target.db, target.decodeStored)).filter(
+          ({ stream }) => !this.diverged.has(stream),
+        );
       } catch (error) {
         this.fail(error);
         return;
@@ -201,6 +210,12 @@ export class SyncClient<E extends AnyEvent> {
             const sent = streams.find((s) => s.stream === result.stream);
             if (!sent)
               throw new TallyError('unavailable', 'The server answered for a stream never sent.');
+            // Redis lost events and someone else wrote at those versions since: the server's
+            // history and ours differ below the confirmed head. Never guess; say so.
+            if (result.status === 'diverged') {
+              this.diverged.add(result.stream);
+              return { type: 'applied' as const };
+            }
             // The server holds fewer events than it once accepted from us: it lost some (Redis
             // restarted without its last second). Give them back, then push as usual.
             if (result.status === 'conflict' && result.version < sent.expectedVersion) {
@@ -217,7 +232,7 @@ export class SyncClient<E extends AnyEvent> {
         // Conflict events start at the confirmed head, so a gap means the feed must catch up.
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
         this.pushBackoff.reset();
-        if (this.live) this.lastError = undefined;
+        if (this.live) this.clearError();
         this.pushRequested = true;
       } catch (error) {
         this.fail(error);
@@ -233,6 +248,10 @@ export class SyncClient<E extends AnyEvent> {
     const { target, transport, config } = this.options;
     for (const push of await readRestore(target.db, target.decodeStored, stream, from, to)) {
       const [result] = (await transport.push(config, { streams: [push] })).results;
+      if (result?.status === 'diverged') {
+        this.diverged.add(stream);
+        return;
+      }
       if (result?.status !== 'accepted')
         throw new TallyError(
           'conflict',
@@ -244,6 +263,15 @@ export class SyncClient<E extends AnyEvent> {
 
   /** Events given back to a server that had lost them. */
   restored = 0;
+
+  /** Streams whose history on the server differs from ours: never pushed again by this run. */
+  readonly diverged = new Set<StreamId>();
+
+  /** Things went well: the last error is gone, unless a split history stays to be told. */
+  private clearError(): void {
+    const [split] = this.diverged;
+    this.lastError = split === undefined ? undefined : divergedError(split).message;
+  }
 
   private requestResync(): void {
     this.resyncFromStart = true;
@@ -272,7 +300,7 @@ export class SyncClient<E extends AnyEvent> {
           this.wakeAll();
         }
         this.live = true;
-        this.lastError = undefined;
+        this.clearError();
         this.feedBackoff.reset();
         this.emit();
         this.nudge();
@@ -313,7 +341,17 @@ export class SyncClient<E extends AnyEvent> {
       list.push(target.decodeRemote(event));
     }
     const outcomes = await Promise.all(
-      [...byStream].map(([stream, events]) => target.applyRemote(stream, events)),
+      [...byStream]
+        .filter(([stream]) => !this.diverged.has(stream))
+        .map(([stream, events]) =>
+          target.applyRemote(stream, events).catch((error: unknown) => {
+            // One stream whose history split must not stop the feed for all the others.
+            if (!(error instanceof DivergedError)) throw error;
+            this.diverged.add(stream);
+            this.lastError = divergedError(stream).message;
+            return { type: 'applied' as const };
+          }),
+        ),
     );
     if (outcomes.some((outcome) => outcome.type === 'gap')) {
       this.resyncFromStart = true;

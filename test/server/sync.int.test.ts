@@ -143,6 +143,23 @@ describe('push and pull', () => {
     expect(await redis.client.xlen(redisKeys.feed(space))).toBe(2);
   });
 
+  it('answers diverged when the event at expectedVersion is not the device’s, and appends nothing', async () => {
+    const { space, token } = await createSpace(server.url);
+    const stream = streamOf();
+    const first = events(stream, 0, ['Created', 'Incremented']);
+    await pushOk(space, token, pushBody(stream, 0, first));
+    const next = events(stream, 2, ['Incremented']);
+    const claim = (expectedId: string) => ({
+      streams: [{ stream, expectedVersion: 2, expectedId, events: next }],
+    });
+    const { results } = await pushOk(space, token, claim('ev-not-what-the-server-has'));
+    expect(results).toEqual([{ stream, status: 'diverged', version: 2 }]);
+    expect(await redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
+    expect(await redis.client.xlen(redisKeys.feed(space))).toBe(2);
+    const agreed = await pushOk(space, token, claim(first[1]!.id));
+    expect(agreed.results).toEqual([{ stream, status: 'accepted', version: 3 }]);
+  });
+
   it('answers a conflict when the device claims more than the server has', async () => {
     const { space, token } = await createSpace(server.url);
     const stream = streamOf();

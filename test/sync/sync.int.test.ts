@@ -247,6 +247,44 @@ describe('a server that comes back with fewer events', () => {
   });
 });
 
+describe('a server whose lost events others wrote over', () => {
+  it('the device that had them says so and keeps its copy, and the feed goes on for the rest', async () => {
+    const a = await device();
+    const b = await device();
+    const split = counterId(70);
+    const fine = counterId(71);
+    await a.engine.execute(split, { type: 'create', name: 'Split' });
+    await a.engine.execute(split, { type: 'increment' });
+    const { space, pairingLink } = await a.sync.startSync(server.url);
+    await b.sync.joinSpace(server.url, decodeURIComponent(pairingLink.split('#pair=')[1]!));
+    await waitFor(async () => (await valueOf(b, split)) === 1, 'b to see 1');
+    b.sync.setOnline(false);
+    for (let i = 0; i < 3; i++) await a.engine.execute(split, { type: 'increment' });
+    await synced(a);
+    // Redis loses a's last three events; then b, which never saw them, writes at those versions.
+    const key = redisKeys.stream(space, split);
+    await redis.client.ltrim(key, 0, 1);
+    const lost = await redis.client.xrevrange(redisKeys.feed(space), '+', '-', 'COUNT', 3);
+    await redis.client.xdel(redisKeys.feed(space), ...lost.map(([entry]) => entry));
+    for (let i = 0; i < 4; i++) await b.engine.execute(split, { type: 'increment' });
+    b.sync.setOnline(true);
+    await synced(b);
+    expect(await redis.client.llen(key)).toBe(6);
+    // a pushes on top of its own version 5: the server's version 5 is b's.
+    await a.engine.execute(split, { type: 'increment' });
+    await a.engine.execute(fine, { type: 'create', name: 'Fine' });
+    await waitFor(
+      async () => a.sync.current().lastError?.includes('differs from this device'),
+      'a to report the split',
+    );
+    // Nothing of a's was written over the server's copy, and a kept its own.
+    expect(await redis.client.llen(key)).toBe(6);
+    expect(await valueOf(a, split)).toBe(5);
+    // Other counters still sync.
+    await waitFor(async () => (await valueOf(b, fine)) === 0, 'b to see the other counter');
+  });
+});
+
 describe('sync against a server that dies', () => {
   it('the server killed -9 and restarted mid-push loses and doubles nothing', async () => {
     const port = await freePort();
