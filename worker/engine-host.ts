@@ -189,7 +189,7 @@ export class EngineHost implements EngineApi {
     if (retry) {
       // The engine that took this command may have died after committing it: answer what it
       // wrote instead of applying it twice.
-      const earlier = await engine.eventsOfCommand(commandId);
+      const earlier = await engine.eventsOfCommand(stream, commandId);
       if (earlier.length > 0)
         return {
           type: 'accepted',

@@ -250,10 +250,31 @@ export class CounterEngine {
     return historyOf(await this.store.readStream(stream)).entries;
   }
 
-  /** The events a command already wrote, if it was applied before (for retried commands). */
-  async eventsOfCommand(commandId: string): Promise<readonly StoredEvent<CounterEvent>[]> {
-    const raw = await this.db.getAllFromIndex('events', 'byCommand', commandId);
-    return raw.map((record) => this.store.decodeRecord(record));
+  /**
+   * The events a command already wrote to `stream`, if it was applied before: how a retried
+   * command (its tab re-sent it after the leader went away) is answered instead of applied
+   * twice. A retry follows its first try within moments, so the stream's newest events are
+   * where it is; they are read newest first, at most `window` of them.
+   */
+  async eventsOfCommand(
+    stream: StreamId,
+    commandId: string,
+    window = 1_000,
+  ): Promise<readonly StoredEvent<CounterEvent>[]> {
+    const tx = this.db.transaction('events', 'readonly');
+    const found: unknown[] = [];
+    let cursor = await tx.store
+      .index('byStream')
+      .openCursor(IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]), 'prev');
+    for (let seen = 0; cursor && seen < window; seen++) {
+      const value = cursor.value as { meta?: { command?: unknown } };
+      if (value.meta?.command === commandId) found.push(cursor.value);
+      // A command's events are contiguous: once passed, nothing older is its.
+      else if (found.length > 0) break;
+      cursor = await cursor.continue();
+    }
+    await tx.done;
+    return found.reverse().map((record) => this.store.decodeRecord(record));
   }
 
   onCommit(listener: CommitListener<CounterEvent>): () => void {

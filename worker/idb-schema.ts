@@ -39,7 +39,7 @@ export interface TallyDB extends DBSchema {
   events: {
     key: number;
     value: StoredEvent;
-    indexes: { byStream: [string, number]; byCommand: string };
+    indexes: { byStream: [string, number] };
   };
   /** Each stream's head version (and confirmed head), checked inside the appending transaction. */
   streams: { key: string; value: StreamHead };
@@ -56,7 +56,7 @@ export interface TallyDB extends DBSchema {
 
 export type TallyDatabase = IDBPDatabase<TallyDB>;
 
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox
@@ -76,7 +76,6 @@ export function openTallyDB(
         // Unique: a second writer that slips past the version check still cannot write a
         // duplicate version; its transaction aborts with a ConstraintError.
         events.createIndex('byStream', ['stream', 'version'], { unique: true });
-        events.createIndex('byCommand', 'meta.command');
         db.createObjectStore('streams', { keyPath: 'stream' });
         db.createObjectStore('snapshots', { keyPath: 'stream' });
         const views = db.createObjectStore('views', { keyPath: ['view', 'key'] });
@@ -92,6 +91,13 @@ export function openTallyDB(
         if (oldVersion >= 1)
           // A failed migration must not half-commit: abort the whole upgrade.
           outboxFromEvents(transaction, legacyCommands).catch(() => transaction.abort());
+      }
+      if (oldVersion < 3) {
+        // v1 and v2 indexed every event by its command, for the rare retried command; that
+        // lookup now reads the stream's tail, and each append writes one row less.
+        const events = transaction.objectStore('events');
+        if ((events.indexNames as DOMStringList).contains('byCommand'))
+          events.deleteIndex('byCommand' as never);
       }
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
