@@ -63,6 +63,8 @@ type Job<C, E extends AnyEvent> = CommandJob<C> | RemoteJob<E>;
  * decided, and its commit joins the store's next group commit; its caller is acked only once
  * that commit is durable.
  */
+const settledCommit: Promise<unknown> = Promise.resolve();
+
 export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx> {
   private state: S;
   private version = NO_STREAM;
@@ -307,8 +309,13 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
       command,
     });
     this.lastCommit = commit;
+    // Once settled, the commit (and the events it resolved with) need not stay in memory.
+    const forget = () => {
+      if (this.lastCommit === commit) this.lastCommit = settledCommit;
+    };
     commit.then(
       (stored) => {
+        forget();
         this.settled();
         job.resolve({ type: 'accepted', stream: this.stream, version, events: stored });
       },
@@ -317,6 +324,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
         // was decided on top of it fails its expected-version check the same way.
         // Reloading right away also puts the cross-aggregate index back to the durable state.
         this.stale = true;
+        forget();
         this.settled();
         job.reject(toTallyError(error));
         if (!this.draining) void this.drain();
@@ -325,7 +333,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
   }
 
   /** The newest commit handed to the store: every earlier one settles before it does. */
-  private lastCommit: Promise<unknown> = Promise.resolve();
+  private lastCommit: Promise<unknown> = settledCommit;
 
   private afterInFlight(job: CommandJob<C>, answer: () => ExecuteResult<E>): void {
     if (this.inFlight === 0) {
