@@ -51,7 +51,7 @@ export type EngineNotice = {
    * `outdated`: a newer Tally took over writing; this tab must reload. `damaged`: stored records
    * failed validation; they are named, left as they are, and never written over.
    */
-  readonly notice: 'outdated' | 'ready' | 'damaged';
+  readonly notice: 'outdated' | 'damaged';
   readonly message: string;
 };
 /** A command that passed here but not once the other devices' changes came in. */

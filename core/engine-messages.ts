@@ -34,7 +34,7 @@ export const engineUpdateSchema: z.ZodType<EngineUpdate> = z.discriminatedUnion(
   }),
   z.strictObject({
     type: z.literal('notice'),
-    notice: z.enum(['outdated', 'ready', 'damaged']),
+    notice: z.enum(['outdated', 'damaged']),
     message: z.string(),
   }),
   z.strictObject({

@@ -92,7 +92,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     options: { readonly recheck?: boolean } = {},
   ): Promise<RemoteOutcome<E>> {
     const { outcome, written } = await applyRemote(
-      { db: this.db, decode: (record) => this.decode(record), projections: this.projections },
+      { db: this.db, decode: (record) => this.decodeRecord(record), projections: this.projections },
       stream,
       events,
       rebase,
@@ -315,7 +315,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
       .objectStore('events')
       .index('byStream')
       .getAll(IDBKeyRange.bound([stream, from + 1], [stream, Number.MAX_SAFE_INTEGER]));
-    return { snapshot, events: raw.map((record) => this.decode(record)) };
+    return { snapshot, events: raw.map((record) => this.decodeRecord(record)) };
   }
 
   /** Every event of one stream, in version order (the history view). */
@@ -325,13 +325,13 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
       'byStream',
       IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]),
     );
-    return raw.map((record) => this.decode(record));
+    return raw.map((record) => this.decodeRecord(record));
   }
 
   /** Events committed after `position`, in order: how a reader follows the whole store. */
   async readAfter(position: number, limit = 1_000): Promise<readonly StoredEvent<E>[]> {
     const raw = await this.db.getAll('events', IDBKeyRange.lowerBound(position, true), limit);
-    return raw.map((record) => this.decode(record));
+    return raw.map((record) => this.decodeRecord(record));
   }
 
   /** The last position written, 0 for an empty store. */
@@ -378,11 +378,8 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     return { rows, damaged };
   }
 
+  /** A stored event record, validated: the position it was stored at and a decoded envelope. */
   decodeRecord(record: unknown): StoredEvent<E> {
-    return this.decode(record);
-  }
-
-  private decode(record: unknown): StoredEvent<E> {
     const position = (record as { position?: unknown } | null)?.position;
     if (typeof position !== 'number' || !Number.isInteger(position) || position < 1)
       throw new TallyError('invalid', 'A stored event has no valid position.');
