@@ -38,6 +38,9 @@ export default defineConfig({
       workbox: {
         // The app shell, the engine's workers included: the app must start with no network.
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
+        // The QR code is drawn only when pairing, which needs the server anyway: it is fetched
+        // then, not with the app shell.
+        globIgnores: ['**/assets/qrcode-*.js'],
         navigateFallback: '/index.html',
         navigateFallbackDenylist: [/^\/api\//],
         cleanupOutdatedCaches: true,
@@ -46,6 +49,24 @@ export default defineConfig({
       },
     }),
   ],
-  worker: { format: 'es' },
-  build: { target: 'es2022', sourcemap: true, outDir: process.env.TALLY_OUT_DIR ?? 'dist' },
+  worker: {
+    format: 'es',
+    // The workers' build keeps bundlers' `/* @__PURE__ */` marks in its minified output (one
+    // per schema call zod/mini makes, some 7 KB of the SharedWorker); nothing bundles it again.
+    rolldownOptions: { output: { comments: { annotation: false } } },
+  },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    outDir: process.env.TALLY_OUT_DIR ?? 'dist',
+    rollupOptions: {
+      output: {
+        // Named for what it is, so the precache can leave it out (above).
+        chunkFileNames: (chunk) =>
+          chunk.moduleIds.some((id) => id.includes('/node_modules/qrcode/'))
+            ? 'assets/qrcode-[hash].js'
+            : 'assets/[name]-[hash].js',
+      },
+    },
+  },
 });

@@ -1,22 +1,63 @@
-import { useCallback, useEffect, useState } from 'react';
-import type { CounterCommand } from '../core/counter.ts';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { boardStream, boardViewName, inBoardOrder } from '../core/models/board/order.ts';
+import type { BoardRow } from '../core/models/board/projections.ts';
+import type { CounterRow } from '../core/models/counter/projections.ts';
+import { counterViewName } from '../core/models/counter/view.ts';
 import { reviveError } from '../core/errors.ts';
+import { undoCommands } from '../core/models/counter/undo.ts';
+import type { SyncRejection } from '../core/engine-protocol.ts';
+import { InstallButton } from './InstallButton.tsx';
 import { AddCounterForm } from './AddCounterForm.tsx';
+import { ArchivedCounters } from './ArchivedCounters.tsx';
+import { BackupPanel } from './BackupPanel.tsx';
 import { CounterCard } from './CounterCard.tsx';
+import { CounterList } from './CounterList.tsx';
+import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { SyncPanel } from './SyncPanel.tsx';
 import type { EngineClient } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
-import { useCounters, useNotices, useOnline } from './use-engine.ts';
+import { useNotices, useOnline, useSync, useView } from './use-engine.ts';
 
+/**
+ * Runs a command; true if accepted. A refusal is a sentence, told to `report` where the person
+ * acted (a card), or else in the page's alert.
+ */
 export type Run = (
   stream: string,
-  commands: CounterCommand | readonly CounterCommand[],
+  commands: object | readonly object[],
+  report?: (reason: string | undefined) => void,
 ) => Promise<boolean>;
+
+/** The person's last change to a counter's value, which Undo puts back. */
+export type Change = {
+  readonly id: string;
+  readonly name: string;
+  readonly what: string;
+  readonly before: number;
+  readonly after: number;
+  /** When it was made: a rejection after sync since then may be of it. */
+  readonly at: number;
+};
+
+/** Moves a counter one place up or down, or to where another one is, in every device's order. */
+export type Move = (id: string, to: 'up' | 'down' | { readonly to: string }) => Promise<boolean>;
 
 export type Updates = {
   offer: UpdateOffer | undefined;
   listener: ((offer: UpdateOffer) => void) | undefined;
 };
+
+/**
+ * Asks the browser, once a person has counted something, to keep Tally's storage instead of
+ * evicting it when space runs low: the one copy a device that never syncs has.
+ */
+let askedToKeep = false;
+const noRejections: readonly SyncRejection[] = [];
+function keepData(): void {
+  if (askedToKeep) return;
+  askedToKeep = true;
+  void navigator.storage?.persist?.().catch(() => false);
+}
 
 export function App({ client, updates }: { client: EngineClient; updates?: Updates }) {
   const [update, setUpdate] = useState<UpdateOffer | undefined>(updates?.offer);
@@ -27,29 +68,103 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     if (updates.offer) setUpdate(updates.offer);
     return () => void (updates.listener = undefined);
   }, [updates]);
-  const counters = useCounters(client);
+  const rows = useView<CounterRow>(client, counterViewName);
+  const board = useView<BoardRow>(client, boardViewName)?.get(boardStream);
+  const counters = useMemo(
+    () =>
+      rows &&
+      inBoardOrder(
+        [...rows.values()]
+          // Archived counters leave the list (and its order's moves): they are under "Archived".
+          .filter((row) => !row.archived)
+          .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id)),
+        board?.order,
+      ),
+    [rows, board],
+  );
+  /** Counters with a card on screen: their rejections after sync show there. */
+  const onCards = useMemo(() => new Set(counters?.map((row) => row.id)), [counters]);
+  const archived = useMemo(
+    () =>
+      [...(rows?.values() ?? [])]
+        .filter((row) => row.archived)
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    [rows],
+  );
   const notices = useNotices(client);
   const notice = notices.outdated;
   const online = useOnline();
+  const sync = useSync(client);
+  // One word for where this device stands, the same the sync panel says: the network can be up
+  // while the sync server is not.
+  const connection = !online
+    ? { word: 'Offline', tone: 'pill-off' }
+    : sync?.state === 'offline'
+      ? { word: 'Server unreachable', tone: 'pill-off' }
+      : { word: 'Online', tone: 'pill-on' };
   const [message, setMessage] = useState<string>();
+  const [change, setChange] = useState<Change>();
 
   /** Runs a command; a rejection or failure becomes a sentence in the alert. True if accepted. */
   const run = useCallback<Run>(
-    async (stream, commands) => {
+    async (stream, commands, report = setMessage) => {
       try {
         const result = await client.execute(stream, commands);
         if (result.type === 'rejected') {
-          setMessage(result.reason);
+          report(result.reason);
           return false;
         }
-        setMessage(undefined);
+        report(undefined);
+        keepData();
         return true;
       } catch (error) {
-        setMessage(reviveError(error).message);
+        report(reviveError(error).message);
         return false;
       }
     },
     [client],
+  );
+
+  const rejectionsOf = useMemo(() => {
+    const of = new Map<string, SyncRejection[]>();
+    for (const rejection of sync?.rejected ?? []) {
+      const list = of.get(rejection.stream) ?? [];
+      list.push(rejection);
+      of.set(rejection.stream, list);
+    }
+    return of;
+  }, [sync]);
+  // A change that sync then rejected is no change to undo: undoing it would count what nobody
+  // counted. (Any rejection of that counter since the change takes the offer away.)
+  useEffect(() => {
+    if (change && rejectionsOf.get(change.id)?.some((r) => r.at >= change.at)) setChange(undefined);
+  }, [change, rejectionsOf]);
+  const dismiss = useCallback(
+    (commandId: string) =>
+      void client
+        .dismissRejection(commandId)
+        .catch((error: unknown) => setMessage(reviveError(error).message)),
+    [client],
+  );
+
+  const move = useCallback<Move>(
+    async (id, to) => {
+      if (!counters) return false;
+      const order = counters.map((row) => row.id);
+      const index = order.indexOf(id);
+      // Up or down is a move to the neighbour's place; a drop is a move to the target's place.
+      const target = typeof to === 'object' ? order.indexOf(to.to) : index + (to === 'up' ? -1 : 1);
+      if (index < 0 || target < 0 || target >= order.length || target === index) return false;
+      const after = target < index ? (order[target - 1] ?? null) : order[target]!;
+      // Counters not in the board's order yet join it first, as shown: one atomic batch.
+      const placed = new Set(board?.order);
+      const unplaced = order.filter((other) => !placed.has(other));
+      return run(boardStream, [
+        ...(unplaced.length > 0 ? [{ type: 'place', counters: unplaced }] : []),
+        { type: 'move', counter: id, after },
+      ]);
+    },
+    [counters, board, run],
   );
 
   return (
@@ -61,8 +176,9 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           </span>{' '}
           Tally
         </h1>
-        <span className={`pill ${online ? 'pill-on' : 'pill-off'}`} aria-label="Network status">
-          {online ? 'Online' : 'Offline'}
+        <InstallButton />
+        <span className={`pill ${connection.tone}`} aria-label="Network status">
+          {connection.word}
         </span>
       </header>
 
@@ -98,8 +214,32 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       )}
 
       <main>
-        <SyncPanel client={client} onError={setMessage} counterCount={counters?.length ?? 0} />
+        <SyncPanel
+          client={client}
+          onError={setMessage}
+          counterCount={counters?.length ?? 0}
+          shownOnCards={onCards}
+        />
         <AddCounterForm run={run} />
+        {change && (
+          <div className="undo" role="status" aria-label="Last change">
+            <span>
+              {change.what} · was {change.before}
+            </span>
+            <button
+              type="button"
+              onClick={() => {
+                // Undo is a command like any other: it syncs, and is decided again on rebase.
+                // It counts back, so what other devices counted meanwhile stays (undo.ts).
+                const { id, before, after } = change;
+                setChange(undefined);
+                void run(id, undoCommands(before, after));
+              }}
+            >
+              Undo
+            </button>
+          </div>
+        )}
         <div role="alert" className={message ? 'alert' : 'alert alert-empty'}>
           {message && (
             <>
@@ -122,12 +262,46 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         ) : counters.length === 0 ? (
           <p className="empty">No counters yet. Name one above to start counting.</p>
         ) : (
-          <ul className="grid" aria-label="Counters">
-            {counters.map((row) => (
-              <CounterCard key={row.id} row={row} run={run} client={client} />
-            ))}
-          </ul>
+          <CounterList
+            counters={counters}
+            card={({ row, index, position }) => (
+              <ErrorBoundary
+                key={row.id}
+                what={`“${row.name}”`}
+                wrap={(message) =>
+                  position ? (
+                    <div role="listitem" className="card">
+                      {message}
+                    </div>
+                  ) : (
+                    <li className="card">{message}</li>
+                  )
+                }
+              >
+                <CounterCard
+                  key={row.id}
+                  row={row}
+                  run={run}
+                  onChange={setChange}
+                  move={move}
+                  first={index === 0}
+                  last={index === counters.length - 1}
+                  client={client}
+                  rejections={rejectionsOf.get(row.id) ?? noRejections}
+                  onDismiss={dismiss}
+                  {...(position ? { position } : {})}
+                />
+              </ErrorBoundary>
+            )}
+          />
         )}
+        <ArchivedCounters rows={archived} run={run} client={client} onError={setMessage} />
+        <BackupPanel
+          client={client}
+          rows={[...(rows?.values() ?? [])]}
+          sync={sync}
+          onError={setMessage}
+        />
       </main>
       <footer className="muted small">
         Saved on this device first. Works offline. Every tab stays in step.

@@ -1,63 +1,182 @@
-import { useState, type FormEvent } from 'react';
-import type { CounterRow } from '../core/counter-projections.ts';
-import type { Run } from './App.tsx';
+import { lazy, Suspense, useRef, useState, type DragEvent, type FormEvent } from 'react';
+import type { SyncRejection } from '../core/engine-protocol.ts';
+import { maxStep, maxValue } from '../core/models/counter/limits.ts';
+import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
+import type { CounterRow } from '../core/models/counter/projections.ts';
+import type { Change, Move, Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
-import { HistoryPanel } from './HistoryPanel.tsx';
+import { ErrorBoundary } from './ErrorBoundary.tsx';
+
+// The history and its chart load when a person first opens one.
+const HistoryPanel = lazy(() =>
+  import('./HistoryPanel.tsx').then((module) => ({ default: module.HistoryPanel })),
+);
+
+const DRAG_TYPE = 'application/x-tally-counter';
+
+/** A whole number typed into a field, or a sentence saying what is wrong with it. */
+function wholeNumber(text: string, least: number, most: number, what: string): number | string {
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed))
+    return `${what} must be a whole number from ${least} to ${most.toLocaleString('en')}.`;
+  const n = Number(trimmed);
+  if (n < least || n > most)
+    return `${what} must be from ${least} to ${most.toLocaleString('en')}.`;
+  return n;
+}
 
 export function CounterCard({
   row,
   run,
+  onChange,
+  move,
+  first,
+  last,
   client,
+  rejections,
+  onDismiss,
+  position,
 }: {
   row: CounterRow;
   run: Run;
+  /** Told of each change to the value, so the page can offer to undo it. */
+  onChange: (change: Change) => void;
+  move: Move;
+  first: boolean;
+  last: boolean;
   client: EngineClient;
+  /** This counter's commands that did not survive sync, shown here, where they happened. */
+  rejections: readonly SyncRejection[];
+  onDismiss: (commandId: string) => void;
+  /** In the virtual grid: the card's place in the whole list (CounterList.tsx). */
+  position?: { readonly posinset: number; readonly setsize: number };
 }) {
   const [renaming, setRenaming] = useState(false);
   const [draft, setDraft] = useState(row.name);
+  const [showMore, setShowMore] = useState(false);
   const [showHistory, setShowHistory] = useState(false);
+  const [problem, setProblem] = useState<string>();
   const { id, name, value } = row;
+  // A list item of the plain list, or of the virtual grid's (whose rows are no elements of it).
+  const Item = position ? 'div' : 'li';
+  const itemProps = position
+    ? { role: 'listitem', 'aria-posinset': position.posinset, 'aria-setsize': position.setsize }
+    : {};
+  const step = row.step ?? 1;
+
+  /** Moving re-orders the list; keyboard focus stays with the counter that moved. */
+  const moveAndKeepFocus = async (direction: 'up' | 'down') => {
+    if (!(await move(id, direction))) return;
+    requestAnimationFrame(() => {
+      const card = document.querySelector(`[data-counter="${CSS.escape(id)}"]`);
+      const same = card?.querySelector<HTMLButtonElement>(`[data-move="${direction}"]`);
+      const other = card?.querySelector<HTMLButtonElement>('[data-move]:not(:disabled)');
+      (same && !same.disabled ? same : other)?.focus();
+    });
+  };
+
+  /** Where a pointer can drag, a card is dropped on another to take its place. */
+  const drag = {
+    // Not while its fields are open: dragging to select their text would move the card.
+    draggable: !renaming && !showMore,
+    onDragStart: (event: DragEvent) => event.dataTransfer.setData(DRAG_TYPE, id),
+    onDragOver: (event: DragEvent) => {
+      if (event.dataTransfer.types.includes(DRAG_TYPE)) event.preventDefault();
+    },
+    onDrop: (event: DragEvent) => {
+      const dragged = event.dataTransfer.getData(DRAG_TYPE);
+      if (!dragged || dragged === id) return;
+      event.preventDefault();
+      void move(dragged, { to: id });
+    },
+  };
+
+  /** Runs a change to the value; once accepted, it can be undone. A refusal shows here. */
+  const change = async (what: string, after: number, commands: object | readonly object[]) => {
+    const before = value;
+    if (await run(id, commands, setProblem))
+      onChange({ id, name, what: `${what} ${name}`, before, after, at: Date.now() });
+  };
+  const renameButton = useRef<HTMLButtonElement>(null);
+  /** Closes the rename form; focus goes back to the Rename button, not to the page. */
+  const stopRenaming = () => {
+    setRenaming(false);
+    setProblem(undefined);
+    requestAnimationFrame(() => renameButton.current?.focus());
+  };
 
   const rename = async (event: FormEvent) => {
     event.preventDefault();
-    if (await run(id, { type: 'rename', name: draft })) setRenaming(false);
+    const wrong = nameProblem(normalName(draft), draft);
+    setProblem(wrong);
+    if (wrong) return;
+    if (await run(id, { type: 'rename', name: draft }, setProblem)) stopRenaming();
   };
 
+  const [valueDraft, setValueDraft] = useState('');
+  const setValue = async (event: FormEvent) => {
+    event.preventDefault();
+    const typed = wholeNumber(valueDraft, 0, maxValue, 'A value');
+    if (typeof typed === 'string') return setProblem(typed);
+    await change(`Set to ${typed}:`, typed, { type: 'set', value: typed });
+    setValueDraft('');
+  };
+  const [stepDraft, setStepDraft] = useState('');
+  const setStep = async (event: FormEvent) => {
+    event.preventDefault();
+    const typed = wholeNumber(stepDraft, 1, maxStep, 'A step');
+    if (typeof typed === 'string') return setProblem(typed);
+    if (await run(id, { type: 'setStep', step: typed }, setProblem)) setStepDraft('');
+  };
+
+  // The +N button: the counter's step, or, with no step of its own, the seed's atomic
+  // "increment twice" (one batch of two commands).
+  const plus =
+    step > 1
+      ? { n: step, commands: { type: 'increment', amount: step } }
+      : { n: 2, commands: [{ type: 'increment' }, { type: 'increment' }] };
+
   return (
-    <li className="card">
-      <div className="card-head">
+    <Item className="card" data-counter={id} {...drag} {...itemProps}>
+      <div className="card-main">
         {renaming ? (
           <form
             className="rename"
+            noValidate
             onSubmit={rename}
-            onKeyDown={(e) => e.key === 'Escape' && setRenaming(false)}
+            onKeyDown={(e) => e.key === 'Escape' && stopRenaming()}
           >
             <input
               aria-label={`New name for ${name}`}
               value={draft}
               onChange={(event) => setDraft(event.target.value)}
-              maxLength={60}
+              aria-invalid={problem ? true : undefined}
+              aria-describedby={`${id}-name-help`}
               autoFocus
-              required
             />
             <button type="submit">Save</button>
-            <button type="button" className="link" onClick={() => setRenaming(false)}>
+            <button type="button" className="link" onClick={stopRenaming}>
               Cancel
             </button>
+            <span id={`${id}-name-help`} className="small muted" aria-live="polite">
+              {`${normalName(draft).length}/${maxNameLength}`}
+            </span>
           </form>
         ) : (
           <h2 className="name">{name}</h2>
         )}
+        <output className="value" aria-label={`${name} count`} aria-live="polite">
+          {value}
+        </output>
       </div>
-      <output className="value" aria-label={`${name} count`} aria-live="polite">
-        {value}
-      </output>
       <div className="actions">
         <button
           type="button"
           className="round"
           aria-label={`Decrement ${name}`}
-          onClick={() => void run(id, { type: 'decrement' })}
+          disabled={value === 0}
+          aria-describedby={value === 0 ? `${id}-at-zero` : undefined}
+          onClick={() => void change('−1 on', value - 1, { type: 'decrement' })}
         >
           −
         </button>
@@ -65,42 +184,179 @@ export function CounterCard({
           type="button"
           className="round primary"
           aria-label={`Increment ${name}`}
-          onClick={() => void run(id, { type: 'increment' })}
+          onClick={() => void change('+1 on', value + 1, { type: 'increment' })}
         >
           +
         </button>
         <button
           type="button"
           className="round"
-          aria-label={`Add 2 to ${name}`}
-          onClick={() => void run(id, [{ type: 'increment' }, { type: 'increment' }])}
+          aria-label={`Add ${plus.n} to ${name}`}
+          onClick={() => void change(`+${plus.n} on`, value + plus.n, plus.commands)}
         >
-          +2
+          +{plus.n}
         </button>
-      </div>
-      <div className="card-foot">
+        <span id={`${id}-at-zero`} className="visually-hidden">
+          {`${name} is at zero: a count cannot go below it.`}
+        </span>
         <button
           type="button"
-          className="link"
-          aria-label={`Rename ${name}`}
-          onClick={() => {
-            setDraft(name);
-            setRenaming(true);
-          }}
+          className="more"
+          aria-expanded={showMore}
+          aria-controls={`${id}-more`}
+          aria-label={`More for ${name}`}
+          onClick={() => setShowMore((shown) => !shown)}
         >
-          Rename
-        </button>
-        <button
-          type="button"
-          className="link"
-          aria-expanded={showHistory}
-          aria-label={`History of ${name}`}
-          onClick={() => setShowHistory((shown) => !shown)}
-        >
-          {showHistory ? 'Hide history' : 'History'}
+          <span aria-hidden="true">⋯</span>
         </button>
       </div>
-      {showHistory && <HistoryPanel client={client} stream={id} name={name} />}
-    </li>
+      <div role="alert" className={problem ? 'card-alert' : 'card-alert alert-empty'}>
+        {problem && (
+          <>
+            <span>{problem}</span>
+            <button
+              type="button"
+              className="link"
+              aria-label={`Dismiss message about ${name}`}
+              onClick={() => setProblem(undefined)}
+            >
+              ×
+            </button>
+          </>
+        )}
+      </div>
+      {rejections.length > 0 && (
+        <ul className="card-rejections" aria-label={`Not applied to ${name} after sync`}>
+          {rejections.map((r) => (
+            <li key={r.commandId}>
+              <span>
+                Not applied after sync: {r.reason}
+                {r.later
+                  ? ` ${r.later === 1 ? 'One later change' : `${r.later} later changes`} to it could not be made either.`
+                  : null}
+              </span>
+              <button
+                type="button"
+                className="link"
+                aria-label={`Dismiss: ${r.reason}`}
+                onClick={() => onDismiss(r.commandId)}
+              >
+                Dismiss
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {showMore && (
+        <div className="more-panel" id={`${id}-more`}>
+          <div className="more-row">
+            <span className="order">
+              <button
+                type="button"
+                className="link"
+                data-move="up"
+                aria-label={`Move ${name} up`}
+                disabled={first}
+                onClick={() => void moveAndKeepFocus('up')}
+              >
+                ↑
+              </button>
+              <button
+                type="button"
+                className="link"
+                data-move="down"
+                aria-label={`Move ${name} down`}
+                disabled={last}
+                onClick={() => void moveAndKeepFocus('down')}
+              >
+                ↓
+              </button>
+            </span>
+            <button
+              type="button"
+              className="link"
+              aria-label={`Reset ${name}`}
+              disabled={value === 0}
+              onClick={() => void change('Reset', 0, { type: 'reset' })}
+            >
+              Reset
+            </button>
+            <button
+              ref={renameButton}
+              type="button"
+              className="link"
+              aria-label={`Rename ${name}`}
+              onClick={() => {
+                setDraft(name);
+                setRenaming(true);
+              }}
+            >
+              Rename
+            </button>
+            <button
+              type="button"
+              className="link"
+              aria-expanded={showHistory}
+              aria-label={`History of ${name}`}
+              onClick={() => setShowHistory((shown) => !shown)}
+            >
+              {/* The visible word stays inside the accessible name (WCAG 2.5.3). */}
+              History <span aria-hidden="true">{showHistory ? '▴' : '▾'}</span>
+            </button>
+            <button
+              type="button"
+              className="link"
+              aria-label={`Archive ${name}`}
+              onClick={async () => {
+                if (!(await run(id, { type: 'archive' }, setProblem))) return;
+                // The card is gone: focus goes where the counter went, the archive.
+                requestAnimationFrame(() =>
+                  document.querySelector<HTMLButtonElement>('[data-archive-toggle]')?.focus(),
+                );
+              }}
+            >
+              Archive
+            </button>
+          </div>
+          <form className="more-row" noValidate onSubmit={setValue}>
+            <label>
+              <span>Set value</span>
+              <input
+                inputMode="numeric"
+                aria-label={`New value for ${name}`}
+                placeholder={String(value)}
+                value={valueDraft}
+                onChange={(event) => setValueDraft(event.target.value)}
+              />
+            </label>
+            <button type="submit" aria-label={`Set ${name}`}>
+              Set
+            </button>
+          </form>
+          <form className="more-row" noValidate onSubmit={setStep}>
+            <label>
+              <span>Step</span>
+              <input
+                inputMode="numeric"
+                aria-label={`Step for ${name}`}
+                placeholder={String(step)}
+                value={stepDraft}
+                onChange={(event) => setStepDraft(event.target.value)}
+              />
+            </label>
+            <button type="submit" aria-label={`Save step for ${name}`}>
+              Save step
+            </button>
+          </form>
+        </div>
+      )}
+      {showHistory && (
+        <ErrorBoundary what={`The history of ${name}`}>
+          <Suspense fallback={<p className="muted small">Loading history…</p>}>
+            <HistoryPanel client={client} stream={id} name={name} />
+          </Suspense>
+        </ErrorBoundary>
+      )}
+    </Item>
   );
 }

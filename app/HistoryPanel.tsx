@@ -1,21 +1,89 @@
-import type { HistoryEntry } from '../core/engine-api.ts';
+import { useMemo } from 'react';
+import { byDay, historyLines, perDay } from '../core/models/counter/history.ts';
 import type { EngineClient } from './engine-client.ts';
 import { useHistory } from './use-engine.ts';
 
-const describe = (entry: HistoryEntry): string => {
-  switch (entry.type) {
-    case 'Created':
-      return `Created as “${entry.name}”`;
-    case 'Incremented':
-      return 'Incremented';
-    case 'Decremented':
-      return 'Decremented';
-    case 'Renamed':
-      return `Renamed to “${entry.name}”`;
-  }
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  weekday: 'long',
+  day: 'numeric',
+  month: 'long',
+});
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+const shortDay = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+
+/** `YYYY-MM-DD` → a local noon of that day (safe against DST edges). */
+const noonOf = (day: string) => {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  return new Date(y, m - 1, d, 12);
 };
 
-const time = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+/** Today and yesterday in words; other days by date. */
+function dayTitle(day: string, today: string, yesterday: string): string {
+  if (day === today) return 'Today';
+  if (day === yesterday) return 'Yesterday';
+  return dayFormat.format(noonOf(day));
+}
+
+/**
+ * What was counted on each of the last 30 days as bars: an image named `<name> per day`, its
+ * figures also in its description, so the numbers are there without seeing the bars.
+ */
+function PerDayChart({
+  id,
+  name,
+  days,
+}: {
+  id: string;
+  name: string;
+  days: ReturnType<typeof perDay>;
+}) {
+  const width = 300;
+  const height = 64;
+  const gap = 2;
+  const bar = (width - gap * (days.length - 1)) / days.length;
+  const most = Math.max(1, ...days.map((d) => Math.abs(d.total)));
+  const counted = days.filter((d) => d.total !== 0);
+  const description =
+    counted.length === 0
+      ? 'Nothing counted in the last 30 days.'
+      : counted.map((d) => `${shortDay.format(noonOf(d.day))}: ${d.total}`).join(', ');
+  return (
+    <figure className="chart">
+      <svg
+        role="img"
+        aria-label={`${name} per day`}
+        aria-describedby={id}
+        viewBox={`0 0 ${width} ${height + 14}`}
+        preserveAspectRatio="none"
+      >
+        {days.map((d, i) => {
+          const h = d.total === 0 ? 1 : Math.max(3, (Math.abs(d.total) / most) * height);
+          return (
+            <rect
+              key={d.day}
+              data-day={d.day}
+              data-total={d.total}
+              className={d.total < 0 ? 'bar bar-down' : d.total === 0 ? 'bar bar-none' : 'bar'}
+              x={i * (bar + gap)}
+              y={height - h}
+              width={bar}
+              height={h}
+            />
+          );
+        })}
+        <text x={0} y={height + 12} className="axis">
+          {shortDay.format(noonOf(days[0]!.day))}
+        </text>
+        <text x={width} y={height + 12} className="axis" textAnchor="end">
+          Today
+        </text>
+      </svg>
+      <figcaption id={id} className="small muted">
+        Counted per day, last 30 days. {description}
+      </figcaption>
+    </figure>
+  );
+}
 
 export function HistoryPanel({
   client,
@@ -27,19 +95,45 @@ export function HistoryPanel({
   name: string;
 }) {
   const entries = useHistory(client, stream);
-  if (!entries) return <p className="muted small">Loading history…</p>;
+  const shaped = useMemo(() => {
+    if (!entries) return undefined;
+    const now = Date.now();
+    const days = byDay(historyLines(entries));
+    const chart = perDay(entries, now);
+    return { days, chart, today: chart.at(-1)!.day, yesterday: chart.at(-2)!.day };
+  }, [entries]);
+  if (!shaped) return <p className="muted small">Loading history…</p>;
+  const { days, chart, today, yesterday } = shaped;
   return (
-    <ol className="history" aria-label={`${name} history`}>
-      {entries.map((entry) => (
-        <li key={entry.version} data-version={entry.version}>
-          <span className="v">v{entry.version}</span>
-          <span className="what">{describe(entry)}</span>
-          <span className="after" aria-label="value after">
-            {entry.value}
-          </span>
-          <time dateTime={new Date(entry.time).toISOString()}>{time.format(entry.time)}</time>
-        </li>
-      ))}
-    </ol>
+    <section className="history-panel" aria-label={`${name} history`}>
+      <PerDayChart id={`${stream}-per-day`} name={name} days={chart} />
+      {/* Focusable, so a keyboard can scroll a long history (WCAG: scrollable regions). */}
+      <div
+        className="history"
+        tabIndex={0}
+        role="group"
+        aria-label={`${name} changes, newest first`}
+      >
+        {days.map(({ day, lines }) => (
+          <section key={day} className="history-day" aria-label={dayTitle(day, today, yesterday)}>
+            <h3>{dayTitle(day, today, yesterday)}</h3>
+            <ol>
+              {lines.map((line) => (
+                <li key={line.key} data-change={line.change}>
+                  <span className="what">{line.text}</span>
+                  <span className="after">
+                    <span className="visually-hidden">value after: </span>
+                    {line.value}
+                  </span>
+                  <time dateTime={new Date(line.time).toISOString()}>
+                    {timeFormat.format(line.time)}
+                  </time>
+                </li>
+              ))}
+            </ol>
+          </section>
+        ))}
+      </div>
+    </section>
   );
 }

@@ -1,52 +1,44 @@
-import type { CounterCommand } from '../core/counter.ts';
+import { installErrorTransfer } from '../browser/comlink-errors.ts';
 import type {
-  CounterResult,
   EngineApi,
-  EngineInfo,
+  EngineMethods,
   EngineUpdate,
+  ExecuteResult,
   SubscribeRequest,
-} from '../core/engine-api.ts';
-import { installErrorTransfer } from '../core/comlink-errors.ts';
+} from '../core/engine-protocol.ts';
+import { methodNames } from '../core/engine-methods.ts';
 import { connectSharedWorker } from './shared-worker-client.ts';
 
 /** What the UI uses, whichever way the engine is reached. */
-export interface EngineClient {
+export type EngineClient = Omit<EngineMethods, 'execute'> & {
   readonly transport: 'shared-worker' | 'leader';
-  info(): Promise<EngineInfo>;
-  execute(
-    stream: string,
-    commands: CounterCommand | readonly CounterCommand[],
-  ): Promise<CounterResult>;
+  /** Runs a command (or an atomic batch) on a stream, under a fresh command id. */
+  execute(stream: string, commands: object | readonly object[]): Promise<ExecuteResult>;
   /** Starts a live subscription; the returned function ends it and releases its proxy. */
   subscribe(request: SubscribeRequest, onUpdate: (update: EngineUpdate) => void): () => void;
   /** Resolves once every command this tab sent has been answered (before a reload). */
   whenIdle(): Promise<void>;
-  startSync: EngineApi['startSync'];
-  joinSpace: EngineApi['joinSpace'];
-  leaveSpace: EngineApi['leaveSpace'];
-  dismissRejection: EngineApi['dismissRejection'];
-  setOnline: EngineApi['setOnline'];
-}
+};
 
-/** The transports implement the engine API; this adds command ids and batches. */
+/** The transports implement the engine's methods; this adds command ids and batches. */
 export function clientOver(
   transport: EngineClient['transport'],
-  api: {
-    call: EngineApi;
-    subscribe: EngineClient['subscribe'];
-  },
+  api: { readonly call: EngineMethods; readonly subscribe: EngineClient['subscribe'] },
 ): EngineClient {
   let inFlight = 0;
   let idle: (() => void)[] = [];
+  const methods = Object.fromEntries(
+    methodNames.map((method) => [method, api.call[method]]),
+  ) as unknown as EngineMethods;
   return {
+    ...methods,
     transport,
-    info: () => api.call.info(),
     async execute(stream, commands) {
       inFlight++;
       try {
         return await api.call.execute({
           stream,
-          commands: (Array.isArray(commands) ? commands : [commands]) as CounterCommand[],
+          commands: (Array.isArray(commands) ? commands : [commands]) as Record<string, unknown>[],
           commandId: crypto.randomUUID(),
         });
       } finally {
@@ -54,11 +46,6 @@ export function clientOver(
       }
     },
     subscribe: api.subscribe,
-    startSync: (origin) => api.call.startSync(origin),
-    joinSpace: (origin, token) => api.call.joinSpace(origin, token),
-    leaveSpace: () => api.call.leaveSpace(),
-    dismissRejection: (commandId) => api.call.dismissRejection(commandId),
-    setOnline: (online) => api.call.setOnline(online),
     whenIdle: () =>
       inFlight === 0
         ? Promise.resolve()
@@ -75,9 +62,18 @@ export function connectEngine(): EngineClient {
 
 /** A client usable at once, whose calls wait for the real one. */
 function deferred(ready: Promise<EngineClient>): EngineClient {
+  const methods = Object.fromEntries(
+    methodNames.map((method) => [
+      method,
+      (...args: unknown[]) =>
+        ready.then((client) =>
+          (client[method] as unknown as (...a: unknown[]) => Promise<unknown>)(...args),
+        ),
+    ]),
+  ) as unknown as EngineMethods;
   return {
+    ...methods,
     transport: 'leader',
-    info: () => ready.then((client) => client.info()),
     execute: (stream, commands) => ready.then((client) => client.execute(stream, commands)),
     subscribe(request, onUpdate) {
       let stop: (() => void) | undefined;
@@ -91,10 +87,7 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
       };
     },
     whenIdle: () => ready.then((client) => client.whenIdle()),
-    startSync: (origin) => ready.then((client) => client.startSync(origin)),
-    joinSpace: (origin, token) => ready.then((client) => client.joinSpace(origin, token)),
-    leaveSpace: () => ready.then((client) => client.leaveSpace()),
-    dismissRejection: (id) => ready.then((client) => client.dismissRejection(id)),
-    setOnline: (online) => ready.then((client) => client.setOnline(online)),
   };
 }
+
+export type { EngineApi };

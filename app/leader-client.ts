@@ -1,9 +1,29 @@
+import '../browser/zod-jitless.ts';
 import { proxy, wrap, type Remote } from 'comlink';
-import type { EngineApi, EngineUpdate, SubscribeRequest } from '../core/engine-api.ts';
-import { engineAnswerSchemas, engineUpdateSchema } from '../core/engine-messages.ts';
-import { TallyError, reviveError, toTallyError } from '../core/errors.ts';
+import {
+  checkAnswer,
+  engineUpdateSchema,
+  methodsOver,
+  type EngineApi,
+  type EngineUpdate,
+  type SubscribeRequest,
+} from '../core/engine-protocol.ts';
+import { reviveError, toTallyError } from '../core/errors.ts';
+import { models } from '../core/models/index.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
-import { methods, tabMessageSchema, type Method, type TabMessage } from './tab-messages.ts';
+import { tabMessageSchema, type Method, type TabMessage } from './tab-messages.ts';
+
+/** An update from another tab, checked as a whole and each view row against its view's schema. */
+function checkUpdate(raw: unknown): EngineUpdate | undefined {
+  const update = engineUpdateSchema.safeParse(raw);
+  if (!update.success) return undefined;
+  if (update.data.type !== 'view') return update.data;
+  const schema = models.view(update.data.view)?.schema;
+  if (!schema) return undefined;
+  return update.data.rows.every(({ value }) => schema.safeParse(value).success)
+    ? update.data
+    : undefined;
+}
 
 type Call = {
   readonly method: Method;
@@ -155,18 +175,17 @@ export async function connectLeader(): Promise<EngineClient> {
         return;
       }
       // Another tab's answer is an edge: it reaches the UI only in the shape the method has.
-      const answer = engineAnswerSchemas[call.method].safeParse(message.value);
-      if (answer.success) call.resolve(answer.data);
-      else
-        call.reject(
-          new TallyError('invalid', `The leader tab sent a malformed answer to ${call.method}.`),
-        );
+      try {
+        call.resolve(checkAnswer(call.method, message.value));
+      } catch (error) {
+        call.reject(error);
+      }
       return;
     }
     if (message.kind === 'update') {
-      const update = engineUpdateSchema.safeParse(message.update);
+      const update = checkUpdate(message.update);
       // A malformed update is dropped, never shown; the next reset brings the truth.
-      if (update.success) subs.get(message.sub)?.onUpdate(update.data);
+      if (update) subs.get(message.sub)?.onUpdate(update);
       return;
     }
     if (engine) serveFollower(message);
@@ -192,12 +211,8 @@ export async function connectLeader(): Promise<EngineClient> {
       send(id, entry);
     });
 
-  const api = Object.fromEntries(
-    methods.map((method) => [method, (...args: unknown[]) => call(method, args)]),
-  ) as unknown as EngineApi;
-
   return clientOver('leader', {
-    call: api,
+    call: methodsOver(call),
     subscribe(request, onUpdate) {
       const id = nextId++;
       const sub: Sub = { request, onUpdate };

@@ -1,5 +1,5 @@
 import { proxy, wrap } from 'comlink';
-import type { EngineApi } from '../core/engine-api.ts';
+import type { EngineApi } from '../core/engine-protocol.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
 
 /** Every tab of the profile connects to the one SharedWorker and its one engine. */

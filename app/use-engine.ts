@@ -1,26 +1,27 @@
 import { useEffect, useState } from 'react';
-import type { CounterRow } from '../core/counter-projections.ts';
-import type { EngineNotice, HistoryEntry } from '../core/engine-api.ts';
+import type { EngineNotice, HistoryEntry, SyncUpdate } from '../core/engine-protocol.ts';
 import type { EngineClient } from './engine-client.ts';
 
-/** The live counter list: a reset, then only the rows each commit changed. */
-export function useCounters(client: EngineClient): readonly CounterRow[] | undefined {
-  const [rows, setRows] = useState<ReadonlyMap<string, CounterRow>>();
+/** A live read model, by key: a reset, then only the rows each transaction wrote or deleted. */
+export function useView<Row>(
+  client: EngineClient,
+  view: string,
+): ReadonlyMap<string, Row> | undefined {
+  const [rows, setRows] = useState<ReadonlyMap<string, Row>>();
   useEffect(
     () =>
-      client.subscribe({ topic: 'counters' }, (update) => {
-        if (update.type !== 'counters') return;
+      client.subscribe({ topic: 'view', view }, (update) => {
+        if (update.type !== 'view' || update.view !== view) return;
         setRows((previous) => {
           const next = new Map(update.reset ? [] : previous);
-          for (const row of update.rows) next.set(row.id, row);
+          for (const key of update.removed) next.delete(key);
+          for (const { key, value } of update.rows) next.set(key, value as Row);
           return next;
         });
       }),
-    [client],
+    [client, view],
   );
-  return (
-    rows && [...rows.values()].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
-  );
+  return rows;
 }
 
 /** One counter's events in order, with the value after each. */
@@ -69,4 +70,17 @@ export function useOnline(): boolean {
     };
   }, []);
   return online;
+}
+
+/** Where sync stands, as every tab's sync subscription says. */
+export function useSync(client: EngineClient): SyncUpdate | undefined {
+  const [sync, setSync] = useState<SyncUpdate>();
+  useEffect(
+    () =>
+      client.subscribe({ topic: 'sync' }, (update) => {
+        if (update.type === 'sync') setSync(update);
+      }),
+    [client],
+  );
+  return sync;
 }

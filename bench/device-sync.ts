@@ -1,5 +1,5 @@
 import type { BrowserContext, Page } from 'playwright-core';
-import type { SyncUpdate } from '../core/engine-api.ts';
+import type { SyncUpdate } from '../core/engine-protocol.ts';
 import { counterStream, engineCall, newProfile, openApp, openBench, type Win } from './pages.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
@@ -16,10 +16,11 @@ const watchOf = (page: Page) =>
     (globalThis as unknown as { watch: Watch }).watch = w;
     const { tally } = globalThis as unknown as Win;
     const now = () => performance.timeOrigin + performance.now();
-    tally.subscribe({ topic: 'counters' }, (update) => {
-      if (update.type !== 'counters') return;
-      for (const row of update.rows)
-        if (row.id === stream && !w.seen.has(row.value)) w.seen.set(row.value, now());
+    tally.subscribe({ topic: 'view', view: 'counters' }, (update) => {
+      if (update.type !== 'view') return;
+      for (const { key, value } of update.rows)
+        if (key === stream && !w.seen.has((value as { value: number }).value))
+          w.seen.set((value as { value: number }).value, now());
     });
     tally.subscribe({ topic: 'sync' }, (update) => {
       if (update.type !== 'sync') return;

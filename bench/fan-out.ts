@@ -16,12 +16,16 @@ export async function measureFanOut(bench: Bench, a: Page, b: Page): Promise<Row
   await b.evaluate((stream) => {
     const seen = new Map<number, number>();
     (globalThis as unknown as { fanSeen: Map<number, number> }).fanSeen = seen;
-    (globalThis as unknown as Win).tally.subscribe({ topic: 'counters' }, (update) => {
-      if (update.type !== 'counters') return;
-      const at = performance.timeOrigin + performance.now();
-      for (const row of update.rows)
-        if (row.id === stream && !seen.has(row.value)) seen.set(row.value, at);
-    });
+    (globalThis as unknown as Win).tally.subscribe(
+      { topic: 'view', view: 'counters' },
+      (update) => {
+        if (update.type !== 'view') return;
+        const at = performance.timeOrigin + performance.now();
+        for (const { key, value } of update.rows)
+          if (key === stream && !seen.has((value as { value: number }).value))
+            seen.set((value as { value: number }).value, at);
+      },
+    );
   }, stream);
   const sent = await a.evaluate(
     async ([stream, rounds]) => {

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { CounterCommand } from '../core/counter.ts';
-import type { CounterResult, EngineUpdate, SubscribeRequest } from '../core/engine-api.ts';
+import type { CounterCommand } from '../core/models/counter/decider.ts';
+import type { ExecuteResult, EngineUpdate, SubscribeRequest } from '../core/engine-protocol.ts';
 
 /** What the app page exposes as `globalThis.tally` (app/main.tsx). */
 export type TallyGlobal = {
@@ -9,7 +9,7 @@ export type TallyGlobal = {
   execute(
     stream: string,
     commands: CounterCommand | readonly CounterCommand[],
-  ): Promise<CounterResult>;
+  ): Promise<ExecuteResult>;
   subscribe(request: SubscribeRequest, onUpdate: (update: EngineUpdate) => void): () => void;
 };
 

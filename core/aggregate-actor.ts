@@ -1,7 +1,7 @@
 import { decideBatch, type Decider, type Typed } from './decider.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from './envelope.ts';
 import { TallyError, toTallyError } from './errors.ts';
-import type { AnyEvent, EventStore, RemoteOutcome, Snapshot, StoredEvent } from './event-store.ts';
+import type { AnyEvent, EventStore, ReceiveOutcome, Snapshot, StoredEvent } from './event-store.ts';
 import { rebase } from './rebase.ts';
 
 export type ExecuteResult<E extends AnyEvent> =
@@ -13,12 +13,20 @@ export type ExecuteResult<E extends AnyEvent> =
     }
   | { readonly type: 'rejected'; readonly code: 'rejected'; readonly reason: string };
 
+/** A command decided as it arrives, or a pending command re-decided after sync. */
+export type DecisionSituation = 'command' | 'sync';
+
 export type ActorEnvironment<S, C extends Typed, E extends AnyEvent & Typed, Ctx> = {
   readonly decider: Decider<S, C, E, Ctx>;
   readonly store: EventStore<E>;
   readonly snapshotEvery: number;
   readonly schemaOf: (type: E['type']) => number;
-  readonly context: (stream: StreamId) => Ctx;
+  /**
+   * What `decide` sees beyond the aggregate. `sync` when pending commands are re-decided on top
+   * of the server's events: a rule may then keep what a person already did (a name another
+   * device took meanwhile is settled afterwards, not a reason to drop the counter).
+   */
+  readonly context: (stream: StreamId, situation: DecisionSituation) => Ctx;
   readonly validateState?: (state: unknown) => S;
   readonly device: string;
   readonly now: () => number;
@@ -46,15 +54,27 @@ type CommandJob<C> = {
 };
 
 /** The server's events for this stream; runs in the same mailbox as commands, in turn. */
-type RemoteJob<E extends AnyEvent> = {
-  readonly kind: 'remote';
+type ReceiveJob<E extends AnyEvent> = {
+  readonly kind: 'receive';
   readonly events: readonly EventEnvelope<E>[];
   readonly recheck: boolean;
-  readonly resolve: (outcome: RemoteOutcome<E>) => void;
+  readonly resolve: (outcome: ReceiveOutcome<E>) => void;
   readonly reject: (error: TallyError) => void;
 };
 
-type Job<C, E extends AnyEvent> = CommandJob<C> | RemoteJob<E>;
+/**
+ * Work on the stream's stored records done outside the actor (a backup imported, the stream
+ * deleted forever), in turn with its commands: nothing of the stream is decided meanwhile, and
+ * the actor loads the stream again afterwards.
+ */
+type ExclusiveJob = {
+  readonly kind: 'exclusive';
+  readonly work: () => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: TallyError) => void;
+};
+
+type Job<C, E extends AnyEvent> = CommandJob<C> | ReceiveJob<E> | ExclusiveJob;
 
 /**
  * One aggregate, in memory: the seed's GenServer. Commands wait in a mailbox and are decided
@@ -68,7 +88,8 @@ const settledCommit: Promise<unknown> = Promise.resolve();
 export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx> {
   private state: S;
   private version = NO_STREAM;
-  private snapshotVersion = NO_STREAM;
+  /** The stream version the newest snapshot was taken at. */
+  private snapshotAt = NO_STREAM;
   private loaded = false;
   /** Set when a commit failed: in-memory state may be ahead of the store, so reload first. */
   private stale = false;
@@ -111,11 +132,45 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
    * Queued behind the commands already taken and ahead of later ones, so remote and local work
    * for one aggregate never interleave.
    */
-  applyRemote(events: readonly EventEnvelope<E>[], recheck = false): Promise<RemoteOutcome<E>> {
-    return new Promise<RemoteOutcome<E>>((resolve, reject) => {
-      this.mailbox.push({ kind: 'remote', events, recheck, resolve, reject });
+  receive(events: readonly EventEnvelope<E>[], recheck = false): Promise<ReceiveOutcome<E>> {
+    return new Promise<ReceiveOutcome<E>>((resolve, reject) => {
+      this.mailbox.push({ kind: 'receive', events, recheck, resolve, reject });
       if (!this.draining) void this.drain();
     });
+  }
+
+  /**
+   * Runs `work` while this actor decides nothing: after the commands taken before it are durable,
+   * before any taken after it. The stream is loaded again afterwards, whatever `work` wrote.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.mailbox.push({
+        kind: 'exclusive',
+        work,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async runExclusive(job: ExclusiveJob): Promise<void> {
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.settle = resolve));
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    try {
+      outcome = { ok: true, value: await job.work() };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    // Loaded again before the job is answered: whoever waits for it sees the rules told.
+    try {
+      await this.load();
+    } catch {
+      this.stale = true;
+    }
+    if (outcome.ok) job.resolve(outcome.value);
+    else job.reject(toTallyError(outcome.error));
   }
 
   private async drain(): Promise<void> {
@@ -137,8 +192,9 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
         while (this.mailbox.length > 0 && !this.stale) {
           const job = this.mailbox.shift()!;
           if (job.kind === 'command') this.decide(job);
+          else if (job.kind === 'exclusive') await this.runExclusive(job);
           else {
-            await this.remote(job);
+            await this.receiveEvents(job);
             // A failed remote step leaves the in-memory state unknown: reload before more work.
             if (this.stale) break;
           }
@@ -155,7 +211,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     const { decider, store, validateState } = this.env;
     const loaded = await store.load(this.stream, {
       model: decider.name,
-      modelVersion: decider.snapshotVersion,
+      modelVersion: decider.stateVersion,
     });
     let state = decider.initialState();
     let version = NO_STREAM;
@@ -174,15 +230,15 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     }
     this.state = state;
     this.version = version;
-    this.snapshotVersion = loaded.snapshot?.version ?? NO_STREAM;
+    this.snapshotAt = loaded.snapshot?.version ?? NO_STREAM;
     this.loaded = true;
     this.stale = false;
     this.env.onState?.(this.stream, state);
   }
 
-  private async remote(job: RemoteJob<E>): Promise<void> {
+  private async receiveEvents(job: ReceiveJob<E>): Promise<void> {
     const { decider, store, context, parseCommands } = this.env;
-    if (!store.applyRemote || !parseCommands) {
+    if (!store.receive || !parseCommands) {
       job.reject(new TallyError('unavailable', 'This store cannot take events from a server.'));
       return;
     }
@@ -195,14 +251,14 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     }
     let rebased: { state: S; version: number } | undefined;
     try {
-      const outcome = await store.applyRemote(
+      const outcome = await store.receive(
         this.stream,
         job.events,
         (view) => {
           const result = rebase(view, {
             decider,
             stream: this.stream,
-            context: context(this.stream),
+            context: context(this.stream, 'sync'),
             parseCommands,
             now: this.env.now,
             label: this.env.label,
@@ -218,7 +274,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
           this.state = rebased.state;
           this.version = rebased.version;
           // The store dropped the stream's snapshot: it may have held a rewritten version.
-          this.snapshotVersion = NO_STREAM;
+          this.snapshotAt = NO_STREAM;
         } else
           for (const event of outcome.appended) {
             this.state = decider.evolve(this.state, event);
@@ -258,7 +314,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     const expectedVersion = this.version;
     let decision;
     try {
-      decision = decideBatch(decider, before, job.commands, context(this.stream));
+      decision = decideBatch(decider, before, job.commands, context(this.stream, 'command'));
     } catch (error) {
       job.reject(toTallyError(error, 'invalid'));
       return;
@@ -287,15 +343,15 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
     this.state = decision.state;
     this.version = expectedVersion + events.length;
     let snapshot: Snapshot | undefined;
-    if (this.version - this.snapshotVersion >= this.env.snapshotEvery) {
+    if (this.version - this.snapshotAt >= this.env.snapshotEvery) {
       snapshot = {
         stream: this.stream,
         version: this.version,
         model: decider.name,
-        modelVersion: decider.snapshotVersion,
+        modelVersion: decider.stateVersion,
         state: decision.state,
       };
-      this.snapshotVersion = this.version;
+      this.snapshotAt = this.version;
     }
     onState?.(this.stream, decision.state);
     const version = this.version;

@@ -2,7 +2,7 @@ import { AggregateActor, type ActorEnvironment, type ExecuteResult } from './agg
 import type { Typed } from './decider.ts';
 import { streamIdPattern, type EventEnvelope, type StreamId } from './envelope.ts';
 import { TallyError } from './errors.ts';
-import type { AnyEvent, RemoteOutcome } from './event-store.ts';
+import type { AnyEvent, ReceiveOutcome } from './event-store.ts';
 
 export type RegistryOptions<S, C extends Typed, E extends AnyEvent & Typed, Ctx> = Omit<
   ActorEnvironment<S, C, E, Ctx>,
@@ -75,19 +75,34 @@ export class AggregateRegistry<S, C extends Typed, E extends AnyEvent & Typed, C
   }
 
   /**
-   * Hands the server's events for one stream to its actor's mailbox (DESIGN.md §4): they are
+   * Hands the server's events for one stream to its actor's mailbox (docs/architecture.md, "Sync rules"): they are
    * applied in turn with the stream's commands, never beside them.
    */
-  async applyRemote(
+  async receive(
     stream: StreamId,
     events: readonly EventEnvelope<E>[],
     options: { readonly recheck?: boolean } = {},
-  ): Promise<RemoteOutcome<E>> {
+  ): Promise<ReceiveOutcome<E>> {
     if (!streamIdPattern.test(stream))
       throw new TallyError('invalid', `“${String(stream).slice(0, 80)}” is not a stream id.`);
     const actor = this.actorFor(stream);
     try {
-      return await actor.applyRemote(events, options.recheck === true);
+      return await actor.receive(events, options.recheck === true);
+    } finally {
+      this.evictIdle();
+    }
+  }
+
+  /**
+   * Runs `work` on the stream's stored records in turn with its commands (an import, a deletion);
+   * the actor loads the stream again afterwards.
+   */
+  async exclusive<T>(stream: StreamId, work: () => Promise<T>): Promise<T> {
+    if (!streamIdPattern.test(stream))
+      throw new TallyError('invalid', `“${String(stream).slice(0, 80)}” is not a stream id.`);
+    const actor = this.actorFor(stream);
+    try {
+      return await actor.exclusive(work);
     } finally {
       this.evictIdle();
     }

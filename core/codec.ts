@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.ts';
 import { envelopeSchema, type EventEnvelope } from './envelope.ts';
 import { TallyError } from './errors.ts';
 
@@ -7,7 +7,7 @@ type Upcaster = (data: Record<string, unknown>) => Record<string, unknown>;
 export type EventTypeSpec = {
   /** The current schema version of this event's data. */
   readonly schema: number;
-  readonly data: z.ZodType;
+  readonly data: z.ZodMiniType;
   /** `upcast[n]` turns data written at schema n into schema n + 1. */
   readonly upcast?: Readonly<Record<number, Upcaster>>;
 };

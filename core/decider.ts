@@ -12,8 +12,11 @@ export type Typed = { readonly type: string };
 export interface Decider<S, C extends Typed, E extends Typed, Ctx = void> {
   /** Names the model; stored with snapshots so a snapshot of another model is never trusted. */
   readonly name: string;
-  /** Bumped when the state's shape changes: older snapshots are then ignored, not misread. */
-  readonly snapshotVersion: number;
+  /**
+   * The version of the state's shape, bumped when it changes: snapshots of an older shape are
+   * then ignored, not misread. Stored with each snapshot as `modelVersion`.
+   */
+  readonly stateVersion: number;
   initialState(): S;
   decide(state: S, command: C, context: Ctx): Decision<E>;
   evolve(state: S, event: E): S;

@@ -1,4 +1,5 @@
 import type { EventEnvelope, StreamId } from './envelope.ts';
+import type { RowChange } from './projection.ts';
 
 /**
  * The contract between the aggregate runtime and storage. The browser's implementation lives in
@@ -9,6 +10,7 @@ export type Snapshot = {
   readonly version: number;
   /** The model's name and snapshot version: a snapshot of another shape is never trusted. */
   readonly model: string;
+  /** The model's state version (`Decider.stateVersion`) the state was written in. */
   readonly modelVersion: number;
   readonly state: unknown;
 };
@@ -22,7 +24,8 @@ export type Commit<E extends AnyEvent = AnyEvent> = {
   readonly snapshot?: Snapshot;
   /**
    * The command (or batch) that decided the events. The store keeps it in its outbox with the
-   * events, in the same transaction, so a sync rebase can re-run it (DESIGN.md §4).
+   * events, in the same transaction, so a sync rebase can re-run it (docs/architecture.md,
+   * "Sync rules").
    */
   readonly command?: { readonly id: string; readonly commands: readonly unknown[] };
 };
@@ -57,6 +60,8 @@ export type RejectedAfterSync = {
   /** What the aggregate was called, when known: a person recognises a name, not an id. */
   readonly name?: string;
   readonly at: number;
+  /** How many later commands of the same aggregate fell out with this one. */
+  readonly later?: number;
 };
 
 /** What a rebase sees, read inside the transaction that will write its outcome. */
@@ -76,7 +81,7 @@ export type RebasePlan<E extends AnyEvent = AnyEvent> = {
 /** Decides a rebase; pure and synchronous, since it runs inside an IndexedDB transaction. */
 export type Rebaser<E extends AnyEvent = AnyEvent> = (view: RebaseView<E>) => RebasePlan<E>;
 
-export type RemoteOutcome<E extends AnyEvent = AnyEvent> =
+export type ReceiveOutcome<E extends AnyEvent = AnyEvent> =
   | {
       readonly type: 'applied';
       /** The stream's confirmed head and local head afterwards. */
@@ -103,16 +108,27 @@ export interface EventStore<E extends AnyEvent = AnyEvent> {
     snapshot: { model: string; modelVersion: number },
   ): Promise<LoadedStream<E>>;
   /**
-   * Takes the server's events for one stream (from a pull, the live feed or a push conflict)
+   * Takes the server's events for one stream (from a pull, the live feed or a push answer)
    * in one transaction: echoes of this device's pending events are confirmed; foreign events
    * are appended as confirmed, and when a pending suffix is in their way `rebase` decides it
-   * again. Applying the same events twice changes nothing. With `recheck`, the pending suffix
+   * again. Receiving the same events twice changes nothing. With `recheck`, the pending suffix
    * is re-decided even without new events (another aggregate took a name it relies on).
    */
-  applyRemote?(
+  receive?(
     stream: StreamId,
     events: readonly EventEnvelope<E>[],
     rebase: Rebaser<E>,
     options?: { readonly recheck?: boolean },
-  ): Promise<RemoteOutcome<E>>;
+  ): Promise<ReceiveOutcome<E>>;
 }
+
+/**
+ * What one completed transaction wrote, told to listeners after it completed: its new events
+ * (position order), every read-model row it wrote or deleted, and the streams whose pending
+ * suffix it rewrote (their versions after the confirmed head changed).
+ */
+export type CommitNotice<E extends AnyEvent = AnyEvent> = {
+  readonly events: readonly StoredEvent<E>[];
+  readonly rows: readonly RowChange[];
+  readonly rebased: readonly StreamId[];
+};

@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import { z } from './zod.ts';
 import { envelopeSchema, idSchema, streamIdSchema } from './envelope.ts';
 import { errorCodes } from './errors.ts';
 
 /**
- * The sync protocol between a device and the sync server (DESIGN.md §4). Every body that crosses
+ * The sync protocol between a device and the sync server (docs/architecture.md, "Sync rules"). Every body that crosses
  * the network is one of these schemas; both sides validate with them.
  */
 export const limits = {
@@ -17,46 +17,54 @@ export const limits = {
   maxEventBytes: 4_096,
   /** Events per page of a pull. */
   maxPullLimit: 1_000,
+  /** Events all conflict answers of one push carry together: a page, like a pull's. */
+  maxConflictEvents: 1_000,
 } as const;
 
 /** A space is one person's data set, shared by their devices. */
-export const spaceIdSchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'Not a valid space id.');
+export const spaceIdSchema = z
+  .string()
+  .check(z.regex(/^[A-Za-z0-9_-]{16,64}$/, 'Not a valid space id.'));
 
 /** A position in a space's feed (a Redis Stream id, `ms-seq`), or `0` for the beginning. */
-export const cursorSchema = z.string().regex(/^(0|\d{1,20}-\d{1,20})$/, 'Not a valid cursor.');
+export const cursorSchema = z
+  .string()
+  .check(z.regex(/^(0|\d{1,20}-\d{1,20})$/, 'Not a valid cursor.'));
 
 export const pushStreamSchema = z
   .strictObject({
     stream: streamIdSchema,
     /** The device's confirmed head: how many events of the stream it knows the server has. */
-    expectedVersion: z.number().int().nonnegative(),
+    expectedVersion: z.number().check(z.int(), z.nonnegative()),
     /**
      * The id of the device's event at `expectedVersion`. When the server holds another event
      * there, the two histories have diverged (Redis lost events, then others wrote there): the
      * answer is `diverged`, and nothing is appended.
      */
-    expectedId: idSchema.optional(),
-    events: z.array(envelopeSchema).min(1),
+    expectedId: z.optional(idSchema),
+    events: z.array(envelopeSchema).check(z.minLength(1)),
   })
-  .superRefine((push, ctx) => {
-    push.events.forEach((event, index) => {
-      if (event.stream !== push.stream)
-        ctx.addIssue({
-          code: 'custom',
-          message: 'Event belongs to another stream.',
-          path: ['events', index],
-        });
-      if (event.version !== push.expectedVersion + index + 1)
-        ctx.addIssue({
-          code: 'custom',
-          message: 'Event versions must follow expectedVersion without gaps.',
-          path: ['events', index, 'version'],
-        });
-    });
-  });
+  .check(
+    z.superRefine((push, ctx) => {
+      push.events.forEach((event, index) => {
+        if (event.stream !== push.stream)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'Event belongs to another stream.',
+            path: ['events', index],
+          });
+        if (event.version !== push.expectedVersion + index + 1)
+          ctx.addIssue({
+            code: 'custom',
+            message: 'Event versions must follow expectedVersion without gaps.',
+            path: ['events', index, 'version'],
+          });
+      });
+    }),
+  );
 
 export const pushRequestSchema = z.strictObject({
-  streams: z.array(pushStreamSchema).min(1).max(limits.maxStreamsPerPush),
+  streams: z.array(pushStreamSchema).check(z.minLength(1), z.maxLength(limits.maxStreamsPerPush)),
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
 
@@ -65,20 +73,28 @@ export const pushResultSchema = z.discriminatedUnion('status', [
     stream: streamIdSchema,
     status: z.literal('accepted'),
     /** The stream's version on the server after the push. */
-    version: z.number().int().nonnegative(),
+    version: z.number().check(z.int(), z.nonnegative()),
   }),
   z.strictObject({
     stream: streamIdSchema,
     status: z.literal('diverged'),
     /** The server's length of the stream. */
-    version: z.number().int().nonnegative(),
+    version: z.number().check(z.int(), z.nonnegative()),
   }),
   z.strictObject({
     stream: streamIdSchema,
     status: z.literal('conflict'),
-    version: z.number().int().nonnegative(),
-    /** The events after the push's `expectedVersion` that the device has not seen. */
+    version: z.number().check(z.int(), z.nonnegative()),
+    /**
+     * The events after the push's `expectedVersion` that the device has not seen: at most a page
+     * (`limits.maxConflictEvents` across the push), from `expectedVersion + 1` on.
+     */
     events: z.array(envelopeSchema),
+    /**
+     * True when the stream holds more after this page: pushing again with `expectedVersion`
+     * moved past these events answers the next page. Absent when the page reaches the end.
+     */
+    more: z.optional(z.literal(true)),
   }),
 ]);
 export type PushResult = z.infer<typeof pushResultSchema>;
@@ -100,7 +116,7 @@ export type PullResponse = z.infer<typeof pullResponseSchema>;
 
 export const createSpaceResponseSchema = z.strictObject({
   space: spaceIdSchema,
-  token: z.string().min(1),
+  token: z.string().check(z.minLength(1)),
 });
 export type CreateSpaceResponse = z.infer<typeof createSpaceResponseSchema>;
 
@@ -113,15 +129,46 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
  * The data of one message of the live feed (server-sent events): a batch of entries in feed
  * order. The message's SSE `id` is the cursor of its last entry, so a reconnect resumes after it.
  */
-export const liveMessageSchema = z.array(feedEntrySchema).min(1);
+export const liveMessageSchema = z.array(feedEntrySchema).check(z.minLength(1));
 export type LiveMessage = z.infer<typeof liveMessageSchema>;
 
 /** `POST /api/spaces/:space/devices`: a token of its own for a device joining the space. */
-export const deviceTokenResponseSchema = z.strictObject({ token: z.string().min(1) });
+export const deviceTokenResponseSchema = z.strictObject({
+  token: z.string().check(z.minLength(1)),
+});
 export const inviteResponseSchema = z.strictObject({
-  invite: z.string().regex(/^p1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{30}$/),
+  invite: z.string().check(z.regex(/^p1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{40}$/)),
   /** Milliseconds since the epoch. */
-  expiresAt: z.number().int().positive(),
+  expiresAt: z.number().check(z.int(), z.positive()),
 });
 export type InviteResponse = z.infer<typeof inviteResponseSchema>;
 export type DeviceTokenResponse = z.infer<typeof deviceTokenResponseSchema>;
+
+/** What a person calls a device: "Chrome on Android" by default, theirs to change. */
+export const deviceNameSchema = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((name: string) => name.normalize('NFC').trim().replace(/\s+/g, ' ')),
+  ),
+  z
+    .string()
+    .check(
+      z.minLength(1, 'A device needs a name.'),
+      z.maxLength(60, 'A device name is at most 60 characters.'),
+    ),
+);
+
+/** `GET /api/spaces/:space/devices`: the space's devices, and which one is asking. */
+export const deviceSchema = z.strictObject({
+  id: z.string().check(z.regex(/^[A-Za-z0-9_-]{8,64}$/)),
+  name: z.string().check(z.maxLength(60)),
+  /** Milliseconds since the epoch. */
+  joinedAt: z.number().check(z.int(), z.nonnegative()),
+  lastSeenAt: z.number().check(z.int(), z.nonnegative()),
+});
+export type DeviceInfo = z.infer<typeof deviceSchema>;
+export const devicesResponseSchema = z.strictObject({
+  devices: z.array(deviceSchema).check(z.maxLength(1_000)),
+  self: z.string(),
+});
+export type DevicesResponse = z.infer<typeof devicesResponseSchema>;

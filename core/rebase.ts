@@ -34,7 +34,7 @@ export type RebaseResult<S, E extends AnyEvent> = RebasePlan<E> & {
 };
 
 /**
- * The rebase rule of DESIGN.md §4, pure: the server's events are taken as confirmed, then each
+ * The rebase rule of docs/architecture.md, "Sync rules", pure: the server's events are taken as confirmed, then each
  * pending command is decided again (its commands, not its old events) against the state they
  * leave, oldest first. A command that still passes keeps its id and gets fresh events; one that
  * no longer passes is rejected after sync. Re-deciding is what keeps invariants true across
@@ -58,23 +58,45 @@ export function rebase<S, C extends Typed, E extends AnyEvent & Typed, Ctx>(
   }
   const pending: PendingCommand<E>[] = [];
   const rejected: RejectedAfterSync[] = [];
+  // What the person knew the aggregate as: the old pending events folded, for a rejection of an
+  // aggregate that no longer exists here (its create fell out) to still name it.
+  const known = options.label?.(
+    view.pending.flatMap((c) => c.events).reduce(decider.evolve, state),
+    [],
+  );
+  /**
+   * Commands that fail right after a rejected one, with nothing passing in between, fail because
+   * of it (the counter's create fell out, so its increments cannot be made): told with it, once.
+   */
+  let first: { index: number; later: number } | undefined;
+  const reject = (rejection: RejectedAfterSync) => {
+    if (first) {
+      first.later++;
+      const earlier = rejected[first.index]!;
+      rejected[first.index] = { ...earlier, later: first.later };
+      return;
+    }
+    first = { index: rejected.length, later: 0 };
+    rejected.push(rejection);
+  };
   for (const command of view.pending) {
     let commands: readonly C[];
     try {
       commands = options.parseCommands(command.commands);
     } catch {
-      rejected.push({
+      reject({
         commandId: command.commandId,
         stream,
         reason: 'This change was stored in a form Tally can no longer read.',
+        ...(known === undefined ? {} : { name: known }),
         at: options.now(),
       });
       continue;
     }
     const decision = decideBatch(decider, state, commands, options.context);
     if (decision.type === 'rejected') {
-      const name = options.label?.(state, commands);
-      rejected.push({
+      const name = options.label?.(state, commands) ?? known;
+      reject({
         commandId: command.commandId,
         stream,
         reason: decision.reason,
@@ -94,6 +116,7 @@ export function rebase<S, C extends Typed, E extends AnyEvent & Typed, Ctx>(
     state = decision.state;
     version += events.length;
     pending.push({ commandId: command.commandId, commands: command.commands, events });
+    first = undefined;
   }
   return { state, version, pending, rejected };
 }

@@ -3,27 +3,35 @@
  * for a bounded time. Issue 8, "Load".
  *
  *   node --import tsx scripts/load.ts [--devices 300] [--seconds 60] [--per-space 3]
- *                                      [--interval-ms 1000]
+ *                                      [--interval-ms 1000] [--instances 1] [--cluster]
+ *                                      [--watchers 0]
  *
- * Starts redis-server (its own temp folder) and the server as a child process (server/main.ts,
- * so it has a core of its own), puts the devices in spaces of `per-space` devices (the first
- * creates the space, the others join it for a token of their own), and lets every device hold a
- * live feed and push one to three events every `interval-ms`. At the end it checks that every
- * accepted event is in Redis exactly once and that every device's live feed saw every event of
- * its space, and prints push latency (p50/p99), events/s, connections held and errors.
+ * Starts redis-server (its own temp folder), or with `--cluster` a Redis Cluster of 3 masters and
+ * 3 replicas (test/helpers/redis-cluster.ts), and `instances` servers as child processes
+ * (server/main.ts, so each has a core of its own). It puts the devices in spaces of `per-space`
+ * devices (the first creates the space, the others join it for a token of their own), and lets
+ * every device hold a live feed and push one to three events every `interval-ms`; each device
+ * pushes to one instance and follows its feed on the next, so every event crosses instances.
+ * `watchers` more live-only clients per space, each with a token of its own, follow on the first
+ * instance. At the end it checks that every accepted event is in Redis exactly once and that
+ * every live feed saw every event of its space, and prints push latency (p50/p99), events/s,
+ * connections held, the Redis connections and memory of the first instance, and errors.
  * Exits 1 on any error or loss. The simulated devices are test/reliability/device.ts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { Cluster, Redis } from 'ioredis';
 import {
   createSpaceResponseSchema,
+  inviteResponseSchema,
   deviceTokenResponseSchema,
   liveMessageSchema,
 } from '../core/protocol.ts';
 import { freePort, startLocalRedis } from '../server/local-redis.ts';
+import { clusterUrl, startRedisCluster } from '../test/helpers/redis-cluster.ts';
 import { SimDevice } from '../test/reliability/device.ts';
 import { startServerProcess } from '../test/reliability/server-process.ts';
 import { addTallies, tallySpace, type Tally } from '../test/reliability/verify.ts';
@@ -33,6 +41,12 @@ export type LoadOptions = {
   readonly seconds: number;
   readonly perSpace: number;
   readonly intervalMs: number;
+  /** Server instances, each a process of its own. Default 1. */
+  readonly instances?: number;
+  /** A Redis Cluster (3 masters + 3 replicas) instead of one redis-server. */
+  readonly cluster?: boolean;
+  /** Live-only clients per space besides the devices, on the first instance. Default 0. */
+  readonly watchers?: number;
   /** Progress lines; silent when not given. */
   readonly say?: (line: string) => void;
 };
@@ -46,8 +60,17 @@ export type LoadReport = Tally & {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  /** Live feeds open at once: every device's, held the whole run. */
+  /** Live feeds open at once: every device's and watcher's, held the whole run. */
   readonly connectionsHeld: number;
+  readonly instances: number;
+  /** Redis connections of all instances (every node), before any live feed and with all. */
+  readonly redisConnectionsIdle: number;
+  readonly redisConnectionsLive: number;
+  /** Resident memory of the first instance before any live feed and with all, MiB. */
+  readonly rssIdleMiB: number;
+  readonly rssLiveMiB: number;
+  /** (rssLive − rssIdle) / live feeds on the first instance, KiB. */
+  readonly kibPerLiveClient: number;
   /** Events of its space a device's live feed had not seen by the end (must be 0). */
   readonly liveMissed: number;
   readonly errors: readonly string[];
@@ -110,24 +133,66 @@ const percentile = (sorted: readonly number[], p: number) =>
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** Resident memory of a process, MiB (Linux). */
+const rssMiB = (pid: number) => {
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return Math.round((kib / 1024) * 10) / 10;
+};
+
+/** Connections of the instance(s) on every Redis node: the app names them `tally-…`. */
+async function tallyConnections(redis: Redis | Cluster): Promise<number> {
+  const nodes = redis instanceof Cluster ? redis.nodes('all') : [redis];
+  let count = 0;
+  for (const node of nodes)
+    count += String(await node.call('CLIENT', 'LIST'))
+      .split('\n')
+      .filter((line) => /name=\S*tally-/.test(line)).length;
+  return count;
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const { devices: count, seconds, perSpace, intervalMs, say = () => {} } = options;
+  const { instances = 1, watchers = 0 } = options;
   const dir = mkdtempSync(join(tmpdir(), 'tally-load-'));
-  const redisServer = await startLocalRedis({ dir: join(dir, 'redis') });
-  const redis = new Redis(redisServer.url, { protocol: 2 });
-  const server = await startServerProcess({
-    port: await freePort(),
-    redisUrl: redisServer.url,
-    secret,
-    // One address creates every space here; a real one creates one or two.
-    env: { TALLY_RATE_CREATE_PER_IP: String(count + 10) },
-  });
-  const { url } = server;
+  const redisServer = options.cluster
+    ? undefined
+    : await startLocalRedis({ dir: join(dir, 'redis') });
+  const cluster = options.cluster ? await startRedisCluster() : undefined;
+  const redis: Redis | Cluster = cluster
+    ? cluster.client
+    : new Redis(redisServer?.url ?? '', { protocol: 2 });
+  const redisUrl = cluster ? clusterUrl(cluster.seeds) : (redisServer?.url ?? '');
+  const spaces = Math.ceil(count / perSpace);
+  const servers = await Promise.all(
+    Array.from({ length: instances }, async () =>
+      startServerProcess({
+        port: await freePort(),
+        redisUrl,
+        secret,
+        env: {
+          // One address creates every space and holds every feed here; a real one holds a few.
+          TALLY_RATE_CREATE_PER_IP: String(spaces + 10),
+          TALLY_RATE_PER_SPACE: String(100_000),
+          TALLY_MAX_LIVE_PER_ADDRESS: String(count + spaces * watchers + 10),
+          TALLY_MAX_LIVE_SPACES: String(spaces + 10),
+        },
+      }),
+    ),
+  );
+  const urls = servers.map((server) => server.url);
+  const url = urls[0] ?? '';
   const errors: string[] = [];
   const groups: { space: string; devices: SimDevice[]; lives: LiveCounter[] }[] = [];
+  const first = servers[0];
+  const redisConnectionsIdle = await tallyConnections(redis);
+  const rssIdleMiB = first ? rssMiB(first.pid) : 0;
 
   try {
-    say(`load: ${count} devices in spaces of ${perSpace}, ${seconds} s, server at ${url}`);
+    say(
+      `load: ${count} devices in spaces of ${perSpace} (+${watchers} watchers each), ${seconds} s, ` +
+        `${instances} instance(s) on ${cluster ? 'a Redis Cluster' : 'one redis-server'}`,
+    );
+    let firstLives = 0;
     for (let made = 0; made < count;) {
       const created = await fetch(`${url}/api/spaces`, { method: 'POST' });
       const { space, token } = createSpaceResponseSchema.parse(await created.json());
@@ -135,19 +200,44 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       for (let d = 0; d < perSpace && made < count; d++, made++) {
         let mine = token;
         if (d > 0) {
-          const joined = await fetch(`${url}/api/spaces/${space}/devices`, {
+          // A device joins with a single-use invite, as a person pairing one would.
+          const made = await fetch(`${url}/api/spaces/${space}/invites`, {
             method: 'POST',
             headers: { Authorization: `Bearer ${token}` },
           });
+          const { invite } = inviteResponseSchema.parse(await made.json());
+          const joined = await fetch(`${url}/api/spaces/${space}/devices`, {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${invite}` },
+          });
           mine = deviceTokenResponseSchema.parse(await joined.json()).token;
         }
-        group.devices.push(new SimDevice(`device-${made}`, () => ({ url, space, token: mine })));
+        const pushTo = urls[made % urls.length] ?? url;
+        const followOn = (made + 1) % urls.length;
+        group.devices.push(
+          new SimDevice(`device-${made}`, () => ({ url: pushTo, space, token: mine })),
+        );
         const live = new LiveCounter();
-        await live.open(url, space, mine);
+        await live.open(urls[followOn] ?? url, space, mine);
+        if (followOn === 0) firstLives++;
+        group.lives.push(live);
+      }
+      for (let w = 0; w < watchers; w++) {
+        const joined = await fetch(`${url}/api/spaces/${space}/devices`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${token}` },
+        });
+        const watcher = deviceTokenResponseSchema.parse(await joined.json()).token;
+        const live = new LiveCounter();
+        await live.open(url, space, watcher);
+        firstLives++;
         group.lives.push(live);
       }
       groups.push(group);
+      if (groups.length % 200 === 0) say(`load: ${groups.length} spaces ready`);
     }
+    const redisConnectionsLive = await tallyConnections(redis);
+    const rssLiveMiB = first ? rssMiB(first.pid) : 0;
     const devices = groups.flatMap((group) => group.devices);
     const lives = groups.flatMap((group) => group.lives);
     say(`load: ${lives.length} live feeds open, pushing`);
@@ -195,7 +285,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const liveMissed = missed();
 
     const tally = addTallies(
-      await Promise.all(groups.map((g) => tallySpace(redis, g.space, g.devices))),
+      // A Cluster routes these single-key reads by slot like one node does.
+      await Promise.all(groups.map((g) => tallySpace(redis as Redis, g.space, g.devices))),
     );
     const latencies = devices.flatMap((device) => device.latencies).sort((a, b) => a - b);
     return {
@@ -209,14 +300,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       p99Ms: round(percentile(latencies, 99)),
       maxMs: round(latencies.at(-1) ?? 0),
       connectionsHeld,
+      instances,
+      redisConnectionsIdle,
+      redisConnectionsLive,
+      rssIdleMiB,
+      rssLiveMiB,
+      kibPerLiveClient:
+        firstLives === 0 ? 0 : Math.round(((rssLiveMiB - rssIdleMiB) * 1024) / firstLives),
       liveMissed,
       errors,
     };
   } finally {
     for (const group of groups) for (const live of group.lives) live.close();
-    await server.stop();
-    redis.disconnect();
-    await redisServer.stop();
+    await Promise.all(servers.map((server) => server.stop()));
+    if (cluster) await cluster.dispose();
+    else redis.disconnect();
+    await redisServer?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -225,10 +324,11 @@ const isMain =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 
 if (isMain) {
-  const arg = (name: string, fallback: number) => {
+  const arg = (name: string, fallback: number, min = 1) => {
     const at = process.argv.indexOf(`--${name}`);
     const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number.`);
+    if (!Number.isInteger(value) || value < min)
+      throw new Error(`--${name} must be a whole number.`);
     return value;
   };
   const report = await runLoad({
@@ -236,6 +336,9 @@ if (isMain) {
     seconds: arg('seconds', 60),
     perSpace: arg('per-space', 3),
     intervalMs: arg('interval-ms', 1_000),
+    instances: arg('instances', 1),
+    watchers: arg('watchers', 0, 0),
+    cluster: process.argv.includes('--cluster'),
     say: (line) => console.log(line),
   });
   const { errors, ...figures } = report;
@@ -250,6 +353,8 @@ if (isMain) {
   console.log(
     `${ok ? '✓' : '✗'} ${report.devices} devices, ${report.connectionsHeld} live connections held, ` +
       `${report.pushes} pushes, ${report.accepted} events (${report.eventsPerSecond}/s), ` +
+      `${report.instances} instance(s): ${report.redisConnectionsLive} Redis connections (${report.redisConnectionsIdle} before the feeds), ` +
+      `first instance ${report.kibPerLiveClient} KiB per live client, ` +
       `push p50 ${report.p50Ms} ms, p99 ${report.p99Ms} ms, ${errors.length} errors, ` +
       `${report.lost} lost, ${report.doubled} doubled, ${report.liveMissed} missed live`,
   );

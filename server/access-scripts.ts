@@ -18,6 +18,11 @@ const countWindow = (key: string, windowMs: string) => `
   return {count, left}
 `;
 
+const now = `
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+`;
+
 /**
  * KEYS[1] revoked device ids, KEYS[2] the space's request counter
  * ARGV[1] the device id, ARGV[2] requests per window (0: not counted), ARGV[3] window ms
@@ -30,13 +35,60 @@ if tonumber(ARGV[2]) == 0 then return {0, 0} end
 ${countWindow('KEYS[2]', 'ARGV[3]')}
 `;
 
+/**
+ * A device made a request that succeeded: when it was last seen. A device whose token predates
+ * the device list joins it under a plain name. KEYS[1] last seen, KEYS[2] devices,
+ * KEYS[3] revoked ids; ARGV[1] the device id.
+ */
+export const seenScript = `
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 0 end
+${now}
+redis.call('HSET', KEYS[1], ARGV[1], now)
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({name = 'A device', joinedAt = now}))
+end
+return 1
+`;
+
+/**
+ * Pairing invites pending in a space: a sorted set of invite ids scored by their expiry.
+ * KEYS[1] pending invites, KEYS[2] the space's devices
+ * ARGV[1] invite id, ARGV[2] the joining device's id, ARGV[3] its record (JSON)
+ * Replies 1 when the invite was pending and is now used up (the device is listed), else 0: a
+ * second device with the same link is refused, whichever instance it reaches.
+ */
+export const consumeInviteScript = `
+${now}
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if not expires or tonumber(expires) <= now then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+`;
+
+/** KEYS[1] pending invites; ARGV[1] invite id, ARGV[2] its expiry (ms). Drops expired ones. */
+export const addInviteScript = `
+${now}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+return 1
+`;
+
+/**
+ * KEYS[1] revoked ids, KEYS[2] devices, KEYS[3] last seen; ARGV[1] the device id.
+ * Replies 1 when the device was in the space and is now removed, 0 when it was not there.
+ */
+export const removeDeviceScript = `
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1
+`;
+
 /** KEYS[1] a counter; ARGV[1] window ms. Replies {count, ms left}. */
 export const countScript = countWindow('KEYS[1]', 'ARGV[1]');
-
-const now = `
-  local time = redis.call('TIME')
-  local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-`;
 
 /**
  * Live connections of a space are leases in a sorted set scored by their expiry: a stream renews

@@ -1,9 +1,14 @@
 import type { Redis } from 'ioredis';
 import { TallyError } from '../core/errors.ts';
+import type { DeviceInfo } from '../core/protocol.ts';
 import {
   acquireLeaseScript,
+  addInviteScript,
   admitScript,
+  consumeInviteScript,
   countScript,
+  removeDeviceScript,
+  seenScript,
   renewLeaseScript,
 } from './access-scripts.ts';
 import type { TokenHolder } from './auth.ts';
@@ -15,6 +20,12 @@ export const accessKeys = {
   revoked: (space: string) => `tally:{${space}}:revoked`,
   rate: (space: string) => `tally:{${space}}:rate`,
   live: (space: string) => `tally:{${space}}:live`,
+  /** The space's devices: id → `{ name, joinedAt }` (JSON). */
+  devices: (space: string) => `tally:{${space}}:devices`,
+  /** id → when the device last made a request (ms). */
+  seen: (space: string) => `tally:{${space}}:seen`,
+  /** Pairing invites not used yet, scored by their expiry. */
+  invites: (space: string) => `tally:{${space}}:invites`,
   /** A client address is its own hash tag: its counters share nothing with any space. */
   address: (kind: AddressCount, ip: string) => `tally:{ip:${ip}}:${kind}`,
 };
@@ -48,10 +59,29 @@ export interface AccessStore {
   /** Keeps a lease alive; 'revoked' when its device left meanwhile (the lease is then gone). */
   renewLease(holder: TokenHolder, lease: string, leaseMs: number): Promise<'renewed' | 'revoked'>;
   releaseLease(space: string, lease: string): Promise<void>;
+
+  /** A request of the device succeeded: it was seen now (at most once a minute per instance). */
+  seen(holder: TokenHolder): Promise<void>;
+  /** Lists a device under its name (the device that created the space). */
+  addDevice(space: string, device: string, name: string): Promise<void>;
+  /** Keeps a new invite pending until it is used, cancelled or expires. */
+  addInvite(space: string, invite: string, expiresAt: number): Promise<void>;
+  /** Uses up a pending invite for a joining device; false when it was used, cancelled or expired. */
+  consumeInvite(space: string, invite: string, device: string, name: string): Promise<boolean>;
+  /** Withdraws a pending invite; false when it was not pending. */
+  cancelInvite(space: string, invite: string): Promise<boolean>;
+  devices(space: string): Promise<DeviceInfo[]>;
+  renameDevice(space: string, device: string, name: string): Promise<void>;
+  /** Removes a device: its token is refused from now on; false when it is not in the space. */
+  removeDevice(space: string, device: string): Promise<boolean>;
 }
 
 type AccessCommands = {
   tallyAdmit(...args: (string | number)[]): Promise<unknown>;
+  tallyConsumeInvite(...args: (string | number)[]): Promise<unknown>;
+  tallySeen(...args: (string | number)[]): Promise<unknown>;
+  tallyAddInvite(...args: (string | number)[]): Promise<unknown>;
+  tallyRemoveDevice(...args: (string | number)[]): Promise<unknown>;
   tallyCount(...args: (string | number)[]): Promise<unknown>;
   tallyAcquireLease(...args: (string | number)[]): Promise<unknown>;
   tallyRenewLease(...args: (string | number)[]): Promise<unknown>;
@@ -76,10 +106,16 @@ const windowReply = (reply: unknown): { count: number; left: number } => {
 export function createAccessStore(redis: Redis): AccessStore {
   // EVALSHA with a fallback to EVAL, so the scripts survive a Redis restart (empty script cache).
   redis.defineCommand('tallyAdmit', { lua: admitScript, numberOfKeys: 2 });
+  redis.defineCommand('tallySeen', { lua: seenScript, numberOfKeys: 3 });
+  redis.defineCommand('tallyConsumeInvite', { lua: consumeInviteScript, numberOfKeys: 2 });
+  redis.defineCommand('tallyAddInvite', { lua: addInviteScript, numberOfKeys: 1 });
+  redis.defineCommand('tallyRemoveDevice', { lua: removeDeviceScript, numberOfKeys: 3 });
   redis.defineCommand('tallyCount', { lua: countScript, numberOfKeys: 1 });
   redis.defineCommand('tallyAcquireLease', { lua: acquireLeaseScript, numberOfKeys: 1 });
   redis.defineCommand('tallyRenewLease', { lua: renewLeaseScript, numberOfKeys: 2 });
   const scripts = redis as Redis & AccessCommands;
+  /** When this instance last wrote each device's last-seen time. */
+  const lastSeen = new Map<string, number>();
 
   return {
     async admit({ space, device }, limit) {
@@ -104,7 +140,97 @@ export function createAccessStore(redis: Redis): AccessStore {
     },
 
     async revoke({ space, device }) {
+      await call(() =>
+        scripts.tallyRemoveDevice(
+          accessKeys.revoked(space),
+          accessKeys.devices(space),
+          accessKeys.seen(space),
+          device,
+        ),
+      );
+      // A device that was never listed (an older token) is refused all the same.
       await call(() => redis.sadd(accessKeys.revoked(space), device));
+    },
+
+    async seen({ space, device }) {
+      const key = `${space}\u0000${device}`;
+      const last = lastSeen.get(key);
+      if (last !== undefined && Date.now() - last < seenEveryMs) return;
+      lastSeen.set(key, Date.now());
+      // Bounded: an instance remembers at most this many devices' last writes.
+      if (lastSeen.size > 100_000) lastSeen.clear();
+      await call(() =>
+        scripts.tallySeen(
+          accessKeys.seen(space),
+          accessKeys.devices(space),
+          accessKeys.revoked(space),
+          device,
+        ),
+      );
+    },
+
+    async addDevice(space, device, name) {
+      await call(() =>
+        redis.hset(accessKeys.devices(space), device, deviceRecord(name, Date.now())),
+      );
+    },
+
+    async addInvite(space, invite, expiresAt) {
+      await call(() => scripts.tallyAddInvite(accessKeys.invites(space), invite, expiresAt));
+    },
+
+    async consumeInvite(space, invite, device, name) {
+      const used = await call(() =>
+        scripts.tallyConsumeInvite(
+          accessKeys.invites(space),
+          accessKeys.devices(space),
+          invite,
+          device,
+          deviceRecord(name, Date.now()),
+        ),
+      );
+      return used === 1;
+    },
+
+    async cancelInvite(space, invite) {
+      return (await call(() => redis.zrem(accessKeys.invites(space), invite))) === 1;
+    },
+
+    async devices(space) {
+      const [devices, seen] = await call(() =>
+        Promise.all([
+          redis.hgetall(accessKeys.devices(space)),
+          redis.hgetall(accessKeys.seen(space)),
+        ]),
+      );
+      return Object.entries(devices)
+        .map(([id, raw]) => {
+          const record = readDeviceRecord(raw);
+          return {
+            id,
+            ...record,
+            lastSeenAt: Number(seen[id] ?? record.joinedAt) || record.joinedAt,
+          };
+        })
+        .sort((a, b) => a.joinedAt - b.joinedAt || a.id.localeCompare(b.id));
+    },
+
+    async renameDevice(space, device, name) {
+      const raw = await call(() => redis.hget(accessKeys.devices(space), device));
+      const joinedAt = raw === null ? Date.now() : readDeviceRecord(raw).joinedAt;
+      await call(() => redis.hset(accessKeys.devices(space), device, deviceRecord(name, joinedAt)));
+    },
+
+    async removeDevice(space, device) {
+      const removed = await call(() =>
+        scripts.tallyRemoveDevice(
+          accessKeys.revoked(space),
+          accessKeys.devices(space),
+          accessKeys.seen(space),
+          device,
+        ),
+      );
+      return removed === 1;
     },
 
     async count(kind, ip, max, { windowMs }) {
@@ -147,4 +273,25 @@ export function createAccessStore(redis: Redis): AccessStore {
       await call(() => redis.zrem(accessKeys.live(space), lease));
     },
   };
+}
+
+/** "Last seen" is for people: a minute is fine grained enough, and spares a write per request. */
+const seenEveryMs = 60_000;
+
+const deviceRecord = (name: string, joinedAt: number) => JSON.stringify({ name, joinedAt });
+
+/** A device record read back from Redis: storage is an edge, so a damaged one reads plainly. */
+function readDeviceRecord(raw: string): { name: string; joinedAt: number } {
+  try {
+    const { name, joinedAt } = JSON.parse(raw) as { name?: unknown; joinedAt?: unknown };
+    return {
+      name: typeof name === 'string' && name.length <= 60 ? name : 'A device',
+      joinedAt:
+        typeof joinedAt === 'number' && Number.isFinite(joinedAt)
+          ? Math.max(0, Math.floor(joinedAt))
+          : 0,
+    };
+  } catch {
+    return { name: 'A device', joinedAt: 0 };
+  }
 }

@@ -1,3 +1,5 @@
+import type { Invite } from './auth.ts';
+
 /** What middleware hands on to later handlers of one request. */
 export type AppEnv = {
   Variables: {
@@ -5,6 +7,8 @@ export type AppEnv = {
     space: string;
     /** The id of the device whose token it was (never secret: the token's mac is). */
     device: string;
+    /** The pairing invite a joining device came with (`POST …/devices` only). */
+    invite: Invite;
     /** The Tally error code a failed request answered with, for the request log. */
     errorCode: string;
   };

@@ -1,26 +1,37 @@
+import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { TallyError } from '../core/errors.ts';
 import type { AppEnv } from './app-env.ts';
 import { createAccessStore, type AccessStore } from './access-store.ts';
 import { createSpaceTokens, type SpaceGate, type SpaceTokens } from './auth.ts';
-import { describeError, TooManyRequests } from './errors.ts';
-import { createLiveFeed, type LiveFeed } from './live-feed.ts';
+import { describeError, MethodNotAllowed, TooManyRequests } from './errors.ts';
+import { createLiveFeed, revokedPrefix, type LiveFeed } from './live-feed.ts';
 import { resolveOptions, type SyncAppOptions } from './options.ts';
-import { createRedisClient, watchRedis, type RedisState } from './redis-client.ts';
-import { createRedisStore, type SyncStore } from './redis-store.ts';
+import {
+  createRedisClient,
+  watchRedis,
+  type RedisConnection,
+  type RedisState,
+} from './redis-client.ts';
+import { createRedisStore, redisKeys, type SyncStore } from './redis-store.ts';
 import { jsonLinesLog, requestLog, type RequestLog } from './request-log.ts';
 import { eventsRoute } from './routes/events.ts';
 import { healthRoute } from './routes/health.ts';
 import { liveRoute } from './routes/live.ts';
+import { Revocations } from './revocations.ts';
 import { devicesRoute } from './routes/devices.ts';
 import { pushRoute } from './routes/push.ts';
 import { spacesRoute } from './routes/spaces.ts';
+import { streamsRoute } from './routes/streams.ts';
 import { securityHeaders } from './security-headers.ts';
+import { servedMethods } from './served-methods.ts';
 import { staticFiles } from './static-files.ts';
 
 export type SyncApp = Hono<AppEnv> & {
   readonly tokens: SpaceTokens;
+  /** The name of every Redis connection this app opens (CLIENT LIST), unique per instance. */
+  readonly connectionName: string;
   /**
    * Resolves once the Redis connection is ready, or after `timeoutMs` when Redis is not there
    * (the server then starts anyway, answers 503 and heals by itself): the first requests should
@@ -28,7 +39,12 @@ export type SyncApp = Hono<AppEnv> & {
    */
   connected(timeoutMs?: number): Promise<void>;
   /** Requests being handled (open live streams counted apart), for shutdown and tests. */
-  stats(): { readonly inFlight: number; readonly liveStreams: number };
+  stats(): {
+    readonly inFlight: number;
+    readonly liveStreams: number;
+    /** Spaces this instance follows live. */
+    readonly liveSpaces: number;
+  };
   /**
    * Stops taking requests (503), ends live streams, waits for the requests in flight — a push
    * that was taken is finished — and closes the Redis connection the app opened.
@@ -37,15 +53,24 @@ export type SyncApp = Hono<AppEnv> & {
 };
 
 type Backend = {
-  readonly redis: Redis;
+  /** Undefined when the caller gave the stores (`options.storage`). */
+  readonly redis?: RedisConnection;
   readonly owned: boolean;
   readonly store: SyncStore;
   readonly access: AccessStore;
   readonly live: LiveFeed;
 };
 
+/** Without Redis there is nothing to follow: a live feed is refused like any request needing it. */
+const noLiveFeed: LiveFeed = {
+  subscribe: () =>
+    Promise.reject(new TallyError('unavailable', 'This sync server has no live feed.')),
+  stats: () => ({ spaces: 0, subscribers: 0 }),
+  close: async () => {},
+};
+
 /**
- * The sync server as a Hono app (DESIGN.md §4). Options are checked here, at once, so a bad
+ * The sync server as a Hono app (docs/architecture.md, "Sync rules"). Options are checked here, at once, so a bad
  * configuration fails at start-up rather than on the first request.
  */
 export function createSyncApp(options: SyncAppOptions): SyncApp {
@@ -67,25 +92,36 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     });
   };
 
+  const connectionName = `tally-${randomBytes(6).toString('base64url')}`;
   let backend: Backend | undefined;
-  if (config.redis !== false) {
-    const owned = typeof config.redis === 'string';
-    const redis =
-      typeof config.redis === 'string'
-        ? createRedisClient(config.redis, onRedisState)
-        : config.redis;
+  /** Removed devices' live feeds on this instance, told by the route or by another instance. */
+  const revocations = new Revocations();
+  if (config.storage) {
+    const { store, access, live = noLiveFeed } = config.storage;
+    backend = { owned: false, store, access, live };
+  } else if (config.redis !== false) {
+    const given = config.redis;
+    const owned = !(given instanceof Redis || given instanceof Cluster);
+    const redis = owned ? createRedisClient(given, onRedisState, connectionName) : given;
     if (!owned) watchRedis(redis, onRedisState);
-    const store = createRedisStore(redis, { maxEventsPerSpace: config.maxEventsPerSpace });
+    const store = createRedisStore(redis, {
+      maxEventsPerSpace: config.maxEventsPerSpace,
+      waitReplicas: config.redisWaitReplicas,
+      waitTimeoutMs: config.redisWaitTimeoutMs,
+    });
     backend = {
       redis,
       owned,
       store,
-      access: createAccessStore(redis),
+      // Its scripts and commands name the keys of one space or one address, which a Cluster
+      // routes by slot like any other: the Redis type is only what access-store.ts spells.
+      access: createAccessStore(redis as Redis),
       live: createLiveFeed({
         redis,
         store,
-        blockMs: config.liveBlockMs,
+        rereadMs: config.liveRereadMs,
         maxSpaces: config.maxLiveSpaces,
+        onRevoked: (space, device) => revocations.revoke(space, device),
       }),
     };
   }
@@ -119,6 +155,11 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     }
   });
 
+  app.use(
+    '/api/*',
+    servedMethods(() => app.routes),
+  );
+
   const gate: SpaceGate = { tokens, access: () => need().access, rateLimit: config.rateLimit };
   app.route('/', healthRoute({ store: backend?.store }));
   app.route(
@@ -130,9 +171,22 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
       allowCreateSpaces: config.allowCreateSpaces,
     }),
   );
-  app.route('/', devicesRoute(gate));
+  app.route(
+    '/',
+    devicesRoute(gate, {
+      inviteTtlMs: config.inviteTtlMs,
+      onRevoked: (space, device) => {
+        revocations.revoke(space, device);
+        // Every instance that follows the space live hears it on the space's channel.
+        void (backend?.redis as Redis | undefined)
+          ?.spublish(redisKeys.wake(space), `${revokedPrefix}${device}`)
+          .catch(() => undefined);
+      },
+    }),
+  );
   app.route('/', pushRoute({ gate, store }));
   app.route('/', eventsRoute({ gate, store }));
+  app.route('/', streamsRoute({ gate, store }));
   app.route(
     '/',
     liveRoute({
@@ -141,8 +195,11 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
       live: () => need().live,
       heartbeatMs: config.heartbeatMs,
       maxConnections: config.maxLiveConnectionsPerSpace,
+      maxPerDevice: config.maxLivePerDevice,
+      maxPerAddress: config.maxLivePerAddress,
       leaseMs: config.liveLeaseMs,
       onStream: (delta) => (liveStreams += delta),
+      revocations,
     }),
   );
   if (config.staticDir !== false) app.use(staticFiles(config.staticDir));
@@ -165,6 +222,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     // another request, and a client must not try.
     if (status === 413) c.header('Connection', 'close');
     if (error instanceof TooManyRequests) c.header('Retry-After', String(error.retryAfterSeconds));
+    if (error instanceof MethodNotAllowed) c.header('Allow', error.allow.join(', '));
     if (unexpected)
       log?.({
         time: new Date().toISOString(),
@@ -176,6 +234,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
 
   return Object.assign(app, {
     tokens,
+    connectionName,
     async connected(timeoutMs = 2_000) {
       const redis = backend?.redis;
       if (!redis || redis.status === 'ready') return;
@@ -189,12 +248,16 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
         redis.once('ready', done);
       });
     },
-    stats: () => ({ inFlight, liveStreams }),
+    stats: () => ({
+      inFlight,
+      liveStreams,
+      liveSpaces: backend?.live.stats().spaces ?? 0,
+    }),
     async close() {
       closing = true;
       await backend?.live.close();
       if (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));
-      if (backend?.owned) await backend.redis.quit().catch(() => backend?.redis.disconnect());
+      if (backend?.owned) await backend.redis?.quit().catch(() => backend?.redis?.disconnect());
     },
   });
 }

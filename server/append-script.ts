@@ -1,81 +1,144 @@
 /**
- * The append, as one Lua script so that the version check, the stream list and the space feed
- * change in one atomic step (DESIGN.md §4). One call serves a whole push: every key is in the
- * space's hash slot, so this also runs unchanged on Redis Cluster.
+ * The append, as one Lua script so that the checks, the stream list, the space feed and the id
+ * index change in one atomic step (docs/architecture.md, "Sync rules"). One call serves a whole push: every key is in
+ * the space's hash slot, so this also runs unchanged on Redis Cluster.
  *
  * KEYS[1]      the space's feed (a Redis Stream)
- * KEYS[2..n]   one list per pushed stream, in push order
+ * KEYS[2]      the space's event ids (a hash: id → "stream version"), so an id names one event
+ * KEYS[3]      the space's deleted streams (a hash: stream → its tombstone's JSON, delete-script.ts)
+ * KEYS[4..n]   one list per pushed stream, in push order
  * ARGV[1]      the most events the space may hold
- * ARGV[2..]    per stream: expectedVersion, expectedId ('' for none), count, then count × (event
+ * ARGV[2]      the most events all conflict answers of this push carry together (a page)
+ * ARGV[3]      the key prefix of the space's stream lists (`tally:{space}:s:`)
+ * ARGV[4]      the space's wake-up channel (`tally:{space}:wake`, in the space's slot)
+ * ARGV[5..]    per stream: expectedVersion, expectedId ('' for none), count, then count × (event
  *              id, event JSON)
  *
- * Replies, per stream: {1, version} accepted, or {0, version, json…} a conflict carrying the
- * stream's events after expectedVersion, or {2, version} when the event stored at expectedVersion
- * is not the one the device names (the histories diverged; nothing is written). A push that would take the space past its quota is
- * refused whole, before anything is written: {{-1, events in the space}}.
+ * Replies, per stream: {1, version} accepted (the stream's version after the push), or
+ * {0, version, more, json…} a conflict carrying the next page of the stream's events after
+ * expectedVersion (more = 1 when the page does not reach the stream's end), or {2, version} when
+ * the history the device names is not the server's (nothing is written). A stream deleted forever
+ * takes nothing again: it is answered {0, tombstone's version, 0, tombstone}, a conflict carrying
+ * only the tombstone, on which the device drops the stream (a device that was offline when it was
+ * deleted pushes nothing of it back). A push is refused whole,
+ * before anything is written, when it would take the space past its quota: {{-1, events in the
+ * space}}, or when an event it would append reuses an id stored elsewhere: {{-2, id}}.
  *
- * The retry rule: events already stored at their versions with the same ids are a push whose
- * answer was lost. They are accepted without being appended again; when only a prefix of them is
- * there (the device added events before retrying) the rest is appended after it.
+ * The retry rule: events already stored at their versions, byte for byte (the server serializes
+ * an event one way only), are a push whose answer was lost. They are accepted without being
+ * appended again; when only a prefix of them is there (the device added events before retrying)
+ * the rest is appended after it. The same id with other content there is a split history
+ * (diverged), never an accepted push. The quota counts only what would be appended.
+ *
+ * An id in the index whose event is no longer where the index says (Redis lost the last writes
+ * of the stream, and a device gives them back) names nothing: it may be stored again. Checking
+ * reads that stream's list, a key in the space's slot that the push need not name.
+ *
+ * When it appended anything, the script SPUBLISHes the feed id of its last entry on the space's
+ * wake-up channel: every instance following the space live reads its feed from its own cursor
+ * (live-feed.ts). Sharded pub/sub stays within the slot's shard, so the wake-up costs what the
+ * number of instances listening costs, never a broadcast to the whole Cluster.
+ *
+ * Work is bounded by the push, never by the stream: one LLEN, at most one LINDEX, one LRANGE of
+ * at most `count` events per stream, and conflict pages of at most ARGV[2] events in all.
  */
 export const appendScript = `
 local feed = KEYS[1]
+local ids = KEYS[2]
+local deleted = KEYS[3]
 local quota = tonumber(ARGV[1])
+local budget = tonumber(ARGV[2])
+local lists = ARGV[3]
+local wake = ARGV[4]
+local plans = {}
 local incoming = 0
-local scan = 2
-for k = 2, #KEYS do
-  local count = tonumber(ARGV[scan + 2])
-  incoming = incoming + count
-  scan = scan + 3 + 2 * count
+local pushed = {}
+local at = 5
+local last = nil
+
+-- Whether an id is stored as an event of the space, where the index says it is.
+local function taken(id)
+  local where = redis.call('HGET', ids, id)
+  if not where then return false end
+  local stream, version = string.match(where, '^(%S+) (%d+)$')
+  if not stream then return true end
+  local there = redis.call('LINDEX', lists .. stream, tonumber(version) - 1)
+  return there ~= false and cjson.decode(there)['id'] == id
 end
-local held = redis.call('XLEN', feed)
-if held + incoming > quota then
-  return {{-1, held}}
-end
-local replies = {}
-local at = 2
-for k = 2, #KEYS do
-  local list = KEYS[k]
-  local expected = tonumber(ARGV[at])
+
+for k = 4, #KEYS do
+  local plan = { list = KEYS[k], stream = string.sub(KEYS[k], #lists + 1), expected = tonumber(ARGV[at]), count = tonumber(ARGV[at + 2]) }
   local expectedId = ARGV[at + 1]
-  local count = tonumber(ARGV[at + 2])
-  local first = at + 3
-  at = first + 2 * count
+  plan.first = at + 3
+  at = plan.first + 2 * plan.count
+  plan.length = redis.call('LLEN', plan.list)
+  plan.present = 0
+  plan.tombstone = redis.call('HGET', deleted, plan.stream)
+  if plan.tombstone then plan.kind = 'deleted' end
 
-  local length = redis.call('LLEN', list)
-  local diverged = false
-  if expected > 0 and expectedId ~= '' and length >= expected then
-    local there = redis.call('LINDEX', list, expected - 1)
-    diverged = cjson.decode(there)['id'] ~= expectedId
+  if plan.kind == nil and plan.expected > 0 and expectedId ~= '' and plan.length >= plan.expected then
+    local there = redis.call('LINDEX', plan.list, plan.expected - 1)
+    if cjson.decode(there)['id'] ~= expectedId then plan.kind = 'diverged' end
   end
-  local present = 0
-  local matches = length >= expected
-  if matches and length > expected then
-    local stored = redis.call('LRANGE', list, expected, expected + count - 1)
-    for i = 1, #stored do
-      if cjson.decode(stored[i])['id'] ~= ARGV[first + 2 * (i - 1)] then
-        matches = false
-        break
+  if plan.kind == nil and plan.length < plan.expected then plan.kind = 'conflict' end
+  if plan.kind == nil then
+    plan.kind = 'accepted'
+    if plan.length > plan.expected then
+      local stored = redis.call('LRANGE', plan.list, plan.expected, plan.expected + plan.count - 1)
+      for i = 1, #stored do
+        local id = ARGV[plan.first + 2 * (i - 1)]
+        if stored[i] == ARGV[plan.first + 2 * (i - 1) + 1] then
+          plan.present = i
+        else
+          if cjson.decode(stored[i])['id'] == id then plan.kind = 'diverged' else plan.kind = 'conflict' end
+          break
+        end
       end
-      present = i
     end
   end
-
-  if diverged then
-    replies[#replies + 1] = {2, length}
-  elseif matches then
-    for i = present + 1, count do
-      local event = ARGV[first + 2 * (i - 1) + 1]
-      redis.call('RPUSH', list, event)
-      redis.call('XADD', feed, '*', 'e', event)
+  if plan.kind == 'accepted' then
+    for i = plan.present + 1, plan.count do
+      local id = ARGV[plan.first + 2 * (i - 1)]
+      if pushed[id] or taken(id) then return {{-2, id}} end
+      pushed[id] = true
     end
-    replies[#replies + 1] = {1, expected + count}
+    incoming = incoming + plan.count - plan.present
+  end
+  plans[#plans + 1] = plan
+end
+
+if incoming > 0 then
+  local held = redis.call('XLEN', feed)
+  if held + incoming > quota then return {{-1, held}} end
+end
+
+local replies = {}
+for _, plan in ipairs(plans) do
+  if plan.kind == 'deleted' then
+    replies[#replies + 1] = {0, cjson.decode(plan.tombstone)['version'], 0, plan.tombstone}
+  elseif plan.kind == 'diverged' then
+    replies[#replies + 1] = {2, plan.length}
+  elseif plan.kind == 'accepted' then
+    for i = plan.present + 1, plan.count do
+      local event = ARGV[plan.first + 2 * (i - 1) + 1]
+      redis.call('RPUSH', plan.list, event)
+      last = redis.call('XADD', feed, '*', 'e', event)
+      redis.call('HSET', ids, ARGV[plan.first + 2 * (i - 1)], plan.stream .. ' ' .. (plan.expected + i))
+    end
+    replies[#replies + 1] = {1, redis.call('LLEN', plan.list)}
   else
-    local missing = redis.call('LRANGE', list, expected, -1)
-    table.insert(missing, 1, length)
-    table.insert(missing, 1, 0)
-    replies[#replies + 1] = missing
+    local take = math.max(0, math.min(plan.length - plan.expected, budget))
+    budget = budget - take
+    local page = {}
+    if take > 0 then page = redis.call('LRANGE', plan.list, plan.expected, plan.expected + take - 1) end
+    local more = 0
+    if plan.expected + take < plan.length then more = 1 end
+    table.insert(page, 1, more)
+    table.insert(page, 1, plan.length)
+    table.insert(page, 1, 0)
+    replies[#replies + 1] = page
   end
 end
+if last then redis.call('SPUBLISH', wake, last) end
 return replies
 `;

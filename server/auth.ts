@@ -34,17 +34,21 @@ export interface SpaceTokens {
   /** The space and device a token is genuinely for, or undefined for anything malformed or forged. */
   verify(token: string): TokenHolder | undefined;
   /**
-   * A pairing invite: `p1.<space>.<base64url(expiry ‖ mac)>`. It can do one thing only, have a
-   * device token of that space made for the device that opens the link, and only until it
-   * expires; so a pairing link never carries a device's own credential.
+   * A pairing invite: `p1.<space>.<base64url(expiry ‖ nonce ‖ mac)>`. It can do one thing only,
+   * have a device token of that space made for the device that opens the link, once, and only
+   * until it expires; so a pairing link never carries a device's own credential. The nonce names
+   * the invite in the space's pending invites (access-store.ts), which is what makes it single-use.
    */
-  invite(space: string, expiresAt: number): string;
-  /** The space and expiry of a genuine invite, or undefined for anything malformed or forged. */
-  verifyInvite(token: string): { space: string; expiresAt: number } | undefined;
+  invite(space: string, expiresAt: number): { invite: string; id: string };
+  /** The space, expiry and id of a genuine invite, or undefined for anything malformed or forged. */
+  verifyInvite(token: string): Invite | undefined;
 }
 
-const invitePattern = /^p1\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{30})$/;
+export type Invite = { readonly space: string; readonly expiresAt: number; readonly id: string };
+
+const invitePattern = /^p1\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{40})$/;
 const expiryBytes = 6;
+const nonceBytes = 8;
 
 export function createSpaceTokens(secret: string): SpaceTokens {
   if (secret.length < minSecretLength)
@@ -64,19 +68,28 @@ export function createSpaceTokens(secret: string): SpaceTokens {
       .subarray(0, macBytes);
   return {
     invite(space, expiresAt) {
-      const expiry = Buffer.alloc(expiryBytes);
-      expiry.writeUIntBE(Math.ceil(expiresAt / 1000), 0, expiryBytes);
-      return `p1.${space}.${Buffer.concat([expiry, inviteMac(space, expiry)]).toString('base64url')}`;
+      const head = Buffer.alloc(expiryBytes + nonceBytes);
+      head.writeUIntBE(Math.ceil(expiresAt / 1000), 0, expiryBytes);
+      randomBytes(nonceBytes).copy(head, expiryBytes);
+      const token = Buffer.concat([head, inviteMac(space, head)]).toString('base64url');
+      return {
+        invite: `p1.${space}.${token}`,
+        id: head.subarray(expiryBytes).toString('base64url'),
+      };
     },
     verifyInvite(token) {
       const match = invitePattern.exec(token);
       if (!match) return undefined;
       const [, space = '', given = ''] = match;
       const raw = Buffer.from(given, 'base64url');
-      if (raw.length !== expiryBytes + macBytes) return undefined;
-      const expiry = raw.subarray(0, expiryBytes);
-      if (!timingSafeEqual(raw.subarray(expiryBytes), inviteMac(space, expiry))) return undefined;
-      return { space, expiresAt: expiry.readUIntBE(0, expiryBytes) * 1000 };
+      if (raw.length !== expiryBytes + nonceBytes + macBytes) return undefined;
+      const head = raw.subarray(0, expiryBytes + nonceBytes);
+      if (!timingSafeEqual(raw.subarray(head.length), inviteMac(space, head))) return undefined;
+      return {
+        space,
+        expiresAt: head.readUIntBE(0, expiryBytes) * 1000,
+        id: head.subarray(expiryBytes).toString('base64url'),
+      };
     },
     issue(space) {
       const id = randomBytes(idBytes);
@@ -113,8 +126,11 @@ export function requireSpaceToken(
   gate: SpaceGate,
   options: {
     allowQueryToken?: boolean;
-    /** Also admit a pairing invite of this space (only where a joining device is served). */
-    allowInvite?: boolean;
+    /**
+     * Admit a pairing invite of this space instead of a device token: only where a joining
+     * device is served. A device token is refused there, so no device can mint another's.
+     */
+    invite?: boolean;
   } = {},
 ): MiddlewareHandler<AppEnv> {
   const { rateLimit } = gate;
@@ -138,7 +154,7 @@ export function requireSpaceToken(
         ip,
         new TallyError('unauthorized', 'This request needs a bearer token for its space.'),
       );
-    if (options.allowInvite && token.startsWith('p1.')) {
+    if (options.invite && token.startsWith('p1.')) {
       const invite = gate.tokens.verifyInvite(token);
       if (invite === undefined)
         return refuse(ip, new TallyError('unauthorized', 'That pairing link is not valid here.'));
@@ -156,8 +172,14 @@ export function requireSpaceToken(
       await gate.access().admit({ space, device: 'invite' }, rateLimit ? rateLimit : undefined);
       c.set('space', space);
       c.set('device', 'invite');
+      c.set('invite', invite);
       return next();
     }
+    if (token.startsWith('p1.'))
+      return refuse(
+        ip,
+        new TallyError('unauthorized', 'A pairing link only joins a space; it cannot do this.'),
+      );
     const holder = gate.tokens.verify(token);
     if (holder === undefined)
       return refuse(ip, new TallyError('unauthorized', 'That token is not valid on this server.'));
@@ -170,11 +192,26 @@ export function requireSpaceToken(
         ip,
         new TallyError(
           'unauthorized',
-          'This device left the space. Join it again with a pairing link from another device.',
+          'This device left the space or was removed from it. Join again with a new pairing link from a device in the space.',
+        ),
+      );
+    // A genuine device token where only an invite will do: no device mints another's token.
+    if (options.invite)
+      return refuse(
+        ip,
+        new TallyError(
+          'forbidden',
+          'Only a pairing link adds a device: make one with “Pair a device” on a device in the space.',
         ),
       );
     c.set('space', space);
     c.set('device', holder.device);
     await next();
+    // Only a request that succeeded counts as the device being seen: a refused one stores nothing.
+    if (c.res.status < 400)
+      await gate
+        .access()
+        .seen(holder)
+        .catch(() => undefined);
   };
 }

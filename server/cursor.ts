@@ -1,4 +1,7 @@
+import { compareCursors, cursorParts as partsOf } from '../core/feed-cursor.ts';
 import { cursorSchema } from '../core/protocol.ts';
+
+export { compareCursors };
 
 /**
  * Feed cursors are Redis Stream ids, `ms-seq`, each part an unsigned 64-bit integer (or `0`, the
@@ -7,25 +10,11 @@ import { cursorSchema } from '../core/protocol.ts';
  */
 const maxPart = 2n ** 64n - 1n;
 
-export type CursorParts = readonly [ms: bigint, seq: bigint];
-
-const partsOf = (cursor: string): CursorParts => {
-  if (cursor === '0') return [0n, 0n];
-  const [ms = '0', seq = '0'] = cursor.split('-');
-  return [BigInt(ms), BigInt(seq)];
-};
+/** The last position a feed can have: nothing can come after it. */
+export const lastCursor = `${maxPart}-${maxPart}`;
 
 export function isCursor(value: string): boolean {
   if (!cursorSchema.safeParse(value).success) return false;
   const [ms, seq] = partsOf(value);
   return ms <= maxPart && seq <= maxPart;
-}
-
-/** Negative when `a` comes before `b` in the feed, positive after, 0 for the same position. */
-export function compareCursors(a: string, b: string): number {
-  const [aMs, aSeq] = partsOf(a);
-  const [bMs, bSeq] = partsOf(b);
-  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
-  if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
-  return 0;
 }

@@ -43,6 +43,24 @@ export class TooManyRequests extends HttpError {
   }
 }
 
+/**
+ * 405, with the methods the resource does serve (`Allow`, required by RFC 9110 §15.5.6). HEAD is
+ * among them only where a route says so: Hono answers HEAD by running the GET handler and
+ * dropping its body, which for a stream means never ending it.
+ */
+export class MethodNotAllowed extends HttpError {
+  constructor(
+    method: string,
+    readonly allow: readonly string[],
+  ) {
+    super(
+      'invalid',
+      `This address answers ${allow.join(', ')} only, not ${method.slice(0, 20)}.`,
+      405,
+    );
+  }
+}
+
 export const payloadTooLarge = (limit: number): HttpError =>
   new HttpError('invalid', `The request body is larger than ${limit} bytes.`, 413);
 

@@ -1,14 +1,19 @@
-import type { Redis } from 'ioredis';
 import { TallyError } from '../core/errors.ts';
-import type { FeedEntry } from '../core/protocol.ts';
-import { parseFeedEntry } from './stored-event.ts';
-import { redisKeys, type SyncStore } from './redis-store.ts';
+import { limits, type FeedEntry } from '../core/protocol.ts';
+import { compareCursors } from './cursor.ts';
+import type { RedisConnection } from './redis-client.ts';
+import { redisKeys, spaceOfWake, type SyncStore } from './redis-store.ts';
+import { createWakeUps } from './wake-ups.ts';
 
 export type LiveSubscriber = {
   /** New entries of the space, in feed order. Must not throw. */
   readonly entries: (entries: readonly FeedEntry[]) => void;
-  /** The server stops following the space (shutdown); the subscriber should end its stream. */
-  readonly closed: () => void;
+  /**
+   * The server stops following the space: at shutdown (no error), or because it cannot follow
+   * (`error`: Redis refuses the subscriber's connection while it serves others). The subscriber
+   * should end its stream, with the error if there is one, so the client reconnects.
+   */
+  readonly closed: (error?: TallyError) => void;
 };
 
 export interface LiveFeed {
@@ -19,24 +24,66 @@ export interface LiveFeed {
    * between the two.
    */
   subscribe(space: string, subscriber: LiveSubscriber): Promise<() => void>;
+  /** Spaces followed and subscribers served on this instance, for tests and monitoring. */
+  stats(): { readonly spaces: number; readonly subscribers: number };
   close(): Promise<void>;
 }
 
 /**
- * One follower per space with live clients on this instance: a dedicated connection in a
- * blocking XREAD loop, shared by all of the space's clients here. Redis is the only thing
- * instances share, so a push to any instance reaches every follower.
+ * One follower per space with live clients on this instance, shared by all of them, and no
+ * connection of its own: the append script SPUBLISHes a wake-up on the space's channel, the
+ * follower (subscribed once, sharded pub/sub) then reads the feed from its cursor with a plain
+ * XRANGE on the app's connection. Pub/sub may lose a message (a reconnect, a failover), so
+ * followers also read after every resubscription and every `rereadMs`: a lost wake-up delays an
+ * entry, never drops it. Redis is the only thing instances share, so a push to any instance
+ * reaches every follower.
  */
+/** What a removal publishes on the space's wake-up channel, before the device id. */
+export const revokedPrefix = 'revoked:';
+
 export function createLiveFeed(options: {
-  redis: Redis;
+  redis: RedisConnection;
   store: SyncStore;
-  /** How long one XREAD blocks; bounds how quickly a closed follower notices. */
-  blockMs: number;
-  /** Spaces followed at once; each holds a Redis connection, so they are bounded. */
+  /** How often every follower reads without a wake-up. */
+  rereadMs: number;
+  /** Spaces followed at once: each costs memory and a subscription. */
   maxSpaces?: number;
+  /**
+   * A device of a followed space was removed on some instance (`revoked:<device>` on the space's
+   * channel): its streams here end now, not at their next lease renewal.
+   */
+  onRevoked?: (space: string, device: string) => void;
 }): LiveFeed {
   const followers = new Map<string, SpaceFollower>();
   let closing = false;
+  const wakeUps = createWakeUps(options.redis, {
+    wake(channel, message) {
+      const space = spaceOfWake(channel);
+      if (space === undefined) return;
+      if (message.startsWith(revokedPrefix)) {
+        options.onRevoked?.(space, message.slice(revokedPrefix.length));
+        return;
+      }
+      followers.get(space)?.wake(message);
+    },
+    resync: () => {
+      // A reconnect may be a failover: a promoted replica can lack the last writes.
+      for (const follower of followers.values()) follower.recheck();
+    },
+    refused(error) {
+      for (const follower of [...followers.values()]) follower.stop(error);
+    },
+  });
+  const timer = setInterval(() => {
+    for (const follower of followers.values()) follower.wake();
+  }, options.rereadMs);
+  timer.unref();
+
+  const remove = (follower: SpaceFollower) => {
+    if (followers.get(follower.space) !== follower) return;
+    followers.delete(follower.space);
+    wakeUps.remove(redisKeys.wake(follower.space));
+  };
 
   return {
     async subscribe(space, subscriber) {
@@ -48,12 +95,21 @@ export function createLiveFeed(options: {
             'unavailable',
             'This sync server follows as many spaces live as it can; try again later.',
           );
-        follower = new SpaceFollower(space, options);
-        followers.set(space, follower);
-        const created = follower;
-        created.onEmpty = () => {
-          if (followers.get(space) === created) followers.delete(space);
-        };
+        const created = new SpaceFollower(space, options.store, () => remove(created));
+        follower = created;
+        followers.set(space, created);
+        // Subscribed first, then the start position: an append after the head read is one
+        // Redis has a subscriber for, and one before it is in every subscriber's catch-up.
+        created.start(
+          wakeUps
+            .add(redisKeys.wake(space))
+            .then(() => options.store.feedHead(space))
+            .catch((error: unknown) => {
+              throw error instanceof TallyError
+                ? error
+                : new TallyError('unavailable', 'The sync server cannot follow this space live.');
+            }),
+        );
       }
       follower.subscribers.add(subscriber);
       try {
@@ -66,119 +122,115 @@ export function createLiveFeed(options: {
       return () => subscribed.remove(subscriber);
     },
 
+    stats() {
+      let subscribers = 0;
+      for (const follower of followers.values()) subscribers += follower.subscribers.size;
+      return { spaces: followers.size, subscribers };
+    },
+
     async close() {
       closing = true;
+      clearInterval(timer);
       const all = [...followers.values()];
+      for (const follower of all) follower.stop();
       followers.clear();
-      await Promise.all(all.map((follower) => follower.stop()));
+      await Promise.all(all.map((follower) => follower.idle()));
+      wakeUps.close();
     },
   };
 }
 
 class SpaceFollower {
   readonly subscribers = new Set<LiveSubscriber>();
-  readonly started: Promise<void>;
-  onEmpty = () => {};
-  private readonly connection: Redis;
-  private readonly key: string;
+  started: Promise<void> = Promise.resolve();
+  /** The newest entry delivered (or the head when it started); '' until then. */
+  private cursor = '';
+  private reading: Promise<void> | undefined;
+  private again = false;
   private stopped = false;
-  private loop: Promise<void> = Promise.resolve();
-  private wake = () => {};
 
   constructor(
-    space: string,
-    private readonly options: { redis: Redis; store: SyncStore; blockMs: number },
-  ) {
-    this.key = redisKeys.feed(space);
-    // A blocking read holds its connection, so the follower gets its own. The command timeout is
-    // replaced by a blocking timeout that allows for the BLOCK itself and still catches a dead
-    // connection.
-    this.connection = options.redis.duplicate({
-      commandTimeout: undefined,
-      blockingTimeout: options.blockMs,
-      blockingTimeoutGrace: 2_000,
+    readonly space: string,
+    private readonly store: SyncStore,
+    private readonly onStop: () => void,
+  ) {}
+
+  start(head: Promise<string>): void {
+    this.started = head.then((cursor) => {
+      this.cursor = cursor;
     });
-    this.connection.on('error', () => {
-      // Reported by the main connection; this one just reconnects.
-    });
-    // The start position is fixed before the first subscriber reads its catch-up, so no entry
-    // can fall between that catch-up and this follower.
-    this.started = options.store.feedHead(space).then((head) => {
-      // A follower that cannot go on (a corrupt entry) ends its subscribers' streams; they
-      // reconnect and their catch-up read reports the problem.
-      this.loop = this.follow(head).catch(() => void this.stop());
-    });
-    this.started.catch(() => void this.stop());
+    this.started.catch(() => this.stop());
   }
 
   remove(subscriber: LiveSubscriber): void {
     this.subscribers.delete(subscriber);
-    if (this.subscribers.size === 0) void this.stop();
+    if (this.subscribers.size === 0) this.stop();
   }
 
-  async stop(): Promise<void> {
-    if (!this.stopped) {
-      this.stopped = true;
-      this.onEmpty();
-      this.wake();
-      // Rejects the pending XREAD, which ends the loop.
-      this.connection.disconnect();
-      for (const subscriber of this.subscribers) subscriber.closed();
-      this.subscribers.clear();
+  stop(error?: TallyError): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.onStop();
+    for (const subscriber of this.subscribers) subscriber.closed(error);
+    this.subscribers.clear();
+  }
+
+  idle(): Promise<void> {
+    return this.reading ?? Promise.resolve();
+  }
+
+  /**
+   * After Redis came back: a feed whose head is now before this follower's cursor lost its last
+   * writes (a replica promoted without them). The streams end, so every device catches up, sees
+   * the feed went back, and gives back what it saw after the head; new entries may also have
+   * ids before the old cursor, which this follower would never read. Otherwise, read as usual.
+   */
+  recheck(): void {
+    if (this.stopped || this.cursor === '') return;
+    const cursor = this.cursor;
+    this.store.feedHead(this.space).then(
+      (head) => {
+        if (compareCursors(head, cursor) < 0) this.stop();
+        else this.wake();
+      },
+      () => this.wake(),
+    );
+  }
+
+  /**
+   * Reads the feed from the cursor, unless `newest` (a wake-up's feed id) is already delivered.
+   * Wake-ups during a read make it read once more, so a burst costs one or two reads.
+   */
+  wake(newest?: string): void {
+    if (this.stopped || this.cursor === '') return;
+    if (newest && /^\d+-\d+$/.test(newest) && compareCursors(newest, this.cursor) <= 0) return;
+    if (this.reading) {
+      this.again = true;
+      return;
     }
-    await this.loop;
+    this.reading = this.read().finally(() => (this.reading = undefined));
   }
 
-  private async follow(from: string): Promise<void> {
-    let cursor = from;
-    let failures = 0;
-    while (!this.stopped) {
-      let reply: unknown;
+  private async read(): Promise<void> {
+    do {
+      this.again = false;
+      let page;
       try {
-        reply = await this.connection.xread(
-          'COUNT',
-          1_000,
-          'BLOCK',
-          this.options.blockMs,
-          'STREAMS',
-          this.key,
-          cursor,
-        );
-        failures = 0;
-      } catch {
-        if (this.stopped) return;
-        // Redis is away: wait for the reconnect (or a short backoff), then read on from `cursor`;
-        // subscribers stay connected and miss nothing.
-        failures++;
-        await this.pause(Math.min(100 * failures, 1_000));
-        continue;
+        page = await this.store.readFeed(this.space, this.cursor, limits.maxPullLimit);
+      } catch (error) {
+        // Redis is away (the cause is its error): the next wake-up, resubscription or timer reads
+        // again from the same cursor, and subscribers stay connected and miss nothing. A malformed
+        // entry (no cause) will not heal: the streams end, and their clients' catch-up reports it.
+        if (!(error instanceof Error && error.cause !== undefined)) this.stop();
+        return;
       }
-      const entries = readEntries(reply);
-      const last = entries.at(-1);
-      if (!last) continue;
-      cursor = last.cursor;
-      for (const subscriber of this.subscribers) subscriber.entries(entries);
-    }
+      if (this.stopped) return;
+      const last = page.entries.at(-1);
+      if (last) {
+        this.cursor = last.cursor;
+        for (const subscriber of this.subscribers) subscriber.entries(page.entries);
+      }
+      if (page.more) this.again = true;
+    } while (this.again && !this.stopped);
   }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.connection.off('ready', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.connection.once('ready', done);
-      this.wake = done;
-    });
-  }
-}
-
-/** XREAD's reply for one key: `[[key, [[id, fields], …]]]`, or null when it timed out. */
-function readEntries(reply: unknown): FeedEntry[] {
-  if (!Array.isArray(reply)) return [];
-  const [stream] = reply as unknown[];
-  if (!Array.isArray(stream) || !Array.isArray(stream[1])) return [];
-  return (stream[1] as unknown[]).map(parseFeedEntry);
 }

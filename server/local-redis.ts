@@ -21,8 +21,11 @@ export type LocalRedisOptions = {
   /** How long to wait for the first PONG. Default 10 s. */
   readonly timeoutMs?: number;
   /**
-   * When writes reach the disk. `everysec` (Redis's default) may lose the last second of acked
-   * writes in a crash; `always` fsyncs before answering, so whatever was acked survives one.
+   * When writes reach the disk. Default `always`: Redis fsyncs the append-only file before it
+   * answers, so whatever was acked survives a crash of redis-server or of the machine.
+   * `everysec` (Redis's own default) fsyncs once a second, and may answer before it has even
+   * written when a slow fsync holds it back: a crash of redis-server or of the machine may lose
+   * up to about the last two seconds of acked writes (devices give back what they still hold).
    */
   readonly appendfsync?: 'always' | 'everysec';
 };
@@ -70,7 +73,7 @@ export function ping(port: number, timeoutMs = 1_000): Promise<boolean> {
  * not answer in time.
  */
 export async function startLocalRedis(options: LocalRedisOptions): Promise<LocalRedis> {
-  const { dir, binary = 'redis-server', timeoutMs = 10_000, appendfsync = 'everysec' } = options;
+  const { dir, binary = 'redis-server', timeoutMs = 10_000, appendfsync = 'always' } = options;
   const port = options.port ?? (await freePort());
   mkdirSync(dir, { recursive: true });
   const child = spawn(

@@ -1,25 +1,19 @@
 import { z } from 'zod';
-import type { Codec } from '../core/codec.ts';
-import { counterCodec } from '../core/counter-codec.ts';
 import { TallyError } from '../core/errors.ts';
+import { models as allModels, type ModelSet } from '../core/model-list.ts';
 import { limits, pushRequestSchema } from '../core/protocol.ts';
 import type { StreamAppend } from './redis-store.ts';
 import { serializeEvent } from './stored-event.ts';
-
-/** Which codec knows a stream's events, by the model named in its id (`counter-…`). */
-const codecs: Readonly<Record<string, Codec<{ type: string; data: unknown }>>> = {
-  counter: counterCodec,
-};
 
 const maxMessage = 600;
 const clip = (text: string) => (text.length > maxMessage ? `${text.slice(0, maxMessage)}…` : text);
 
 /**
  * Everything a push must satisfy before it may reach Redis: the protocol's schema, the limits,
- * one entry per stream, and events the server's models can decode. Whatever fails, nothing of the
+ * one entry per stream, and events the models can decode. Whatever fails, nothing of the
  * push is stored.
  */
-export function validatePush(body: unknown): StreamAppend[] {
+export function validatePush(body: unknown, models: ModelSet = allModels): StreamAppend[] {
   const parsed = pushRequestSchema.safeParse(body);
   if (!parsed.success)
     throw new TallyError(
@@ -36,14 +30,19 @@ export function validatePush(body: unknown): StreamAppend[] {
     );
 
   const seen = new Set<string>();
-  for (const { stream, events } of streams) {
+  const appends: StreamAppend[] = [];
+  for (const { stream, expectedVersion, expectedId, events } of streams) {
     // The append script reads each stream's list once; two entries for one stream would race.
     if (seen.has(stream)) throw new TallyError('invalid', `Stream ${stream} appears twice.`);
     seen.add(stream);
-    const model = stream.slice(0, stream.indexOf('-'));
-    const codec = Object.hasOwn(codecs, model) ? codecs[model] : undefined;
-    if (!codec) throw new TallyError('invalid', `Stream ${stream} is of an unknown kind.`);
+    // The same model list as the devices': a stream of no known model is refused.
+    const { codec, checkSequence } = models.modelOf(stream);
+    // Only possible histories: the model's rules for sequences (a counter is created once).
+    const broken = checkSequence?.(expectedVersion, events);
+    if (broken)
+      throw new TallyError('invalid', `Stream ${stream} cannot take these events: ${broken}`);
     const ids = new Set<string>();
+    const decoded: StreamAppend['events'][number][] = [];
     for (const event of events) {
       if (ids.has(event.id))
         throw new TallyError('invalid', `Event ${event.id} appears twice in ${stream}.`);
@@ -54,10 +53,16 @@ export function validatePush(body: unknown): StreamAppend[] {
           'invalid',
           `Event ${event.id} is ${bytes} bytes; an event is at most ${limits.maxEventBytes}.`,
         );
-      // Decoding only validates (the envelope was by the schema above; here its type and data);
-      // the event is stored exactly as the device decided it.
-      codec.decodeEnvelope(event);
+      // Stored in today's shape (an older device's event upcast): every copy of an event, on
+      // any device or server, then holds the same bytes, so a retry is recognised by them.
+      decoded.push(codec.decodeEnvelope(event) as StreamAppend['events'][number]);
     }
+    appends.push({
+      stream,
+      expectedVersion,
+      ...(expectedId ? { expectedId } : {}),
+      events: decoded,
+    });
   }
-  return streams;
+  return appends;
 }

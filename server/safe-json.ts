@@ -9,8 +9,38 @@ const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 /** Any of them, or a backslash (an escape could spell one without the plain letters). */
 const suspicious = /__proto__|constructor|prototype|\\/;
 
+/**
+ * How deeply a body may nest arrays and objects. A push nests five levels down to an event's
+ * data; V8 parses far deeper than JSON.stringify (recursive) can write back, so a body nested
+ * deeper than this is refused before it is parsed at all.
+ */
+export const maxJsonDepth = 64;
+
+/** Whether `text` opens more than `max` arrays or objects inside one another (strings skipped). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw new TallyError('invalid', 'The request body is empty.');
+  if (nestsDeeperThan(text, maxJsonDepth))
+    throw new TallyError(
+      'invalid',
+      `The request body is nested more than ${maxJsonDepth} levels deep.`,
+    );
   try {
     // The reviver costs three times a plain parse. A body whose text never spells a forbidden
     // name and has no backslash (no escape could spell one) cannot hold such a key.

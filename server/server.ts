@@ -1,5 +1,6 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createSecureServer } from 'node:http2';
 import { serve } from '@hono/node-server';
 import { createSyncApp, type SyncApp } from './app.ts';
 import type { SyncAppOptions } from './options.ts';
@@ -11,30 +12,100 @@ export type ServerOptions = SyncAppOptions & {
   readonly host?: string;
   /** How long close() lets requests in flight finish before cutting connections. Default 10 s. */
   readonly shutdownTimeoutMs?: number;
+  /**
+   * How long a client may take to send a whole request, body included; then Node answers 408
+   * and closes the connection. Default 30 s: the largest body (1 MiB) at 35 KB/s. A live feed is
+   * not limited by it: the request is whole once its headers are in.
+   */
+  readonly requestTimeoutMs?: number;
+  /** How long a client may take to send the request's headers. Default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /**
+   * Serve HTTPS with this certificate and key (PEM): HTTP/2, and HTTP/1.1 for clients without
+   * it (ALPN). A phone on the network needs a secure origin for Tally to run at all.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+};
+
+const timeout = (name: string, value: number, max: number) => {
+  if (!Number.isInteger(value) || value < 100 || value > max)
+    throw new TypeError(`${name} must be a whole number of milliseconds from 100 to ${max}.`);
+  return value;
 };
 
 export type RunningServer = {
   readonly url: string;
   readonly port: number;
   readonly app: SyncApp;
+  /** The Node server underneath (its timeouts, for tests). */
+  readonly http: Server;
   /** Graceful: stops accepting, finishes the requests in flight, ends live streams, closes Redis. */
   close(): Promise<void>;
 };
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { port = 0, host = '127.0.0.1', shutdownTimeoutMs = 10_000, ...appOptions } = options;
+  const {
+    port = 0,
+    host = '127.0.0.1',
+    shutdownTimeoutMs = 10_000,
+    requestTimeoutMs = 30_000,
+    headersTimeoutMs = Math.min(10_000, requestTimeoutMs),
+    tls,
+    ...appOptions
+  } = options;
+  const requestTimeout = timeout('requestTimeoutMs', requestTimeoutMs, 3_600_000);
+  // Node requires headersTimeout ≤ requestTimeout.
+  const headersTimeout = timeout('headersTimeoutMs', headersTimeoutMs, requestTimeout);
   const app = createSyncApp(appOptions);
   await app.connected();
+  const timeouts = {
+    requestTimeout,
+    headersTimeout,
+    // Node checks both timeouts only this often (default 30 s, which would double them).
+    connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeout / 4)),
+  };
   const server = await new Promise<Server>((resolve, reject) => {
-    const started = serve({ fetch: app.fetch, port, hostname: host }) as Server;
+    const started = (
+      tls
+        ? serve({
+            fetch: app.fetch,
+            port,
+            hostname: host,
+            createServer: createSecureServer,
+            serverOptions: { ...timeouts, cert: tls.cert, key: tls.key, allowHTTP1: true },
+          })
+        : serve({ fetch: app.fetch, port, hostname: host, serverOptions: timeouts })
+    ) as Server;
     started.once('error', reject);
     started.once('listening', () => {
       started.off('error', reject);
       resolve(started);
     });
   });
+  // Requests whose body is still on its way, with when they began. server.close() stops Node's
+  // own timeout checks, so shutdown enforces the request timeout on these itself.
+  const receiving = new Map<IncomingMessage, number>();
+  server.on('request', (request: IncomingMessage) => {
+    if (request.complete) return;
+    receiving.set(request, Date.now());
+    const done = () => receiving.delete(request);
+    request.once('end', done);
+    request.once('close', done);
+  });
+  const cutOffSlowBodies = () => {
+    for (const [request, began] of receiving) {
+      if (request.complete) continue;
+      const cut = setTimeout(
+        () => void (request.complete || request.socket.destroy()),
+        Math.max(0, began + requestTimeout - Date.now()),
+      );
+      cut.unref();
+      request.once('close', () => clearTimeout(cut));
+    }
+  };
+
   const actual = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actual}`;
 
   let closing: Promise<void> | undefined;
   const close = async () => {
@@ -44,11 +115,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       timer = setTimeout(resolve, shutdownTimeoutMs);
       timer.unref();
     });
-    // Idle keep-alive sockets would hold server.close() open; busy ones finish their request.
-    server.closeIdleConnections();
+    // Idle keep-alive sockets would hold server.close() open; busy ones finish their request,
+    // within the request timeout.
+    // (An HTTP/2 server has neither: its sessions end with their streams.)
+    server.closeIdleConnections?.();
+    cutOffSlowBodies();
     await Promise.race([app.close(), deadline]);
     clearTimeout(timer);
-    server.closeAllConnections();
+    server.closeAllConnections?.();
     await stopped;
   };
 
@@ -56,6 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     port: actual,
     app,
+    http: server,
     close: () => (closing ??= close()),
   };
 }

@@ -1,24 +1,22 @@
 import { releaseProxy, type Remote } from 'comlink';
 import {
-  counter,
-  type CounterCommand,
-  type CounterEvent,
-  type CounterState,
-} from '../core/counter.ts';
-import { counterList, type CounterRow } from '../core/counter-projections.ts';
-import {
-  executeRequestSchema,
+  checkedMethods,
+  methodNames,
   subscribeRequestSchema,
-  type CounterResult,
   type EngineApi,
   type EngineInfo,
+  type EngineMethods,
   type EngineUpdate,
   type ExecuteRequest,
+  type ExecuteResult,
   type SubscribeRequest,
-} from '../core/engine-api.ts';
+} from '../core/engine-protocol.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
-import type { StoredEvent } from '../core/event-store.ts';
-import { CounterEngine, historyOf } from './engine.ts';
+import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
+import { exportBackup, exportHistory, importBackup, previewImport } from './backup.ts';
+import { deleteForever } from './delete-forever.ts';
+import { Engine } from './engine.ts';
+import { IndexedDBSyncStorage } from './sync-storage.ts';
 import { SyncManager, type SyncManagerOptions } from './sync-manager.ts';
 import { WriterLock } from './writer-lock.ts';
 
@@ -39,43 +37,67 @@ export type EngineHostOptions = {
   readonly sync?: SyncManagerOptions;
 };
 
-const invalid = (what: string, error: { issues: readonly { message: string }[] }) =>
-  new TallyError('invalid', `${what}: ${error.issues.map((i) => i.message).join('; ')}`);
-
 /**
- * The engine as tabs see it: validates every message (another thread is an edge), runs commands
- * through the engine, and pushes live read models to subscribers right after each commit.
- * Writing happens only while this host holds the writer lock (DESIGN.md §3.1).
+ * The engine as tabs see it (docs/architecture.md, "Tabs and the engine"): every call checked
+ * against the protocol's table, commands run through the engine, and live views pushed to
+ * subscribers right after each commit, from the rows the commit's own transaction wrote.
+ * Writing happens only while this host holds the writer lock.
  */
-export class EngineHost implements EngineApi {
+export class EngineHost {
   private readonly subscriptions = new Map<number, Subscription>();
   private nextId = 1;
-  private readonly rows = new Map<string, CounterRow>();
+  /** Every view's rows as the last transaction left them, by view then key. */
+  private readonly views = new Map<string, Map<string, unknown>>();
   /** The state after the last history entry sent, per stream somebody watches. */
-  private readonly historyTails = new Map<string, { state: CounterState; version: number }>();
-  private readonly engine: Promise<CounterEngine>;
+  private readonly historyTails = new Map<string, { state: unknown; version: number }>();
+  private readonly engine: Promise<Engine>;
+  private sync: SyncManager | undefined;
+  private lock: WriterLock | undefined;
   private outdated: TallyError | undefined;
+  private readonly running = new Map<string, Promise<ExecuteResult>>();
+  private readonly methods: EngineMethods;
 
   constructor(private readonly options: EngineHostOptions) {
     this.engine = this.start();
     // Keep a failed start observed; callers see it through `ready()`.
     this.engine.catch(() => undefined);
+    this.methods = checkedMethods({
+      info: () => this.engineInfo(),
+      execute: (request) => this.runOnce(request),
+      startSync: async (origin) => (await this.syncReady()).startSync(origin),
+      pairDevice: async () => (await this.syncReady()).pairDevice(),
+      cancelPairing: async (invite) => (await this.syncReady()).cancelPairing(invite),
+      devices: async () => (await this.syncReady()).devices(),
+      renameDevice: async (name) => (await this.syncReady()).renameDevice(name),
+      removeDevice: async (device) => (await this.syncReady()).removeDevice(device),
+      joinSpace: async (origin, token) => (await this.syncReady()).joinSpace(origin, token),
+      leaveSpace: async () => (await this.syncReady()).leaveSpace(),
+      dismissRejection: async (id) => (await this.syncReady()).dismissRejection(id),
+      setOnline: async (online) => (await this.syncReady()).setOnline(online),
+      retrySync: async () => (await this.syncReady()).retryNow(),
+      deleteForever: async (stream) => deleteForever(await this.ready(), this.sync, stream),
+      exportBackup: async () => exportBackup(await this.ready()),
+      exportHistory: async () => exportHistory(await this.ready()),
+      previewImport: async (text) => previewImport(await this.ready(), text),
+      importBackup: async (text) => importBackup(await this.ready(), text),
+    });
   }
 
-  private async start(): Promise<CounterEngine> {
+  private async start(): Promise<Engine> {
     const lock = new WriterLock(this.options.build, () => this.retire());
     this.lock = lock;
     await lock.acquired();
     try {
-      const engine = await CounterEngine.open({
+      const engine = await Engine.open({
         dbName: this.options.dbName,
         maxResident: this.options.maxResident,
         onOutdated: () => void this.retire(),
       });
-      for (const row of (await engine.inspectCounters()).rows) this.rows.set(row.id, row);
-      engine.onCommit((events) => this.publish(events));
-      engine.onRebase((stream) => void this.republish(engine, stream));
-      const sync = new SyncManager(engine, this.options.sync);
+      // The rows the engine read when it opened: no commit can have happened since.
+      for (const [view, rows] of engine.takeStartRows())
+        this.views.set(view, new Map(rows.map(({ key, value }) => [key, value])));
+      engine.onCommit((notice) => this.publish(engine, notice));
+      const sync = new SyncManager(new IndexedDBSyncStorage(engine), this.options.sync);
       sync.onUpdate((update) => this.broadcast(update, 'sync'));
       this.followNetwork(sync);
       // Sync resumes with the engine when a space is stored.
@@ -88,8 +110,6 @@ export class EngineHost implements EngineApi {
       throw error;
     }
   }
-
-  private sync: SyncManager | undefined;
 
   /** The platform's online/offline events, where the worker has them, as hints to sync. */
   private followNetwork(sync: SyncManager): void {
@@ -108,30 +128,7 @@ export class EngineHost implements EngineApi {
     return this.sync;
   }
 
-  async startSync(origin: string): Promise<{ space: string; pairingLink: string }> {
-    return (await this.syncReady()).startSync(origin);
-  }
-
-  async joinSpace(origin: string, token: string): Promise<void> {
-    await (await this.syncReady()).joinSpace(origin, token);
-  }
-
-  async leaveSpace(): Promise<void> {
-    await (await this.syncReady()).leaveSpace();
-  }
-
-  async dismissRejection(commandId: string): Promise<void> {
-    await (await this.syncReady()).dismissRejection(commandId);
-  }
-
-  async setOnline(online: boolean): Promise<void> {
-    if (typeof online !== 'boolean') throw new TallyError('invalid', 'online must be a boolean.');
-    (await this.syncReady()).setOnline(online);
-  }
-
-  private lock: WriterLock | undefined;
-
-  private async ready(): Promise<CounterEngine> {
+  private async ready(): Promise<Engine> {
     if (this.outdated) throw this.outdated;
     return this.engine;
   }
@@ -156,15 +153,13 @@ export class EngineHost implements EngineApi {
     }
   }
 
-  async info(): Promise<EngineInfo> {
+  private async engineInfo(): Promise<EngineInfo> {
     const engine = await this.ready();
     return { build: this.options.build, device: engine.device, host: this.options.host };
   }
 
-  async execute(request: ExecuteRequest): Promise<CounterResult> {
-    const parsed = executeRequestSchema.safeParse(request);
-    if (!parsed.success) throw invalid('The command is malformed', parsed.error);
-    const { stream, commands, commandId, retry } = parsed.data;
+  private async runOnce(request: ExecuteRequest): Promise<ExecuteResult> {
+    const { stream, commands, commandId, retry } = request;
     // The same command sent twice (a tab re-sending to a new leader) joins the first.
     const running = this.running.get(commandId);
     if (running) return running;
@@ -177,14 +172,12 @@ export class EngineHost implements EngineApi {
     }
   }
 
-  private readonly running = new Map<string, Promise<CounterResult>>();
-
   private async run(
     stream: string,
-    commands: readonly CounterCommand[],
+    commands: readonly unknown[],
     commandId: string,
     retry: boolean,
-  ): Promise<CounterResult> {
+  ): Promise<ExecuteResult> {
     const engine = await this.ready();
     if (retry) {
       // The engine that took this command may have died after committing it: answer what it
@@ -194,53 +187,48 @@ export class EngineHost implements EngineApi {
         return {
           type: 'accepted',
           stream,
-          version: earlier[earlier.length - 1]!.version,
-          events: earlier,
+          version: earlier.at(-1)!.version,
+          events: [...earlier] as Extract<ExecuteResult, { type: 'accepted' }>['events'],
         };
     }
-    return engine.execute(stream, commands, commandId);
+    return (await engine.execute(stream, commands, commandId)) as ExecuteResult;
   }
 
   async subscribe(request: SubscribeRequest, callback: Callback): Promise<number> {
     const parsed = subscribeRequestSchema.safeParse(request);
-    if (!parsed.success) throw invalid('The subscription is malformed', parsed.error);
+    if (!parsed.success)
+      throw new TallyError(
+        'invalid',
+        `The subscription is malformed: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+      );
     if (typeof callback !== 'function')
       throw new TallyError('invalid', 'A subscription needs a callback.');
     const id = this.nextId++;
     const subscription: Subscription = { request: parsed.data, callback, lastVersion: 0 };
-    if (parsed.data.topic === 'notices') {
+    const topic = parsed.data;
+    if (topic.topic === 'notices') {
       this.subscriptions.set(id, subscription);
-      if (this.outdated)
-        this.send(id, { type: 'notice', notice: 'outdated', message: this.outdated.message });
-      void this.engine.then(
-        (engine) => {
-          if (engine.damage.length > 0)
-            this.send(id, { type: 'notice', notice: 'damaged', message: engine.damage.join(' ') });
-        },
-        (error: unknown) =>
-          this.send(id, {
-            type: 'notice',
-            notice: 'damaged',
-            message: `Tally could not open its storage: ${toTallyError(error).message}`,
-          }),
-      );
+      this.sendNotices(id);
       return id;
     }
     const engine = await this.ready();
-    if (parsed.data.topic === 'sync') {
+    if (topic.topic === 'sync') {
       this.subscriptions.set(id, subscription);
       if (this.sync) this.send(id, this.sync.current());
       return id;
     }
-    if (parsed.data.topic === 'counters') {
+    if (topic.topic === 'view') {
+      const rows = this.views.get(topic.view);
+      if (!rows) throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
       // From memory and synchronous with registration: no commit can fall between the two.
       this.subscriptions.set(id, subscription);
-      this.send(id, { type: 'counters', reset: true, rows: [...this.rows.values()] });
+      const all = [...rows].map(([key, value]) => ({ key, value }));
+      this.send(id, { type: 'view', view: topic.view, reset: true, rows: all, removed: [] });
       return id;
     }
-    const { stream } = parsed.data;
+    const { stream } = topic;
     const events = await engine.store.readStream(stream);
-    const { entries, state } = historyOf(events);
+    const { entries, state } = engine.historyOf(stream, events);
     const version = events.at(-1)?.version ?? 0;
     // The tail follows what was published; only the first watcher of a stream starts it.
     if (!this.historyTails.has(stream)) this.historyTails.set(stream, { state, version });
@@ -251,29 +239,43 @@ export class EngineHost implements EngineApi {
     return id;
   }
 
+  private sendNotices(id: number): void {
+    if (this.outdated)
+      this.send(id, { type: 'notice', notice: 'outdated', message: this.outdated.message });
+    void this.engine.then(
+      (engine) => {
+        if (engine.damage.length > 0)
+          this.send(id, { type: 'notice', notice: 'damaged', message: engine.damage.join(' ') });
+      },
+      (error: unknown) =>
+        this.send(id, {
+          type: 'notice',
+          notice: 'damaged',
+          message: `Tally could not open its storage: ${toTallyError(error).message}`,
+        }),
+    );
+  }
+
   async unsubscribe(id: number): Promise<void> {
     this.drop(id);
   }
 
   /**
-   * The API for one connected tab: it remembers the tab's subscriptions so that they end with
-   * the tab (its port closing), not with the engine's life.
+   * The API for one connected tab, derived from the protocol's table: it remembers the tab's
+   * subscriptions so that they end with the tab (its port closing), not with the engine's life.
    */
   session(): EngineApi & { end(): void } {
     const mine = new Set<number>();
+    const methods = Object.fromEntries(
+      methodNames.map((method) => [method, this.methods[method]]),
+    ) as unknown as EngineMethods;
     return {
-      info: () => this.info(),
-      execute: (request) => this.execute(request),
+      ...methods,
       subscribe: async (request, callback) => {
         const id = await this.subscribe(request, callback);
         mine.add(id);
         return id;
       },
-      startSync: (origin) => this.startSync(origin),
-      joinSpace: (origin, token) => this.joinSpace(origin, token),
-      leaveSpace: () => this.leaveSpace(),
-      dismissRejection: (commandId) => this.dismissRejection(commandId),
-      setOnline: (online) => this.setOnline(online),
       unsubscribe: async (id) => {
         // A tab may only end its own subscriptions.
         if (mine.delete(id)) this.drop(id);
@@ -304,79 +306,82 @@ export class EngineHost implements EngineApi {
     }
   }
 
-  private broadcast(update: EngineUpdate, topic: SubscribeRequest['topic']): void {
+  private broadcast(update: EngineUpdate, topic: SubscribeRequest['topic'], view?: string): void {
     for (const [id, { request }] of this.subscriptions)
-      if (request.topic === topic) this.send(id, update);
+      if (
+        request.topic === topic &&
+        (view === undefined || ('view' in request && request.view === view))
+      )
+        this.send(id, update);
   }
 
-  /** Commits published so far: tells a re-read whether a commit slipped in while it read. */
-  private published = 0;
-
-  /**
-   * A rebase rewrote a stream's pending suffix: versions went back or changed, and a counter
-   * may even be gone (its create rejected after sync). Incremental updates cannot say that, so
-   * every tab gets the list again and the stream's history watchers a full history.
-   */
-  private async republish(engine: CounterEngine, stream: string): Promise<void> {
-    let rows: readonly CounterRow[];
-    let seen: number;
-    let events: readonly StoredEvent<CounterEvent>[];
-    do {
-      seen = this.published;
-      [rows, events] = await Promise.all([
-        engine.inspectCounters().then((view) => view.rows),
-        engine.store.readStream(stream),
-      ]);
-    } while (seen !== this.published);
-    this.rows.clear();
-    for (const row of rows) this.rows.set(row.id, row);
-    this.broadcast({ type: 'counters', reset: true, rows: [...rows] }, 'counters');
-    const { entries, state } = historyOf(events);
-    const version = events.at(-1)?.version ?? 0;
-    this.historyTails.set(stream, { state, version });
-    for (const [id, sub] of this.subscriptions) {
-      if (sub.request.topic !== 'history' || sub.request.stream !== stream) continue;
-      sub.lastVersion = version;
-      this.send(id, { type: 'history', stream, reset: true, entries });
-    }
-  }
-
-  private publish(events: readonly StoredEvent<CounterEvent>[]): void {
-    this.published++;
-    const changed = new Map<string, CounterRow>();
-    const byStream = new Map<string, StoredEvent<CounterEvent>[]>();
-    for (const event of events) {
-      const row = counterList.apply(this.rows.get(event.stream), event);
-      if (row) {
-        this.rows.set(event.stream, row);
-        changed.set(event.stream, row);
+  /** A transaction completed: its rows go to the views' watchers, its events to histories. */
+  private publish(engine: Engine, notice: CommitNotice): void {
+    const changes = new Map<
+      string,
+      { rows: { key: string; value: unknown }[]; removed: string[] }
+    >();
+    for (const { view, key, value } of notice.rows) {
+      let rows = this.views.get(view);
+      if (!rows) this.views.set(view, (rows = new Map()));
+      let change = changes.get(view);
+      if (!change) changes.set(view, (change = { rows: [], removed: [] }));
+      if (value === undefined) {
+        rows.delete(key);
+        change.removed.push(key);
+      } else {
+        rows.set(key, value);
+        change.rows.push({ key, value });
       }
+    }
+    for (const [view, { rows, removed }] of changes)
+      this.broadcast({ type: 'view', view, reset: false, rows, removed }, 'view', view);
+    for (const stream of notice.rebased) void this.republishHistory(engine, stream);
+    const byStream = new Map<string, StoredEvent[]>();
+    for (const event of notice.events) {
       let list = byStream.get(event.stream);
       if (!list) byStream.set(event.stream, (list = []));
       list.push(event);
     }
-    if (changed.size > 0)
-      this.broadcast({ type: 'counters', reset: false, rows: [...changed.values()] }, 'counters');
-    for (const [stream, fresh] of byStream) {
-      const watchers = [...this.subscriptions].filter(
-        ([, sub]) => sub.request.topic === 'history' && sub.request.stream === stream,
-      );
-      if (watchers.length === 0) {
-        this.historyTails.delete(stream);
-        continue;
-      }
-      const tail = this.historyTails.get(stream) ?? { state: counter.initialState(), version: 0 };
-      // A subscriber's first read may already hold some of these events.
-      const unseen = fresh.filter((event) => event.version > tail.version);
-      if (unseen.length === 0) continue;
-      const { entries, state } = historyOf(unseen, tail.state);
-      this.historyTails.set(stream, { state, version: unseen.at(-1)!.version });
-      for (const [id, sub] of watchers) {
-        const news = entries.filter((entry) => entry.version > sub.lastVersion);
-        if (news.length === 0) continue;
-        sub.lastVersion = news.at(-1)!.version;
-        this.send(id, { type: 'history', stream, reset: false, entries: news });
-      }
+    for (const [stream, fresh] of byStream) this.publishHistory(engine, stream, fresh);
+  }
+
+  private watchersOf(stream: string): [number, Subscription][] {
+    return [...this.subscriptions].filter(
+      ([, sub]) => sub.request.topic === 'history' && sub.request.stream === stream,
+    );
+  }
+
+  private publishHistory(engine: Engine, stream: string, fresh: readonly StoredEvent[]): void {
+    const watchers = this.watchersOf(stream);
+    if (watchers.length === 0) {
+      this.historyTails.delete(stream);
+      return;
+    }
+    const tail = this.historyTails.get(stream) ?? { state: undefined, version: 0 };
+    // A subscriber's first read may already hold some of these events.
+    const unseen = fresh.filter((event) => event.version > tail.version);
+    if (unseen.length === 0) return;
+    const { entries, state } = engine.historyOf(stream, unseen, tail.state);
+    this.historyTails.set(stream, { state, version: unseen.at(-1)!.version });
+    for (const [id, sub] of watchers) {
+      const news = entries.filter((entry) => entry.version > sub.lastVersion);
+      if (news.length === 0) continue;
+      sub.lastVersion = news.at(-1)!.version;
+      this.send(id, { type: 'history', stream, reset: false, entries: news });
+    }
+  }
+
+  /** A rebase rewrote the stream's pending suffix: its watchers get the whole history again. */
+  private async republishHistory(engine: Engine, stream: string): Promise<void> {
+    if (this.watchersOf(stream).length === 0) return;
+    const events = await engine.store.readStream(stream);
+    const { entries, state } = engine.historyOf(stream, events);
+    const version = events.at(-1)?.version ?? 0;
+    this.historyTails.set(stream, { state, version });
+    for (const [id, sub] of this.watchersOf(stream)) {
+      sub.lastVersion = version;
+      this.send(id, { type: 'history', stream, reset: true, entries });
     }
   }
 }

@@ -1,57 +1,40 @@
 import { AggregateRegistry } from '../core/aggregate-registry.ts';
 import type { ExecuteResult } from '../core/aggregate-actor.ts';
-import {
-  counter,
-  counterCommandSchema,
-  counterStateSchema,
-  type CounterCommand,
-  type CounterContext,
-  type CounterEvent,
-  type CounterState,
-} from '../core/counter.ts';
-import { counterCodec } from '../core/counter-codec.ts';
-import { counterList, type CounterRow } from '../core/counter-projections.ts';
-import type { StreamId } from '../core/envelope.ts';
+import type { EventEnvelope, StreamId } from '../core/envelope.ts';
+import type { HistoryEntry } from '../core/engine-protocol.ts';
 import { TallyError } from '../core/errors.ts';
-import type { EventEnvelope } from '../core/envelope.ts';
-import type { RemoteOutcome, StoredEvent } from '../core/event-store.ts';
-import { counterCommandsOf } from '../core/sync-legacy-commands.ts';
-import type { HistoryEntry } from '../core/engine-api.ts';
-import { IndexedDBEventStore, type CommitListener, type RebaseListener } from './event-store.ts';
+import type { ReceiveOutcome, StoredEvent } from '../core/event-store.ts';
+import type { AnyModel, ModelRules, ModelSet } from '../core/model.ts';
+import { models as allModels } from '../core/models/index.ts';
+import type { Projection } from '../core/projection.ts';
+import { IndexedDBEventStore, type CommitListener } from './event-store.ts';
+import { forgetStream } from './forget-stream.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
-import { NameIndex } from './name-index.ts';
 
 export type EngineOptions = {
   readonly dbName: string;
   /** This browser profile's id, stamped on every event it decides; made once and kept. */
   readonly device?: string;
+  /** The models this engine runs; every model Tally knows by default. */
+  readonly models?: ModelSet;
+  /** At most this many aggregates of each model stay in memory. */
   readonly maxResident?: number;
   readonly snapshotEvery?: number;
+  /** At most this many commits share one transaction (the store's default otherwise). */
+  readonly maxBatch?: number;
+  /** How many streams' heads and rows the store keeps in memory (the store's default otherwise). */
+  readonly maxCached?: number;
   /** Called when a newer app version needs the database: this engine must stop writing. */
   readonly onOutdated?: () => void;
 };
 
-export type CounterResult = ExecuteResult<CounterEvent>;
-
-/** One history line per event: folds the model's own `evolve`, so the value is never guessed. */
-export function historyOf(
-  events: readonly StoredEvent<CounterEvent>[],
-  start: CounterState = counter.initialState(),
-): { entries: HistoryEntry[]; state: CounterState } {
-  let state = start;
-  const entries = events.map((event): HistoryEntry => {
-    state = counter.evolve(state, event);
-    return {
-      version: event.version,
-      type: event.type,
-      time: event.meta.time,
-      device: event.meta.device,
-      value: state.exists ? state.value : 0,
-      name: state.exists ? state.name : '',
-    };
-  });
-  return { entries, state };
-}
+/** One model's part of the engine: its registry of actors and its cross-aggregate rules. */
+type Route = {
+  readonly model: AnyModel;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each route has its own types
+  readonly registry: AggregateRegistry<any, any, any, any>;
+  readonly rules: ModelRules<unknown, unknown>;
+};
 
 async function deviceId(db: TallyDatabase): Promise<string> {
   const tx = db.transaction('meta', 'readwrite');
@@ -62,166 +45,278 @@ async function deviceId(db: TallyDatabase): Promise<string> {
   return device;
 }
 
+const outdated = () =>
+  new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
+
 /**
- * The engine one browser profile runs: the aggregate registry over the IndexedDB store, the
- * counter read model, and the name index. Everything here is I/O wiring; decisions are the
- * counter model's.
+ * The engine one browser profile runs (docs/architecture.md, "The engine"): one registry of
+ * actors per model over the one IndexedDB store, each command and each of the server's events
+ * routed by its stream's model. Everything here is wiring; decisions are the models'.
  */
-export class CounterEngine {
+export class Engine {
+  private readonly routes = new Map<string, Route>();
+  private closed_ = false;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Streams being re-decided because the server's events took something they rely on. */
+  private readonly rechecks = new Set<Promise<unknown>>();
+  private settling: Promise<void> = Promise.resolve();
+  private starting = true;
+  /** What was found damaged in storage when the engine opened, in words. */
+  damage: readonly string[] = [];
+
   private constructor(
     readonly db: TallyDatabase,
-    readonly store: IndexedDBEventStore<CounterEvent>,
-    readonly registry: AggregateRegistry<
-      CounterState,
-      CounterCommand,
-      CounterEvent,
-      CounterContext
-    >,
-    readonly names: NameIndex,
+    readonly store: IndexedDBEventStore,
+    readonly models: ModelSet,
     readonly device: string,
-  ) {}
+    options: EngineOptions,
+  ) {
+    for (const model of models.all) {
+      const rules = model.rules({ recheck: (stream) => this.recheck(stream) });
+      const registry = new AggregateRegistry({
+        decider: model.decider,
+        store,
+        device,
+        maxResident: options.maxResident,
+        snapshotEvery: options.snapshotEvery,
+        schemaOf: (type) => model.codec.schemaOf(type),
+        context: (stream, situation) => rules.context(stream, situation),
+        onState: (stream, state) => rules.observe(stream, state),
+        parseCommands: (raw) => raw.map((command) => model.commandSchema.parse(command)),
+        label: (state, commands) => model.label(state, commands),
+        validateState: (state) => {
+          const parsed = model.stateSchema.safeParse(state);
+          if (!parsed.success) throw new TallyError('invalid', 'A stored snapshot is malformed.');
+          return parsed.data;
+        },
+      });
+      this.routes.set(model.decider.name, { model, registry, rules });
+    }
+  }
 
-  static async open(options: EngineOptions): Promise<CounterEngine> {
-    const self: { engine?: CounterEngine } = {};
+  static async open(options: EngineOptions): Promise<Engine> {
+    const models = options.models ?? allModels;
+    const self: { engine?: Engine } = {};
     const db = await openTallyDB(
       options.dbName,
       () => {
         self.engine?.close();
         options.onOutdated?.();
       },
-      counterCommandsOf,
+      (events) => {
+        const first = events[0];
+        return first ? models.modelOf(first.stream).commandsOf(events) : [];
+      },
     );
-    const store = new IndexedDBEventStore<CounterEvent>({
+    const store = new IndexedDBEventStore({
       db,
-      codec: counterCodec,
-      projections: [counterList],
+      models,
+      maxBatch: options.maxBatch,
+      maxCached: options.maxCached,
     });
     const device = options.device ?? (await deviceId(db));
-    const names = new NameIndex();
-    // A damaged row must not keep the app from opening: the sound rows are used, the damaged
-    // ones named (`damage`) and left untouched.
-    const { rows, damaged } = await store.inspectView(counterList);
-    for (const row of rows) names.set(row.id, row.name);
-    const registry = new AggregateRegistry({
-      decider: counter,
-      store,
-      device,
-      maxResident: options.maxResident,
-      snapshotEvery: options.snapshotEvery,
-      schemaOf: (type) => counterCodec.schemaOf(type),
-      context: names.contextFor,
-      onState: names.onState,
-      parseCommands: (raw) => raw.map((command) => counterCommandSchema.parse(command)),
-      label: (state, commands) =>
-        state.exists ? state.name : commands.find((command) => command.type === 'create')?.name,
-      validateState: (state) => {
-        const parsed = counterStateSchema.safeParse(state);
-        if (!parsed.success) throw new TallyError('invalid', 'A stored snapshot is malformed.');
-        return parsed.data;
-      },
-    });
-    const engine = new CounterEngine(db, store, registry, names, device);
-    engine.damage = damaged.map((error) => error.message);
-    // Two devices offline gave two counters one name: the one still pending is re-decided, so
-    // its create (or rename) is rejected after sync instead of leaving a duplicate.
-    names.onCollision = (displaced) => {
-      if (engine.closed) return;
-      const recheck = registry
-        .applyRemote(displaced, [], { recheck: true })
-        .catch(() => undefined)
-        .finally(() => engine.rechecks.delete(recheck));
-      engine.rechecks.add(recheck);
-    };
+    const engine = new Engine(db, store, models, device, options);
+    await engine.observeStoredRows();
     self.engine = engine;
     return engine;
   }
 
-  /** What was found damaged in storage when the engine opened, in words. */
-  damage: readonly string[] = [];
+  /**
+   * The rules start from the read models: each model's rules observe the state its rows say.
+   * A damaged row must not keep the app from opening: the sound rows are used, the damaged
+   * ones named (`damage`) and left untouched.
+   */
+  private async observeStoredRows(): Promise<void> {
+    // Each view is read once at start: for the damage report, the rules, and the host's views.
+    const damage: string[] = [];
+    const rows = new Map<string, readonly { readonly key: string; readonly value: unknown }[]>();
+    for (const projection of this.models.projections) {
+      const view = await this.store.inspectKeyedView(projection);
+      rows.set(projection.view, view.rows);
+      damage.push(...view.damaged.map((error) => error.message));
+    }
+    this.damage = damage;
+    this.startRows = rows;
+    const read = async <Row>(p: Projection<Row>) =>
+      (rows.get(p.view) ?? []).map((row) => row.value as Row);
+    for (const { model, rules } of this.routes.values()) {
+      if (!model.rowStates) continue;
+      for (const [stream, state] of await model.rowStates(read)) rules.observe(stream, state);
+    }
+    this.starting = false;
+  }
 
-  private closed_ = false;
-  /** Streams being re-decided because remote events took a name they use. */
-  private readonly rechecks = new Set<Promise<unknown>>();
+  private startRows = new Map<
+    string,
+    readonly { readonly key: string; readonly value: unknown }[]
+  >();
+
+  /**
+   * Every view's sound rows as they were when the engine opened (by view, with their keys), once:
+   * what the host starts its live views from. Handed over, not kept, so they are not held twice.
+   */
+  takeStartRows(): ReadonlyMap<
+    string,
+    readonly { readonly key: string; readonly value: unknown }[]
+  > {
+    const rows = this.startRows;
+    this.startRows = new Map();
+    return rows;
+  }
 
   get closed(): boolean {
     return this.closed_;
   }
 
-  /**
-   * The server's events for one stream, through its actor's mailbox (DESIGN.md §4). With
-   * `recheck`, the stream's pending commands are re-decided even without new events.
-   */
-  async applyRemote(
-    stream: StreamId,
-    events: readonly EventEnvelope<CounterEvent>[],
-    recheck = false,
-  ): Promise<RemoteOutcome<CounterEvent>> {
-    if (this.closed_)
-      throw new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
-    this.inFlight++;
-    try {
-      const outcome = await this.registry.applyRemote(stream, events, { recheck });
-      // Re-checks these events caused are part of applying them: a push must not overtake them.
-      while (this.rechecks.size > 0) await Promise.allSettled([...this.rechecks]);
-      await this.settleDuplicateNames();
-      return outcome;
-    } finally {
-      if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
+  /** Actors in memory, over every model. */
+  get resident(): number {
+    let sum = 0;
+    for (const { registry } of this.routes.values()) sum += registry.resident;
+    return sum;
+  }
+
+  private route(stream: StreamId): Route {
+    return this.routes.get(this.models.modelOf(stream).decider.name)!;
   }
 
   /**
-   * Two devices that were both offline can each create a counter of one name and push it before
-   * hearing of the other: the server checks versions per stream, so both are accepted. Every
-   * device then settles it the same way: the counter created first (time, then id) keeps the
-   * name, the other is renamed like `Milk (2)`. Should two devices both rename it, the second
-   * rename is re-run on sync, finds the name already changed, and writes nothing.
+   * Runs one command, or a batch as one atomic decision, on the stream's model. The commands are
+   * parsed with the model's schema (whoever sent them); resolves once the events are durable.
    */
-  private settleDuplicateNames(): Promise<void> {
-    // One at a time: two runs side by side would both rename the same counter.
-    const run = this.settling.then(() => this.settleDuplicateNamesNow());
+  async execute(
+    stream: StreamId,
+    commands: unknown,
+    commandId?: string,
+  ): Promise<ExecuteResult<{ type: string; data: unknown }>> {
+    const { model, registry } = this.route(stream);
+    const batch = (Array.isArray(commands) ? commands : [commands]).map((command: unknown) => {
+      const parsed = model.commandSchema.safeParse(command);
+      if (!parsed.success)
+        throw new TallyError(
+          'invalid',
+          `The command is malformed: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+        );
+      return parsed.data as unknown;
+    });
+    return this.track(() => registry.execute(stream, batch, { commandId }));
+  }
+
+  /**
+   * The server's events for one stream, through its actor's mailbox (docs/architecture.md,
+   * "Sync rules"). With `recheck`, the stream's pending commands are re-decided even without
+   * new events. Resolves once what they set off (re-checks, settling the rules) is done too, so
+   * a push never overtakes it.
+   */
+  async receive(
+    stream: StreamId,
+    events: readonly EventEnvelope[],
+    recheck = false,
+  ): Promise<ReceiveOutcome> {
+    const { model, registry } = this.route(stream);
+    // The server deleted the stream forever (another device's "Delete forever"): whatever this
+    // device holds of it goes, pending commands included, so nothing of it is pushed back.
+    const tombstone = model.deletion?.tombstone;
+    if (tombstone !== undefined && events.some((event) => event.type === tombstone))
+      return this.track(async () => {
+        await this.forgetNow(stream, { tellDropped: true });
+        return {
+          type: 'applied',
+          confirmed: 0,
+          version: 0,
+          appended: [],
+          rebased: false,
+          rejected: [],
+        };
+      });
+    return this.track(async () => {
+      const outcome = await registry.receive(stream, events, { recheck });
+      while (this.rechecks.size > 0) await Promise.allSettled([...this.rechecks]);
+      await this.settle();
+      return outcome;
+    });
+  }
+
+  /**
+   * Drops every record of a stream on this device (its events, rows, pending commands), in turn
+   * with its commands; the stream's actor then holds nothing and its model's rules forget it
+   * (an archived counter's name is free again). Answers how many events were dropped.
+   */
+  forget(stream: StreamId): Promise<number> {
+    return this.track(() => this.forgetNow(stream));
+  }
+
+  private forgetNow(stream: StreamId, options?: { tellDropped?: boolean }): Promise<number> {
+    return this.route(stream).registry.exclusive(stream, async () => {
+      // Written beside the store's appends: its cache must not keep the stream's head or rows.
+      this.store.forgetCached(stream);
+      let notice;
+      try {
+        notice = await forgetStream(this.db, this.models, stream, options);
+      } finally {
+        this.store.forgetCached(stream);
+      }
+      this.store.notify(notice);
+      return notice.forgotten;
+    });
+  }
+
+  /** Runs `work` while the actors of `streams` decide nothing; each loads its stream again after. */
+  async holding<T>(streams: readonly StreamId[], work: () => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holds = streams.map((stream) => {
+      let held!: () => void;
+      const taken = new Promise<void>((resolve) => (held = resolve));
+      const done = this.route(stream).registry.exclusive(stream, async () => {
+        held();
+        await released;
+      });
+      // A stream that cannot load (damaged) fails its hold instead of leaving it waiting.
+      return { ready: Promise.race([taken, done.then(() => undefined)]), done };
+    });
+    try {
+      await Promise.all(holds.map((hold) => hold.ready));
+      return await work();
+    } finally {
+      release();
+      await Promise.allSettled(holds.map((hold) => hold.done));
+    }
+  }
+
+  private recheck(stream: StreamId): void {
+    // At start the rules learn what the rows say; duplicates among them are settled on sync.
+    if (this.closed_ || this.starting) return;
+    const run = this.route(stream)
+      .registry.receive(stream, [], { recheck: true })
+      .catch(() => undefined)
+      .finally(() => this.rechecks.delete(run));
+    this.rechecks.add(run);
+  }
+
+  /**
+   * Every model's rules settle what the server's events (or an imported backup) broke, one run
+   * at a time.
+   */
+  settle(): Promise<void> {
+    const run = this.settling.then(async () => {
+      const read = <Row>(projection: Projection<Row>) => this.store.readView(projection);
+      for (const { rules } of this.routes.values())
+        for (const { stream, commands } of (await rules.settle?.(read)) ?? []) {
+          const result = await this.execute(stream, commands);
+          if (result.type === 'rejected')
+            console.warn(`Tally: could not settle ${stream}: ${result.reason}`);
+        }
+    });
     this.settling = run.catch(() => undefined);
     return run;
   }
 
-  private settling: Promise<void> = Promise.resolve();
-
-  private async settleDuplicateNamesNow(): Promise<void> {
-    const duplicates = this.names.duplicates();
-    if (duplicates.length === 0) return;
-    const rows = new Map((await this.inspectCounters()).rows.map((row) => [row.id, row]));
-    for (const [, holders] of duplicates) {
-      const ranked = holders
-        .map((id) => rows.get(id))
-        .filter((row) => row !== undefined)
-        .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
-      for (const row of ranked.slice(1)) {
-        const result = await this.execute(row.id, {
-          type: 'rename',
-          name: this.names.freeName(row.name),
-        });
-        if (result.type === 'rejected')
-          console.warn(`Tally: could not rename ${row.id}: ${result.reason}`);
-      }
-    }
-  }
-
-  onRebase(listener: RebaseListener): () => void {
-    return this.store.onRebase(listener);
-  }
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
-
-  async execute(
-    stream: StreamId,
-    commands: CounterCommand | readonly CounterCommand[],
-    commandId?: string,
-  ): Promise<CounterResult> {
-    if (this.closed_)
-      throw new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
+  private async track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.closed_) throw outdated();
     this.inFlight++;
     try {
-      return await this.registry.execute(stream, commands, { commandId });
+      return await work();
     } finally {
       if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
@@ -237,56 +332,57 @@ export class CounterEngine {
     this.db.close();
   }
 
-  /** The counters whose rows are sound, and an error for each damaged row. */
-  inspectCounters() {
-    return this.store.inspectView(counterList);
-  }
-
-  listCounters(): Promise<readonly CounterRow[]> {
-    return this.store.readView(counterList);
-  }
-
-  async history(stream: StreamId): Promise<readonly HistoryEntry[]> {
-    return historyOf(await this.store.readStream(stream)).entries;
-  }
-
-  /**
-   * The events a command already wrote to `stream`, if it was applied before: how a retried
-   * command (its tab re-sent it after the leader went away) is answered instead of applied
-   * twice. A retry follows its first try within moments, so the stream's newest events are
-   * where it is; they are read newest first, at most `window` of them.
-   */
-  async eventsOfCommand(
-    stream: StreamId,
-    commandId: string,
-    window = 1_000,
-  ): Promise<readonly StoredEvent<CounterEvent>[]> {
-    const tx = this.db.transaction('events', 'readonly');
-    const found: unknown[] = [];
-    let cursor = await tx.store
-      .index('byStream')
-      .openCursor(IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]), 'prev');
-    for (let seen = 0; cursor && seen < window; seen++) {
-      const value = cursor.value as { meta?: { command?: unknown } };
-      if (value.meta?.command === commandId) found.push(cursor.value);
-      // A command's events are contiguous: once passed, nothing older is its.
-      else if (found.length > 0) break;
-      cursor = await cursor.continue();
-    }
-    await tx.done;
-    return found.reverse().map((record) => this.store.decodeRecord(record));
-  }
-
-  onCommit(listener: CommitListener<CounterEvent>): () => void {
-    return this.store.onCommit(listener);
-  }
-
-  readAfter(position: number, limit?: number): Promise<readonly StoredEvent<CounterEvent>[]> {
-    return this.store.readAfter(position, limit);
-  }
-
   close(): void {
     this.closed_ = true;
     this.db.close();
+  }
+
+  /** A history line per event: the model's own fold, so a value is never computed twice. */
+  async history(stream: StreamId): Promise<readonly HistoryEntry[]> {
+    return this.historyOf(stream, await this.store.readStream(stream)).entries;
+  }
+
+  /** History lines for `events`, folded on from `start` (the state after the last line sent). */
+  historyOf(
+    stream: StreamId,
+    events: readonly StoredEvent[],
+    start?: unknown,
+  ): { entries: HistoryEntry[]; state: unknown } {
+    const { model } = this.route(stream);
+    let state: unknown = start ?? model.decider.initialState();
+    const entries = events.map((event): HistoryEntry => {
+      state = model.decider.evolve(state, event);
+      const line = model.historyLine?.(state) ?? { name: '', value: 0 };
+      return {
+        version: event.version,
+        type: event.type,
+        time: event.meta.time,
+        device: event.meta.device,
+        command: event.meta.command,
+        name: line.name,
+        value: line.value,
+      };
+    });
+    return { entries, state };
+  }
+
+  readView<Row>(projection: Projection<Row>): Promise<readonly Row[]> {
+    return this.store.readView(projection);
+  }
+
+  inspectView<Row>(projection: Projection<Row>) {
+    return this.store.inspectView(projection);
+  }
+
+  eventsOfCommand(stream: StreamId, commandId: string, window?: number) {
+    return this.store.eventsOfCommand(stream, commandId, window);
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    return this.store.onCommit(listener);
+  }
+
+  readAfter(position: number, limit?: number): Promise<readonly StoredEvent[]> {
+    return this.store.readAfter(position, limit);
   }
 }

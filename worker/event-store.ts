@@ -1,107 +1,129 @@
-import type { Codec } from '../core/codec.ts';
+import { unwrap, type IDBPTransaction } from 'idb';
+import {
+  checkRead,
+  planAppendOn,
+  streamHeadSchema,
+  type AppendPlan,
+  type AppendState,
+} from '../core/append-plan.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type {
   AnyEvent,
   Commit,
+  CommitNotice,
   EventStore,
   LoadedStream,
   Rebaser,
-  RemoteOutcome,
-  Snapshot,
+  ReceiveOutcome,
   StoredEvent,
 } from '../core/event-store.ts';
+import type { ModelSet } from '../core/model.ts';
 import type { Projection } from '../core/projection.ts';
-import { unwrap } from 'idb';
-import type { TallyDatabase, ViewRow } from './idb-schema.ts';
-import { applyRemote } from './remote-apply.ts';
+import { AppendCache } from './append-cache.ts';
+import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
+import { receiveInTransaction } from './receive.ts';
 
-type Pending<E extends AnyEvent> = {
+type Waiting<E extends AnyEvent> = {
   readonly commit: Commit<E>;
   readonly resolve: (events: readonly StoredEvent<E>[]) => void;
   readonly reject: (error: TallyError) => void;
 };
 
-export type CommitListener<E extends AnyEvent> = (events: readonly StoredEvent<E>[]) => void;
-/** Told after a rebase rewrote a stream's pending suffix: its versions after `confirmed` changed. */
-export type RebaseListener = (stream: StreamId) => void;
+export type CommitListener<E extends AnyEvent = AnyEvent> = (notice: CommitNotice<E>) => void;
 
-export type IndexedDBEventStoreOptions<E extends AnyEvent> = {
+export type IndexedDBEventStoreOptions = {
   readonly db: TallyDatabase;
-  readonly codec: Codec<E>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows differ per view
-  readonly projections?: readonly Projection<any, E>[];
+  /** Whose codecs decode the events read back, and whose projections the events feed. */
+  readonly models: ModelSet;
   /** Upper bound on commits in one transaction, so one transaction never grows unbounded. */
   readonly maxBatch?: number;
+  /** How many streams' heads and rows the store keeps in memory (`AppendCache`). */
+  readonly maxCached?: number;
 };
+
+/** The transaction was decided on a transaction before it that did not commit. */
+class Superseded extends Error {}
 
 const MAX_TRANSACTIONS_IN_FLIGHT = 2;
-
-const viewKey = (view: string, key: string): string => `${view}\u0000${key}`;
-
-const isStreamHead = (head: unknown): boolean => {
-  const { version, confirmed } = head as { version?: unknown; confirmed?: unknown };
-  return (
-    Number.isInteger(version) &&
-    (version as number) >= 0 &&
-    (confirmed === undefined || (Number.isInteger(confirmed) && (confirmed as number) >= 0))
-  );
-};
+const APPEND_STORES = ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'] as const;
+/** What a commit without a snapshot writes. */
+const COMMAND_STORES = APPEND_STORES.filter((store) => store !== 'snapshots');
+const allVersions = (stream: StreamId, from = 1) =>
+  IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
 
 /**
- * The browser's event store over IndexedDB. Appends use group commit: commits that arrive while a
- * transaction is in flight wait and then share the next one, so under load one transaction
- * carries many commits (DESIGN.md §3.5), and each caller is acked only after its transaction
- * has completed (§3.2). The expected-version check runs inside that same transaction (§3.1).
+ * The browser's event store over IndexedDB (docs/architecture.md, "Appending"). Appends use
+ * group commit: commits that arrive while a transaction is in flight share the next one, and
+ * each caller is acked only after its transaction has completed, with strict durability. The
+ * expected-version check runs inside that same transaction. What a transaction does is decided
+ * by the pure planners in core; this class reads, carries the plan out, and tells listeners.
  */
-export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
+export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements EventStore<E> {
   private readonly db: TallyDatabase;
-  private readonly codec: Codec<E>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows differ per view
-  private readonly projections: readonly Projection<any, E>[];
+  private readonly models: ModelSet;
   private readonly maxBatch: number;
-  private queue: Pending<E>[] = [];
+  private queue: Waiting<E>[] = [];
   private flushing = false;
+  private writing = 0;
+  /** A transaction is reading what it needs: nothing else starts until it has decided. */
+  private reading = false;
+  private readonly cache: AppendCache;
+  private loading = false;
+  private loads: {
+    readonly stream: StreamId;
+    readonly expected: { model: string; modelVersion: number };
+    readonly resolve: (loaded: LoadedStream<E>) => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
   private readonly listeners = new Set<CommitListener<E>>();
-  private readonly rebaseListeners = new Set<RebaseListener>();
   /** Transactions completed; a figure for benchmarks and tests of group commit. */
   transactions = 0;
 
-  constructor(options: IndexedDBEventStoreOptions<E>) {
+  constructor(options: IndexedDBEventStoreOptions) {
     this.db = options.db;
-    this.codec = options.codec;
-    this.projections = options.projections ?? [];
+    this.models = options.models;
     this.maxBatch = options.maxBatch ?? 2_000;
+    this.cache = new AppendCache(options.maxCached ?? 2_000);
   }
 
-  /** Called after every completed transaction with the events it wrote, in position order. */
+  /** Told after every completed transaction that wrote something, with what it wrote. */
   onCommit(listener: CommitListener<E>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  onRebase(listener: RebaseListener): () => void {
-    this.rebaseListeners.add(listener);
-    return () => this.rebaseListeners.delete(listener);
+  /** Tells listeners what a transaction wrote (this store's, or one it was handed, as a deletion). */
+  notify(notice: CommitNotice<E>): void {
+    if (notice.events.length === 0 && notice.rows.length === 0 && notice.rebased.length === 0)
+      return;
+    for (const listener of this.listeners) listener(notice);
   }
 
-  async applyRemote(
+  async receive(
     stream: StreamId,
     events: readonly EventEnvelope<E>[],
     rebase: Rebaser<E>,
     options: { readonly recheck?: boolean } = {},
-  ): Promise<RemoteOutcome<E>> {
-    const { outcome, written } = await applyRemote(
-      { db: this.db, decode: (record) => this.decodeRecord(record), projections: this.projections },
-      stream,
-      events,
-      rebase,
-      options.recheck === true,
-    );
+  ): Promise<ReceiveOutcome<E>> {
+    // The receiving transaction (created at once, so it is ordered after every append created
+    // so far) writes this stream's head and rows and the position: none of them is known now.
+    this.cache.forget(stream);
+    let result;
+    try {
+      result = await receiveInTransaction<E>(
+        { db: this.db, decode: (record) => this.decodeRecord(record), projections: this.models },
+        stream,
+        events,
+        rebase,
+        options.recheck === true,
+      );
+    } finally {
+      this.cache.forget(stream);
+    }
+    const { outcome, notice } = result;
     this.transactions++;
-    if (written.length > 0) for (const listener of this.listeners) listener(written);
-    if (outcome.type === 'applied' && outcome.rebased)
-      for (const listener of this.rebaseListeners) listener(stream);
+    this.notify(notice);
     return outcome;
   }
 
@@ -118,191 +140,258 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
 
   /**
    * Keeps up to two transactions in flight. IndexedDB runs readwrite transactions over the same
-   * stores in the order they were created, so the second one's version checks see the first
-   * one's writes; meanwhile the worker builds the next batch instead of waiting for the disk.
-   * If the first fails, the second's expected versions fail with it (nothing is half-written).
+   * stores in the order they were created, so the second one sees the first one's writes;
+   * meanwhile the worker builds the next batch instead of waiting for the disk.
    */
   private flush(): void {
     this.flushing = false;
-    while (this.queue.length > 0 && this.writing < MAX_TRANSACTIONS_IN_FLIGHT) {
+    while (
+      this.queue.length > 0 &&
+      this.writing < MAX_TRANSACTIONS_IN_FLIGHT &&
+      !this.reading &&
+      this.held === 0
+    ) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.writing++;
       void this.write(batch).finally(() => {
         this.writing--;
+        if (this.writing === 0) for (const drained of this.drained.splice(0)) drained();
         this.flush();
       });
     }
   }
 
-  private writing = 0;
+  /** Atomic appends waiting (`appendAtomically`): no group commit starts meanwhile. */
+  private held = 0;
+  private readonly drained: (() => void)[] = [];
 
-  private async write(batch: readonly Pending<E>[]): Promise<void> {
-    const outcome = new Map<Pending<E>, StoredEvent<E>[] | TallyError>();
-    const written: StoredEvent<E>[] = [];
+  /**
+   * Commits decided elsewhere (a backup's events) in one transaction, all or none. The appends
+   * in flight finish first and none starts meanwhile; the cache forgets what it knew and learns
+   * nothing from it, so the next group commit reads what this wrote. Told like any commit.
+   */
+  async appendAtomically(commits: readonly Commit<E>[]): Promise<AppendPlan<E>> {
+    this.held++;
     try {
-      // Strict: Chromium's default ('relaxed') reports `complete` before the data is flushed,
-      // and an ack must mean the events survive a crash (DESIGN.md §3.2). Group commit pays
-      // the flush once per batch.
-      const tx = this.db.transaction(
-        ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'],
-        'readwrite',
-        { durability: 'strict' },
-      );
-      // Writes go on the raw transaction: a failed request aborts it, so awaiting `done` is
-      // enough, and thousands of per-request promises are not made.
-      const raw = unwrap(tx);
-      const streams = [...new Set(batch.map((p) => p.commit.stream))];
-      const rowKeys = new Map<string, { view: string; key: string }>();
-      for (const { commit } of batch)
-        for (const event of commit.events)
-          for (const projection of this.projections) {
-            const key = projection.key(event);
-            if (key !== undefined)
-              rowKeys.set(viewKey(projection.view, key), { view: projection.view, key });
-          }
-      const [headRecord, heads, rows] = await Promise.all([
-        tx.objectStore('meta').get('head'),
-        Promise.all(streams.map((stream) => tx.objectStore('streams').get(stream))),
-        Promise.all(
-          [...rowKeys.values()].map(({ view, key }) => tx.objectStore('views').get([view, key])),
-        ),
-      ]);
-      const versions = new Map(
-        streams.map((stream, i) => [stream, heads[i]?.version ?? NO_STREAM]),
-      );
-      const confirmedHeads = new Map(
-        streams.map((stream, i) => [stream, heads[i]?.confirmed ?? NO_STREAM]),
-      );
-      const rowValues = new Map<string, unknown>();
-      // Rows read back are an edge too: a damaged one is left exactly as it is, and every commit
-      // that would write over it fails instead, naming it.
-      const damaged = new Map<string, TallyError>();
-      for (const row of rows) {
-        if (!row) continue;
-        const k = viewKey(row.view, row.key);
-        const projection = this.projections.find((p) => p.view === row.view);
-        if (projection && !projection.schema.safeParse(row.value).success)
-          damaged.set(
-            k,
-            new TallyError(
-              'invalid',
-              `The stored ${row.view} row “${row.key.slice(0, 80)}” is damaged; Tally leaves it as it is and writes nothing over it.`,
-            ),
-          );
-        rowValues.set(k, row.value);
+      while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+      this.cache.clear();
+      const raw = this.begin(APPEND_STORES);
+      const done = completion(raw);
+      const read = await this.readForAppend(raw, commits);
+      const plan = planAppendOn(commits, read.state, this.models);
+      // All or nothing: one commit that cannot be written (a damaged record) writes none.
+      const failed = plan.outcomes.find((outcome) => outcome instanceof TallyError);
+      if (failed) {
+        raw.abort();
+        await done.catch(() => undefined);
+        throw failed;
       }
-      heads.forEach((head, i) => {
-        if (head !== undefined && !isStreamHead(head))
-          damaged.set(
-            `stream\u0000${streams[i]}`,
-            new TallyError(
-              'invalid',
-              `The stored head of stream ${streams[i]} is damaged; Tally writes nothing to that stream.`,
-            ),
-          );
-      });
-      const touchedRows = new Set<string>();
-      const snapshots = new Map<StreamId, Snapshot>();
-      let position = headRecord?.key === 'head' ? headRecord.position : 0;
-
-      for (const pending of batch) {
-        const { commit } = pending;
-        const harm =
-          damaged.get(`stream\u0000${commit.stream}`) ??
-          commit.events
-            .flatMap((event) =>
-              this.projections.map((p) => {
-                const key = p.key(event);
-                return key === undefined ? undefined : damaged.get(viewKey(p.view, key));
-              }),
-            )
-            .find((error) => error !== undefined);
-        if (harm) {
-          outcome.set(pending, harm);
-          continue;
-        }
-        const current = versions.get(commit.stream) ?? NO_STREAM;
-        if (current !== commit.expectedVersion) {
-          outcome.set(
-            pending,
-            new TallyError(
-              'conflict',
-              `Stream ${commit.stream} is at version ${current}, not ${commit.expectedVersion}: another writer got there first.`,
-            ),
-          );
-          continue;
-        }
-        const stored = commit.events.map((event) => ({ ...event, position: ++position }));
-        for (const event of stored) {
-          raw.objectStore('events').add(event);
-          for (const projection of this.projections) {
-            const key = projection.key(event);
-            if (key === undefined) continue;
-            const k = viewKey(projection.view, key);
-            rowValues.set(k, projection.apply(rowValues.get(k), event));
-            touchedRows.add(k);
-          }
-        }
-        versions.set(commit.stream, commit.expectedVersion + stored.length);
-        // Every local command goes to the outbox with its events, in their transaction, synced
-        // or not: a device may join a space later, and then everything it made must be pushed
-        // and rebased like any other pending command. A row is a few dozen bytes next to the
-        // events themselves, and joining never has to guess commands from events.
-        if (commit.command)
-          raw.objectStore('outbox').add({
-            commandId: commit.command.id,
-            stream: commit.stream,
-            commands: commit.command.commands,
-            events: stored.map(({ id, version }) => ({ id, version })),
-          });
-        if (commit.snapshot) snapshots.set(commit.stream, commit.snapshot);
-        outcome.set(pending, stored);
-        written.push(...stored);
+      const damaged: TallyError[] = [];
+      writeAppend(raw, plan, read.seq + 1, damaged);
+      try {
+        await done;
+      } catch (error) {
+        throw damaged[0] ?? error;
       }
-      if (written.length > 0) {
-        for (const stream of streams) {
-          const version = versions.get(stream) ?? NO_STREAM;
-          // The confirmed head belongs to sync; an append never moves it.
-          const confirmed = confirmedHeads.get(stream) ?? NO_STREAM;
-          if (version !== NO_STREAM) raw.objectStore('streams').put({ stream, version, confirmed });
-        }
-        for (const snapshot of snapshots.values()) raw.objectStore('snapshots').put(snapshot);
-        for (const k of touchedRows) {
-          const { view, key } = rowKeys.get(k)!;
-          const value = rowValues.get(k);
-          if (value === undefined) raw.objectStore('views').delete([view, key]);
-          else raw.objectStore('views').put({ view, key, value } satisfies ViewRow);
-        }
-        raw.objectStore('meta').put({ key: 'head', position });
-      }
-      // Must reject if any request rejects; must wait for the transaction itself either way.
-      await tx.done;
       this.transactions++;
-    } catch (error) {
-      const failure =
-        error instanceof DOMException && error.name === 'ConstraintError'
-          ? new TallyError(
-              'conflict',
-              'Another writer appended to the same stream; nothing was written.',
-              { cause: error },
-            )
-          : toTallyError(error);
-      for (const pending of batch) pending.reject(failure);
-      return;
+      this.notify({ events: plan.events, rows: plan.rows, rebased: [] });
+      return plan;
+    } finally {
+      this.cache.clear();
+      this.held--;
+      queueMicrotask(() => this.flush());
     }
-    for (const pending of batch) {
-      const result = outcome.get(pending)!;
-      if (result instanceof TallyError) pending.reject(result);
-      else pending.resolve(result);
-    }
-    if (written.length > 0) for (const listener of this.listeners) listener(written);
   }
 
-  async load(
+  /** Someone else wrote (or is about to write) `stream`: the cache reads it, and the position, again. */
+  forgetCached(stream: StreamId): void {
+    this.cache.forget(stream);
+  }
+
+  /**
+   * One group commit (docs/architecture.md, "The path of one command"). When the cache knows
+   * every head and row the batch touches, the batch is decided at once and the transaction only
+   * writes; otherwise it first reads what is missing, and nothing else starts meanwhile. Either
+   * way the transaction checks, before it can commit, that the append transaction before it
+   * committed (`appendSeq`): if not, it aborts, and its commits are decided again on what is
+   * really stored, so a failed first transaction never leaves the second writing after a gap.
+   */
+  private async write(batch: readonly Waiting<E>[]): Promise<void> {
+    const commits = batch.map((waiting) => waiting.commit);
+    let plan: AppendPlan<E>;
+    try {
+      const epoch = this.cache.epoch;
+      const expected = this.cache.seq;
+      let state = this.cache.stateFor(commits, this.models);
+      let seq: number;
+      let superseded = false;
+      let raw: IDBTransaction;
+      if (state) {
+        // Decided before the transaction exists, so it spans only the stores it writes (a
+        // narrower transaction is cheaper to open); `meta` is in every one, so every append
+        // transaction still runs after the one created before it.
+        plan = planAppendOn(commits, state, this.models);
+        raw = this.begin(plan.snapshots.length > 0 ? APPEND_STORES : COMMAND_STORES);
+        seq = expected! + 1;
+        const guard = raw.objectStore('meta').get('append');
+        guard.onsuccess = () => {
+          if (seqOf(guard.result) === expected) return;
+          superseded = true;
+          raw.abort();
+        };
+      } else {
+        raw = this.begin(APPEND_STORES);
+        this.reading = true;
+        try {
+          const read = await this.readForAppend(raw, commits);
+          if (expected !== undefined && read.seq !== expected) throw new Superseded();
+          state = read.state;
+          seq = read.seq + 1;
+        } finally {
+          this.reading = false;
+          queueMicrotask(() => this.flush());
+        }
+        plan = planAppendOn(commits, state, this.models);
+      }
+      const done = completion(raw);
+      const damaged: TallyError[] = [];
+      writeAppend(raw, plan, seq, damaged);
+      if (plan.events.length > 0) this.cache.seq = seq;
+      this.cache.learn(commits, state, plan, this.models);
+      // A receive began meanwhile: it moves the position after this transaction.
+      if (this.cache.epoch !== epoch) this.cache.position = undefined;
+      // Must reject if any request rejects; must wait for the transaction itself either way.
+      try {
+        await done;
+      } catch (error) {
+        if (superseded) throw new Superseded();
+        throw damaged[0] ?? error;
+      }
+      this.transactions++;
+    } catch (error) {
+      this.failed(batch, error);
+      return;
+    }
+    batch.forEach((waiting, i) => {
+      const outcome = plan.outcomes[i]!;
+      if (outcome instanceof TallyError) waiting.reject(outcome);
+      else waiting.resolve(outcome);
+    });
+    this.notify({ events: plan.events, rows: plan.rows, rebased: [] });
+  }
+
+  /** A group commit's transaction did not commit: nothing of it was written. */
+  private failed(batch: readonly Waiting<E>[], error: unknown): void {
+    // What the cache assumed may not be stored: everything is read again.
+    this.cache.clear();
+    if (error instanceof Superseded) {
+      // Its commits go first into the next transaction, decided on what is really stored
+      // (those on top of the failed one fail their version check).
+      this.queue.unshift(...batch);
+      return;
+    }
+    const failure =
+      error instanceof DOMException && error.name === 'ConstraintError'
+        ? new TallyError(
+            'conflict',
+            'Another writer appended to the same stream; nothing was written.',
+            { cause: error },
+          )
+        : toTallyError(error);
+    for (const waiting of batch) waiting.reject(failure);
+  }
+
+  /**
+   * An append transaction, on the platform's object (no wrapper: a command's transaction makes
+   * few requests, and their cost is the command's). Strict: Chromium's default ('relaxed')
+   * reports `complete` before the data is flushed, and an ack must mean the events survive a
+   * crash. Group commit pays it once per batch.
+   */
+  private begin(stores: readonly (typeof APPEND_STORES)[number][]): IDBTransaction {
+    return unwrap(this.db).transaction(stores, 'readwrite', { durability: 'strict' });
+  }
+
+  /** What the cache does not know, read in the transaction, and the cache's part beside it. */
+  private async readForAppend(
+    tx: IDBTransaction,
+    commits: readonly Commit<E>[],
+  ): Promise<{ state: AppendState; seq: number }> {
+    // Both taken now, together: while the reads are out, the cache may drop a stream.
+    const missing = this.cache.missing(commits, this.models);
+    const known = this.cache.known(commits, this.models);
+    const streams = [...missing.streams];
+    const refs = [...missing.rows];
+    const meta = tx.objectStore('meta');
+    const [headRecord, seqRecord, heads, rows] = await Promise.all([
+      result<{ key?: string; position?: number } | undefined>(meta.get('head')),
+      result<unknown>(meta.get('append')),
+      Promise.all(streams.map((stream) => result<unknown>(tx.objectStore('streams').get(stream)))),
+      Promise.all(
+        refs.map(([, { view, key }]) =>
+          result<ViewRow | undefined>(tx.objectStore('views').get([view, key])),
+        ),
+      ),
+    ]);
+    for (const [i, stream] of streams.entries()) known.heads.set(stream, heads[i]);
+    for (const [i, [k]] of refs.entries()) {
+      const row = rows[i];
+      if (row) known.rows.set(k, row.value);
+    }
+    const position =
+      headRecord?.key === 'head' && typeof headRecord.position === 'number'
+        ? headRecord.position
+        : 0;
+    return {
+      state: checkRead(commits, { ...known, position }, this.models),
+      seq: seqOf(seqRecord),
+    };
+  }
+
+  /**
+   * A stream's newest usable snapshot and the events after it. Loads share read-only
+   * transactions the way appends share commits: those asked for in the same task, and those
+   * asked for while a load is in flight, go in one (a thousand new counters are one read, not a
+   * thousand, each queued behind the append transaction before it).
+   */
+  load(stream: StreamId, expected: { model: string; modelVersion: number }) {
+    return new Promise<LoadedStream<E>>((resolve, reject) => {
+      this.loads.push({ stream, expected, resolve, reject });
+      if (this.loads.length === 1 && !this.loading) queueMicrotask(() => this.loadAll());
+    });
+  }
+
+  private loadAll(): void {
+    const batch = this.loads.splice(0);
+    if (batch.length === 0) return;
+    let tx;
+    try {
+      tx = this.db.transaction(['snapshots', 'events', 'streams'], 'readonly');
+    } catch (error) {
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    this.loading = true;
+    const jobs = batch.map((job) =>
+      this.loadIn(tx, job.stream, job.expected).then(job.resolve, job.reject),
+    );
+    void Promise.all(jobs).finally(() => {
+      this.loading = false;
+      this.loadAll();
+    });
+  }
+
+  private async loadIn(
+    tx: IDBPTransaction<TallyDB, ('snapshots' | 'events' | 'streams')[], 'readonly'>,
     stream: StreamId,
     expected: { model: string; modelVersion: number },
   ): Promise<LoadedStream<E>> {
-    const tx = this.db.transaction(['snapshots', 'events'], 'readonly');
+    // Every append and receive writes the stream's head with its events: no head, no events.
+    // So a new stream (a counter being created) costs one read.
+    const head = await tx.objectStore('streams').get(stream);
+    if (head === undefined) {
+      this.cache.prime(stream, NO_STREAM, NO_STREAM);
+      return { snapshot: undefined, events: [] };
+    }
     let snapshot = await tx.objectStore('snapshots').get(stream);
     // A snapshot of another model or shape is ignored, never misread: replay is always correct.
     if (
@@ -314,17 +403,19 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     const raw = await tx
       .objectStore('events')
       .index('byStream')
-      .getAll(IDBKeyRange.bound([stream, from + 1], [stream, Number.MAX_SAFE_INTEGER]));
-    return { snapshot, events: raw.map((record) => this.decodeRecord(record)) };
+      .getAll(allVersions(stream, from + 1));
+    const events = raw.map((record) => this.decodeRecord(record));
+    // The actor loads with nothing in flight for its stream: what was read is what is stored.
+    const parsed = streamHeadSchema.safeParse(head);
+    const version = events.at(-1)?.version ?? from;
+    if (parsed.success && parsed.data.version === version)
+      this.cache.prime(stream, version, parsed.data.confirmed ?? NO_STREAM);
+    return { snapshot, events };
   }
 
   /** Every event of one stream, in version order (the history view). */
   async readStream(stream: StreamId): Promise<readonly StoredEvent<E>[]> {
-    const raw = await this.db.getAllFromIndex(
-      'events',
-      'byStream',
-      IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]),
-    );
+    const raw = await this.db.getAllFromIndex('events', 'byStream', allVersions(stream));
     return raw.map((record) => this.decodeRecord(record));
   }
 
@@ -332,6 +423,31 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
   async readAfter(position: number, limit = 1_000): Promise<readonly StoredEvent<E>[]> {
     const raw = await this.db.getAll('events', IDBKeyRange.lowerBound(position, true), limit);
     return raw.map((record) => this.decodeRecord(record));
+  }
+
+  /**
+   * The events a command already wrote to `stream`, if it was applied before: how a retried
+   * command (its tab re-sent it after the leader went away) is answered instead of applied
+   * twice. A retry follows its first try within moments, so it is among the stream's newest
+   * events; they are read newest first, at most `window` of them.
+   */
+  async eventsOfCommand(
+    stream: StreamId,
+    commandId: string,
+    window = 1_000,
+  ): Promise<readonly StoredEvent<E>[]> {
+    const tx = this.db.transaction('events', 'readonly');
+    const found: unknown[] = [];
+    let cursor = await tx.store.index('byStream').openCursor(allVersions(stream), 'prev');
+    for (let seen = 0; cursor && seen < window; seen++) {
+      const value = cursor.value as { meta?: { command?: unknown } };
+      if (value.meta?.command === commandId) found.push(cursor.value);
+      // A command's events are contiguous: once passed, nothing older is its.
+      else if (found.length > 0) break;
+      cursor = await cursor.continue();
+    }
+    await tx.done;
+    return found.reverse().map((record) => this.decodeRecord(record));
   }
 
   /** The last position written, 0 for an empty store. */
@@ -345,7 +461,7 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
   }
 
   /** All rows of a read model, validated as they are read back; throws on a damaged one. */
-  async readView<Row>(projection: Projection<Row, E>): Promise<readonly Row[]> {
+  async readView<Row>(projection: Projection<Row>): Promise<readonly Row[]> {
     const { rows, damaged } = await this.inspectView(projection);
     if (damaged[0]) throw damaged[0];
     return rows;
@@ -356,14 +472,23 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
    * still opens with a damaged record, shows the rest, and says what is wrong.
    */
   async inspectView<Row>(
-    projection: Projection<Row, E>,
+    projection: Projection<Row>,
   ): Promise<{ rows: readonly Row[]; damaged: readonly TallyError[] }> {
+    const { rows, damaged } = await this.inspectKeyedView(projection);
+    return { rows: rows.map((row) => row.value), damaged };
+  }
+
+  /** `inspectView`, with each row's key. */
+  async inspectKeyedView<Row>(projection: Projection<Row>): Promise<{
+    rows: readonly { readonly key: string; readonly value: Row }[];
+    damaged: readonly TallyError[];
+  }> {
     const stored = await this.db.getAllFromIndex('views', 'byView', projection.view);
-    const rows: Row[] = [];
+    const rows: { key: string; value: Row }[] = [];
     const damaged: TallyError[] = [];
     for (const row of stored) {
       const parsed = projection.schema.safeParse(row.value);
-      if (parsed.success) rows.push(parsed.data);
+      if (parsed.success) rows.push({ key: row.key, value: parsed.data });
       else
         damaged.push(
           new TallyError(
@@ -384,6 +509,75 @@ export class IndexedDBEventStore<E extends AnyEvent> implements EventStore<E> {
     if (typeof position !== 'number' || !Number.isInteger(position) || position < 1)
       throw new TallyError('invalid', 'A stored event has no valid position.');
     const { position: _, ...envelope } = record as Record<string, unknown>;
-    return { ...this.codec.decode(envelope), position };
+    return { ...(this.models.decode(envelope) as EventEnvelope<E>), position };
   }
+}
+
+/** A request's result; its failure aborts the transaction, whose own failure is awaited too. */
+function result<T>(request: IDBRequest): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result as T);
+    request.onerror = () => reject(request.error ?? new Error('An IndexedDB request failed.'));
+  });
+}
+
+/** Resolves when the transaction commits; rejects with its error when it aborts. */
+function completion(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () =>
+      reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
+  });
+}
+
+/** The number of the last append transaction stored (`meta` record `append`), 0 before any. */
+function seqOf(record: unknown): number {
+  const seq = (record as { key?: unknown; seq?: unknown } | undefined)?.seq;
+  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : 0;
+}
+
+/**
+ * Carries an append plan out on the raw transaction: a failed request aborts it, so awaiting
+ * `done` is enough, and thousands of per-request promises are not made.
+ */
+function writeAppend(
+  raw: IDBTransaction,
+  plan: AppendPlan,
+  seq: number,
+  damaged: TallyError[],
+): void {
+  if (plan.events.length === 0) return;
+  const events = raw.objectStore('events');
+  for (const event of plan.events) events.add(event);
+  const outbox = raw.objectStore('outbox');
+  for (const entry of plan.outbox) outbox.add(entry);
+  const streams = raw.objectStore('streams');
+  for (const head of plan.heads)
+    if (!head.confirmed) streams.put(head);
+    else {
+      // The confirmed head belongs to sync, which also lowers it when a device leaves its space
+      // (worker/sync-storage.ts): it is taken from the stored record, in this transaction.
+      const stored = streams.get(head.stream);
+      stored.onsuccess = () => {
+        const parsed = streamHeadSchema.safeParse(stored.result);
+        if (parsed.success) streams.put({ ...head, confirmed: parsed.data.confirmed ?? 0 });
+        else {
+          damaged.push(
+            new TallyError(
+              'invalid',
+              `The stored head of stream ${head.stream} is damaged; Tally writes nothing to that stream.`,
+            ),
+          );
+          raw.abort();
+        }
+      };
+    }
+  for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
+  const views = raw.objectStore('views');
+  for (const { view, key, value } of plan.rows)
+    if (value === undefined) views.delete([view, key]);
+    else views.put({ view, key, value } satisfies ViewRow);
+  const meta = raw.objectStore('meta');
+  meta.put({ key: 'head', position: plan.position });
+  meta.put({ key: 'append', seq });
 }

@@ -1,38 +1,26 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { RejectedAfterSync, Snapshot, StoredEvent } from '../core/event-store.ts';
 
-export type StreamHead = {
-  readonly stream: string;
-  readonly version: number;
-  /**
-   * The confirmed head: versions up to here are accepted by the sync server, the rest are this
-   * device's pending suffix. Missing (v1 records, a device that never synced) means 0.
-   */
-  readonly confirmed?: number;
-};
-/** Where this device syncs: the server's origin, the space and its bearer token. */
-export type SyncConfig = {
-  readonly origin: string;
-  readonly space: string;
-  readonly token: string;
-};
+import type { SyncSettings } from '../core/sync-port.ts';
+
+export type { StreamHead };
+
 export type MetaRecord =
   | { readonly key: 'head'; readonly position: number }
+  /**
+   * How many append transactions have written: each one checks that the one before it
+   * committed (worker/event-store.ts), so the store can decide a batch before the last commits.
+   */
+  | { readonly key: 'append'; readonly seq: number }
   | { readonly key: 'device'; readonly device: string }
-  | ({ readonly key: 'sync' } & SyncConfig)
+  | ({ readonly key: 'sync' } & SyncSettings)
   /** The position in the space feed up to which every entry is applied here. */
   | { readonly key: 'cursor'; readonly space: string; readonly cursor: string };
 export type ViewRow = { readonly view: string; readonly key: string; readonly value: unknown };
 
 /** A pending command with its events (ids and versions), in the order it was committed. */
-export type OutboxRow = {
-  /** Assigned by the store; orders the commands of a stream. */
-  readonly seq?: number;
-  readonly commandId: string;
-  readonly stream: string;
-  readonly commands: readonly unknown[];
-  readonly events: readonly { readonly id: string; readonly version: number }[];
-};
+export type OutboxRow = OutboxEntry;
 
 export interface TallyDB extends DBSchema {
   /** Every event once, keyed by its store-wide position. */
@@ -46,9 +34,9 @@ export interface TallyDB extends DBSchema {
   snapshots: { key: string; value: Snapshot };
   /** Rows of every read model, keyed by [view, key]. */
   views: { key: [string, string]; value: ViewRow; indexes: { byView: string } };
-  /** Single records: `head`, `device`, `sync` (the joined space) and `cursor` (the feed's). */
+  /** Single records: `head`, `append`, `device`, `sync` (the joined space) and `cursor` (the feed's). */
   meta: { key: string; value: MetaRecord };
-  /** Commands whose events the server has not accepted yet (DESIGN.md §4). */
+  /** Commands whose events the server has not accepted yet (docs/architecture.md, "Sync rules"). */
   outbox: { key: number; value: OutboxRow; indexes: { byStream: string } };
   /** Commands rejected after sync, until the person has seen them. */
   rejections: { key: string; value: RejectedAfterSync };

@@ -1,28 +1,28 @@
-import { z } from 'zod';
+import { z } from '../core/zod.ts';
 import { streamIdSchema } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
 import { cursorSchema, spaceIdSchema } from '../core/protocol.ts';
-import { spaceTokenSchema, syncOriginSchema, commandIdSchema } from '../core/engine-api.ts';
-import type { OutboxRow, StreamHead, SyncConfig } from './idb-schema.ts';
+import { streamHeadSchema } from '../core/append-plan.ts';
+import { spaceTokenSchema, syncOriginSchema, commandIdSchema } from '../core/engine-protocol.ts';
+import type { SyncSettings } from '../core/sync-port.ts';
+import type { OutboxRow, StreamHead } from './idb-schema.ts';
 
 /**
  * The engine's own bookkeeping records, validated as they are read back like events and rows
  * are: storage is an edge. A damaged one is named, never used, and never written over.
  */
-const version = z.number().int().nonnegative();
 
 const outboxRowSchema = z.object({
-  seq: z.number().int().positive().optional(),
+  seq: z.optional(z.number().check(z.int(), z.positive())),
   commandId: commandIdSchema,
   stream: streamIdSchema,
   commands: z.array(z.unknown()),
-  events: z.array(z.object({ id: z.string().min(1), version: z.number().int().positive() })),
-});
-
-const streamHeadSchema = z.object({
-  stream: streamIdSchema,
-  version,
-  confirmed: version.optional(),
+  events: z.array(
+    z.object({
+      id: z.string().check(z.minLength(1)),
+      version: z.number().check(z.int(), z.positive()),
+    }),
+  ),
 });
 
 const syncConfigSchema = z.object({
@@ -38,7 +38,7 @@ const cursorRecordSchema = z.object({
   cursor: cursorSchema,
 });
 
-function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+function check<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success)
     throw new TallyError(
@@ -57,7 +57,7 @@ export const checkOutboxRow = (row: unknown): OutboxRow =>
 export const checkStreamHead = (head: unknown): StreamHead =>
   check(streamHeadSchema, head, 'A stored stream head');
 
-export function checkSyncConfig(record: unknown): SyncConfig {
+export function checkSyncConfig(record: unknown): SyncSettings {
   const { origin, space, token } = check(syncConfigSchema, record, 'The stored sync settings');
   return { origin, space, token };
 }

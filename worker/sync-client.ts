@@ -1,44 +1,48 @@
+import type { SyncState } from '../core/engine-protocol.ts';
 import type { EventEnvelope, StreamId } from '../core/envelope.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
-import type { AnyEvent, RemoteOutcome, StoredEvent } from '../core/event-store.ts';
-import type { FeedEntry } from '../core/protocol.ts';
+import type { ReceiveOutcome } from '../core/event-store.ts';
+import type { FeedEntry, PushResult } from '../core/protocol.ts';
+import { DivergedError } from '../core/receive-plan.ts';
+import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
+import { compareCursors } from '../core/feed-cursor.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
-import type { SyncConfig, TallyDatabase } from './idb-schema.ts';
-import { DivergedError } from './remote-apply.ts';
-import { pendingCount, readCursor, readPush, readRestore, writeCursor } from './outbox.ts';
+import { FeedWitness, type GiveBack } from './feed-witness.ts';
 import type { SyncTransport } from './sync-transport.ts';
 
-/** What the sync client needs of the engine: its store, and its actors' mailboxes. */
-export type SyncTarget<E extends AnyEvent> = {
-  readonly db: TallyDatabase;
-  readonly decodeStored: (record: unknown) => StoredEvent<E>;
-  /** Validates an event from the server against the model's codec (the server is an edge). */
-  readonly decodeRemote: (raw: unknown) => EventEnvelope<E>;
-  applyRemote(stream: StreamId, events: readonly EventEnvelope<E>[]): Promise<RemoteOutcome<E>>;
-};
-
-export type SyncState = 'off' | 'offline' | 'syncing' | 'synced';
 export type SyncStatus = {
   readonly state: SyncState;
   readonly pending: number;
   readonly lastError?: string;
 };
 
-export type SyncClientOptions<E extends AnyEvent> = {
-  readonly target: SyncTarget<E>;
-  readonly config: SyncConfig;
+export type SyncClientOptions = {
+  readonly storage: SyncStorage;
+  readonly config: SyncSettings;
   readonly transport: SyncTransport;
   readonly backoff?: BackoffOptions;
-  /** How long a push waits for more commits to join it. Default 10 ms. */
+  /**
+   * How long a push waits for more commits to join it. Default 0: a push goes out at once when
+   * none is in flight, and what is committed while one is goes out together in the next.
+   */
   readonly pushDelayMs?: number;
+  /** How often an unreachable server's health is asked. Default 2 s. */
+  readonly probeMs?: number;
+  /**
+   * How long an acked event may stay unseen in a live feed before it is given back (the server
+   * may have lost it in a failover). Default 5 s.
+   */
+  readonly verifyMs?: number;
   readonly onStatus?: (status: SyncStatus) => void;
+  /** The server refused this device's token (it was removed from the space): stop for good. */
+  readonly onRefused?: () => void;
 };
 
 /** Thrown inside the feed loop when a stream's events skipped versions: catch up from 0. */
 class Gap extends Error {}
 
 /**
- * Keeps one device in step with its space (DESIGN.md §4): pushes pending commands (one push in
+ * Keeps one device in step with its space (docs/architecture.md, "Sync rules"): pushes pending commands (one push in
  * flight, commits batched, backoff with jitter on failure), catches up from the stored feed
  * cursor and then follows the live feed. Every event from the server goes to its aggregate's
  * mailbox; the store does the rest in its transactions, so this class holds no state a crash
@@ -50,7 +54,7 @@ const divergedError = (stream: StreamId) =>
     `The server's history of ${stream} differs from this device's: it lost events and others wrote there since. This device keeps its copy and stops sending that counter.`,
   );
 
-export class SyncClient<E extends AnyEvent> {
+export class SyncClient {
   private running = false;
   private online = true;
   private live = false;
@@ -71,13 +75,18 @@ export class SyncClient<E extends AnyEvent> {
   private pushDone: Promise<void> | undefined;
   private readonly feedBackoff: Backoff;
   private readonly pushBackoff: Backoff;
+  private readonly witness: FeedWitness;
+  /** Stretches the server lost: pushed again, before anything pending. */
+  private readonly giveBacks: GiveBack[] = [];
+  private verifyTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly options: SyncClientOptions<E>) {
+  constructor(private readonly options: SyncClientOptions) {
     this.feedBackoff = new Backoff(options.backoff);
     this.pushBackoff = new Backoff(options.backoff);
+    this.witness = new FeedWitness({ verifyMs: options.verifyMs ?? 5_000, keep: 10_000 });
   }
 
-  get config(): SyncConfig {
+  get config(): SyncSettings {
     return this.options.config;
   }
 
@@ -107,6 +116,8 @@ export class SyncClient<E extends AnyEvent> {
   async stop(): Promise<void> {
     this.running = false;
     this.feed?.abort();
+    clearTimeout(this.verifyTimer);
+    this.verifyTimer = undefined;
     this.wakeAll();
     await Promise.allSettled([this.feedDone, this.pushDone]);
     this.emit();
@@ -115,7 +126,9 @@ export class SyncClient<E extends AnyEvent> {
   /** New local commits (or a rebase) may have something to push. */
   nudge(): void {
     this.pushRequested = true;
-    void this.refreshPending();
+    // A push about to start counts what is pending once it has read what to send: counting
+    // first would queue a read ahead of the push's, on the way of every command to the others.
+    if (!this.running || this.pushing || !this.online || !this.caughtUp) void this.refreshPending();
     if (!this.running || this.pushing) return;
     this.pushing = true;
     this.pushDone = this.pushLoop().finally(() => {
@@ -149,17 +162,61 @@ export class SyncClient<E extends AnyEvent> {
 
   private async refreshPending(): Promise<void> {
     try {
-      this.pending = await pendingCount(this.options.target.db);
+      this.pending = await this.options.storage.pendingCount();
       this.emit();
     } catch {
       // The database is closing; the next status will tell.
     }
   }
 
+  /** True, and the owner told, when the server no longer takes this device's token. */
+  private refused(error: unknown): boolean {
+    if (!(error instanceof TallyError) || error.code !== 'unauthorized') return false;
+    if (this.running) {
+      this.running = false;
+      this.feed?.abort();
+      this.wakeAll();
+      this.options.onRefused?.();
+    }
+    return true;
+  }
+
   private fail(error: unknown): void {
     this.live = false;
     this.lastError = toTallyError(error).message;
     this.emit();
+    this.probe();
+  }
+
+  /** Tries again now: what "Retry now" does, and what a server that answers again sets off. */
+  retryNow(): void {
+    this.feedBackoff.reset();
+    this.pushBackoff.reset();
+    this.wakeAll();
+  }
+
+  private probing = false;
+
+  /**
+   * While the server cannot be reached, asks its health every two seconds (one small request,
+   * no token): once it answers, the loops try again at once instead of waiting out a backoff
+   * that may have grown to half a minute. So sync resumes within about two seconds.
+   */
+  private probe(): void {
+    if (this.probing) return;
+    this.probing = true;
+    const { transport, config, probeMs = 2_000 } = this.options;
+    void (async () => {
+      try {
+        while (this.running && this.online && !this.live) {
+          await new Promise((resolve) => setTimeout(resolve, probeMs));
+          if (!this.running || !this.online || this.live) break;
+          if (await transport.healthy(config.origin)) this.retryNow();
+        }
+      } finally {
+        this.probing = false;
+      }
+    })();
   }
 
   /** Waits `ms`, or less when woken (online again, stopping). */
@@ -184,50 +241,45 @@ export class SyncClient<E extends AnyEvent> {
   }
 
   private async pushLoop(): Promise<void> {
-    const { target, transport, config } = this.options;
+    const { storage, transport, config } = this.options;
     while (this.running) {
       await this.untilCaughtUp();
       if (!this.running) return;
-      // Commits arriving together go out together.
-      await this.pause(this.options.pushDelayMs ?? 10);
+      // Commits arriving together go out together: one commit notice, or one push in flight.
+      const delay = this.options.pushDelayMs ?? 0;
+      if (delay > 0) await this.pause(delay);
       // Went offline while waiting: nothing goes out until the next catch-up.
-      if (!this.online || !this.caughtUp) continue;
+      if (!this.online || !this.caughtUp) {
+        void this.refreshPending();
+        continue;
+      }
       this.pushRequested = false;
+      try {
+        // What the server lost goes back first: pending commands were decided after it.
+        await this.giveBackAll();
+      } catch (error) {
+        if (this.refused(error)) return;
+        await this.failedPush(error);
+        continue;
+      }
       let streams;
       try {
-        streams = (await readPush(target.db, target.decodeStored)).filter(
-          ({ stream }) => !this.diverged.has(stream),
-        );
+        streams = (await storage.readPush()).filter(({ stream }) => !this.diverged.has(stream));
       } catch (error) {
         this.fail(error);
         return;
       }
-      if (streams.length === 0) return;
+      if (streams.length === 0) {
+        // The feed may have confirmed what was pending since the count was last read.
+        await this.refreshPending();
+        return;
+      }
       try {
-        const { results } = await transport.push(config, { streams });
+        const answer = transport.push(config, { streams });
+        void this.refreshPending();
+        const { results } = await answer;
         const outcomes = await Promise.all(
-          results.map(async (result) => {
-            const sent = streams.find((s) => s.stream === result.stream);
-            if (!sent)
-              throw new TallyError('unavailable', 'The server answered for a stream never sent.');
-            // Redis lost events and someone else wrote at those versions since: the server's
-            // history and ours differ below the confirmed head. Never guess; say so.
-            if (result.status === 'diverged') {
-              this.diverged.add(result.stream);
-              return { type: 'applied' as const };
-            }
-            // The server holds fewer events than it once accepted from us: it lost some (Redis
-            // restarted without its last second). Give them back, then push as usual.
-            if (result.status === 'conflict' && result.version < sent.expectedVersion) {
-              await this.restore(result.stream, result.version, sent.expectedVersion);
-              return { type: 'applied' as const };
-            }
-            // Accepted: the server now holds exactly the events sent, at their versions, so they
-            // are applied as the server's like any other (they echo the pending ones).
-            // Conflict: the events the device has not seen; applying them rebases.
-            const events = result.status === 'accepted' ? sent.events : result.events;
-            return target.applyRemote(result.stream, events.map(target.decodeRemote));
-          }),
+          results.map((result) => this.settlePushed(streams, result)),
         );
         // Conflict events start at the confirmed head, so a gap means the feed must catch up.
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
@@ -235,33 +287,134 @@ export class SyncClient<E extends AnyEvent> {
         if (this.live) this.clearError();
         this.pushRequested = true;
       } catch (error) {
-        this.fail(error);
-        await this.pause(this.pushBackoff.next());
-        this.pushRequested = true;
+        if (this.refused(error)) return;
+        await this.failedPush(error);
       }
       await this.refreshPending();
     }
   }
 
-  /** Pushes this device's confirmed events the server lost; counted in `restored`. */
-  private async restore(stream: StreamId, from: number, to: number): Promise<void> {
-    const { target, transport, config } = this.options;
-    for (const push of await readRestore(target.db, target.decodeStored, stream, from, to)) {
-      const [result] = (await transport.push(config, { streams: [push] })).results;
-      if (result?.status === 'diverged') {
-        this.diverged.add(stream);
-        return;
+  /** What one stream's answer to a push means here: applied through its mailbox like any. */
+  private async settlePushed(
+    streams: readonly PushStream[],
+    result: PushResult,
+  ): Promise<ReceiveOutcome | { readonly type: 'applied' }> {
+    const { storage } = this.options;
+    const sent = streams.find((s) => s.stream === result.stream);
+    if (!sent) throw new TallyError('unavailable', 'The server answered for a stream never sent.');
+    // Redis lost events and someone else wrote at those versions since: the server's history
+    // and ours differ below the confirmed head. Never guess; say so.
+    if (result.status === 'diverged') {
+      this.diverged.add(result.stream);
+      return { type: 'applied' };
+    }
+    // The server holds fewer events than it once accepted from us: it lost some (Redis
+    // restarted without its last second). Give them back, then push as usual.
+    if (result.status === 'conflict' && result.version < sent.expectedVersion) {
+      await this.giveBack({
+        stream: result.stream,
+        from: result.version,
+        to: sent.expectedVersion,
+      });
+      return { type: 'applied' };
+    }
+    if (result.status === 'accepted') this.acked(sent.events);
+    // Accepted: the server now holds exactly the events sent, at their versions, so they are
+    // applied as the server's like any other (they echo the pending ones). Conflict: the events
+    // the device has not seen; applying them rebases. Accepted events are this device's own,
+    // read from its store and validated there: not decoded again. The server's conflict events
+    // are (the server is an edge).
+    return storage.receive(
+      result.stream,
+      result.status === 'accepted'
+        ? (sent.events as readonly EventEnvelope[])
+        : result.events.map(storage.decodeRemote),
+    );
+  }
+
+  /**
+   * A failed push says so, but leaves the feed's state alone: the live stream may well be open
+   * still (a Redis failover refuses pushes for a moment and keeps streams). Then it backs off.
+   */
+  private async failedPush(error: unknown): Promise<void> {
+    // A nudge that started this push left the count to it.
+    void this.refreshPending();
+    this.lastError = toTallyError(error).message;
+    this.emit();
+    await this.pause(this.pushBackoff.next());
+    this.pushRequested = true;
+  }
+
+  /** Acked events are watched until the feed brings them back (feed-witness.ts). */
+  private acked(events: readonly EventEnvelope[]): void {
+    this.witness.ackedNow(events, Date.now());
+    this.scheduleVerify();
+  }
+
+  private scheduleVerify(): void {
+    if (this.verifyTimer !== undefined || !this.running) return;
+    this.verifyTimer = setTimeout(() => {
+      this.verifyTimer = undefined;
+      if (!this.running) return;
+      // Only a live feed can have brought them back; offline, they wait for the catch-up.
+      const overdue = this.live ? this.witness.overdue(Date.now()) : [];
+      if (overdue.length > 0) {
+        this.giveBacks.push(...overdue);
+        this.nudge();
       }
-      if (result?.status !== 'accepted')
-        throw new TallyError(
-          'conflict',
-          `The server lost events of ${stream} and others have written there since; they cannot be restored automatically.`,
-        );
-      this.restored += push.events.length;
+      if (this.witness.waiting()) this.scheduleVerify();
+    }, this.options.verifyMs ?? 5_000);
+  }
+
+  private async giveBackAll(): Promise<void> {
+    while (this.giveBacks.length > 0) {
+      await this.giveBack(this.giveBacks[0]!);
+      this.giveBacks.shift();
     }
   }
 
-  /** Events given back to a server that had lost them. */
+  /**
+   * Pushes this device's confirmed events of one stretch again, same ids and versions: the
+   * server keeps a copy it holds (a retry) and stores one it lost. Where it lost even more, the
+   * stretch starts lower; where it holds other events at those versions, they are received like
+   * any conflict (a split history is then told, never overwritten).
+   */
+  private async giveBack({ stream, from, to }: GiveBack): Promise<void> {
+    const { storage, transport, config } = this.options;
+    if (this.diverged.has(stream) || to <= from) return;
+    for (const push of await storage.readRestore(stream, from, to)) {
+      const [result] = (await transport.push(config, { streams: [push] })).results;
+      if (!result || result.stream !== stream)
+        throw new TallyError('unavailable', 'The server answered for a stream never sent.');
+      if (result.status === 'accepted') {
+        this.restored += push.events.length;
+        continue;
+      }
+      if (result.status === 'diverged') {
+        this.split(stream);
+        return;
+      }
+      if (result.version < push.expectedVersion) {
+        await this.giveBack({ stream, from: result.version, to });
+        return;
+      }
+      try {
+        await storage.receive(stream, result.events.map(storage.decodeRemote));
+      } catch (error) {
+        if (!(error instanceof DivergedError)) throw error;
+        this.split(stream);
+      }
+      return;
+    }
+    this.witness.restored({ stream, from, to });
+  }
+
+  private split(stream: StreamId): void {
+    this.diverged.add(stream);
+    this.lastError = divergedError(stream).message;
+  }
+
+  /** Events given back to a server that may have lost them (it keeps copies it holds). */
   restored = 0;
 
   /** Streams whose history on the server differs from ours: never pushed again by this run. */
@@ -279,17 +432,22 @@ export class SyncClient<E extends AnyEvent> {
   }
 
   private async feedLoop(): Promise<void> {
-    const { target, transport, config } = this.options;
+    const { storage, transport, config } = this.options;
     while (this.running) {
       await this.untilOnline();
       if (!this.running) return;
       const abort = (this.feed = new AbortController());
       try {
         // Catch up page by page from the stored cursor (or from the start after a gap)…
-        let after = this.resyncFromStart ? '0' : await readCursor(target.db, config.space);
+        let after = this.resyncFromStart ? '0' : await storage.readFeedCursor(config.space);
         this.resyncFromStart = false;
         for (;;) {
           const page = await transport.pull(config, after, abort.signal);
+          if (page.entries.length === 0 && compareCursors(page.cursor, after) < 0) {
+            // The feed holds less than this device saw: Redis lost its last writes.
+            this.giveBacks.push(...this.witness.wentBack(page.cursor));
+            await storage.writeFeedCursor(config.space, page.cursor);
+          }
           await this.apply(page.entries);
           after = page.cursor;
           if (!page.more) break;
@@ -308,9 +466,11 @@ export class SyncClient<E extends AnyEvent> {
           await this.apply(entries);
           after = entries.at(-1)!.cursor;
         }
-        // The server ended the stream (it restarts, say): reconnect at once, then back off.
+        // The server ended the stream (it restarts, say): back off, then reconnect; meanwhile
+        // the health probe wakes the loops as soon as the server answers again.
         this.live = false;
         this.emit();
+        this.probe();
         if (this.running) await this.pause(this.feedBackoff.next());
       } catch (error) {
         if (!this.running) return;
@@ -318,6 +478,7 @@ export class SyncClient<E extends AnyEvent> {
           this.live = false;
           continue;
         }
+        if (this.refused(error)) return;
         this.fail(error);
         await this.pause(this.feedBackoff.next());
       }
@@ -333,22 +494,24 @@ export class SyncClient<E extends AnyEvent> {
   private async apply(entries: readonly FeedEntry[]): Promise<void> {
     const last = entries.at(-1);
     if (!last) return;
-    const { target, config } = this.options;
-    const byStream = new Map<StreamId, EventEnvelope<E>[]>();
-    for (const { event } of entries) {
+    const { storage, config } = this.options;
+    const byStream = new Map<StreamId, EventEnvelope[]>();
+    const seen: { cursor: string; id: string; stream: StreamId; version: number }[] = [];
+    for (const { cursor, event } of entries) {
       let list = byStream.get(event.stream);
       if (!list) byStream.set(event.stream, (list = []));
-      list.push(target.decodeRemote(event));
+      const decoded = storage.decodeRemote(event);
+      list.push(decoded);
+      seen.push({ cursor, id: decoded.id, stream: decoded.stream, version: decoded.version });
     }
     const outcomes = await Promise.all(
       [...byStream]
         .filter(([stream]) => !this.diverged.has(stream))
         .map(([stream, events]) =>
-          target.applyRemote(stream, events).catch((error: unknown) => {
+          storage.receive(stream, events).catch((error: unknown) => {
             // One stream whose history split must not stop the feed for all the others.
             if (!(error instanceof DivergedError)) throw error;
-            this.diverged.add(stream);
-            this.lastError = divergedError(stream).message;
+            this.split(stream);
             return { type: 'applied' as const };
           }),
         ),
@@ -357,6 +520,10 @@ export class SyncClient<E extends AnyEvent> {
       this.resyncFromStart = true;
       throw new Gap('A stream skipped versions; catching up from the start.');
     }
-    await writeCursor(target.db, config.space, last.cursor);
+    await storage.writeFeedCursor(config.space, last.cursor);
+    this.witness.delivered(seen);
+    // Echoes of this device's own pushes confirm pending commands without writing an event, so
+    // no commit tells the count: read it (a push waiting out a backoff would leave it stale).
+    if (this.pending > 0) await this.refreshPending();
   }
 }

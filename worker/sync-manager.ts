@@ -1,23 +1,15 @@
-import { counterCodec } from '../core/counter-codec.ts';
-import type { CounterEvent } from '../core/counter.ts';
+import { deviceNameSchema } from '../core/protocol.ts';
 import {
   commandIdSchema,
   pairingTokenSchema,
   spaceTokenSchema,
   syncOriginSchema,
   type SyncUpdate,
-} from '../core/engine-api.ts';
+} from '../core/engine-protocol.ts';
 import { TallyError } from '../core/errors.ts';
+import type { SyncSettings, SyncStorage } from '../core/sync-port.ts';
 import type { BackoffOptions } from './backoff.ts';
-import type { CounterEngine } from './engine.ts';
-import type { SyncConfig } from './idb-schema.ts';
-import {
-  clearSyncConfig,
-  dismissRejection,
-  readRejections,
-  readSyncConfig,
-  writeSyncConfig,
-} from './outbox.ts';
+import { defaultDeviceName } from './device-name.ts';
 import { SyncClient } from './sync-client.ts';
 import { SyncTransport, type Fetch } from './sync-transport.ts';
 
@@ -25,13 +17,24 @@ export type SyncManagerOptions = {
   readonly fetch?: Fetch;
   readonly backoff?: BackoffOptions;
   readonly pushDelayMs?: number;
+  /** How long an acked event may stay unseen in the live feed before it is given back. */
+  readonly verifyMs?: number;
 };
 
 const pairingLink = (origin: string, invite: string) =>
   `${origin}/#pair=${encodeURIComponent(invite)}`;
 
-/** An invite is renewed when it has less than this left, so a link shown is never about to die. */
-const inviteMarginMs = 60 * 60 * 1000;
+/** An invite is made again for a re-sent call when it has less than this left. */
+const inviteMarginMs = 60 * 1000;
+
+export type Pairing = {
+  readonly pairingLink: string;
+  readonly invite: string;
+  readonly expiresAt: number;
+};
+
+const removedMessage =
+  'This device was removed from the space. Its counters stay here; to sync again, open a new pairing link.';
 
 const check = <T>(
   schema: {
@@ -54,7 +57,7 @@ const check = <T>(
  * one sync client for it; and the status every tab's `sync` subscription shows.
  */
 export class SyncManager {
-  private client: SyncClient<CounterEvent> | undefined;
+  private client: SyncClient | undefined;
   private readonly transport: SyncTransport;
   private readonly listeners = new Set<(update: SyncUpdate) => void>();
   private online = true;
@@ -62,23 +65,22 @@ export class SyncManager {
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
-    private readonly engine: CounterEngine,
+    private readonly storage: SyncStorage,
     private readonly options: SyncManagerOptions = {},
   ) {
     this.transport = new SyncTransport(options.fetch);
     // New local commits and rebased streams may have something to push.
     this.unsubscribe.push(
-      engine.onCommit(() => this.client?.nudge()),
-      engine.onRebase(() => {
+      storage.onChange(({ rebased }) => {
         this.client?.nudge();
-        void this.refresh();
+        if (rebased) void this.refresh();
       }),
     );
   }
 
   /** Resumes syncing with the stored space, if any: how sync starts with the engine. */
   async resume(): Promise<void> {
-    const config = await readSyncConfig(this.engine.db);
+    const config = await this.storage.readSettings();
     if (config) this.run(config);
     await this.refresh();
   }
@@ -92,42 +94,138 @@ export class SyncManager {
     return this.latest;
   }
 
-  async startSync(origin: string): Promise<{ space: string; pairingLink: string }> {
-    const base = check(syncOriginSchema, origin);
-    // Asked again (a tab re-sending after its leader went away): the space already made stands.
-    const current = await readSyncConfig(this.engine.db);
-    if (current?.origin === base) {
-      const invite = await this.ensureInvite(current);
-      return { space: current.space, pairingLink: pairingLink(base, invite) };
-    }
-    const { space, token } = await this.transport.createSpace(base);
-    const config = { origin: base, space, token };
-    await this.join(config);
-    const invite = await this.ensureInvite(config);
-    return { space, pairingLink: pairingLink(base, invite) };
+  /** Creates a space, joins it, and makes the first pairing invite (starting is asking to pair). */
+  startSync(origin: string): Promise<{ space: string } & Pairing> {
+    return this.serially(() => this.startSyncNow(origin));
   }
 
-  async joinSpace(origin: string, token: string): Promise<void> {
+  private async startSyncNow(origin: string): Promise<{ space: string } & Pairing> {
+    const base = check(syncOriginSchema, origin);
+    // Asked again (a tab re-sending after its leader went away): the space already made stands,
+    // and so does the invite made for it.
+    const current = await this.storage.readSettings();
+    if (current?.origin === base) {
+      const held = this.invite;
+      if (held?.space === current.space && held.expiresAt - Date.now() > inviteMarginMs)
+        return { space: current.space, ...held.pairing };
+      return { space: current.space, ...(await this.pairDevice()) };
+    }
+    const { space, token } = await this.transport.createSpace(base, this.deviceName());
+    await this.join({ origin: base, space, token });
+    return { space, ...(await this.pairDevice()) };
+  }
+
+  /** A fresh single-use pairing invite, as a link: shown only where a person asked to pair. */
+  async pairDevice(): Promise<Pairing> {
+    const config = await this.settings();
+    const { invite, expiresAt } = await this.transport.invite(config);
+    const pairing = { pairingLink: pairingLink(config.origin, invite), invite, expiresAt };
+    this.invite = { space: config.space, expiresAt, pairing };
+    return pairing;
+  }
+
+  async cancelPairing(invite: string): Promise<void> {
+    const config = await this.settings();
+    await this.transport.cancelInvite(config, invite);
+    if (this.invite?.pairing.invite === invite) this.invite = undefined;
+  }
+
+  async devices() {
+    return this.transport.devices(await this.settings());
+  }
+
+  async renameDevice(name: string): Promise<void> {
+    await this.transport.renameSelf(await this.settings(), check(deviceNameSchema, name));
+  }
+
+  async removeDevice(device: string): Promise<void> {
+    await this.transport.removeDevice(await this.settings(), device);
+  }
+
+  /**
+   * Deletes a stream forever on the server of this device's space; false when this device syncs
+   * with none (then there is nothing to delete there).
+   */
+  async deleteStream(stream: string): Promise<boolean> {
+    const config = await this.storage.readSettings();
+    if (!config) return false;
+    await this.transport.deleteStream(config, stream);
+    return true;
+  }
+
+  private deviceName(): string {
+    return defaultDeviceName(typeof navigator === 'undefined' ? '' : navigator.userAgent);
+  }
+
+  private async settings(): Promise<SyncSettings> {
+    const config = await this.storage.readSettings();
+    if (!config)
+      throw new TallyError('conflict', 'This device does not sync yet: start syncing first.');
+    return config;
+  }
+
+  joinSpace(origin: string, token: string): Promise<void> {
+    return this.serially(() => this.joinSpaceNow(origin, token));
+  }
+
+  private async joinSpaceNow(origin: string, token: string): Promise<void> {
     const base = check(syncOriginSchema, origin);
     const valid = check(pairingTokenSchema, token);
     const space = valid.split('.')[1]!;
     // Already in that space (the same link opened twice, or a re-sent call): nothing to do.
-    const current = await readSyncConfig(this.engine.db);
+    const current = await this.storage.readSettings();
     if (current?.origin === base && current.space === space) return;
-    const own = await this.transport.deviceToken({ origin: base, space, token: valid });
-    await this.join({ origin: base, space, token: check(spaceTokenSchema, own) });
+    // The invite is redeemed first: a used or expired one leaves the device in the space it
+    // was in, syncing as before.
+    const own = await this.transport.deviceToken(
+      { origin: base, space, token: valid },
+      this.deviceName(),
+    );
+    const config = { origin: base, space, token: check(spaceTokenSchema, own) };
+    // In another space (the person chose "Leave and join"): leave it, then join. Its counters
+    // stay here and go to the new space with everything else. The local part goes first: if it
+    // fails, the new token is given back and the old space syncs on as before. Then the old
+    // token is revoked (a server that cannot be told does not stop the join).
+    if (current) {
+      await this.stopClient();
+      try {
+        await this.storage.clearSettings();
+      } catch (error) {
+        await this.transport.leave(config).catch(() => undefined);
+        this.run(current);
+        await this.refresh();
+        throw error;
+      }
+      await this.transport.leave(current).catch(() => undefined);
+    }
+    await this.join(config);
   }
 
   /**
    * Stops syncing and revokes this device's token on the server. Offline, the token cannot be
    * revoked: the device forgets it all the same (local data stays), and says so.
    */
-  async leaveSpace(): Promise<void> {
-    const config = await readSyncConfig(this.engine.db);
+  leaveSpace(): Promise<void> {
+    return this.serially(() => this.leaveSpaceNow());
+  }
+
+  /**
+   * Starting, joining and leaving run one at a time: a call re-sent by a tab that became the
+   * leader waits for the one in flight, then finds the device already where it asked to be.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async leaveSpaceNow(): Promise<void> {
+    const config = await this.storage.readSettings();
     await this.stopClient();
     let revoked = true;
     if (config) await this.transport.leave(config).catch(() => (revoked = false));
-    await clearSyncConfig(this.engine.db);
+    await this.storage.clearSettings();
     await this.refresh();
     if (!revoked)
       throw new TallyError(
@@ -137,8 +235,13 @@ export class SyncManager {
   }
 
   async dismissRejection(commandId: string): Promise<void> {
-    await dismissRejection(this.engine.db, check(commandIdSchema, commandId));
+    await this.storage.dismissRejection(check(commandIdSchema, commandId));
     await this.refresh();
+  }
+
+  /** "Retry now": every loop tries again at once. */
+  retryNow(): void {
+    this.client?.retryNow();
   }
 
   setOnline(online: boolean): void {
@@ -151,33 +254,33 @@ export class SyncManager {
     await this.stopClient();
   }
 
-  private async join(config: SyncConfig): Promise<void> {
-    const current = await readSyncConfig(this.engine.db);
+  private async join(config: SyncSettings): Promise<void> {
+    const current = await this.storage.readSettings();
     if (current && current.space !== config.space)
       throw new TallyError(
         'conflict',
         'This device already syncs with another space. Leave it first.',
       );
     await this.stopClient();
-    await writeSyncConfig(this.engine.db, config);
+    // Not in a space yet: whatever an earlier space confirmed here goes to this one too (a
+    // profile that left a space before leaving made its history pending again).
+    if (!current) await this.storage.clearSettings();
+    await this.storage.writeSettings(config);
+    this.removed = undefined;
     this.run(config);
     await this.refresh();
   }
 
-  private run(config: SyncConfig): void {
-    const engine = this.engine;
-    this.client = new SyncClient<CounterEvent>({
+  private run(config: SyncSettings): void {
+    this.client = new SyncClient({
       config,
+      storage: this.storage,
       transport: this.transport,
       backoff: this.options.backoff,
       pushDelayMs: this.options.pushDelayMs,
-      target: {
-        db: engine.db,
-        decodeStored: (record) => engine.store.decodeRecord(record),
-        decodeRemote: (raw) => counterCodec.decode(raw),
-        applyRemote: (stream, events) => engine.applyRemote(stream, events),
-      },
+      verifyMs: this.options.verifyMs,
       onStatus: () => void this.refresh(),
+      onRefused: () => void this.refused(),
     });
     this.client.setOnline(this.online);
     this.client.start();
@@ -189,51 +292,44 @@ export class SyncManager {
     await client?.stop();
   }
 
-  /** The invite the pairing link shows; kept in memory, made again when near its end. */
-  private invite: { space: string; invite: string; expiresAt: number } | undefined;
-  private inviting: Promise<string> | undefined;
+  /** The last invite made, for a re-sent `startSync` to answer with. */
+  private invite: { space: string; expiresAt: number; pairing: Pairing } | undefined;
 
-  private ensureInvite(config: SyncConfig): Promise<string> {
-    const held = this.invite;
-    if (held?.space === config.space && held.expiresAt - Date.now() > inviteMarginMs)
-      return Promise.resolve(held.invite);
-    this.inviting ??= this.transport
-      .invite(config)
-      .then(({ invite, expiresAt }) => {
-        this.invite = { space: config.space, invite, expiresAt };
-        void this.refresh();
-        return invite;
-      })
-      .finally(() => (this.inviting = undefined));
-    return this.inviting;
+  /** Said once the server refuses this device's token: removed, it keeps its counters. */
+  private removed: string | undefined;
+
+  /** The server no longer takes this device's token: it was removed from the space. */
+  private async refused(): Promise<void> {
+    await this.stopClient();
+    await this.storage.clearSettings();
+    this.removed = removedMessage;
+    await this.refresh();
   }
 
   private async refresh(): Promise<void> {
-    // Offline or not yet made: try again whenever the status moves (the link then appears).
-    const config = this.client?.config;
-    if (config && this.online && this.invite?.space !== config.space)
-      void this.ensureInvite(config).catch(() => undefined);
     let rejected;
     try {
-      rejected = await readRejections(this.engine.db);
+      rejected = await this.storage.readRejections();
     } catch {
       return; // The database is closing.
     }
     const client = this.client;
-    const status = client?.status() ?? { state: 'off' as const, pending: 0 };
+    const status = client?.status() ?? {
+      state: 'off' as const,
+      pending: 0,
+      ...(this.removed ? { lastError: this.removed } : {}),
+    };
     this.latest = {
       type: 'sync',
       ...status,
       ...(client ? { space: client.config.space } : {}),
-      ...(client && this.invite?.space === client.config.space
-        ? { pairingLink: pairingLink(client.config.origin, this.invite.invite) }
-        : {}),
-      rejected: rejected.map(({ commandId, stream, name, reason, at }) => ({
+      rejected: rejected.map(({ commandId, stream, name, reason, at, later }) => ({
         commandId,
         stream,
         reason,
         at,
         ...(name === undefined ? {} : { name }),
+        ...(later === undefined ? {} : { later }),
       })),
     };
     for (const listener of this.listeners) listener(this.latest);

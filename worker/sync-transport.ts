@@ -1,8 +1,10 @@
-import type { z } from 'zod';
+import type { z } from '../core/zod.ts';
 import { TallyError, isErrorCode } from '../core/errors.ts';
 import {
   createSpaceResponseSchema,
   deviceTokenResponseSchema,
+  devicesResponseSchema,
+  type DevicesResponse,
   inviteResponseSchema,
   type InviteResponse,
   errorBodySchema,
@@ -16,7 +18,7 @@ import {
   type PushResponse,
 } from '../core/protocol.ts';
 import { readSse } from './sse.ts';
-import type { SyncConfig } from './idb-schema.ts';
+import type { SyncSettings } from '../core/sync-port.ts';
 
 export type Fetch = typeof fetch;
 
@@ -24,7 +26,7 @@ const unreachable = (origin: string, cause: unknown) =>
   new TallyError('unavailable', `The sync server at ${origin} cannot be reached.`, { cause });
 
 /** The server is an edge: every answer is checked against the protocol's schema. */
-async function answer<T>(response: Response, schema: z.ZodType<T>, origin: string): Promise<T> {
+async function answer<T>(response: Response, schema: z.ZodMiniType<T>, origin: string): Promise<T> {
   let body: unknown;
   try {
     body = await response.json();
@@ -43,14 +45,29 @@ async function answer<T>(response: Response, schema: z.ZodType<T>, origin: strin
   return parsed.data;
 }
 
-/** The sync protocol's requests (DESIGN.md §4) over plain `fetch`. */
+/** The sync protocol's requests (docs/architecture.md, "Sync protocol") over plain `fetch`. */
 export class SyncTransport {
   constructor(private readonly fetch: Fetch = (...args) => globalThis.fetch(...args)) {}
 
-  async createSpace(origin: string): Promise<CreateSpaceResponse> {
+  /** Whether the server answers its health check: a cheap probe while it is away. */
+  async healthy(origin: string): Promise<boolean> {
+    try {
+      const response = await this.fetch(`${origin}/api/health`);
+      await response.body?.cancel();
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async createSpace(origin: string, name: string): Promise<CreateSpaceResponse> {
     let response: Response;
     try {
-      response = await this.fetch(`${origin}/api/spaces`, { method: 'POST' });
+      response = await this.fetch(`${origin}/api/spaces`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
     } catch (cause) {
       throw unreachable(origin, cause);
     }
@@ -61,12 +78,13 @@ export class SyncTransport {
    * A token of this device's own, minted with the pairing token it was given: the device never
    * keeps another device's credential, and can later leave without locking the others out.
    */
-  async deviceToken(config: SyncConfig): Promise<string> {
+  async deviceToken(config: SyncSettings, name: string): Promise<string> {
     let response: Response;
     try {
       response = await this.fetch(`${config.origin}/api/spaces/${config.space}/devices`, {
         method: 'POST',
-        headers: auth(config),
+        headers: { ...auth(config), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name }),
       });
     } catch (cause) {
       throw unreachable(config.origin, cause);
@@ -75,7 +93,7 @@ export class SyncTransport {
   }
 
   /** A pairing invite for the space: what the pairing link carries instead of this token. */
-  async invite(config: SyncConfig): Promise<InviteResponse> {
+  async invite(config: SyncSettings): Promise<InviteResponse> {
     let response: Response;
     try {
       response = await this.fetch(`${config.origin}/api/spaces/${config.space}/invites`, {
@@ -88,8 +106,63 @@ export class SyncTransport {
     return answer(response, inviteResponseSchema, config.origin);
   }
 
+  /** Withdraws an invite nobody has used yet. */
+  async cancelInvite(config: SyncSettings, invite: string): Promise<void> {
+    await this.noContent(config, `invites/${encodeURIComponent(invite)}`, { method: 'DELETE' });
+  }
+
+  /** The space's devices, and which one this is. */
+  async devices(config: SyncSettings): Promise<DevicesResponse> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${config.origin}/api/spaces/${config.space}/devices`, {
+        headers: auth(config),
+      });
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    return answer(response, devicesResponseSchema, config.origin);
+  }
+
+  async renameSelf(config: SyncSettings, name: string): Promise<void> {
+    await this.noContent(config, 'devices/self', {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+  }
+
+  /** Removes another device: its token is refused from now on, everywhere. */
+  async removeDevice(config: SyncSettings, device: string): Promise<void> {
+    await this.noContent(config, `devices/${encodeURIComponent(device)}`, { method: 'DELETE' });
+  }
+
+  /**
+   * Deletes an archived stream forever on the server, for every device of the space (204, also
+   * when the server holds nothing of it). Anything else, a 404 included (an instance without the
+   * route), is a failure: the device then deletes nothing either.
+   */
+  async deleteStream(config: SyncSettings, stream: string): Promise<void> {
+    await this.noContent(config, `streams/${encodeURIComponent(stream)}`, { method: 'DELETE' });
+  }
+
+  private async noContent(config: SyncSettings, path: string, init: RequestInit): Promise<void> {
+    let response: Response;
+    try {
+      response = await this.fetch(`${config.origin}/api/spaces/${config.space}/${path}`, {
+        ...init,
+        headers: { ...auth(config), ...(init.headers as Record<string, string> | undefined) },
+      });
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    if (response.status === 204) return;
+    await answer(response, errorBodySchema, config.origin);
+    throw new TallyError('unavailable', `The sync server answered ${response.status}.`);
+  }
+
   /** Revokes this device's token on the server: the space stops accepting it. */
-  async leave(config: SyncConfig): Promise<void> {
+  async leave(config: SyncSettings): Promise<void> {
     let response: Response;
     try {
       response = await this.fetch(`${config.origin}/api/spaces/${config.space}/devices/self`, {
@@ -105,7 +178,7 @@ export class SyncTransport {
     throw new TallyError('unavailable', `The sync server answered ${response.status}.`);
   }
 
-  async push(config: SyncConfig, body: PushRequest): Promise<PushResponse> {
+  async push(config: SyncSettings, body: PushRequest): Promise<PushResponse> {
     let response: Response;
     try {
       response = await this.fetch(`${config.origin}/api/spaces/${config.space}/push`, {
@@ -119,7 +192,7 @@ export class SyncTransport {
     return answer(response, pushResponseSchema, config.origin);
   }
 
-  async pull(config: SyncConfig, after: string, signal?: AbortSignal): Promise<PullResponse> {
+  async pull(config: SyncSettings, after: string, signal?: AbortSignal): Promise<PullResponse> {
     let response: Response;
     try {
       response = await this.fetch(
@@ -136,7 +209,11 @@ export class SyncTransport {
    * Follows the live feed from `after`; yields each message's entries, validated. Ends when the
    * server ends the stream; throws when it fails or sends an `error` event.
    */
-  async *live(config: SyncConfig, after: string, signal: AbortSignal): AsyncGenerator<LiveMessage> {
+  async *live(
+    config: SyncSettings,
+    after: string,
+    signal: AbortSignal,
+  ): AsyncGenerator<LiveMessage> {
     let response: Response;
     try {
       response = await this.fetch(
@@ -168,4 +245,4 @@ export class SyncTransport {
   }
 }
 
-const auth = (config: SyncConfig) => ({ Authorization: `Bearer ${config.token}` });
+const auth = (config: SyncSettings) => ({ Authorization: `Bearer ${config.token}` });

@@ -1,6 +1,8 @@
 /* global self, indexedDB, IDBKeyRange, performance, crypto */
 // A bare SharedWorker doing raw IndexedDB work: the baseline beside the engine's figures. Events
 // have the engine's stored shape; the store has no indexes, the transaction touches one store.
+// Every write takes a durability: 'strict' is what the engine commits with (an ack means the data
+// is flushed), 'relaxed' is Chromium's default, shown beside it.
 
 const event = (position) => ({
   position,
@@ -42,32 +44,81 @@ async function open() {
   return db;
 }
 
-async function putOne() {
-  const tx = (await open()).transaction('events', 'readwrite');
+async function putOne(durability = 'strict') {
+  const tx = (await open()).transaction('events', 'readwrite', { durability });
   tx.objectStore('events').put(event(++position));
   await done(tx);
 }
 
+// The same writes as one engine command, in a database shaped like the engine's (same stores
+// and indexes): what a command costs in IndexedDB alone, without the engine around it.
+let shaped;
+let shapedVersion = 0;
+async function openShaped() {
+  if (shaped) return shaped;
+  const opening = indexedDB.open('tally-bench-shaped', 1);
+  opening.onupgradeneeded = () => {
+    const db = opening.result;
+    const events = db.createObjectStore('events', { keyPath: 'position' });
+    events.createIndex('byStream', ['stream', 'version'], { unique: true });
+    db.createObjectStore('streams', { keyPath: 'stream' });
+    const views = db.createObjectStore('views', { keyPath: ['view', 'key'] });
+    views.createIndex('byView', 'view');
+    db.createObjectStore('meta', { keyPath: 'key' });
+    const outbox = db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
+    outbox.createIndex('byStream', 'stream');
+  };
+  shaped = await request(opening);
+  return shaped;
+}
+
+async function commandWrites(durability = 'strict') {
+  const db = await openShaped();
+  const tx = db.transaction(['events', 'streams', 'views', 'meta', 'outbox'], 'readwrite', {
+    durability,
+  });
+  const version = ++shapedVersion;
+  const e = { ...event(version), stream: `counter-shaped-${performance.timeOrigin}` };
+  tx.objectStore('meta').get('append');
+  tx.objectStore('events').add(e);
+  tx.objectStore('outbox').add({
+    commandId: e.meta.command,
+    stream: e.stream,
+    commands: [{ type: 'increment' }],
+    events: [{ id: e.id, version }],
+  });
+  tx.objectStore('streams').put({ stream: e.stream, version, confirmed: 0 });
+  tx.objectStore('views').put({
+    view: 'counters',
+    key: e.stream,
+    value: { id: e.stream, name: 'Shaped', value: version, createdAt: 1, updatedAt: Date.now() },
+  });
+  tx.objectStore('meta').put({ key: 'head', position: version });
+  tx.objectStore('meta').put({ key: 'append', seq: version });
+  await done(tx);
+}
+
 const ops = {
+  commandWrites,
   echo: () => true,
   putOne,
   /** `n` sequential transactions of one put each; answers each one's duration in ms. */
-  async latency(n) {
+  async latency(n, durability = 'strict') {
     await open();
     const times = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      await putOne();
+      await putOne(durability);
       times.push(performance.now() - t0);
     }
     return times;
   },
   /** `n` events, `perTx` per transaction, transactions one after another; answers ms. */
-  async bulk(n, perTx) {
+  async bulk(n, perTx, durability = 'strict') {
     const handle = await open();
     const t0 = performance.now();
     for (let written = 0; written < n; written += perTx) {
-      const tx = handle.transaction('events', 'readwrite');
+      const tx = handle.transaction('events', 'readwrite', { durability });
       const store = tx.objectStore('events');
       for (let i = 0; i < Math.min(perTx, n - written); i++) store.put(event(++position));
       await done(tx);

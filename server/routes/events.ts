@@ -3,7 +3,7 @@ import { TallyError } from '../../core/errors.ts';
 import { limits, type PullResponse } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireSpaceToken, type SpaceGate } from '../auth.ts';
-import { isCursor } from '../cursor.ts';
+import { compareCursors, isCursor } from '../cursor.ts';
 import type { SyncStore } from '../redis-store.ts';
 
 export function parseCursor(value: string | undefined): string {
@@ -23,6 +23,19 @@ const parseLimit = (value: string | undefined): number => {
   return limit;
 };
 
+/**
+ * The feed's head when it is before `after`: the device saw entries this feed no longer holds
+ * (Redis lost its last writes in a failover). Answered as the cursor, so the device asks from
+ * there on and gives back what it saw after it (docs/architecture.md, "Failover"); an older
+ * device simply reads from there again.
+ */
+async function behind(store: SyncStore, space: string, after: string) {
+  if (after === '0') return undefined;
+  const head = await store.feedHead(space);
+  if (compareCursors(head, after) >= 0) return undefined;
+  return head === '0-0' ? '0' : head;
+}
+
 /** `GET /api/spaces/:space/events?after=<cursor>&limit=<n>` → 200 `PullResponse`. */
 export function eventsRoute(options: { gate: SpaceGate; store: () => SyncStore }) {
   return new Hono<AppEnv>().get(
@@ -31,8 +44,13 @@ export function eventsRoute(options: { gate: SpaceGate; store: () => SyncStore }
     async (c) => {
       const after = parseCursor(c.req.query('after'));
       const limit = parseLimit(c.req.query('limit'));
-      const { entries, more } = await options.store().readFeed(c.get('space'), after, limit);
-      const body: PullResponse = { entries, cursor: entries.at(-1)?.cursor ?? after, more };
+      const store = options.store();
+      const { entries, more } = await store.readFeed(c.get('space'), after, limit);
+      const body: PullResponse = {
+        entries,
+        cursor: entries.at(-1)?.cursor ?? (await behind(store, c.get('space'), after)) ?? after,
+        more,
+      };
       return c.json(body, 200);
     },
   );

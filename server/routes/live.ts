@@ -5,9 +5,12 @@ import { TallyError } from '../../core/errors.ts';
 import { limits, type FeedEntry, type LiveMessage } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireSpaceToken, type SpaceGate } from '../auth.ts';
+import { clientIp } from '../client-ip.ts';
 import { compareCursors } from '../cursor.ts';
+import { TooManyRequests } from '../errors.ts';
 import type { LiveFeed } from '../live-feed.ts';
 import type { SyncStore } from '../redis-store.ts';
+import type { Revocations } from '../revocations.ts';
 import { parseCursor } from './events.ts';
 
 /** A client this far behind is cut off; it reconnects and catches up from Redis instead. */
@@ -20,11 +23,17 @@ const retryMs = 2_000;
  * cursor of its last entry and its `data` a JSON array of `FeedEntry`, so a reconnecting
  * EventSource resumes with `Last-Event-ID` exactly where it stopped. `: ping` comments keep
  * proxies from closing a quiet stream. The token may come as `?token=`: EventSource cannot send
- * headers.
+ * headers. The catch-up from `after` is at most one page (`limits.maxPullLimit` entries); when
+ * more wait, the stream ends after it, and the client pulls or reconnects from there.
  *
  * Each open stream holds a lease in Redis (access-store.ts), at most `maxConnections` per space
  * across all instances (429 beyond). Renewing it also asks whether the device left meanwhile: its
  * stream then ends with an `error` event within a third of `leaseMs`.
+ *
+ * Fair shares of this instance: at most `maxPerDevice` open streams per device token and
+ * `maxPerAddress` per client address, counted here (capacity is per instance), so one client
+ * cannot take every feed an instance can serve; past either the request is refused with 429 and
+ * `Retry-After`, before any stream is opened.
  */
 export function liveRoute(options: {
   gate: SpaceGate;
@@ -33,8 +42,14 @@ export function liveRoute(options: {
   heartbeatMs: number;
   maxConnections: number;
   leaseMs: number;
+  maxPerDevice: number;
+  maxPerAddress: number;
   onStream: (delta: 1 | -1) => void;
+  /** Devices removed through this instance: their streams end at once. */
+  revocations?: Revocations;
 }) {
+  const perDevice = new OpenCounts();
+  const perAddress = new OpenCounts();
   // Lease ids are unique across instances without asking Redis for one.
   const instance = randomBytes(6).toString('base64url');
   let leases = 0;
@@ -52,9 +67,38 @@ export function liveRoute(options: {
       const after = parseCursor(c.req.header('Last-Event-ID') || c.req.query('after'));
       const store = options.store();
       const access = options.gate.access();
+      const device = `${space} ${holder.device}`;
+      const address = clientIp(c);
+      if (perDevice.get(device) >= options.maxPerDevice)
+        throw new TooManyRequests(
+          `This device already has ${options.maxPerDevice} live connections here. Close a tab, then try again.`,
+          retryAfterSeconds,
+        );
+      if (perAddress.get(address) >= options.maxPerAddress)
+        throw new TooManyRequests(
+          `Your address already has ${options.maxPerAddress} live connections here. Close some, then try again.`,
+          retryAfterSeconds,
+        );
+      perDevice.add(device, 1);
+      perAddress.add(address, 1);
+      let counted = true;
+      const uncount = () => {
+        if (!counted) return;
+        counted = false;
+        perDevice.add(device, -1);
+        perAddress.add(address, -1);
+      };
       const lease = `${instance}.${++leases}`;
-      const release = () => void access.releaseLease(space, lease).catch(() => {});
-      await access.acquireLease(space, lease, options.maxConnections, leaseMs);
+      const release = () => {
+        uncount();
+        void access.releaseLease(space, lease).catch(() => {});
+      };
+      try {
+        await access.acquireLease(space, lease, options.maxConnections, leaseMs);
+      } catch (error) {
+        uncount();
+        throw error;
+      }
       const queue = new EntryQueue();
       let unsubscribe = () => {};
       let page: Awaited<ReturnType<SyncStore['readFeed']>>;
@@ -62,7 +106,7 @@ export function liveRoute(options: {
         // Subscribe before the catch-up read: whatever the read misses, the subscription has.
         unsubscribe = await options.live().subscribe(space, {
           entries: (entries) => queue.push(entries),
-          closed: () => queue.close(),
+          closed: (error) => queue.close(error),
         });
         // The first page is read before answering, so an unreachable Redis is a plain 503.
         page = await store.readFeed(space, after, limits.maxPullLimit);
@@ -100,18 +144,25 @@ export function liveRoute(options: {
             );
           }, leaseMs / 3);
           stream.onAbort(() => queue.close());
+          const unwatch =
+            options.revocations?.watch(space, holder.device, () => {
+              left = true;
+              queue.close();
+            }) ?? (() => {});
           try {
             await stream.write(`retry: ${retryMs}\n\n`);
             await send(page.entries);
-            while (page.more && !stream.aborted) {
-              page = await store.readFeed(space, cursor, limits.maxPullLimit);
-              await send(page.entries);
-            }
+            // The catch-up is one page, as one `/events` request is: a client further behind
+            // than that pulls the rest page by page (each counted), or reconnects from the last
+            // id it got. Streaming the whole feed on one request cost 222 MiB for a long space.
+            if (page.more) return;
             for (let next = await queue.next(); next; next = await queue.next()) await send(next);
+            if (queue.error) throw queue.error;
             if (left) throw new TallyError('unauthorized', 'This device left the space.');
           } finally {
             clearInterval(heartbeat);
             clearInterval(renew);
+            unwatch();
             queue.close();
             unsubscribe();
             release();
@@ -126,12 +177,32 @@ export function liveRoute(options: {
   );
 }
 
+/** How soon a client refused for its share may try again: streams end at any moment. */
+const retryAfterSeconds = 10;
+
+/** Open streams per key; a key at zero is dropped, so the map holds only what is open. */
+class OpenCounts {
+  private readonly counts = new Map<string, number>();
+
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  add(key: string, delta: 1 | -1): void {
+    const next = this.get(key) + delta;
+    if (next > 0) this.counts.set(key, next);
+    else this.counts.delete(key);
+  }
+}
+
 /** Entries waiting to be written to one client, in feed order. */
 class EntryQueue {
   private batches: FeedEntry[][] = [];
   private size = 0;
   private closed = false;
   private wake = () => {};
+  /** Why the feed stopped, when it was not the client or shutdown. */
+  error: TallyError | undefined;
 
   push(entries: readonly FeedEntry[]): void {
     if (this.closed) return;
@@ -141,7 +212,8 @@ class EntryQueue {
     this.wake();
   }
 
-  close(): void {
+  close(error?: TallyError): void {
+    if (!this.closed) this.error = error;
     this.closed = true;
     this.batches = [];
     this.wake();

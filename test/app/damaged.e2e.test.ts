@@ -101,7 +101,7 @@ it('opens with damaged records, names them, keeps working, and never writes over
   await reopened.goto(server.url);
   const problem = reopened.getByRole('status', { name: 'Storage problem' });
   await problem.waitFor();
-  await expect(problem.textContent()).resolves.toContain(`counters row “${broken}” is damaged`);
+  await expect.poll(() => problem.textContent()).toContain(`counters row “${broken}” is damaged`);
   // The sound counter is there and still counts.
   await reopened.getByRole('button', { name: 'Increment Good', exact: true }).click();
   await expectCount(reopened, 'Good', 1);

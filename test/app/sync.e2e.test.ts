@@ -61,7 +61,7 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
   expect(b.page.url()).not.toContain('#pair='); // the token leaves the address bar
   // A link alone never joins: the person is asked first.
   const invite = b.page.getByRole('dialog', { name: 'Join a space' });
-  await expect(invite.textContent()).resolves.toContain('will be shared');
+  await expect.poll(() => invite.textContent()).toContain('will be shared');
   await status(b.page).filter({ hasText: 'Not syncing' }).waitFor();
   await invite.getByRole('button', { name: 'Join space' }).click();
   await waitSynced(b.page);
@@ -102,12 +102,23 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
   await expectCount(b.page, 'Steps', expected);
   await expectCount(a.page, 'Tea', 0);
   await expectCount(b.page, 'Tea', 0);
-  // Exactly one of the two decrements of Tea was rejected after sync, and that device says so.
-  const rejectedA = a.page.getByRole('list', { name: 'Rejected after sync' }).locator('li');
-  const rejectedB = b.page.getByRole('list', { name: 'Rejected after sync' }).locator('li');
+  // Exactly one of the two decrements of Tea was rejected after sync, and that device says so,
+  // on Tea's card.
+  const list = { name: 'Not applied to Tea after sync', exact: true };
+  const rejectedA = a.page.getByRole('list', list).locator('li');
+  const rejectedB = b.page.getByRole('list', list).locator('li');
   expect((await rejectedA.count()) + (await rejectedB.count())).toBe(1);
   const shown = (await rejectedA.count()) === 1 ? rejectedA : rejectedB;
-  await expect(shown.textContent()).resolves.toMatch(/Tea.*already at zero/);
+  // The rejected device no longer offers to undo its −1 on Tea (it never happened); the other
+  // still does.
+  const [loser, winner] = (await rejectedA.count()) === 1 ? [a.page, b.page] : [b.page, a.page];
+  await loser.getByRole('status', { name: 'Last change' }).waitFor({ state: 'detached' });
+  await expect
+    .poll(() => winner.getByRole('status', { name: 'Last change' }).textContent())
+    .toContain('−1 on Tea');
+  await expect
+    .poll(() => shown.textContent())
+    .toMatch(/Not applied after sync: .*Tea.*already at zero/);
 
   for (const name of ['Steps', 'Tea']) {
     const [ha, hb] = [await historyOf(a.page, name), await historyOf(b.page, name)];

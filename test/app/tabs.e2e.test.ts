@@ -9,6 +9,7 @@ import {
   expectCount,
   historyOf,
   launchChromium,
+  openMore,
 } from '../helpers/browser.ts';
 
 let browser: Browser;
@@ -86,22 +87,44 @@ describe('two tabs, one engine (SharedWorker)', () => {
     await expectCount(c, 'Shared', 201);
   });
 
-  it('a rejection shows its message and changes nothing', async () => {
+  it('a rejection shows its message next to its counter and changes nothing', async () => {
     context = await browser.newContext();
     const [a, b] = [await openTab(), await openTab()];
     await addCounter(a, 'Tea');
-    await a.getByRole('button', { name: 'Decrement Tea', exact: true }).click();
-    await expect(a.getByRole('alert').textContent()).resolves.toMatch(/already at zero/);
+    // − is off at zero, and its description says why.
+    const minus = a.getByRole('button', { name: 'Decrement Tea', exact: true });
+    expect(await minus.isDisabled()).toBe(true);
+    const why = await minus.evaluate(
+      (button) =>
+        document.getElementById(button.getAttribute('aria-describedby') ?? '')?.textContent,
+    );
+    expect(why).toBe('Tea is at zero: a count cannot go below it.');
+
+    // The model refuses counting past its largest value: told on the card, nothing changes.
+    await openMore(a, 'Tea');
+    await a.getByLabel('New value for Tea', { exact: true }).fill('1000000000');
+    await a.getByRole('button', { name: 'Set Tea', exact: true }).click();
+    await expectCount(b, 'Tea', 1_000_000_000);
+    await a.getByRole('button', { name: 'Increment Tea', exact: true }).click();
+    const card = a.locator('[data-counter]', { hasText: 'Tea' });
+    await card.getByRole('alert').filter({ hasText: 'cannot count past 1,000,000,000' }).waitFor();
+    // Not at the top of the page: the page's own alert stays empty.
+    expect(await a.locator('main > [role=alert]').textContent()).toBe('');
+    expect(await countOf(b, 'Tea')).toBe(1_000_000_000);
+
+    // A name already taken is refused under the form that tried it.
     await a.getByLabel('Counter name', { exact: true }).fill('tea');
     await a.getByRole('button', { name: 'Add counter', exact: true }).click();
     await a
-      .getByRole('alert')
+      .locator('main > [role=alert]')
       .filter({ hasText: 'There is already a counter named “tea”.' })
       .waitFor();
+    await a.getByLabel('New value for Tea', { exact: true }).fill('0');
+    await a.getByRole('button', { name: 'Set Tea', exact: true }).click();
     await a.getByRole('button', { name: 'Add 2 to Tea', exact: true }).click();
     await expectCount(b, 'Tea', 2);
     expect(await a.getByRole('list', { name: 'Counters' }).locator(':scope > li').count()).toBe(1);
-    expect((await historyOf(b, 'Tea')).map((h) => h.value)).toEqual([0, 1, 2]);
+    expect((await historyOf(b, 'Tea')).map((h) => h.value)).toEqual([0, 1_000_000_000, 0, 1, 2]);
     expect(await countOf(a, 'Tea')).toBe(2);
   });
 
@@ -143,6 +166,7 @@ describe('two tabs, one engine (SharedWorker)', () => {
     context = await browser.newContext();
     const [a, b] = [await openTab(), await openTab()];
     await addCounter(a, 'Laps');
+    await openMore(a, 'Laps');
     await a.getByRole('button', { name: 'Rename Laps', exact: true }).click();
     await a.getByLabel('New name for Laps', { exact: true }).fill('Pool laps');
     await a.keyboard.press('Enter');

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { CounterResult } from '../../core/engine-api.ts';
+import type { ExecuteResult } from '../../core/engine-protocol.ts';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
 import {
@@ -26,7 +26,7 @@ afterAll(async () => {
   builds?.cleanup();
 });
 
-type Tally = { execute(stream: string, command: { type: string }): Promise<CounterResult> };
+type Tally = { execute(stream: string, command: { type: string }): Promise<ExecuteResult> };
 
 /** Fires `n` increments from the page's engine client, one after another; counts the outcomes. */
 const fire = (page: Page, stream: string, n: number) =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AggregateRegistry } from '../../core/aggregate-registry.ts';
-import { counter, noCounterContext, type CounterEvent } from '../../core/counter.ts';
-import { counterCodec } from '../../core/counter-codec.ts';
+import { counter, noCounterContext, type CounterEvent } from '../../core/models/counter/decider.ts';
+import { counterCodec } from '../../core/models/counter/codec.ts';
 import type { Commit, EventStore, StoredEvent } from '../../core/event-store.ts';
 
 /** A store whose commits complete when the test says so: the order of answers is the subject. */

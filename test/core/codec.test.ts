@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { z } from '../../core/zod.ts';
 import { createCodec } from '../../core/codec.ts';
-import { counterCodec } from '../../core/counter-codec.ts';
+import { counterCodec } from '../../core/models/counter/codec.ts';
 import { TallyError } from '../../core/errors.ts';
 
 const envelope = (overrides: Record<string, unknown> = {}) => ({

@@ -5,7 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-function launchOptions() {
+function launchOptions(extraArgs: readonly string[] = []) {
   if (!existsSync(chromiumPath))
     throw new Error(
       `Chromium is missing at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH).`,
@@ -22,13 +22,14 @@ function launchOptions() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   };
 }
 
 /** Debian's Chromium, headless; never a downloaded browser. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch(launchOptions());
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch(launchOptions(extraArgs));
 }
 
 /**
@@ -70,20 +71,37 @@ export async function addCounter(page: Page, name: string): Promise<void> {
   await expectCount(page, name, 0);
 }
 
-/** The versions and values listed in a counter's history panel. */
+/**
+ * A counter's history event by event (versions and the value after each), as the engine sends
+ * it to the page: what exactness checks compare. The panel a person reads groups these into
+ * actions; `test/app/daily.e2e.test.ts` checks that.
+ */
 export async function historyOf(
   page: Page,
   name: string,
 ): Promise<{ version: number; value: number }[]> {
-  const toggle = page.getByRole('button', { name: `History of ${name}`, exact: true });
-  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
-  const list = page.getByRole('list', { name: `${name} history`, exact: true });
-  await list.waitFor();
-  return list.locator('li').evaluateAll((items) =>
-    items.map((li) => ({
-      version: Number(li.getAttribute('data-version')),
-      value: Number(li.querySelector('.after')?.textContent),
-    })),
+  const stream = await counterIdOf(page, name);
+  return page.evaluate(
+    (stream) =>
+      new Promise<{ version: number; value: number }[]>((resolve) => {
+        type Update = { type: string; entries: { version: number; value: number }[] };
+        const tally = (
+          globalThis as unknown as {
+            tally: {
+              subscribe(
+                r: { topic: 'history'; stream: string },
+                cb: (u: Update) => void,
+              ): () => void;
+            };
+          }
+        ).tally;
+        const stop = tally.subscribe({ topic: 'history', stream }, (update) => {
+          if (update.type !== 'history') return;
+          stop();
+          resolve(update.entries.map(({ version, value }) => ({ version, value })));
+        });
+      }),
+    stream,
   );
 }
 
@@ -92,19 +110,27 @@ export function counterIdOf(page: Page, name: string): Promise<string> {
   return page.evaluate(
     (name) =>
       new Promise<string>((resolve, reject) => {
-        type Rows = { rows: { id: string; name: string }[] };
+        type Rows = { rows: { value: { id: string; name: string } }[] };
         const tally = (
           globalThis as unknown as {
-            tally: { subscribe(r: { topic: 'counters' }, cb: (u: Rows) => void): () => void };
+            tally: {
+              subscribe(r: { topic: 'view'; view: 'counters' }, cb: (u: Rows) => void): () => void;
+            };
           }
         ).tally;
-        const stop = tally.subscribe({ topic: 'counters' }, ({ rows }) => {
+        const stop = tally.subscribe({ topic: 'view', view: 'counters' }, ({ rows }) => {
           stop();
-          const row = rows.find((r) => r.name === name);
+          const row = rows.map((r) => r.value).find((r) => r.name === name);
           if (row) resolve(row.id);
           else reject(new Error(`No counter named ${name}.`));
         });
       }),
     name,
   );
+}
+
+/** Opens a card's "More" panel (move, reset, rename, set value, step, history), if closed. */
+export async function openMore(page: Page, name: string): Promise<void> {
+  const toggle = page.getByRole('button', { name: `More for ${name}`, exact: true });
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
 }

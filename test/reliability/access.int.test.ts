@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   deviceTokenResponseSchema,
   errorBodySchema,
@@ -8,7 +8,7 @@ import {
 import { accessKeys } from '../../server/access-store.ts';
 import { createSpaceTokens } from '../../server/auth.ts';
 import type { RunningServer } from '../../server/server.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
 import {
   auth,
   createSpace,
@@ -16,7 +16,6 @@ import {
   openLive,
   push,
   pushBody,
-  startTestServer,
   streamOf,
   waitFor,
 } from '../server/fixtures.ts';
@@ -26,19 +25,28 @@ import {
  * a space's data never readable or writable from another. Issue 8, "Access".
  */
 
-let redis: TestRedis;
+// Counting requests is a write; this file proves that a refused request writes nothing.
+// A short lease, so a device that left loses its open live feed quickly. The second instance on
+// the same Redis: a device that left is refused there too, at once.
+const sync = syncServerFixture({ instances: 2, server: { rateLimit: false, liveLeaseMs: 600 } });
 let server: RunningServer;
-/** A second instance on the same Redis: a device that left is refused there too, at once. */
 let other: RunningServer;
 let a: { space: string; token: string };
 let b: { space: string; token: string };
 /** A device of space A that left it. */
 let left: string;
 
+/** A device joins the way a person pairs one: a single-use invite from a device of the space. */
 const newDevice = async (url: string, space: string, token: string): Promise<string> => {
-  const response = await fetch(`${url}/api/spaces/${space}/devices`, {
+  const made = await fetch(`${url}/api/spaces/${space}/invites`, {
     method: 'POST',
     headers: auth(token),
+  });
+  expect(made.status).toBe(201);
+  const { invite } = (await made.json()) as { invite: string };
+  const response = await fetch(`${url}/api/spaces/${space}/devices`, {
+    method: 'POST',
+    headers: auth(invite),
   });
   expect(response.status).toBe(201);
   return deviceTokenResponseSchema.parse(await response.json()).token;
@@ -48,23 +56,11 @@ const leave = (url: string, space: string, token: string) =>
   fetch(`${url}/api/spaces/${space}/devices/self`, { method: 'DELETE', headers: auth(token) });
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  // Counting requests is a write; this file proves that a refused request writes nothing.
-  // A short lease, so a device that left loses its open live feed quickly.
-  const options = { rateLimit: false, liveLeaseMs: 600 } as const;
-  [server, other] = await Promise.all([
-    startTestServer(redis.url, options),
-    startTestServer(redis.url, options),
-  ]);
+  [server, other] = sync.servers as [RunningServer, RunningServer];
   a = await createSpace(server.url);
   b = await createSpace(server.url);
   left = await newDevice(server.url, a.space, a.token);
   expect((await leave(server.url, a.space, left)).status).toBe(204);
-});
-
-afterAll(async () => {
-  await Promise.all([server?.close(), other?.close()]);
-  await redis?.dispose();
 });
 
 type Endpoint = {
@@ -112,8 +108,9 @@ const endpoints = (space: () => string): Endpoint[] => [
       ),
   },
   {
+    // A device token of the space is refused here: only a pairing invite adds a device.
     name: 'POST devices',
-    ok: 201,
+    ok: 403,
     request: (token) =>
       fetch(`${server.url}/api/spaces/${space()}/devices`, {
         method: 'POST',
@@ -174,13 +171,13 @@ describe.each(endpoints(() => a.space))('$name', (endpoint) => {
   it.each(wrongTokens)(
     'answers $status to $name and stores nothing',
     async ({ token, status, code, message }) => {
-      const before = await redis.snapshot();
+      const before = await sync.redis.snapshot();
       const response = await endpoint.request(token());
       expect(response.status).toBe(status);
       const body = errorBodySchema.parse(await response.json());
       expect(body.error.code).toBe(code);
       if (message) expect(body.error.message).toMatch(message);
-      expect(await redis.snapshot()).toEqual(before);
+      expect(await sync.redis.snapshot()).toEqual(before);
     },
   );
 
@@ -192,7 +189,7 @@ describe.each(endpoints(() => a.space))('$name', (endpoint) => {
     await response.body?.cancel();
     // A live feed's lease is given back once its stream ended; the next test snapshots Redis.
     await waitFor(
-      async () => (await redis.client.exists(accessKeys.live(a.space))) === 0,
+      async () => (await sync.redis.client.exists(accessKeys.live(a.space))) === 0,
       'the live lease to be released',
     );
   });

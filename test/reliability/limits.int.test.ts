@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../core/protocol.ts';
 import { accessKeys } from '../../server/access-store.ts';
 import { createSpaceTokens } from '../../server/auth.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import type { RunningServer, ServerOptions } from '../../server/server.ts';
 import { contentSecurityPolicy } from '../../server/security-headers.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
 import {
   auth,
   createSpace,
@@ -23,25 +23,18 @@ import {
  * holding across instances because they are counted in Redis. Issue 8, "Access".
  */
 
-let redis: TestRedis;
+// Each test starts the servers it needs, with its own limits.
+const sync = syncServerFixture({ instances: 0 });
 const servers: RunningServer[] = [];
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
 
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
   // Every test starts with no counts: they are per client address, and all of ours is loopback.
-  await redis.client.flushall();
-});
-
-afterAll(async () => {
-  await redis?.dispose();
+  await sync.redis.client.flushall();
 });
 
 const start = async (options: Partial<ServerOptions>) => {
-  const server = await startTestServer(redis.url, options);
+  const server = await startTestServer(sync.redis.url, options);
   servers.push(server);
   return server;
 };
@@ -104,15 +97,15 @@ describe('request rate', () => {
     const server = await start({ rateLimit: { refusedPerIpPerMinute: 3 } });
     const { space, token } = await createSpace(server.url);
     const forged = createSpaceTokens('some-other-secret-of-the-same-length-012345').issue(space);
-    const before = await redis.snapshot();
+    const before = await sync.redis.snapshot();
     for (let i = 0; i < 3; i++) expect((await pull(server.url, space, forged)).status).toBe(401);
     // A refused request writes one thing: its address's count, which expires with its window.
-    const after = await redis.snapshot();
+    const after = await sync.redis.snapshot();
     const changed = Object.keys(after.dumps).filter(
       (key) => after.dumps[key] !== before.dumps[key],
     );
     expect(changed).toEqual([accessKeys.address('refused', '127.0.0.1')]);
-    expect(await redis.client.pttl(changed[0] ?? '')).toBeGreaterThan(0);
+    expect(await sync.redis.client.pttl(changed[0] ?? '')).toBeGreaterThan(0);
 
     // Guessing on: refused before the token is even looked at.
     await expectTooMany(await pull(server.url, space, forged), 60);
@@ -123,14 +116,14 @@ describe('request rate', () => {
   it('answers 503, not a free pass, while Redis cannot count', async () => {
     const server = await start({});
     const { space, token } = await createSpace(server.url);
-    await redis.stop();
+    await sync.redis.stop();
     try {
       const refused = await pull(server.url, space, token);
       expect(refused.status).toBe(503);
       expect(errorBodySchema.parse(await refused.json()).error.code).toBe('unavailable');
       expect((await fetch(`${server.url}/api/spaces`, { method: 'POST' })).status).toBe(503);
     } finally {
-      await redis.restart();
+      await sync.redis.restart();
     }
     await waitFor(
       async () => (await pull(server.url, space, token)).status === 200,
@@ -181,9 +174,9 @@ describe('live connections', () => {
     const server = await start({ maxLiveConnectionsPerSpace: 1, liveLeaseMs: 600 });
     const { space, token } = await createSpace(server.url);
     // A lease as an instance that was killed would leave it: never renewed, never given back.
-    const time = await redis.client.time();
+    const time = await sync.redis.client.time();
     const now = Number(time[0]) * 1_000 + Math.floor(Number(time[1]) / 1_000);
-    await redis.client.zadd(accessKeys.live(space), now + 600, 'dead-instance.1');
+    await sync.redis.client.zadd(accessKeys.live(space), now + 600, 'dead-instance.1');
 
     const refused = await fetch(`${server.url}/api/spaces/${space}/live`, { headers: auth(token) });
     await expectTooMany(refused, 60);
@@ -195,7 +188,7 @@ describe('live connections', () => {
     }, 'the dead lease to expire');
     // The running stream renews its own lease: it is still held after several lease times.
     await waitFor(async () => {
-      const score = await redis.client.zscore(
+      const score = await sync.redis.client.zscore(
         accessKeys.live(space),
         (await leases(space))[0] ?? '',
       );
@@ -208,7 +201,7 @@ describe('live connections', () => {
   });
 });
 
-const leases = (space: string) => redis.client.zrange(accessKeys.live(space), '0', '-1');
+const leases = (space: string) => sync.redis.client.zrange(accessKeys.live(space), '0', '-1');
 
 describe('quotas', () => {
   it('refuses a push that would take a space past its events, storing nothing', async () => {
@@ -219,8 +212,8 @@ describe('quotas', () => {
     expect((await push(server.url, space, token, pushBody(stream, 0, first))).status).toBe(200);
     // The rate counter moves with every request; the events must not.
     const stored = async () => ({
-      list: await redis.client.lrange(redisKeys.stream(space, stream), 0, -1),
-      feed: await redis.client.xlen(redisKeys.feed(space)),
+      list: await sync.redis.client.lrange(redisKeys.stream(space, stream), 0, -1),
+      feed: await sync.redis.client.xlen(redisKeys.feed(space)),
     });
     const before = await stored();
     const more = events(stream, 3, ['Incremented', 'Incremented', 'Incremented']);
@@ -256,5 +249,37 @@ describe('quotas', () => {
     expect(again.response.status).toBe(200);
     first.close();
     again.close();
+  });
+
+  it('gives each device token and each client address a fair share of an instance’s feeds', async () => {
+    // Issue 16, item 3: the instance's capacity was first come, first served.
+    const server = await start({ maxLivePerDevice: 2, maxLivePerAddress: 3 });
+    const live = (space: string, token: string) =>
+      openLive(`${server.url}/api/spaces/${space}/live`, auth(token));
+    const a = await createSpace(server.url);
+    const b = await createSpace(server.url);
+    const [a1, a2] = [await live(a.space, a.token), await live(a.space, a.token)];
+    expect([a1.response.status, a2.response.status]).toEqual([200, 200]);
+    // A third from the same device is refused at once, with a sentence and Retry-After.
+    const a3 = await fetch(`${server.url}/api/spaces/${a.space}/live`, { headers: auth(a.token) });
+    expect(a3.status).toBe(429);
+    expect(Number(a3.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(errorBodySchema.parse(await a3.json()).error.message).toMatch(
+      /This device already has 2/,
+    );
+    // Another device from the same address gets the address's last one, then no more.
+    const b1 = await live(b.space, b.token);
+    expect(b1.response.status).toBe(200);
+    const b2 = await fetch(`${server.url}/api/spaces/${b.space}/live`, { headers: auth(b.token) });
+    expect(b2.status).toBe(429);
+    expect(errorBodySchema.parse(await b2.json()).error.message).toMatch(
+      /Your address already has 3/,
+    );
+    // A feed that ends gives its share back.
+    a1.close();
+    await waitFor(() => server.app.stats().liveStreams === 2, 'the closed feed to be let go');
+    const again = await live(b.space, b.token);
+    expect(again.response.status).toBe(200);
+    for (const client of [a2, b1, again]) client.close();
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { seedsOf } from '../helpers/redis-cluster.ts';
 
 const main = fileURLToPath(new URL('../../server/main.ts', import.meta.url));
 
@@ -25,12 +26,14 @@ export async function startServerProcess(options: {
   timeoutMs?: number;
 }): Promise<ServerProcess> {
   const { port, redisUrl, secret, env = {}, timeoutMs = 20_000 } = options;
+  // `redis-cluster://host:port,…` (a test cluster) is given as REDIS_CLUSTER_NODES.
+  const seeds = seedsOf(redisUrl);
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', main], {
     env: {
       ...process.env,
       PORT: String(port),
       HOST: '127.0.0.1',
-      REDIS_URL: redisUrl,
+      ...(seeds ? { REDIS_CLUSTER_NODES: seeds.join(',') } : { REDIS_URL: redisUrl }),
       TALLY_SECRET: secret,
       // API only: no built app is needed here.
       TALLY_STATIC_DIR: '/nonexistent',

@@ -1,27 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../core/protocol.ts';
 import { createSpaceTokens } from '../../server/auth.ts';
-import type { RunningServer } from '../../server/server.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
-import { createSpace, events, pushBody, startTestServer, streamOf } from './fixtures.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
+import { createSpace, events, pushBody, streamOf } from './fixtures.ts';
 
-let redis: TestRedis;
-let server: RunningServer;
+const sync = syncServerFixture({ server: { rateLimit: false } });
+
 let space: string;
 let token: string;
 let otherToken: string;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
   // Counting requests is a write; these tests prove that a refused request writes nothing.
-  server = await startTestServer(redis.url, { rateLimit: false });
-  ({ space, token } = await createSpace(server.url));
-  otherToken = (await createSpace(server.url)).token;
-});
-
-afterAll(async () => {
-  await server?.close();
-  await redis?.dispose();
+  ({ space, token } = await createSpace(sync.server.url));
+  otherToken = (await createSpace(sync.server.url)).token;
 });
 
 type Endpoint = {
@@ -34,7 +26,7 @@ const endpoints: Endpoint[] = [
     name: 'POST push',
     request: (headers) => {
       const stream = streamOf();
-      return fetch(`${server.url}/api/spaces/${space}/push`, {
+      return fetch(`${sync.server.url}/api/spaces/${space}/push`, {
         method: 'POST',
         headers: { ...headers, 'Content-Type': 'application/json' },
         body: JSON.stringify(pushBody(stream, 0, events(stream, 0, ['Created']))),
@@ -44,12 +36,12 @@ const endpoints: Endpoint[] = [
   {
     name: 'GET events',
     request: (headers, query = '') =>
-      fetch(`${server.url}/api/spaces/${space}/events${query}`, { headers }),
+      fetch(`${sync.server.url}/api/spaces/${space}/events${query}`, { headers }),
   },
   {
     name: 'GET live',
     request: (headers, query = '') =>
-      fetch(`${server.url}/api/spaces/${space}/live${query}`, { headers }),
+      fetch(`${sync.server.url}/api/spaces/${space}/live${query}`, { headers }),
   },
 ];
 
@@ -99,11 +91,11 @@ const cases: {
 
 describe.each(endpoints)('$name', ({ request }) => {
   it.each(cases)('answers $status to $name, stores nothing', async ({ headers, status, code }) => {
-    const before = await redis.snapshot();
+    const before = await sync.redis.snapshot();
     const response = await request(headers());
     expect(response.status).toBe(status);
     expect(errorBodySchema.parse(await response.json()).error.code).toBe(code);
-    expect(await redis.snapshot()).toEqual(before);
+    expect(await sync.redis.snapshot()).toEqual(before);
   });
 
   it('accepts the right token', async () => {
@@ -115,7 +107,7 @@ describe.each(endpoints)('$name', ({ request }) => {
 
 describe('?token=', () => {
   it('is accepted on the live endpoint', async () => {
-    const response = await fetch(`${server.url}/api/spaces/${space}/live?token=${token}`);
+    const response = await fetch(`${sync.server.url}/api/spaces/${space}/live?token=${token}`);
     expect(response.status).toBe(200);
     await response.body?.cancel();
   });
@@ -124,12 +116,12 @@ describe('?token=', () => {
     ['forged', forged, 401],
     ['of another space', () => otherToken, 403],
   ] as const)('is checked on the live endpoint: %s', async (_, make, status) => {
-    const response = await fetch(`${server.url}/api/spaces/${space}/live?token=${make()}`);
+    const response = await fetch(`${sync.server.url}/api/spaces/${space}/live?token=${make()}`);
     expect(response.status).toBe(status);
   });
 
   it('is not accepted anywhere else', async () => {
-    const response = await fetch(`${server.url}/api/spaces/${space}/events?token=${token}`);
+    const response = await fetch(`${sync.server.url}/api/spaces/${space}/events?token=${token}`);
     expect(response.status).toBe(401);
   });
 });

@@ -2,26 +2,34 @@ import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CreateSpaceResponse, FeedEntry } from '../../core/protocol.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../server/server.ts';
+import { seedsOf } from '../helpers/redis-cluster.ts';
 
 export const secret = 'a-test-secret-that-is-long-enough-0123456789';
 
 /**
  * The server as `npm start` runs it (rate limits on, at their defaults), on a free port, quiet.
  * Tests that prove a refused request writes nothing to Redis pass `rateLimit: false`: counting a
- * request is itself a write.
+ * request is itself a write. `redis` is a Redis URL, or `redis-cluster://host:port,…` for a
+ * Cluster (the fixture's `redis.url` on the cluster).
  */
 export function startTestServer(
   redis: string,
   options: Partial<ServerOptions> = {},
 ): Promise<RunningServer> {
+  const seeds = seedsOf(redis);
   return startServer({
-    redis,
+    redis: seeds ? { cluster: seeds } : redis,
     secret,
     port: 0,
     log: false,
     staticDir: false,
     heartbeatMs: 50,
-    liveBlockMs: 200,
+    liveRereadMs: 200,
+    // On the shared cluster every file's servers count the one loopback address together; the
+    // per-address limits are tested on a redis-server of their own (limits.int.test.ts).
+    ...(seeds
+      ? { rateLimit: { createPerIpPerMinute: 100_000, refusedPerIpPerMinute: 100_000 } }
+      : {}),
     ...options,
   });
 }
@@ -30,9 +38,9 @@ const id = () => randomUUID().replaceAll('-', '').slice(0, 20);
 
 export const streamOf = () => `counter-${id()}`;
 
-type Kind = 'Created' | 'Incremented' | 'Decremented' | 'Renamed';
+type Kind = 'Created' | 'Incremented' | 'Decremented' | 'Renamed' | 'Archived' | 'Restored';
 
-/** Counter events for `stream`, numbered from `after + 1`. */
+/** Counter events for `stream`, numbered from `after + 1`, in today's schema (as a device writes). */
 export function events(stream: string, after: number, kinds: readonly Kind[]): EventEnvelope[] {
   const command = `cmd-${id()}`;
   return kinds.map((type, index) => ({
@@ -40,8 +48,18 @@ export function events(stream: string, after: number, kinds: readonly Kind[]): E
     stream,
     version: after + index + 1,
     type,
-    data: type === 'Created' || type === 'Renamed' ? { name: `Counter ${index}` } : {},
-    meta: { time: 1_700_000_000_000 + index, device: 'device-test-1', command, schema: 1 },
+    data:
+      type === 'Created' || type === 'Renamed'
+        ? { name: `Counter ${index}` }
+        : type === 'Incremented'
+          ? { amount: 1 }
+          : {},
+    meta: {
+      time: 1_700_000_000_000 + index,
+      device: 'device-test-1',
+      command,
+      schema: type === 'Incremented' ? 2 : 1,
+    },
   }));
 }
 
@@ -73,7 +91,7 @@ export function push(url: string, space: string, token: string, body: unknown): 
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   what: string,
-  timeoutMs = 10_000,
+  timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

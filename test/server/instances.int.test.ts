@@ -1,29 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
-import {
-  auth,
-  createSpace,
-  events,
-  openLive,
-  push,
-  pushBody,
-  startTestServer,
-  streamOf,
-} from './fixtures.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
+import { auth, createSpace, events, openLive, push, pushBody, streamOf } from './fixtures.ts';
 
-let redis: TestRedis;
+const sync = syncServerFixture({ instances: 2 });
 let a: RunningServer;
 let b: RunningServer;
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-  [a, b] = await Promise.all([startTestServer(redis.url), startTestServer(redis.url)]);
-});
-
-afterAll(async () => {
-  await Promise.all([a?.close(), b?.close()]);
-  await redis?.dispose();
+beforeAll(() => {
+  [a, b] = sync.servers as [RunningServer, RunningServer];
 });
 
 describe('two server instances on one Redis', () => {

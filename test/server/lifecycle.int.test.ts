@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { redisKeys } from '../../server/redis-store.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
 import {
   auth,
   createSpace,
@@ -13,19 +13,12 @@ import {
   waitFor,
 } from './fixtures.ts';
 
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-
-afterAll(async () => {
-  await redis?.dispose();
-});
+// Each test starts (and shuts down) its own server.
+const sync = syncServerFixture({ instances: 0 });
 
 describe('graceful shutdown', () => {
   it('finishes a push in flight, ends live streams, then refuses connections', async () => {
-    const server = await startTestServer(redis.url);
+    const server = await startTestServer(sync.redis.url);
     const { space, token } = await createSpace(server.url);
     const live = await openLive(`${server.url}/api/spaces/${space}/live`, auth(token));
     await waitFor(() => server.app.stats().liveStreams === 1, 'the live stream');
@@ -64,9 +57,66 @@ describe('graceful shutdown', () => {
     const { status, body: text } = await answer;
     expect(status).toBe(200);
     expect(JSON.parse(text)).toEqual({ results: [{ stream, status: 'accepted', version: 2 }] });
-    expect(await redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
+    expect(await sync.redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
     await live.ended();
     await closed;
     await expect(fetch(`${server.url}/api/health`)).rejects.toThrow();
+  });
+});
+
+/**
+ * Issue 13, item 8: an authenticated push whose body never arrives was held for Node's default
+ * five minutes, and shutdown waited for it.
+ */
+describe('a body that never finishes', () => {
+  /** Sends the headers and 10 bytes of a push, never the rest; resolves with what came back. */
+  const stalledPush = (url: string, space: string, token: string) =>
+    new Promise<{ status?: number; closed: boolean }>((resolve) => {
+      const request = httpRequest(`${url}/api/spaces/${space}/push`, {
+        method: 'POST',
+        headers: { ...auth(token), 'Content-Type': 'application/json', 'Content-Length': 1_000 },
+      });
+      request.on('response', (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode, closed: false }));
+      });
+      request.on('error', () => resolve({ closed: true }));
+      request.write('{"streams":');
+    });
+
+  it('has request and header timeouts that fit a 1 MiB body, not Node’s five minutes', async () => {
+    const server = await startTestServer(sync.redis.url);
+    try {
+      expect(server.http.requestTimeout).toBe(30_000);
+      expect(server.http.headersTimeout).toBe(10_000);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('is cut off with 408 at the request timeout', async () => {
+    const server = await startTestServer(sync.redis.url, { requestTimeoutMs: 500 });
+    try {
+      const { space, token } = await createSpace(server.url);
+      const answer = await stalledPush(server.url, space, token);
+      expect(answer.closed || answer.status === 408).toBe(true);
+      await waitFor(() => server.app.stats().inFlight === 0, 'the push to be let go');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('does not hold graceful shutdown', async () => {
+    // A shutdown deadline longer than the test: only the request timeout can end the wait.
+    const server = await startTestServer(sync.redis.url, {
+      requestTimeoutMs: 500,
+      shutdownTimeoutMs: 600_000,
+    });
+    const { space, token } = await createSpace(server.url);
+    const answer = stalledPush(server.url, space, token);
+    await waitFor(() => server.app.stats().inFlight > 0, 'the push to be in flight');
+    await server.close();
+    await answer;
+    expect(server.app.stats().inFlight).toBe(0);
   });
 });

@@ -1,12 +1,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSyncApp, type SyncApp } from '../../server/app.ts';
 import type { RequestLogLine, ServerLogLine } from '../../server/request-log.ts';
 import { contentSecurityPolicy } from '../../server/security-headers.ts';
 
 const secret = 'a-test-secret-that-is-long-enough-0123456789';
+/** Large enough to be worth compressing, as the app's bundles are. */
+const bigScript = Array.from({ length: 2_000 }, (_, i) => `export const line${i} = ${i};`).join(
+  '\n',
+);
 let dist: string;
 let app: SyncApp;
 
@@ -17,6 +22,8 @@ beforeAll(() => {
   writeFileSync(join(dist, 'sw.js'), 'self.skipWaiting();');
   writeFileSync(join(dist, 'manifest.webmanifest'), '{"name":"Tally"}');
   writeFileSync(join(dist, 'assets', 'index-3f2a9c.js'), 'console.log(1);');
+  writeFileSync(join(dist, 'assets', 'app-77aa01.js'), bigScript);
+  writeFileSync(join(dist, 'assets', 'app-77aa01.js.map'), '{"version":3,"sources":["app.tsx"]}');
   app = createSyncApp({ redis: false, secret, staticDir: dist, log: false });
 });
 
@@ -48,6 +55,29 @@ describe('serving the built app', () => {
     const manifest = await app.request('/manifest.webmanifest');
     expect(manifest.headers.get('content-type')).toBe('application/manifest+json');
     expect(manifest.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  // Issue 13, item 10: a first visit downloaded the bundles uncompressed, and the source maps
+  // were public.
+  it('compresses what a browser accepts compressed, and says it varies', async () => {
+    const response = await app.request('/assets/app-77aa01.js', {
+      headers: { 'Accept-Encoding': 'gzip, deflate, br, zstd' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+    expect(response.headers.get('vary')).toMatch(/Accept-Encoding/);
+    const compressed = Buffer.from(await response.arrayBuffer());
+    expect(compressed.length).toBeLessThan(Buffer.byteLength(bigScript) / 3);
+    expect(gunzipSync(compressed).toString()).toBe(bigScript);
+    const plain = await app.request('/assets/app-77aa01.js');
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe(bigScript);
+  });
+
+  it('does not serve source maps', async () => {
+    const response = await app.request('/assets/app-77aa01.js.map');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: { code: 'not-found' } });
   });
 
   it('answers navigations to app routes with index.html', async () => {

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   createSpaceResponseSchema,
   pullResponseSchema,
   pushResponseSchema,
   type PushResponse,
 } from '../../core/protocol.ts';
-import type { RunningServer } from '../../server/server.ts';
 import { redisKeys } from '../../server/redis-store.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { connectionsNamed } from '../helpers/redis-cluster.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
 import {
   auth,
   createSpace,
@@ -20,27 +20,16 @@ import {
   waitFor,
 } from './fixtures.ts';
 
-let redis: TestRedis;
-let server: RunningServer;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  server = await startTestServer(redis.url);
-});
-
-afterAll(async () => {
-  await server?.close();
-  await redis?.dispose();
-});
+const sync = syncServerFixture();
 
 const pushOk = async (space: string, token: string, body: unknown): Promise<PushResponse> => {
-  const response = await push(server.url, space, token, body);
+  const response = await push(sync.server.url, space, token, body);
   expect(response.status).toBe(200);
   return pushResponseSchema.parse(await response.json());
 };
 
 const pull = async (space: string, token: string, query = '') => {
-  const response = await fetch(`${server.url}/api/spaces/${space}/events${query}`, {
+  const response = await fetch(`${sync.server.url}/api/spaces/${space}/events${query}`, {
     headers: auth(token),
   });
   expect(response.status).toBe(200);
@@ -49,16 +38,16 @@ const pull = async (space: string, token: string, query = '') => {
 
 describe('spaces', () => {
   it('creates a space with a token for it', async () => {
-    const response = await fetch(`${server.url}/api/spaces`, { method: 'POST' });
+    const response = await fetch(`${sync.server.url}/api/spaces`, { method: 'POST' });
     expect(response.status).toBe(201);
     const body = createSpaceResponseSchema.parse(await response.json());
-    const other = await createSpace(server.url);
+    const other = await createSpace(sync.server.url);
     expect(other.space).not.toBe(body.space);
-    expect(server.app.tokens.verify(body.token)?.space).toBe(body.space);
+    expect(sync.server.app.tokens.verify(body.token)?.space).toBe(body.space);
   });
 
   it('refuses to create spaces when the server does not allow it', async () => {
-    const closed = await startTestServer(redis.url, { allowCreateSpaces: false });
+    const closed = await startTestServer(sync.redis.url, { allowCreateSpaces: false });
     try {
       const response = await fetch(`${closed.url}/api/spaces`, { method: 'POST' });
       expect(response.status).toBe(403);
@@ -71,15 +60,15 @@ describe('spaces', () => {
 
 describe('push and pull', () => {
   it('appends to the stream list and the space feed, and pulls them back in order', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const batch = events(stream, 0, ['Created', 'Incremented', 'Incremented']);
     const { results } = await pushOk(space, token, pushBody(stream, 0, batch));
     expect(results).toEqual([{ stream, status: 'accepted', version: 3 }]);
 
-    const stored = await redis.client.lrange(redisKeys.stream(space, stream), 0, -1);
+    const stored = await sync.redis.client.lrange(redisKeys.stream(space, stream), 0, -1);
     expect(stored.map((json) => JSON.parse(json) as unknown)).toEqual(batch);
-    expect(await redis.client.xlen(redisKeys.feed(space))).toBe(3);
+    expect(await sync.redis.client.xlen(redisKeys.feed(space))).toBe(3);
 
     const page = await pull(space, token);
     expect(page.entries.map((entry) => entry.event)).toEqual(batch);
@@ -91,7 +80,7 @@ describe('push and pull', () => {
   });
 
   it('pushes several streams in one request', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const a = streamOf();
     const b = streamOf();
     const { results } = await pushOk(space, token, {
@@ -108,7 +97,7 @@ describe('push and pull', () => {
   });
 
   it('pages the feed with after and limit', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const batch = events(stream, 0, [
       'Created',
@@ -131,7 +120,7 @@ describe('push and pull', () => {
   });
 
   it('answers a conflict with the events the device has not seen, and appends nothing', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const first = events(stream, 0, ['Created', 'Incremented']);
     await pushOk(space, token, pushBody(stream, 0, first));
@@ -139,12 +128,12 @@ describe('push and pull', () => {
     const stale = events(stream, 1, ['Decremented']);
     const { results } = await pushOk(space, token, pushBody(stream, 1, stale));
     expect(results).toEqual([{ stream, status: 'conflict', version: 2, events: [first[1]] }]);
-    expect(await redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
-    expect(await redis.client.xlen(redisKeys.feed(space))).toBe(2);
+    expect(await sync.redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
+    expect(await sync.redis.client.xlen(redisKeys.feed(space))).toBe(2);
   });
 
   it('answers diverged when the event at expectedVersion is not the device’s, and appends nothing', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const first = events(stream, 0, ['Created', 'Incremented']);
     await pushOk(space, token, pushBody(stream, 0, first));
@@ -154,14 +143,14 @@ describe('push and pull', () => {
     });
     const { results } = await pushOk(space, token, claim('ev-not-what-the-server-has'));
     expect(results).toEqual([{ stream, status: 'diverged', version: 2 }]);
-    expect(await redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
-    expect(await redis.client.xlen(redisKeys.feed(space))).toBe(2);
+    expect(await sync.redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
+    expect(await sync.redis.client.xlen(redisKeys.feed(space))).toBe(2);
     const agreed = await pushOk(space, token, claim(first[1]!.id));
     expect(agreed.results).toEqual([{ stream, status: 'accepted', version: 3 }]);
   });
 
   it('answers a conflict when the device claims more than the server has', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const { results } = await pushOk(
       space,
@@ -172,32 +161,32 @@ describe('push and pull', () => {
   });
 
   it('accepts a retried push (same event ids) without appending it twice', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const batch = events(stream, 0, ['Created', 'Incremented']);
     await pushOk(space, token, pushBody(stream, 0, batch));
     const again = await pushOk(space, token, pushBody(stream, 0, batch));
     expect(again.results).toEqual([{ stream, status: 'accepted', version: 2 }]);
-    expect(await redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
-    expect(await redis.client.xlen(redisKeys.feed(space))).toBe(2);
+    expect(await sync.redis.client.llen(redisKeys.stream(space, stream))).toBe(2);
+    expect(await sync.redis.client.xlen(redisKeys.feed(space))).toBe(2);
   });
 
   it('appends only the new tail of a retried push that grew meanwhile', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const batch = events(stream, 0, ['Created', 'Incremented', 'Incremented']);
     await pushOk(space, token, pushBody(stream, 0, batch.slice(0, 1)));
     const { results } = await pushOk(space, token, pushBody(stream, 0, batch));
     expect(results).toEqual([{ stream, status: 'accepted', version: 3 }]);
-    const stored = await redis.client.lrange(redisKeys.stream(space, stream), 0, -1);
+    const stored = await sync.redis.client.lrange(redisKeys.stream(space, stream), 0, -1);
     expect(stored.map((json) => (JSON.parse(json) as { id: string }).id)).toEqual(
       batch.map((e) => e.id),
     );
-    expect(await redis.client.xlen(redisKeys.feed(space))).toBe(3);
+    expect(await sync.redis.client.xlen(redisKeys.feed(space))).toBe(3);
   });
 
   it('treats same versions with other event ids as a conflict', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const mine = events(stream, 0, ['Created']);
     await pushOk(space, token, pushBody(stream, 0, mine));
@@ -207,7 +196,7 @@ describe('push and pull', () => {
   });
 
   it('lets exactly one of two concurrent pushes at the same version win', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     await pushOk(space, token, pushBody(stream, 0, events(stream, 0, ['Created'])));
     const a = events(stream, 1, ['Incremented', 'Incremented']);
@@ -228,12 +217,12 @@ describe('push and pull', () => {
       version: 1 + winner.length,
       events: winner,
     });
-    expect(await redis.client.llen(redisKeys.stream(space, stream))).toBe(1 + winner.length);
+    expect(await sync.redis.client.llen(redisKeys.stream(space, stream))).toBe(1 + winner.length);
   });
 
   it('keeps spaces apart', async () => {
-    const one = await createSpace(server.url);
-    const two = await createSpace(server.url);
+    const one = await createSpace(sync.server.url);
+    const two = await createSpace(sync.server.url);
     const stream = streamOf();
     await pushOk(one.space, one.token, pushBody(stream, 0, events(stream, 0, ['Created'])));
     expect((await pull(two.space, two.token)).entries).toEqual([]);
@@ -248,12 +237,12 @@ describe('push and pull', () => {
 
 describe('live feed', () => {
   it('catches up, then follows new pushes, and resumes from Last-Event-ID', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     const before = events(stream, 0, ['Created', 'Incremented']);
     await pushOk(space, token, pushBody(stream, 0, before));
 
-    const live = await openLive(`${server.url}/api/spaces/${space}/live`, auth(token));
+    const live = await openLive(`${sync.server.url}/api/spaces/${space}/live`, auth(token));
     expect(live.response.status).toBe(200);
     expect(live.response.headers.get('content-type')).toContain('text/event-stream');
     await live.waitForEntries(2);
@@ -269,7 +258,7 @@ describe('live feed', () => {
     live.close();
 
     // A device that saw the first two entries resumes after them.
-    const resumed = await openLive(`${server.url}/api/spaces/${space}/live`, {
+    const resumed = await openLive(`${sync.server.url}/api/spaces/${space}/live`, {
       ...auth(token),
       'Last-Event-ID': entries[1]?.cursor ?? '',
     });
@@ -279,12 +268,12 @@ describe('live feed', () => {
   });
 
   it('accepts the token and the cursor in the query, as EventSource needs', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const stream = streamOf();
     await pushOk(space, token, pushBody(stream, 0, events(stream, 0, ['Created', 'Incremented'])));
     const { entries } = await pull(space, token);
     const live = await openLive(
-      `${server.url}/api/spaces/${space}/live?after=${entries[0]?.cursor}&token=${token}`,
+      `${sync.server.url}/api/spaces/${space}/live?after=${entries[0]?.cursor}&token=${token}`,
     );
     expect(live.response.status).toBe(200);
     const got = await live.waitForEntries(1);
@@ -293,9 +282,9 @@ describe('live feed', () => {
   });
 
   it('delivers concurrent pushes to every client once, in feed order', async () => {
-    const { space, token } = await createSpace(server.url);
+    const { space, token } = await createSpace(sync.server.url);
     const clients = await Promise.all(
-      [1, 2, 3].map(() => openLive(`${server.url}/api/spaces/${space}/live`, auth(token))),
+      [1, 2, 3].map(() => openLive(`${sync.server.url}/api/spaces/${space}/live`, auth(token))),
     );
     const streams = [streamOf(), streamOf(), streamOf(), streamOf()];
     await Promise.all(
@@ -311,17 +300,24 @@ describe('live feed', () => {
     }
   });
 
-  it('lets go of its Redis connection when the client disconnects', async () => {
-    const { space, token } = await createSpace(server.url);
-    const clientsBefore = (await redis.client.client('LIST')) as string;
-    const count = (list: string) => list.trim().split('\n').length;
-    const live = await openLive(`${server.url}/api/spaces/${space}/live`, auth(token));
-    await waitFor(() => server.app.stats().liveStreams > 0, 'the stream to open');
-    live.close();
-    await waitFor(() => server.app.stats().liveStreams === 0, 'the stream to close');
-    await waitFor(
-      async () => count((await redis.client.client('LIST')) as string) <= count(clientsBefore),
-      'the follower connection to close',
+  it('follows a space only while a client is there, on no connection of its own', async () => {
+    // Issue 16: a follower was a blocking connection per space. Now the subscriptions of every
+    // space share the instance's connections (one per master), whatever the number of spaces.
+    const name = sync.server.app.connectionName;
+    const before = await connectionsNamed(sync.redis, name);
+    const spaces = await Promise.all(
+      Array.from({ length: 20 }, () => createSpace(sync.server.url)),
     );
+    const lives = await Promise.all(
+      spaces.map(({ space, token }) =>
+        openLive(`${sync.server.url}/api/spaces/${space}/live`, auth(token)),
+      ),
+    );
+    await waitFor(() => sync.server.app.stats().liveSpaces === 20, 'the 20 spaces to be followed');
+    // At most one sharded subscriber per master may have been added (3 masters on the cluster).
+    expect(await connectionsNamed(sync.redis, name)).toBeLessThanOrEqual(before + 3);
+    for (const live of lives) live.close();
+    await waitFor(() => sync.server.app.stats().liveStreams === 0, 'the streams to close');
+    expect(sync.server.app.stats().liveSpaces).toBe(0);
   });
 });

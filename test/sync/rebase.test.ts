@@ -5,7 +5,7 @@ import {
   noCounterContext,
   type CounterCommand,
   type CounterEvent,
-} from '../../core/counter.ts';
+} from '../../core/models/counter/decider.ts';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { PendingCommand } from '../../core/event-store.ts';
 import { rebase } from '../../core/rebase.ts';
@@ -39,7 +39,7 @@ const options = {
 
 const created = envelope({ type: 'Created', data: { name: 'Coffee' } }, 1, 'cmd-create-1');
 const up = (version: number) =>
-  envelope({ type: 'Incremented', data: {} }, version, 'cmd-up-remote');
+  envelope({ type: 'Incremented', data: { amount: 1 } }, version, 'cmd-up-remote');
 const down = (version: number) =>
   envelope({ type: 'Decremented', data: {} }, version, 'cmd-down-remote');
 
@@ -95,7 +95,9 @@ describe('rebase', () => {
             events: [],
           }));
           const result = rebase({ confirmed, pending }, options);
-          expect(result.pending.length + result.rejected.length).toBe(batches.length);
+          // Rejections that follow one another are told once, with how many came after.
+          const told = result.rejected.reduce((n, r) => n + 1 + (r.later ?? 0), 0);
+          expect(result.pending.length + told).toBe(batches.length);
           // The kept commands' events follow the confirmed head without gaps…
           const events = result.pending.flatMap((p) => p.events);
           events.forEach((e, i) => expect(e.version).toBe(confirmed.length + i + 1));
@@ -115,5 +117,68 @@ describe('rebase', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('rejections after sync, as a person reads them', () => {
+  it('name the counter and are told once for a run of commands that fall out together', () => {
+    const pending: PendingCommand<CounterEvent>[] = [
+      { commandId: 'cmd-mine-1', commands: [{ type: 'decrement' }], events: [down(3)] },
+      { commandId: 'cmd-mine-2', commands: [{ type: 'decrement' }], events: [down(4)] },
+      { commandId: 'cmd-mine-3', commands: [{ type: 'increment' }], events: [up(5)] },
+      { commandId: 'cmd-mine-4', commands: [{ type: 'decrement' }], events: [down(6)] },
+      { commandId: 'cmd-mine-5', commands: [{ type: 'decrement' }], events: [down(7)] },
+    ];
+    const result = rebase({ confirmed: [created, up(2), down(3)], pending }, options);
+    // At zero: the first two fall out together; the increment passes; of the last two, one
+    // decrement passes and the other falls out on its own.
+    expect(result.pending.map((p) => p.commandId)).toEqual(['cmd-mine-3', 'cmd-mine-4']);
+    expect(result.rejected).toEqual([
+      {
+        commandId: 'cmd-mine-1',
+        stream,
+        reason: '“Coffee” is already at zero.',
+        name: 'Coffee',
+        at: 99,
+        later: 1,
+      },
+      {
+        commandId: 'cmd-mine-5',
+        stream,
+        reason: '“Coffee” is already at zero.',
+        name: 'Coffee',
+        at: 99,
+      },
+    ]);
+  });
+
+  it('still name a counter whose create fell out', () => {
+    // The create and an increment are pending; the stored commands can no longer be read, so
+    // both fall out: the person still reads which counter, from the events they had made.
+    const pending: PendingCommand<CounterEvent>[] = [
+      {
+        commandId: 'cmd-mine-1',
+        commands: [{ type: 'create', name: 'Coffee' }],
+        events: [created],
+      },
+      { commandId: 'cmd-mine-2', commands: [{ type: 'increment' }], events: [up(2)] },
+    ];
+    const unreadable = {
+      ...options,
+      parseCommands: (): readonly CounterCommand[] => {
+        throw new Error('unreadable');
+      },
+    };
+    const result = rebase({ confirmed: [], pending }, unreadable);
+    expect(result.rejected).toEqual([
+      {
+        commandId: 'cmd-mine-1',
+        stream,
+        reason: 'This change was stored in a form Tally can no longer read.',
+        name: 'Coffee',
+        at: 99,
+        later: 1,
+      },
+    ]);
   });
 });

@@ -1,23 +1,16 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counter, type CounterCommand, type CounterEvent } from '../../core/counter.ts';
-import type { RunningServer } from '../../server/server.ts';
-import { counterId } from '../helpers/engine.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { describe, expect, it } from 'vitest';
+import {
+  counter,
+  type CounterCommand,
+  type CounterEvent,
+} from '../../core/models/counter/decider.ts';
+import { counterId, listCounters } from '../helpers/engine.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
 import { converged, openDevice, synced, type Device } from '../helpers/sync.ts';
-import { startTestServer, waitFor } from '../server/fixtures.ts';
+import { waitFor } from '../server/fixtures.ts';
 
-let redis: TestRedis;
-let server: RunningServer;
-
-beforeAll(async () => {
-  redis = await startRedisServer();
-  server = await startTestServer(redis.url);
-});
-afterAll(async () => {
-  await server?.close();
-  await redis?.dispose();
-});
+const fixture = syncServerFixture();
 
 const deviceCount = 3;
 const counterCount = 3;
@@ -84,14 +77,18 @@ describe('sync simulation', () => {
             for (let d = 0; d < deviceCount; d++)
               devices.push(await openDevice({ fetch: delayed }));
             const [first] = devices as [Device];
-            const { pairingLink, space } = await first.sync.startSync(server.url);
-            const token = decodeURIComponent(pairingLink.split('#pair=')[1]!);
+            const { space } = await first.sync.startSync(fixture.url);
             const ids = Array.from({ length: counterCount }, (_, n) =>
               counterId(`${space.slice(0, 6)}${n}`),
             );
             for (const [n, id] of ids.entries())
               await first.engine.execute(id, { type: 'create', name: `Counter ${n}` });
-            for (const device of devices.slice(1)) await device.sync.joinSpace(server.url, token);
+            // Invites are single-use: the first device makes one for each of the others.
+            for (const device of devices.slice(1))
+              await device.sync.joinSpace(
+                fixture.url,
+                decodeURIComponent((await first.sync.pairDevice()).pairingLink.split('#pair=')[1]!),
+              );
             await Promise.all(devices.map((device) => synced(device)));
 
             const work: Promise<unknown>[] = [];
@@ -105,7 +102,7 @@ describe('sync simulation', () => {
             }
             await Promise.all(work);
             for (const device of devices) device.sync.setOnline(true);
-            const streams = await converged(devices, redis, space, 40_000);
+            const streams = await converged(devices, fixture.redis, space, 40_000);
 
             for (const id of ids) {
               let state = counter.initialState();
@@ -120,7 +117,7 @@ describe('sync simulation', () => {
                 if (state.exists) expect(state.value).toBeGreaterThanOrEqual(0);
               });
               for (const device of devices) {
-                const row = (await device.engine.listCounters()).find((r) => r.id === id);
+                const row = (await listCounters(device.engine)).find((r) => r.id === id);
                 expect(row?.value).toBe(state.exists ? state.value : undefined);
               }
             }
@@ -129,7 +126,7 @@ describe('sync simulation', () => {
             const nameLists = () =>
               Promise.all(
                 devices.map(async (device) =>
-                  (await device.engine.listCounters()).map((r) => r.name.toLowerCase()).sort(),
+                  (await listCounters(device.engine)).map((r) => r.name.toLowerCase()).sort(),
                 ),
               );
             await waitFor(async () => {
@@ -142,9 +139,7 @@ describe('sync simulation', () => {
             }, 'every device to agree on unique names');
             const names = await Promise.all(
               devices.map(async (device) =>
-                (await device.engine.listCounters())
-                  .map((r) => [r.id, r.name.toLowerCase()])
-                  .sort(),
+                (await listCounters(device.engine)).map((r) => [r.id, r.name.toLowerCase()]).sort(),
               ),
             );
             for (const list of names) expect(list).toEqual(names[0]);

@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { counterId, dumpDatabase, openEngine } from '../helpers/engine.ts';
-import type { CounterEngine } from '../../worker/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { counterId, dumpDatabase, engineFixture, listCounters } from '../helpers/engine.ts';
 import { TallyError } from '../../core/errors.ts';
-import { counterCodec } from '../../core/counter-codec.ts';
+import { counterCodec } from '../../core/models/counter/codec.ts';
 
-const engines: CounterEngine[] = [];
-const open = async (...args: Parameters<typeof openEngine>) => {
-  const engine = await openEngine(...args);
-  engines.push(engine);
-  return engine;
-};
-afterEach(() => {
-  for (const engine of engines.splice(0)) engine.close();
-});
+const open = engineFixture();
 
 describe('engine', () => {
   it('acks 1,000 concurrent commands on one aggregate, exact value, versions 1..N', async () => {
@@ -36,7 +27,7 @@ describe('engine', () => {
     expect(all.every((r) => r.type === 'accepted')).toBe(true);
     const versions = all.map((r) => (r.type === 'accepted' ? r.version : -1)).sort((a, b) => a - b);
     expect(versions).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 2));
-    const [row] = await engine.listCounters();
+    const [row] = await listCounters(engine);
     expect(row).toMatchObject({ id, name: 'Busy', value: 1_000, version: 1_001 });
     const history = await engine.history(id);
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 1_001 }, (_, i) => i + 1));
@@ -91,7 +82,7 @@ describe('engine', () => {
     );
     expect(results.filter((r) => r.type === 'accepted')).toHaveLength(1);
     expect(results.filter((r) => r.type === 'rejected')).toHaveLength(9);
-    expect(await engine.listCounters()).toHaveLength(1);
+    expect(await listCounters(engine)).toHaveLength(1);
   });
 
   it('frees a name on rename so another counter may take it', async () => {
@@ -123,8 +114,8 @@ describe('engine', () => {
       for (const id of ids) work.push(engine.execute(id, { type: 'increment' }));
     const results = await Promise.all(work);
     expect(results.every((r) => r.type === 'accepted')).toBe(true);
-    expect(engine.registry.resident).toBeLessThanOrEqual(3);
-    const rows = await engine.listCounters();
+    expect(engine.resident).toBeLessThanOrEqual(3);
+    const rows = await listCounters(engine);
     expect(rows.map((r) => r.value)).toEqual(ids.map(() => 25));
     for (const id of ids)
       expect((await engine.history(id)).map((h) => h.version)).toEqual(
@@ -146,7 +137,7 @@ describe('engine', () => {
       type: 'accepted',
       version: 36,
     });
-    const [row] = await second.listCounters();
+    const [row] = await listCounters(second);
     expect(row?.value).toBe(33);
   });
 

@@ -1,8 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { counter, type CounterCommand, type CounterState } from '../../core/counter.ts';
-import type { CounterEngine } from '../../worker/engine.ts';
-import { counterId, dumpDatabase, openEngine } from '../helpers/engine.ts';
+import type { EventEnvelope } from '../../core/envelope.ts';
+import {
+  counter,
+  type CounterCommand,
+  type CounterEvent,
+  type CounterState,
+} from '../../core/models/counter/decider.ts';
+import type { Engine } from '../../worker/engine.ts';
+import { counterId, dumpDatabase, openEngine, listCounters } from '../helpers/engine.ts';
 
 // Names are unique per aggregate so that only the order within an aggregate matters.
 const commandFor = (aggregate: number): fc.Arbitrary<CounterCommand> =>
@@ -35,7 +41,7 @@ const workload = fc
   );
 
 /** What a stream says, without ids and times. */
-async function streams(engine: CounterEngine, count: number) {
+async function streams(engine: Engine, count: number) {
   const out = [];
   for (let a = 0; a < count; a++)
     out.push((await engine.history(counterId(a))).map((h) => [h.version, h.type, h.name, h.value]));
@@ -76,8 +82,8 @@ describe('engine properties', () => {
           expect(await streams(concurrent, perAggregate.length)).toEqual(
             await streams(sequential, perAggregate.length),
           );
-          expect(await concurrent.listCounters()).toEqual(
-            (await sequential.listCounters()).map((row) => ({
+          expect(await listCounters(concurrent)).toEqual(
+            (await listCounters(sequential)).map((row) => ({
               ...row,
               createdAt: expect.any(Number),
               updatedAt: expect.any(Number),
@@ -158,16 +164,15 @@ describe('engine properties', () => {
             for (const command of commands) await engine.execute(id, command);
             const loaded = await engine.store.load(id, {
               model: counter.name,
-              modelVersion: counter.snapshotVersion,
+              modelVersion: counter.stateVersion,
             });
-            const fromSnapshot = loaded.events.reduce(
+            const fromSnapshot = (loaded.events as readonly EventEnvelope<CounterEvent>[]).reduce(
               counter.evolve,
               (loaded.snapshot?.state as CounterState | undefined) ?? counter.initialState(),
             );
-            const replay = (await engine.store.readStream(id)).reduce(
-              counter.evolve,
-              counter.initialState(),
-            );
+            const replay = (
+              (await engine.store.readStream(id)) as readonly EventEnvelope<CounterEvent>[]
+            ).reduce(counter.evolve, counter.initialState());
             expect(fromSnapshot).toEqual(replay);
             expect(loaded.snapshot?.version ?? 0).toBeLessThanOrEqual(
               await engine.store.streamVersion(id),
@@ -204,11 +209,11 @@ describe('engine properties', () => {
                   .then((r) => ({ a, up, r })),
               ),
             );
-            expect(engine.registry.resident).toBeLessThanOrEqual(maxResident);
+            expect(engine.resident).toBeLessThanOrEqual(maxResident);
             const expected = Array.from({ length: 8 }, () => 0);
             for (const { a, up, r } of results)
               if (r.type === 'accepted') expected[a]! += up ? 1 : -1;
-            const rows = await engine.listCounters();
+            const rows = await listCounters(engine);
             expect(rows.map((row) => row.value)).toEqual(expected);
             for (let a = 0; a < 8; a++) {
               const versions = (await engine.history(counterId(a))).map((h) => h.version);

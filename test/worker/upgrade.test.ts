@@ -1,17 +1,12 @@
 import { openDB } from 'idb';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { CounterEngine } from '../../worker/engine.ts';
-import { counterId, openEngine } from '../helpers/engine.ts';
+import { describe, expect, it } from 'vitest';
+import { counterId, engineFixture } from '../helpers/engine.ts';
 
-const engines: CounterEngine[] = [];
-afterEach(() => {
-  for (const engine of engines.splice(0)) engine.close();
-});
+const open = engineFixture();
 
 describe('retried commands and the v3 schema', () => {
   it('finds the events a command wrote from the stream’s tail, after many others', async () => {
-    const engine = await openEngine();
-    engines.push(engine);
+    const engine = await open();
     const id = counterId(1);
     await engine.execute(id, { type: 'create', name: 'Retry' });
     await engine.execute(id, [{ type: 'increment' }, { type: 'increment' }], 'cmd-the-one-0001');
@@ -57,8 +52,7 @@ describe('retried commands and the v3 schema', () => {
     await v2.put('meta', { key: 'head', position: 1 });
     v2.close();
 
-    const engine = await openEngine({ dbName: name });
-    engines.push(engine);
+    const engine = await open({ dbName: name });
     expect([...engine.db.transaction('events').store.indexNames]).toEqual(['byStream']);
     expect(await engine.execute(id, { type: 'increment' })).toMatchObject({
       type: 'accepted',

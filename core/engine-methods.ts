@@ -1,0 +1,26 @@
+/**
+ * The names of the tab ⇄ engine protocol's request–answer methods, without their schemas: what a
+ * tab needs at run time to build its client, so the page itself loads no schema library. The
+ * table in `engine-protocol.ts` is checked against this list (`satisfies`), so they cannot drift.
+ */
+export const methodNames = [
+  'info',
+  'execute',
+  'startSync',
+  'pairDevice',
+  'cancelPairing',
+  'devices',
+  'renameDevice',
+  'removeDevice',
+  'joinSpace',
+  'leaveSpace',
+  'dismissRejection',
+  'setOnline',
+  'retrySync',
+  'deleteForever',
+  'exportBackup',
+  'exportHistory',
+  'previewImport',
+  'importBackup',
+] as const;
+export type Method = (typeof methodNames)[number];

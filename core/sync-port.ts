@@ -1,0 +1,54 @@
+import type { EventEnvelope, StreamId } from './envelope.ts';
+import type { ReceiveOutcome, RejectedAfterSync } from './event-store.ts';
+import type { PushRequest } from './protocol.ts';
+
+/** Where this device syncs: the server's origin, the space and this device's bearer token. */
+export type SyncSettings = {
+  readonly origin: string;
+  readonly space: string;
+  readonly token: string;
+};
+
+/** One stream's part of a push: the device's confirmed head and the events after it. */
+export type PushStream = PushRequest['streams'][number];
+
+/**
+ * What the sync client needs of the device's storage and engine (docs/architecture.md,
+ * "Sync"): the port sync depends on. It is implemented over IndexedDB in `worker/`; the sync
+ * client never sees a database handle or the store's internals.
+ */
+export interface SyncStorage {
+  /**
+   * The next push: per stream with pending commands, its confirmed head as `expectedVersion`
+   * and the pending events, within the protocol's limits; whole commands only.
+   */
+  readPush(): Promise<PushStream[]>;
+  /**
+   * This device's confirmed events of `stream` after `from`, up to `to`, as pushes: what it
+   * gives back to a server that lost them.
+   */
+  readRestore(stream: StreamId, from: number, to: number): Promise<PushStream[]>;
+  /** Commands committed here and not yet accepted by the server. */
+  pendingCount(): Promise<number>;
+
+  readSettings(): Promise<SyncSettings | undefined>;
+  writeSettings(settings: SyncSettings): Promise<void>;
+  /**
+   * Forgets the space and its feed cursor and makes this device's whole history pending again,
+   * so the next space it starts or joins gets everything it shows. Local data stays.
+   */
+  clearSettings(): Promise<void>;
+  /** The feed cursor of `space` up to which every entry is received here ('0' for none). */
+  readFeedCursor(space: string): Promise<string>;
+  writeFeedCursor(space: string, cursor: string): Promise<void>;
+
+  readRejections(): Promise<RejectedAfterSync[]>;
+  dismissRejection(commandId: string): Promise<void>;
+
+  /** Validates an event from the server with its model's codec (the server is an edge). */
+  decodeRemote(raw: unknown): EventEnvelope;
+  /** The server's events for one stream, through its aggregate's mailbox, in one transaction. */
+  receive(stream: StreamId, events: readonly EventEnvelope[]): Promise<ReceiveOutcome>;
+  /** Told after every local commit or rebase: there may be something new to push. */
+  onChange(listener: (change: { readonly rebased: boolean }) => void): () => void;
+}

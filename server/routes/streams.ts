@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import { streamIdPattern } from '../../core/envelope.ts';
+import { TallyError } from '../../core/errors.ts';
+import { models as allModels, type ModelSet } from '../../core/model-list.ts';
+import type { AppEnv } from '../app-env.ts';
+import { requireSpaceToken, type SpaceGate } from '../auth.ts';
+import type { SyncStore } from '../redis-store.ts';
+import type { Envelope } from '../stored-event.ts';
+
+/**
+ * `DELETE /api/spaces/:space/streams/:stream` → 204: deletes a stream forever, for every device
+ * of the space (a person's "Delete forever" of an archived counter). Its model decides whether
+ * its state may be deleted (`Model.deletion`); the store checks, in the same atomic step that
+ * writes the tombstone, that nobody wrote to it since. A retried DELETE is answered 204 again, as
+ * is one for a stream the space does not hold.
+ */
+export function streamsRoute(options: {
+  gate: SpaceGate;
+  store: () => SyncStore;
+  models?: ModelSet;
+}) {
+  const models = options.models ?? allModels;
+  return new Hono<AppEnv>().delete(
+    '/api/spaces/:space/streams/:stream',
+    requireSpaceToken(options.gate),
+    async (c) => {
+      const stream = c.req.param('stream');
+      if (!streamIdPattern.test(stream))
+        throw new TallyError('invalid', `“${stream.slice(0, 80)}” is not a stream id.`);
+      const model = models.modelOf(stream);
+      const { deletion } = model;
+      if (!deletion)
+        throw new TallyError(
+          'invalid',
+          `Streams of kind “${model.decider.name}” cannot be deleted.`,
+        );
+      const space = c.get('space');
+      const stored = await options.store().readStream(space, stream);
+      if (stored.type === 'deleted') {
+        // Deleted already: answered as done, and the sweep finishes what a crash cut short.
+        await options
+          .store()
+          .deleteStream(space, stream, { length: 0, lastId: '' }, stored.tombstone);
+        return c.body(null, 204);
+      }
+      const last = stored.events.at(-1);
+      // Never here (or lost with a failover's last writes): nothing of it on the server, which
+      // is what the device asks for. A 404 would be any missing route to an older instance.
+      if (!last) return c.body(null, 204);
+      let state: unknown = model.decider.initialState();
+      for (const event of stored.events)
+        state = model.decider.evolve(state, model.codec.decodeEnvelope(event));
+      const refused = deletion.refuse(state);
+      if (refused) throw new TallyError('conflict', `${refused} Nothing was deleted.`);
+      const tombstone: Envelope = {
+        id: randomUUID(),
+        stream,
+        version: stored.events.length + 1,
+        type: deletion.tombstone,
+        data: {},
+        meta: {
+          time: Date.now(),
+          device: c.get('device'),
+          command: randomUUID(),
+          schema: model.codec.schemaOf(deletion.tombstone),
+        },
+      };
+      const outcome = await options
+        .store()
+        .deleteStream(space, stream, { length: stored.events.length, lastId: last.id }, tombstone);
+      if (outcome === 'changed')
+        throw new TallyError(
+          'conflict',
+          'It changed on another device while being deleted (restored, perhaps). Nothing was deleted.',
+        );
+      return c.body(null, 204);
+    },
+  );
+}

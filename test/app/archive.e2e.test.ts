@@ -1,0 +1,127 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/server.ts';
+import { serveApp } from '../helpers/app-server.ts';
+import { axeViolations } from '../helpers/axe.ts';
+import { addCounter, expectCount, launchChromium, openMore } from '../helpers/browser.ts';
+import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+
+let browser: Browser;
+let redis: TestRedis;
+let server: RunningServer;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
+  server = await serveApp('dist', redis.url);
+});
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  await server?.close();
+  await redis?.dispose();
+});
+
+async function device(url = server.url): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return page;
+}
+
+const synced = (page: Page) =>
+  page
+    .getByRole('status', { name: 'Sync status' })
+    .filter({ hasText: /^Synced$/ })
+    .waitFor({ timeout: 30_000 });
+
+const card = (page: Page, name: string) => page.getByRole('heading', { name, exact: true });
+const archivedList = (page: Page) => page.getByRole('list', { name: 'Archived counters' });
+/** Opens the archive (the disclosure), if it is closed. */
+async function openArchive(page: Page): Promise<void> {
+  const toggle = page.getByRole('button', { name: 'Archived counters' });
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+}
+
+async function noSeriousViolations(page: Page): Promise<void> {
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    const serious = (await axeViolations(page)).filter(
+      (v) => v.impact === 'serious' || v.impact === 'critical',
+    );
+    expect({ colorScheme, serious }).toEqual({ colorScheme, serious: [] });
+  }
+}
+
+it('archive on one device, restore on the other; delete forever reaches both', async () => {
+  const a = await device();
+  await addCounter(a, 'Water');
+  await addCounter(a, 'Pages');
+  for (let i = 0; i < 3; i++)
+    await a.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(a, 'Water', 3);
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await synced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device(link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await expectCount(b, 'Water', 3);
+
+  // Archived on A: out of both lists, into both archives.
+  await openMore(a, 'Water');
+  await a.getByRole('button', { name: 'Archive Water', exact: true }).click();
+  await card(a, 'Water').waitFor({ state: 'detached' });
+  // Focus follows the counter to the archive, not to the page.
+  await a.waitForFunction(() => document.activeElement?.hasAttribute('data-archive-toggle'));
+  await card(b, 'Water').waitFor({ state: 'detached' });
+  await openArchive(b);
+  await archivedList(b).getByText('Water', { exact: true }).waitFor();
+  await expect.poll(() => b.getByRole('button', { name: 'Increment Water' }).count()).toBe(0);
+  // Its name stays reserved, and the page says where the counter is.
+  await b.getByLabel('Counter name', { exact: true }).fill('water');
+  await b.getByRole('button', { name: 'Add counter', exact: true }).click();
+  await expect
+    .poll(() => b.locator('main > [role=alert]').textContent())
+    .toContain(
+      'There is already a counter named “water” in your archived counters: restore it, or delete it forever to free the name.',
+    );
+  await b.getByLabel('Counter name', { exact: true }).fill('');
+  await noSeriousViolations(b);
+
+  // Restored on B, with its count, on both.
+  await b.getByRole('button', { name: 'Restore Water', exact: true }).click();
+  await expectCount(b, 'Water', 3);
+  // And back to its card.
+  await b.waitForFunction(
+    () => document.activeElement?.getAttribute('aria-label') === 'More for Water',
+  );
+  await expectCount(a, 'Water', 3);
+
+  // Archived again and deleted forever from A, after a confirmation.
+  await openMore(a, 'Water');
+  await a.getByRole('button', { name: 'Archive Water', exact: true }).click();
+  await synced(a);
+  await openArchive(a);
+  await a.getByRole('button', { name: 'Delete Water forever', exact: true }).click();
+  const dialog = a.getByRole('dialog', { name: 'Delete Water forever' });
+  await expect.poll(() => dialog.textContent()).toContain('This cannot be undone.');
+  await noSeriousViolations(a);
+  // Cancel deletes nothing.
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await archivedList(a).getByText('Water', { exact: true }).waitFor();
+  await a.getByRole('button', { name: 'Delete Water forever', exact: true }).click();
+  await dialog.getByRole('button', { name: 'Delete forever' }).click();
+  await a.getByText('“Water” was deleted forever.').waitFor();
+  await openArchive(b);
+  await b.getByText('No archived counters.').waitFor();
+  await a.getByText('No archived counters.').waitFor();
+  await expectCount(b, 'Pages', 0);
+  // The name is free again.
+  await addCounter(b, 'Water');
+  await expectCount(a, 'Water', 0);
+});

@@ -1,0 +1,299 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/server.ts';
+import { serveApp } from '../helpers/app-server.ts';
+import { axeViolations } from '../helpers/axe.ts';
+import {
+  addCounter,
+  expectCount,
+  historyOf,
+  launchChromium,
+  openMore,
+} from '../helpers/browser.ts';
+import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+
+let browser: Browser;
+let redis: TestRedis;
+let server: RunningServer;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
+  server = await serveApp('dist', redis.url);
+});
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  await server?.close();
+  await redis?.dispose();
+});
+
+async function device(
+  url = server.url,
+  viewport?: { width: number; height: number },
+): Promise<Page> {
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return page;
+}
+
+const synced = (page: Page) =>
+  page
+    .getByRole('status', { name: 'Sync status' })
+    .filter({ hasText: /^Synced$/ })
+    .waitFor({ timeout: 30_000 });
+
+it('reset, then undo, on one device shows on the other; both are commands that sync', async () => {
+  const a = await device();
+  await addCounter(a, 'Water');
+  for (let i = 0; i < 3; i++)
+    await a.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(a, 'Water', 3);
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await synced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device(link, { width: 390, height: 844 });
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await expectCount(b, 'Water', 3);
+
+  await openMore(a, 'Water');
+  await a.getByRole('button', { name: 'Reset Water', exact: true }).click();
+  await expectCount(a, 'Water', 0);
+  await expectCount(b, 'Water', 0);
+  // Reset is off at zero; Undo takes the reset back, as a new command.
+  await expect
+    .poll(() => a.getByRole('button', { name: 'Reset Water', exact: true }).isDisabled())
+    .toBe(true);
+  await expect
+    .poll(() => a.getByRole('status', { name: 'Last change' }).textContent())
+    .toContain('Reset Water');
+  await a.getByRole('button', { name: 'Undo', exact: true }).click();
+  await expectCount(a, 'Water', 3);
+  await expectCount(b, 'Water', 3);
+  const history = await historyOf(b, 'Water');
+  expect(history.map((h) => h.value)).toEqual([0, 1, 2, 3, 0, 3]);
+});
+
+const seriousIn = async (page: Page) =>
+  (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+
+it('on a phone, six counters fit the screen with the big number, and every screen passes axe', async () => {
+  const page = await device(server.url, { width: 390, height: 844 });
+  const names = ['Water', 'Push-ups', 'Pages', 'Coffee', 'Steps', 'Meds'];
+  for (const name of names) await addCounter(page, name);
+  const cards = page.locator('[data-counter]');
+  expect(await cards.count()).toBe(6);
+  // Scrolled to the list, the six cards are on screen together.
+  await cards.first().evaluate((card) => card.scrollIntoView({ block: 'start' }));
+  const boxes = await cards.evaluateAll((all) =>
+    all.map((card) => {
+      const box = card.getBoundingClientRect();
+      return { top: box.top, bottom: box.bottom, height: box.height };
+    }),
+  );
+  expect(boxes.at(-1)!.bottom - boxes[0]!.top).toBeLessThanOrEqual(844);
+  expect(boxes.every((box) => box.bottom <= 844 && box.top >= 0)).toBe(true);
+  // The number stays big.
+  const size = await page
+    .getByLabel('Meds count', { exact: true })
+    .evaluate((value) => parseFloat(getComputedStyle(value).fontSize));
+  expect(size).toBeGreaterThanOrEqual(36);
+  // Nothing is wider than the phone.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+
+  // − on the last card at zero: off, with its reason.
+  expect(await page.getByRole('button', { name: 'Decrement Meds', exact: true }).isDisabled()).toBe(
+    true,
+  );
+  // A refusal on the last card shows in that card, not at the top of the page, and moves no
+  // other card.
+  const firstBefore = await cards.first().boundingBox();
+  await openMore(page, 'Meds');
+  await page.getByLabel('New value for Meds', { exact: true }).fill('lots');
+  await page.getByRole('button', { name: 'Set Meds', exact: true }).click();
+  const alert = cards.last().getByRole('alert');
+  await alert.filter({ hasText: 'A value must be a whole number' }).waitFor();
+  const [alertBox, cardBox] = [await alert.boundingBox(), await cards.last().boundingBox()];
+  expect(alertBox!.y).toBeGreaterThanOrEqual(cardBox!.y);
+  expect(alertBox!.y + alertBox!.height).toBeLessThanOrEqual(cardBox!.y + cardBox!.height);
+  expect(await cards.first().boundingBox()).toEqual(firstBefore);
+  // With the More panel and a history open, in light and dark: no serious violation.
+  await page.getByRole('button', { name: 'History of Meds', exact: true }).click();
+  await page.getByRole('img', { name: 'Meds per day' }).waitFor();
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    expect({ colorScheme, serious: await seriousIn(page) }).toEqual({ colorScheme, serious: [] });
+  }
+  // `TALLY_SCREENSHOTS=docs npx vitest run --project e2e test/app/daily.e2e.test.ts` renews
+  // the README's phone screenshot.
+  const shots = process.env['TALLY_SCREENSHOTS'];
+  if (shots) await page.screenshot({ path: `${shots}/screenshot-phone-dark.png` });
+  await page.emulateMedia({ colorScheme: 'light' });
+  if (shots) {
+    await page.getByRole('button', { name: 'History of Meds', exact: true }).click();
+    await page.getByRole('button', { name: 'More for Meds', exact: true }).click();
+    await page
+      .locator('main > [role=alert], .card-alert')
+      .first()
+      .evaluate(() => undefined);
+    await cards.first().evaluate((card) => card.scrollIntoView({ block: 'start' }));
+    await page.screenshot({ path: `${shots}/screenshot-phone.png` });
+  }
+});
+
+it('history reads as actions, newest first, by day, with the per-day chart of the model', async () => {
+  const page = await device();
+  await addCounter(page, 'Pages');
+  const click = (name: string) => page.getByRole('button', { name, exact: true }).click();
+  await click('Increment Pages');
+  await click('Add 2 to Pages');
+  await expectCount(page, 'Pages', 3);
+  await click('Decrement Pages');
+  await expectCount(page, 'Pages', 2);
+  // A step of 5: the +N button now adds 5 in one event.
+  await openMore(page, 'Pages');
+  await page.getByLabel('Step for Pages', { exact: true }).fill('5');
+  await click('Save step for Pages');
+  await click('Add 5 to Pages');
+  await expectCount(page, 'Pages', 7);
+  await page.getByLabel('New value for Pages', { exact: true }).fill('40');
+  await click('Set Pages');
+  await expectCount(page, 'Pages', 40);
+  // A set value the model refuses: a sentence on the card, nothing changes.
+  await page.getByLabel('New value for Pages', { exact: true }).fill('-3');
+  await click('Set Pages');
+  await page
+    .locator('[data-counter]', { hasText: 'Pages' })
+    .getByRole('alert')
+    .filter({ hasText: 'A value must be a whole number from 0 to 1,000,000,000.' })
+    .waitFor();
+  await expectCount(page, 'Pages', 40);
+
+  await click('History of Pages');
+  const history = page.getByRole('group', { name: 'Pages changes, newest first', exact: true });
+  await history.waitFor();
+  await page.getByRole('region', { name: 'Today', exact: true }).waitFor();
+  const lines = await history.locator('li .what').allTextContents();
+  expect(lines).toEqual([
+    'Set to 40 (was 7)',
+    '+5',
+    'Step changed',
+    '−1',
+    '+2',
+    '+1',
+    'Created as “Pages”',
+  ]);
+  const after = await history.locator('li .after').allTextContents();
+  expect(after.map((text) => Number(text.replace(/\D/g, '')))).toEqual([40, 7, 2, 2, 3, 1, 0]);
+  // The events behind them: the +2 is the seed's batch of two, one command.
+  expect((await historyOf(page, 'Pages')).map((h) => h.value)).toEqual([0, 1, 2, 3, 2, 2, 7, 40]);
+
+  // The chart: 30 days, today last, today's bar what the model counted (1 + 2 − 1 + 5 = 7;
+  // a set value is not counting).
+  const chart = page.getByRole('img', { name: 'Pages per day', exact: true });
+  const bars = await chart
+    .locator('rect')
+    .evaluateAll((rects) => rects.map((rect) => Number(rect.getAttribute('data-total'))));
+  expect(bars).toHaveLength(30);
+  expect(bars.at(-1)).toBe(7);
+  expect(bars.slice(0, -1).every((total) => total === 0)).toBe(true);
+  // Its figures are in words too.
+  const described = await chart.evaluate(
+    (svg) => document.getElementById(svg.getAttribute('aria-describedby') ?? '')?.textContent,
+  );
+  expect(described).toMatch(/: 7$/);
+  // Keyboard: the list of changes takes focus, so it scrolls with the arrow keys.
+  await history.focus();
+  expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(
+    'Pages changes, newest first',
+  );
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    expect({ colorScheme, serious: await seriousIn(page) }).toEqual({ colorScheme, serious: [] });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+});
+
+it('undo of a +N counts back, so what another device counted meanwhile stays', async () => {
+  const a = await device();
+  await addCounter(a, 'Laps');
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await synced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device(link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await expectCount(b, 'Laps', 0);
+  await a.getByRole('button', { name: 'Add 2 to Laps', exact: true }).click();
+  await expectCount(b, 'Laps', 2);
+  await b.getByRole('button', { name: 'Increment Laps', exact: true }).click();
+  await expectCount(a, 'Laps', 3);
+  // a takes back its +2: b's +1 stays (a set back to 0 would have lost it).
+  await a.getByRole('button', { name: 'Undo', exact: true }).click();
+  await expectCount(a, 'Laps', 1);
+  await expectCount(b, 'Laps', 1);
+});
+
+it('offers Install where the browser offers installation, and asks the browser once', async () => {
+  const page = await device();
+  expect(await page.getByRole('button', { name: 'Install', exact: true }).count()).toBe(0);
+  // What Chromium fires when the app is installable (headless never does): the page's offer.
+  await page.evaluate(() => {
+    const offer = Object.assign(new Event('beforeinstallprompt', { cancelable: true }), {
+      prompted: 0,
+      prompt() {
+        this.prompted++;
+        return Promise.resolve();
+      },
+      userChoice: Promise.resolve({ outcome: 'accepted' }),
+    });
+    (globalThis as unknown as { offer: typeof offer }).offer = offer;
+    window.dispatchEvent(offer);
+  });
+  await page.getByRole('button', { name: 'Install', exact: true }).click();
+  const offer = await page.evaluate(() => {
+    const { prompted, defaultPrevented } = (
+      globalThis as unknown as { offer: { prompted: number; defaultPrevented: boolean } }
+    ).offer;
+    return { prompted, defaultPrevented };
+  });
+  expect(offer).toEqual({ prompted: 1, defaultPrevented: true });
+  // Used up: the button goes.
+  await page.getByRole('button', { name: 'Install', exact: true }).waitFor({ state: 'detached' });
+});
+
+it('asks the browser to keep its storage once a person has counted, and only once', async () => {
+  const context = await browser.newContext();
+  contexts.push(context);
+  // Counts the page's requests to keep its storage (Chromium's own answer is still given).
+  await context.addInitScript(() => {
+    const storage = navigator.storage;
+    const persist = storage.persist.bind(storage);
+    const calls = { n: 0 };
+    (globalThis as unknown as { persistCalls: typeof calls }).persistCalls = calls;
+    storage.persist = () => {
+      calls.n++;
+      return persist();
+    };
+  });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  const calls = () =>
+    page.evaluate(() => (globalThis as unknown as { persistCalls: { n: number } }).persistCalls.n);
+  expect(await calls()).toBe(0);
+  await addCounter(page, 'Water');
+  await expect.poll(calls).toBe(1);
+  for (let i = 0; i < 3; i++)
+    await page.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(page, 'Water', 3);
+  expect(await calls()).toBe(1);
+});

@@ -1,0 +1,138 @@
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/server.ts';
+import { serveApp } from '../helpers/app-server.ts';
+import { axeViolations } from '../helpers/axe.ts';
+import { addCounter, expectCount, launchChromium } from '../helpers/browser.ts';
+import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+
+let browser: Browser;
+let redis: TestRedis;
+let server: RunningServer;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
+  server = await serveApp('dist', redis.url);
+});
+afterAll(async () => {
+  for (const context of contexts) await context.close();
+  await browser?.close();
+  await server?.close();
+  await redis?.dispose();
+});
+
+/** What each page's next confirmation is answered, and the messages it asked. */
+const answers = new WeakMap<Page, { accept: boolean; asked: string[] }>();
+
+async function device(url = server.url): Promise<Page> {
+  const context = await browser.newContext();
+  contexts.push(context);
+  const page = await context.newPage();
+  const answer = { accept: true, asked: [] as string[] };
+  answers.set(page, answer);
+  page.on('dialog', (dialog) => {
+    answer.asked.push(dialog.message());
+    void (answer.accept ? dialog.accept() : dialog.dismiss());
+  });
+  await page.goto(url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return page;
+}
+
+const status = (page: Page) => page.getByRole('status', { name: 'Sync status' });
+const waitSynced = (page: Page) =>
+  status(page)
+    .filter({ hasText: /^Synced$/ })
+    .waitFor({ timeout: 30_000 });
+
+/** What the rendered QR code says, read from its pixels as a phone's camera would. */
+async function readQr(page: Page): Promise<string> {
+  const image = page.getByRole('img', { name: 'Pairing QR code', exact: true });
+  await image.waitFor();
+  const png = PNG.sync.read(await image.screenshot());
+  const code = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  if (!code) throw new Error('The QR code could not be read.');
+  return code.data;
+}
+
+it('pairs through the QR code, refuses a used invite, renames itself, and removes a device after asking', async () => {
+  const a = await device();
+  await addCounter(a, 'Pages');
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  // The QR code is exactly the link; the panel says how long it works, and that a loopback
+  // address works only on this computer.
+  expect(await readQr(a)).toBe(link);
+  await expect
+    .poll(() => a.getByRole('status', { name: 'Invite expiry' }).textContent())
+    .toMatch(/works once, for 1[45]:\d\d more/);
+  await expect.poll(() => a.getByText('works only on this computer').count()).toBe(1);
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await a.emulateMedia({ colorScheme });
+    const serious = (await axeViolations(a)).filter(
+      (v) => v.impact === 'serious' || v.impact === 'critical',
+    );
+    expect({ colorScheme, serious }).toEqual({ colorScheme, serious: [] });
+  }
+
+  const b = await device(await readQr(a));
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await waitSynced(b);
+  await expectCount(b, 'Pages', 0);
+  // a sees b arrive: the panel closes (its invite is used up) and says who joined.
+  await a
+    .getByRole('status', { name: 'Pairing' })
+    .filter({ hasText: 'joined this space' })
+    .waitFor();
+  await expect.poll(() => a.getByRole('img', { name: 'Pairing QR code' }).count()).toBe(0);
+
+  // A third device with the same (used) link is refused, in words.
+  const c = await device(link);
+  await c
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await c.getByRole('alert').filter({ hasText: 'already used' }).waitFor();
+  await expect.poll(() => status(c).textContent()).toBe('Not syncing');
+
+  // a lists both devices, this one marked, and removes b.
+  const devices = a.getByRole('region', { name: 'Devices' });
+  await devices.getByText('This device').waitFor();
+  await devices.getByRole('listitem').nth(1).waitFor();
+  await expect.poll(() => devices.getByRole('listitem').count()).toBe(2);
+  // a names itself; the list says so, and so does b's once it reads the list again.
+  await devices.getByRole('button', { name: 'Rename', exact: true }).click();
+  await devices.getByLabel('Name of this device', { exact: true }).fill('Kitchen laptop');
+  await devices.getByRole('button', { name: 'Save', exact: true }).click();
+  await devices.getByText(/^Kitchen laptop · This device$/).waitFor();
+  await b.reload();
+  await b
+    .getByRole('region', { name: 'Devices' })
+    .getByText('Kitchen laptop', { exact: true })
+    .waitFor();
+  // Removing asks first, naming the device; answered no, nothing is removed.
+  const answer = answers.get(a)!;
+  answer.accept = false;
+  await devices.getByRole('button', { name: /^Remove / }).click();
+  await expect.poll(() => answer.asked.length).toBe(1);
+  expect(answer.asked[0]).toMatch(/^Remove .+ from this space\? It keeps its counters\.$/);
+  expect(await devices.getByRole('listitem').count()).toBe(2);
+  answer.accept = true;
+  await devices.getByRole('button', { name: /^Remove / }).click();
+  await devices.getByRole('listitem').nth(1).waitFor({ state: 'detached' });
+  // b is told, keeps its counter, and no longer receives a's changes.
+  await status(b)
+    .filter({ hasText: /removed from the space/ })
+    .waitFor({ timeout: 15_000 });
+  await a.getByRole('button', { name: 'Increment Pages', exact: true }).click();
+  await expectCount(a, 'Pages', 1);
+  await waitSynced(a);
+  await expectCount(b, 'Pages', 0);
+});

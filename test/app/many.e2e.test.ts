@@ -1,0 +1,95 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningServer } from '../../server/server.ts';
+import { serveApp } from '../helpers/app-server.ts';
+import { axeViolations } from '../helpers/axe.ts';
+import { expectCount, launchChromium } from '../helpers/browser.ts';
+import { waitFor } from '../server/fixtures.ts';
+
+/**
+ * Issue 17: a long list is rendered a window at a time (app/CounterList.tsx). How fast it
+ * appears is measured by `npm run bench`; here, that it behaves like the whole list.
+ */
+let browser: Browser;
+let server: RunningServer;
+
+beforeAll(async () => {
+  [browser, server] = await Promise.all([launchChromium(), serveApp()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const total = 1_000;
+const nameOf = (n: number) => `Counter ${String(n).padStart(4, '0')}`;
+
+/** Creates counters through the page's engine client, many commands in flight at once. */
+async function createMany(page: Page) {
+  await page.evaluate(
+    async ({ total, names }) => {
+      const tally = (
+        globalThis as unknown as {
+          tally: { execute(stream: string, command: object): Promise<{ type: string }> };
+        }
+      ).tally;
+      const results = await Promise.all(
+        names.map((name, i) =>
+          tally.execute(`counter-many-${String(i).padStart(4, '0')}`, { type: 'create', name }),
+        ),
+      );
+      if (results.filter((r) => r.type === 'accepted').length !== total)
+        throw new Error('Not every counter was created.');
+    },
+    { total, names: Array.from({ length: total }, (_, i) => nameOf(i)) },
+  );
+}
+
+it('a thousand counters: a window of them in the page, every one reachable, axe clean', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  await createMany(page);
+  await page.reload();
+  const list = page.getByRole('list', { name: 'Counters', exact: true });
+  await list.waitFor();
+  await page.getByLabel(`${nameOf(0)} count`, { exact: true }).waitFor();
+  // Only the cards near the screen are in the page, each telling its place in the whole list.
+  const rendered = await page.locator('[data-counter]').count();
+  expect(rendered).toBeGreaterThan(5);
+  expect(rendered).toBeLessThan(100);
+  const first = page.locator('[data-counter]').first();
+  expect(await first.getAttribute('aria-posinset')).toBe('1');
+  expect(await first.getAttribute('aria-setsize')).toBe(String(total));
+
+  // Scrolled to the end, the last one is there and counts like any other.
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  const last = nameOf(total - 1);
+  await waitFor(
+    async () => (await page.getByLabel(`${last} count`, { exact: true }).count()) === 1,
+    'the last counter to render',
+  );
+  await page.getByRole('button', { name: `Increment ${last}`, exact: true }).click();
+  await expectCount(page, last, 1);
+  expect(await page.locator('[data-counter]').count()).toBeLessThan(100);
+  expect(await page.getByLabel(`${nameOf(0)} count`, { exact: true }).count()).toBe(0);
+
+  // Keyboard: tabbing on from a card reaches the next ones, rendered as focus scrolls to them.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.getByRole('button', { name: `Increment ${nameOf(0)}`, exact: true }).focus();
+  // Three stops a card at zero (+, +2, More; − is off): 60 presses land on the 21st card, past
+  // what was rendered at first.
+  for (let i = 0; i < 60; i++) await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+  expect(focused).toBe(`Increment ${nameOf(20)}`);
+
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    const serious = (await axeViolations(page)).filter(
+      (v) => v.impact === 'serious' || v.impact === 'critical',
+    );
+    expect({ colorScheme, serious }).toEqual({ colorScheme, serious: [] });
+  }
+  await context.close();
+});

@@ -1,0 +1,80 @@
+import type { PushResult } from '../../core/protocol.ts';
+import type { AccessStore } from '../../server/access-store.ts';
+import type { SyncStorage } from '../../server/options.ts';
+import type { SyncStore } from '../../server/redis-store.ts';
+import type { Envelope } from '../../server/stored-event.ts';
+
+/**
+ * The store interfaces in memory, for tests of routing and validation with `app.request`: no
+ * limits, no quota, no retry rule. Everything about storage is tested against redis-server.
+ */
+export function memoryStorage(): SyncStorage & { readonly appended: () => number } {
+  const streams = new Map<string, Envelope[]>();
+  const feeds = new Map<string, { cursor: string; event: Envelope }[]>();
+  const revoked = new Set<string>();
+  let appended = 0;
+
+  const store: SyncStore = {
+    async append(space, pushed) {
+      return pushed.map(({ stream, expectedVersion, events }): PushResult => {
+        const key = `${space}/${stream}`;
+        const held = streams.get(key) ?? [];
+        if (held.length !== expectedVersion)
+          return {
+            stream,
+            status: 'conflict',
+            version: held.length,
+            events: held.slice(expectedVersion),
+          };
+        const feed = feeds.get(space) ?? [];
+        for (const event of events) {
+          held.push(event);
+          feed.push({ cursor: `${feed.length + 1}-0`, event });
+          appended++;
+        }
+        streams.set(key, held);
+        feeds.set(space, feed);
+        return { stream, status: 'accepted', version: held.length };
+      });
+    },
+    async readFeed(space, after, limit) {
+      const feed = feeds.get(space) ?? [];
+      const from = after === '0' ? 0 : Number(after.split('-')[0]);
+      const rest = feed.slice(Math.min(from, feed.length));
+      return { entries: rest.slice(0, limit), more: rest.length > limit };
+    },
+    async readStream(space, stream) {
+      return { type: 'stream', events: streams.get(`${space}/${stream}`) ?? [] };
+    },
+    async deleteStream(space, stream, expected) {
+      const held = streams.get(`${space}/${stream}`) ?? [];
+      if (held.length !== expected.length || held.at(-1)?.id !== expected.lastId) return 'changed';
+      streams.delete(`${space}/${stream}`);
+      return 'deleted';
+    },
+    async feedHead(space) {
+      return feeds.get(space)?.at(-1)?.cursor ?? '0-0';
+    },
+    ping: async () => true,
+  };
+
+  const access: AccessStore = {
+    admit: async ({ space, device }) =>
+      revoked.has(`${space}/${device}`) ? 'revoked' : 'admitted',
+    revoke: async ({ space, device }) => void revoked.add(`${space}/${device}`),
+    count: async () => {},
+    acquireLease: async () => {},
+    renewLease: async () => 'renewed',
+    releaseLease: async () => {},
+    addDevice: async () => {},
+    seen: async () => {},
+    addInvite: async () => {},
+    consumeInvite: async () => true,
+    cancelInvite: async () => true,
+    devices: async () => [],
+    renameDevice: async () => {},
+    removeDevice: async () => true,
+  };
+
+  return { store, access, appended: () => appended };
+}

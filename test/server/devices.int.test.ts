@@ -1,0 +1,348 @@
+import { describe, expect, it } from 'vitest';
+import {
+  devicesResponseSchema,
+  errorBodySchema,
+  inviteResponseSchema,
+} from '../../core/protocol.ts';
+import { createSpaceTokens } from '../../server/auth.ts';
+import { freePort } from '../../server/local-redis.ts';
+import { startServerProcess } from '../reliability/server-process.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
+import {
+  auth,
+  createSpace,
+  events,
+  openLive,
+  push,
+  pushBody,
+  secret,
+  startTestServer,
+  streamOf,
+  waitFor,
+} from './fixtures.ts';
+
+// Two instances: a removal on one ends the removed device's feed on the other.
+const sync = syncServerFixture({ instances: 2, server: { rateLimit: false } });
+const url = (path: string) => `${sync.url}${path}`;
+
+async function newSpace(name = 'Laptop') {
+  const response = await fetch(url('/api/spaces'), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { space: string; token: string };
+}
+async function invite(space: string, token: string) {
+  const response = await fetch(url(`/api/spaces/${space}/invites`), {
+    method: 'POST',
+    headers: auth(token),
+  });
+  expect(response.status).toBe(201);
+  return inviteResponseSchema.parse(await response.json());
+}
+const join = (space: string, bearer: string, name?: string) =>
+  fetch(url(`/api/spaces/${space}/devices`), {
+    method: 'POST',
+    headers: { ...auth(bearer), 'Content-Type': 'application/json' },
+    body: name === undefined ? '' : JSON.stringify({ name }),
+  });
+async function joined(space: string, bearer: string, name?: string) {
+  const response = await join(space, bearer, name);
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { token: string }).token;
+}
+async function devices(space: string, token: string) {
+  const response = await fetch(url(`/api/spaces/${space}/devices`), { headers: auth(token) });
+  expect(response.status).toBe(200);
+  return devicesResponseSchema.parse(await response.json());
+}
+const message = async (response: Response) =>
+  ((await response.json()) as { error: { message: string } }).error.message;
+
+describe('pairing invites', () => {
+  it('are single-use: of five devices racing with one invite, exactly one joins', async () => {
+    const { space, token } = await newSpace();
+    const { invite: link } = await invite(space, token);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => join(space, link)));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 401, 401, 401, 401]);
+    const again = await join(space, link);
+    expect(again.status).toBe(401);
+    expect(await message(again)).toMatch(/already used/);
+  });
+
+  it('can be cancelled, and expire after their time (15 minutes by default)', async () => {
+    const { space, token } = await newSpace();
+    const { invite: link, expiresAt } = await invite(space, token);
+    expect(expiresAt - Date.now()).toBeGreaterThan(14 * 60_000);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+    const cancel = () =>
+      fetch(url(`/api/spaces/${space}/invites/${link}`), {
+        method: 'DELETE',
+        headers: auth(token),
+      });
+    expect((await cancel()).status).toBe(204);
+    expect((await cancel()).status).toBe(404);
+    expect((await join(space, link)).status).toBe(401);
+  });
+
+  it('a device token can no longer add devices', async () => {
+    const { space, token } = await newSpace();
+    const refused = await join(space, token);
+    expect(refused.status).toBe(403);
+    expect(await message(refused)).toMatch(/Only a pairing link adds a device/);
+    expect((await devices(space, token)).devices).toHaveLength(1);
+  });
+});
+
+describe('a space’s devices', () => {
+  it('are listed with names, this device marked; renamed; and another one removed for good', async () => {
+    const { space, token: laptop } = await newSpace('Laptop');
+    const phone = await joined(space, (await invite(space, laptop)).invite, 'Chrome on Android');
+    const list = await devices(space, laptop);
+    expect(list.devices.map((d) => d.name)).toEqual(['Laptop', 'Chrome on Android']);
+    const self = list.devices.find((d) => d.id === list.self)!;
+    expect(self.name).toBe('Laptop');
+    expect(self.lastSeenAt).toBeGreaterThanOrEqual(self.joinedAt);
+
+    const rename = await fetch(url(`/api/spaces/${space}/devices/self`), {
+      method: 'PATCH',
+      headers: { ...auth(phone), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: '  Pixel   phone ' }),
+    });
+    expect(rename.status).toBe(204);
+    const bad = await fetch(url(`/api/spaces/${space}/devices/self`), {
+      method: 'PATCH',
+      headers: { ...auth(phone), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: '' }),
+    });
+    expect(bad.status).toBe(400);
+    const phoneId = (await devices(space, phone)).self;
+    expect((await devices(space, laptop)).devices.map((d) => d.name)).toEqual([
+      'Laptop',
+      'Pixel phone',
+    ]);
+
+    // The phone follows the feed on the other instance; the laptop removes it through the first:
+    // the feed ends within a second.
+    const live = await openLive(
+      `${sync.servers[1]!.url}/api/spaces/${space}/live?after=0`,
+      auth(phone),
+    );
+    expect(live.response.status).toBe(200);
+    const removedAt = Date.now();
+    const removal = await fetch(url(`/api/spaces/${space}/devices/${phoneId}`), {
+      method: 'DELETE',
+      headers: auth(laptop),
+    });
+    expect(removal.status).toBe(204);
+    await live.ended();
+    expect(Date.now() - removedAt).toBeLessThan(1_000);
+    expect(live.messages.at(-1)?.event).toBe('error');
+
+    // Its pushes are refused in words, it cannot rejoin with anything it kept, and it is gone
+    // from the list; removing it again is a 404.
+    const stream = streamOf();
+    const pushed = await push(
+      sync.url,
+      space,
+      phone,
+      pushBody(stream, 0, events(stream, 0, ['Created'])),
+    );
+    expect(pushed.status).toBe(401);
+    expect(await message(pushed)).toMatch(/removed/);
+    expect((await join(space, phone)).status).toBe(401);
+    expect((await devices(space, laptop)).devices.map((d) => d.name)).toEqual(['Laptop']);
+    expect(
+      (
+        await fetch(url(`/api/spaces/${space}/devices/${phoneId}`), {
+          method: 'DELETE',
+          headers: auth(laptop),
+        })
+      ).status,
+    ).toBe(404);
+    // It can join again with a new invite, as a new device.
+    const back = await joined(space, (await invite(space, laptop)).invite, 'Pixel phone');
+    expect((await devices(space, back)).devices).toHaveLength(2);
+  });
+});
+
+describe('every credential on every device endpoint', () => {
+  type Refusal = readonly [headers: Record<string, string>, status: 401 | 403, message: RegExp];
+  const code = { 401: 'unauthorized', 403: 'forbidden' } as const;
+
+  /**
+   * Sends each request with each credential: each is refused with its status, its error code and
+   * a sentence that says why, and Redis is as it was before that request (its snapshot).
+   */
+  async function refusesAll(
+    endpoints: readonly (readonly [method: string, path: string, body?: string])[],
+    credentials: Record<string, Refusal>,
+  ) {
+    for (const [method, path, body] of endpoints)
+      for (const [who, [headers, status, why]] of Object.entries(credentials)) {
+        const before = await sync.redis.snapshot();
+        const response = await fetch(url(path), {
+          method,
+          headers: { ...headers, 'Content-Type': 'application/json' },
+          ...(body ? { body } : {}),
+        });
+        const text = await response.text();
+        expect({ method, path, who, status: response.status }).toEqual({
+          method,
+          path,
+          who,
+          status,
+        });
+        const { error } = errorBodySchema.parse(JSON.parse(text));
+        expect(error.code, `${method} ${path} as ${who}`).toBe(code[status]);
+        expect(error.message, `${method} ${path} as ${who}`).toMatch(why);
+        expect(await sync.redis.snapshot(), `${method} ${path} as ${who}`).toEqual(before);
+      }
+  }
+
+  async function given() {
+    const { space, token } = await newSpace();
+    const other = await newSpace();
+    const gone = await joined(space, (await invite(space, token)).invite);
+    const goneId = (await devices(space, gone)).self;
+    const removal = await fetch(url(`/api/spaces/${space}/devices/${goneId}`), {
+      method: 'DELETE',
+      headers: auth(token),
+    });
+    expect(removal.status).toBe(204);
+    const live = (await invite(space, token)).invite;
+    const otherInvite = (await invite(other.space, other.token)).invite;
+    const names = async () =>
+      JSON.stringify((await devices(space, token)).devices.map(({ id, name }) => [id, name]));
+    return { space, token, other, gone, goneId, live, otherInvite, names };
+  }
+
+  it('answers exactly 401 or 403 in words, and changes nothing', async () => {
+    const { space, other, gone, goneId, live, names } = await given();
+    const tokens = createSpaceTokens(secret);
+    const credentials: Record<string, Refusal> = {
+      none: [{}, 401, /needs a bearer token/],
+      'not a bearer': [{ Authorization: 'Basic dGFsbHk6dGFsbHk=' }, 401, /needs a bearer token/],
+      malformed: [{ Authorization: 'Bearer nope' }, 401, /not valid on this server/],
+      forged: [auth(`t1.${space}.${'A'.repeat(43)}`), 401, /not valid on this server/],
+      "another space's": [auth(other.token), 403, /belongs to another space/],
+      removed: [auth(gone), 401, /left the space or was removed/],
+      'invite as token': [auth(live), 401, /pairing link only joins a space/],
+    };
+    const before = await names();
+    await refusesAll(
+      [
+        ['GET', `/api/spaces/${space}/devices`],
+        ['PATCH', `/api/spaces/${space}/devices/self`, JSON.stringify({ name: 'x' })],
+        ['DELETE', `/api/spaces/${space}/devices/self`],
+        ['DELETE', `/api/spaces/${space}/devices/${goneId}`],
+        ['POST', `/api/spaces/${space}/invites`],
+        ['DELETE', `/api/spaces/${space}/invites/${live}`],
+      ],
+      credentials,
+    );
+    // A genuine invite the space never made pending (signed, not issued) is 401, and so is one
+    // signed with another secret. (Every other credential on joining: the next test.)
+    expect((await join(space, tokens.invite(space, Date.now() + 60_000).invite)).status).toBe(401);
+    const foreign = createSpaceTokens('another-secret-that-is-long-enough-987654');
+    expect((await join(space, foreign.invite(space, Date.now() + 60_000).invite)).status).toBe(401);
+    expect(await names()).toBe(before);
+    // The pending invite was neither used nor cancelled by any of it.
+    expect((await join(space, live)).status).toBe(201);
+  });
+
+  it('joining takes only a pending invite of the space: anything else is refused in words, and changes nothing', async () => {
+    const { space, token, other, gone, live, otherInvite, names } = await given();
+    const before = await names();
+    await refusesAll(
+      [['POST', `/api/spaces/${space}/devices`, JSON.stringify({ name: 'Intruder' })]],
+      {
+        none: [{}, 401, /needs a bearer token/],
+        'not a bearer': [{ Authorization: `Basic ${live}` }, 401, /needs a bearer token/],
+        malformed: [{ Authorization: 'Bearer nope' }, 401, /not valid on this server/],
+        'a malformed invite': [auth(`p1.${space}.${'A'.repeat(12)}`), 401, /not valid here/],
+        'a tampered invite': [
+          auth(`${live.slice(0, -2)}${live.endsWith('AA') ? 'BB' : 'AA'}`),
+          401,
+          /not valid here/,
+        ],
+        "another space's token": [auth(other.token), 403, /belongs to another space/],
+        "another space's invite": [auth(otherInvite), 403, /pairing link is for another space/],
+        "a removed device's token": [auth(gone), 401, /left the space or was removed/],
+        "this space's device token": [auth(token), 403, /Only a pairing link adds a device/],
+      },
+    );
+    expect(await names()).toBe(before);
+    // Neither invite was used up by any of it.
+    expect((await join(space, live)).status).toBe(201);
+    expect((await join(other.space, otherInvite)).status).toBe(201);
+  });
+});
+
+describe('the lifetime of an invite', () => {
+  it('is the server’s inviteTtlMs: an invite works within it and is refused once it expired, changing nothing', async () => {
+    // 10 s is the shortest the options allow (options.ts).
+    const short = await startTestServer(sync.redis.url, { rateLimit: false, inviteTtlMs: 10_000 });
+    try {
+      const on = (path: string) => `${short.url}${path}`;
+      const { space, token } = await createSpace(short.url);
+      const make = async () => {
+        const response = await fetch(on(`/api/spaces/${space}/invites`), {
+          method: 'POST',
+          headers: auth(token),
+        });
+        expect(response.status).toBe(201);
+        return inviteResponseSchema.parse(await response.json());
+      };
+      const used = await make();
+      const unused = await make();
+      expect(unused.expiresAt - Date.now()).toBeGreaterThan(5_000);
+      expect(unused.expiresAt - Date.now()).toBeLessThanOrEqual(10_000);
+      const joinShort = (link: string) =>
+        fetch(on(`/api/spaces/${space}/devices`), { method: 'POST', headers: auth(link) });
+      expect((await joinShort(used.invite)).status).toBe(201);
+
+      // Until Redis itself has dropped the pending invites (their key expires with the last).
+      const pending = `tally:{${space}}:invites`;
+      await waitFor(
+        async () =>
+          Date.now() > unused.expiresAt && (await sync.redis.client.exists(pending)) === 0,
+        'the invite to expire',
+      );
+      const before = await sync.redis.snapshot();
+      const refused = await joinShort(unused.invite);
+      expect(refused.status).toBe(401);
+      expect(errorBodySchema.parse(await refused.json()).error.message).toMatch(/has expired/);
+      expect(await sync.redis.snapshot()).toEqual(before);
+      const list = await fetch(on(`/api/spaces/${space}/devices`), { headers: auth(token) });
+      expect(devicesResponseSchema.parse(await list.json()).devices).toHaveLength(2);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('is set by TALLY_INVITE_TTL_MINUTES for npm start', async () => {
+    const server = await startServerProcess({
+      port: await freePort(),
+      redisUrl: sync.redis.url,
+      secret,
+      env: { TALLY_INVITE_TTL_MINUTES: '2', TALLY_RATE_LIMIT: 'false' },
+    });
+    try {
+      const { space, token } = await createSpace(server.url);
+      const asked = Date.now();
+      const response = await fetch(`${server.url}/api/spaces/${space}/invites`, {
+        method: 'POST',
+        headers: auth(token),
+      });
+      expect(response.status).toBe(201);
+      const { expiresAt } = inviteResponseSchema.parse(await response.json());
+      expect(expiresAt - asked).toBeGreaterThan(2 * 60_000 - 10_000);
+      expect(expiresAt - Date.now()).toBeLessThanOrEqual(2 * 60_000);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,142 @@
+import fc from 'fast-check';
+import { unwrap } from 'idb';
+import { describe, expect, it } from 'vitest';
+import type { CounterCommand } from '../../core/models/counter/decider.ts';
+import type { Engine } from '../../worker/engine.ts';
+import { counterId, listCounters, openEngine } from '../helpers/engine.ts';
+
+/**
+ * Faults in the append transactions: `fail(n)` says whether the n-th readwrite transaction the
+ * engine creates from now on aborts (after its requests are issued, before it can commit). Also
+ * counts how many were open at once, so a test can tell two were in flight.
+ */
+function injectFaults(engine: Engine, fail: (n: number) => boolean) {
+  // On the platform's object, under idb's wrapper, so the store's own handles stay the real ones.
+  const db = unwrap(engine.db);
+  const original = IDBDatabase.prototype.transaction;
+  let created = 0;
+  let open = 0;
+  const seen = { maxOpen: 0, aborted: 0 };
+  db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
+    const tx = original.apply(this, args);
+    if (args[1] !== 'readwrite') return tx;
+    open++;
+    seen.maxOpen = Math.max(seen.maxOpen, open);
+    const closed = () => open--;
+    tx.addEventListener('complete', closed);
+    tx.addEventListener('abort', closed);
+    if (fail(created++))
+      queueMicrotask(() => {
+        try {
+          tx.abort();
+          seen.aborted++;
+        } catch {
+          // Already finished: nothing to break.
+        }
+      });
+    return tx;
+  } as typeof original;
+  return { seen, restore: () => delete (db as Partial<IDBDatabase>).transaction };
+}
+
+/** The stored truth of one counter: versions, head, read model, each event once. */
+async function checkStream(engine: Engine, stream: string) {
+  const history = await engine.history(stream);
+  const versions = history.map((h) => h.version);
+  expect(versions).toEqual(versions.map((_, i) => i + 1));
+  expect(await engine.store.streamVersion(stream)).toBe(versions.length);
+  const row = (await listCounters(engine)).find((r) => r.id === stream);
+  expect(row?.value).toBe(history.at(-1)?.value);
+  return history.length;
+}
+
+const step = fc.constantFrom<CounterCommand[]>(
+  [{ type: 'increment' }],
+  [{ type: 'decrement' }],
+  [{ type: 'increment' }, { type: 'increment' }],
+);
+
+describe('two append transactions in flight', () => {
+  it('whichever of them fails, every stream stays exact: no gap, no lost or doubled event, rows and heads agree', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), step), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 4 }),
+        // Fewer streams kept than touched: some are read again, some decided from memory.
+        fc.integer({ min: 1, max: 5 }),
+        async (jobs, faults, maxBatch, maxCached) => {
+          const engine = await openEngine({ maxBatch, maxCached });
+          try {
+            const streams = [0, 1, 2, 3].map(counterId);
+            await Promise.all(
+              streams.map((id, i) => engine.execute(id, { type: 'create', name: `F${i}` })),
+            );
+            const { seen, restore } = injectFaults(engine, (n) => faults[n % faults.length]!);
+            const results = await Promise.allSettled(
+              jobs.map(([a, commands]) => engine.execute(streams[a]!, commands)),
+            );
+            restore();
+            // Every accepted command's events are stored, at the versions it was told.
+            let stored = 0;
+            for (const id of streams) stored += await checkStream(engine, id);
+            let accepted = streams.length;
+            for (const [i, result] of results.entries()) {
+              if (result.status !== 'fulfilled' || result.value.type !== 'accepted') continue;
+              const stored = await engine.store.readStream(streams[jobs[i]![0]]!);
+              for (const event of result.value.events)
+                expect(stored[event.version - 1]?.id).toBe(event.id);
+              accepted += result.value.events.length;
+            }
+            // A failed one wrote nothing: only accepted events are stored.
+            expect(stored).toBe(accepted);
+            expect(await engine.store.head()).toBe(stored);
+            expect((await engine.readAfter(0, 10_000)).map((e) => e.position)).toEqual(
+              Array.from({ length: stored }, (_, i) => i + 1),
+            );
+            if (seen.aborted === 0)
+              expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+            // And the engine carries on from the durable state.
+            for (const id of streams) {
+              const before = await engine.store.streamVersion(id);
+              expect(await engine.execute(id, { type: 'increment' })).toMatchObject({
+                type: 'accepted',
+                version: before + 1,
+              });
+              await checkStream(engine, id);
+            }
+          } finally {
+            engine.close();
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('the first of two in flight fails: the second is decided again on what is stored', async () => {
+    const engine = await openEngine({ maxBatch: 1 });
+    try {
+      const [a, b] = [counterId(1), counterId(2)];
+      await engine.execute(a, { type: 'create', name: 'A' });
+      await engine.execute(b, { type: 'create', name: 'B' });
+      const { seen, restore } = injectFaults(engine, (n) => n === 0);
+      // One batch per transaction: a's increment in the first, b's in the second, a's second
+      // increment (decided on top of the first) in the third.
+      const results = await Promise.allSettled([
+        engine.execute(a, { type: 'increment' }),
+        engine.execute(b, { type: 'increment' }),
+        engine.execute(a, { type: 'increment' }),
+      ]);
+      restore();
+      expect(seen.maxOpen).toBeGreaterThanOrEqual(2);
+      expect(seen.aborted).toBe(1);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+      expect(await checkStream(engine, a)).toBe(1);
+      expect(await checkStream(engine, b)).toBe(2);
+      expect(await engine.execute(a, { type: 'increment' })).toMatchObject({ version: 2 });
+    } finally {
+      engine.close();
+    }
+  });
+});

@@ -1,0 +1,84 @@
+import type { EventEnvelope, StreamId } from '../core/envelope.ts';
+import type { OutboxEntry } from '../core/append-plan.ts';
+import type { CommitNotice, RejectedAfterSync } from '../core/event-store.ts';
+import { rowsTouched, type Projections } from '../core/projection.ts';
+import type { TallyDatabase } from './idb-schema.ts';
+
+const STORES = ['events', 'streams', 'snapshots', 'views', 'outbox', 'rejections'] as const;
+
+/**
+ * Drops everything this device holds of one stream, in one transaction: its events, head,
+ * snapshot, read-model rows, pending commands and rejections after sync. What "Delete forever"
+ * does here, and what the server's tombstone for the stream does on every other device. A stream
+ * that is not here writes nothing. Answers what a commit notice tells the tabs: the rows gone.
+ */
+export async function forgetStream(
+  db: TallyDatabase,
+  projections: Projections,
+  stream: StreamId,
+  options: {
+    /**
+     * Deleted by another device: pending commands dropped here are told as one rejection after
+     * sync, so counts made here never vanish without a word.
+     */
+    readonly tellDropped?: boolean;
+  } = {},
+): Promise<CommitNotice & { readonly forgotten: number }> {
+  const tx = db.transaction(STORES, 'readwrite', { durability: 'strict' });
+  const byStream = tx.objectStore('events').index('byStream');
+  const range = IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]);
+  const [records, positions, outbox, rejections] = await Promise.all([
+    byStream.getAll(range),
+    byStream.getAllKeys(range),
+    tx.objectStore('outbox').index('byStream').getAll(stream),
+    tx.objectStore('rejections').getAll(),
+  ]);
+  // Rows are keyed by what the events name (their stream), never by their data: the raw records
+  // are enough, so a damaged event of the stream cannot keep it from being forgotten.
+  const rows = [...rowsTouched(records as unknown as EventEnvelope[], projections.of).values()].map(
+    ({ view, key }) => ({ view, key, value: undefined }),
+  );
+  const told =
+    options.tellDropped && outbox.length > 0
+      ? await dropped(tx, rows, outbox as readonly OutboxEntry[], stream)
+      : undefined;
+  const ops: Promise<unknown>[] = [
+    ...positions.map((position) => tx.objectStore('events').delete(position)),
+    ...outbox.map((entry) => tx.objectStore('outbox').delete(entry.seq!)),
+    ...rejections
+      .filter((rejection) => rejection.stream === stream)
+      .map((rejection) => tx.objectStore('rejections').delete(rejection.commandId)),
+    ...rows.map(({ view, key }) => tx.objectStore('views').delete([view, key])),
+    tx.objectStore('streams').delete(stream),
+    tx.objectStore('snapshots').delete(stream),
+    ...(told ? [tx.objectStore('rejections').put(told)] : []),
+  ];
+  await Promise.all([...ops, tx.done]);
+  // Its pending commands and rejections went too: sync reads its count and its list again.
+  const rebased = positions.length > 0 || outbox.length > 0 ? [stream] : [];
+  return { events: [], rows, rebased, forgotten: positions.length };
+}
+
+/** The rejection that tells of pending commands a deletion elsewhere dropped here. */
+async function dropped(
+  tx: ReturnType<TallyDatabase['transaction']>,
+  rows: readonly { view: string; key: string }[],
+  outbox: readonly OutboxEntry[],
+  stream: StreamId,
+): Promise<RejectedAfterSync> {
+  // Its name, as the read model last showed it.
+  const values = await Promise.all(
+    rows.map(({ view, key }) => tx.objectStore('views').get([view, key])),
+  );
+  const name = values
+    .map((record) => (record?.value as { name?: unknown } | undefined)?.name)
+    .find((candidate): candidate is string => typeof candidate === 'string');
+  const changes = outbox.length === 1 ? 'one change' : `${outbox.length} changes`;
+  return {
+    commandId: outbox[0]!.commandId,
+    stream,
+    ...(name === undefined ? {} : { name }),
+    reason: `${name === undefined ? 'It' : `“${name}”`} was deleted forever on another device, so ${changes} made to it here could not be kept.`,
+    at: Date.now(),
+  };
+}

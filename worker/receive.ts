@@ -1,0 +1,250 @@
+import type { IDBPTransaction, StoreNames } from 'idb';
+import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
+import type {
+  AnyEvent,
+  CommitNotice,
+  Rebaser,
+  ReceiveOutcome,
+  StoredEvent,
+} from '../core/event-store.ts';
+import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
+import {
+  planExtend,
+  planRebase,
+  planReceive,
+  type ReceivePlan,
+  type ReceiveWrites,
+  type StreamAtReceive,
+} from '../core/receive-plan.ts';
+import type { TallyDB, TallyDatabase } from './idb-schema.ts';
+import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
+
+export type ReceiveContext<E extends AnyEvent> = {
+  readonly db: TallyDatabase;
+  readonly decode: (record: unknown) => StoredEvent<E>;
+  readonly projections: Projections;
+};
+
+type Tx = IDBPTransaction<TallyDB, StoreNames<TallyDB>[], 'readwrite'>;
+
+const RECEIVE_STORES: StoreNames<TallyDB>[] = [
+  'events',
+  'streams',
+  'snapshots',
+  'views',
+  'meta',
+  'outbox',
+  'rejections',
+];
+
+const allVersions = (stream: StreamId, from: number, to = Number.MAX_SAFE_INTEGER) =>
+  IDBKeyRange.bound([stream, from], [stream, to]);
+
+const nothing = { events: [], rows: [], rebased: [] };
+
+/**
+ * The server's events for one stream, received in ONE IndexedDB transaction
+ * (docs/architecture.md, "Sync rules"): what they mean is decided by `planReceive` in core; here
+ * it is read and written. A crash at any point leaves either the old stream or the new one.
+ */
+export async function receiveInTransaction<E extends AnyEvent>(
+  context: ReceiveContext<E>,
+  stream: StreamId,
+  remote: readonly EventEnvelope<E>[],
+  rebase: Rebaser<E>,
+  recheck: boolean,
+): Promise<{ outcome: ReceiveOutcome<E>; notice: CommitNotice<E> }> {
+  // Strict like appends: confirming and rebasing must be on disk before anything follows them.
+  const tx = context.db.transaction(RECEIVE_STORES, 'readwrite', { durability: 'strict' });
+  const ops: Promise<unknown>[] = [];
+  try {
+    const { at, around } = await readStreamAt(tx, context, stream, remote);
+    const plan = planReceive(at, remote, recheck);
+    const result = await carryOut(tx, context, at, around, plan, rebase, ops);
+    await Promise.all([...ops, tx.done]);
+    return result;
+  } catch (error) {
+    // Must write nothing: abort, and keep the transaction's own failure observed.
+    try {
+      tx.abort();
+    } catch {
+      // Already finished or aborted.
+    }
+    await tx.done.catch(() => undefined);
+    await Promise.allSettled(ops);
+    throw error;
+  }
+}
+
+/** What a receive may need, beside the stream: read with it, so it costs no round trip later. */
+type Around = { readonly position: number; readonly rows: Map<string, unknown> };
+
+/**
+ * Reads the stream as its plan needs it, in one round trip when it can: what does not depend on
+ * the head (its outbox entries, the rejections, the position, the rows the server's events
+ * touch) is asked for with the head, and so are the events after the confirmed head, guessed:
+ * the server's events usually start right after it (another device's, or the echo of this
+ * device's own), so the events from the first of them are read, at most a few more than came.
+ * A wrong or cut-off guess is read again once the head is known. The rows and the position are
+ * read even for a plan that will not use them (an echo): a get or two, for a round trip fewer.
+ */
+async function readStreamAt<E extends AnyEvent>(
+  tx: Tx,
+  { decode, projections }: ReceiveContext<E>,
+  stream: StreamId,
+  remote: readonly EventEnvelope<E>[],
+): Promise<{ at: StreamAtReceive<E>; around: Around }> {
+  const byStream = tx.objectStore('events').index('byStream');
+  const from = remote[0]?.version;
+  const guessLimit = remote.length + 64;
+  const [stored, outbox, rejected, position, rows, guessed] = await Promise.all([
+    tx.objectStore('streams').get(stream),
+    tx.objectStore('outbox').index('byStream').getAll(stream),
+    tx.objectStore('rejections').getAllKeys(),
+    readPosition(tx),
+    // A superset of what an extend folds: its events are some of these.
+    readRows(tx, rowsTouched(remote, projections.of)),
+    from === undefined ? undefined : byStream.getAll(allVersions(stream, from), guessLimit),
+  ]);
+  const head = stored === undefined ? undefined : checkStreamHead(stored);
+  const confirmed = head?.confirmed ?? NO_STREAM;
+  const known = remote.filter((event) => event.version <= confirmed).map((event) => event.version);
+  // The guess is the tail exactly when it started after the head and was not cut off.
+  const [tail, ids] =
+    guessed !== undefined &&
+    from === confirmed + 1 &&
+    guessed.length < guessLimit &&
+    known.length === 0
+      ? [guessed, []]
+      : await Promise.all([
+          byStream.getAll(allVersions(stream, confirmed + 1)),
+          Promise.all(known.map((version) => byStream.get([stream, version]))),
+        ]);
+  const at = {
+    stream,
+    version: head?.version ?? NO_STREAM,
+    confirmed,
+    tail: tail.map(decode),
+    outbox: outbox.map(checkOutboxRow).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)),
+    confirmedIds: new Map(known.flatMap((v, i) => (ids[i] ? [[v, ids[i].id] as const] : []))),
+    rejected: new Set(rejected),
+  };
+  return { at, around: { position, rows } };
+}
+
+async function carryOut<E extends AnyEvent>(
+  tx: Tx,
+  context: ReceiveContext<E>,
+  at: StreamAtReceive<E>,
+  { position, rows }: Around,
+  plan: ReceivePlan<E>,
+  rebase: Rebaser<E>,
+  ops: Promise<unknown>[],
+): Promise<{ outcome: ReceiveOutcome<E>; notice: CommitNotice<E> }> {
+  if (plan.type === 'gap')
+    return { outcome: { type: 'gap', confirmed: at.confirmed }, notice: nothing };
+  for (const seq of plan.doneOutbox) ops.push(tx.objectStore('outbox').delete(seq));
+  for (const id of plan.clearRejections) ops.push(tx.objectStore('rejections').delete(id));
+  const applied = { type: 'applied' as const, appended: [], rebased: false, rejected: [] };
+  if (plan.type === 'confirm') {
+    if (plan.confirmed !== at.confirmed)
+      ops.push(
+        tx
+          .objectStore('streams')
+          .put({ stream: at.stream, version: at.version, confirmed: plan.confirmed }),
+      );
+    return {
+      outcome: { ...applied, confirmed: plan.confirmed, version: at.version },
+      notice: nothing,
+    };
+  }
+  if (plan.type === 'extend') {
+    const writes = planExtend(at, plan.foreign, position, rows, context.projections.of);
+    await write(tx, writes, ops);
+    return {
+      outcome: {
+        ...applied,
+        confirmed: writes.head.version,
+        version: writes.head.version,
+        appended: writes.add,
+      },
+      notice: { events: writes.add, rows: writes.rows, rebased: [] },
+    };
+  }
+  return carryOutRebase(tx, context, at, plan, rebase, position, ops);
+}
+
+async function carryOutRebase<E extends AnyEvent>(
+  tx: Tx,
+  context: ReceiveContext<E>,
+  at: StreamAtReceive<E>,
+  plan: Extract<ReceivePlan<E>, { type: 'rebase' }>,
+  rebase: Rebaser<E>,
+  position: number,
+  ops: Promise<unknown>[],
+): Promise<{ outcome: ReceiveOutcome<E>; notice: CommitNotice<E> }> {
+  // Reading the whole confirmed stream is O(N), and rebases are rare.
+  const confirmedEvents =
+    plan.confirmed === NO_STREAM
+      ? []
+      : (
+          await tx
+            .objectStore('events')
+            .index('byStream')
+            .getAll(allVersions(at.stream, 1, plan.confirmed))
+        ).map(context.decode);
+  const decided = rebase({
+    confirmed: [...confirmedEvents, ...plan.foreign],
+    pending: plan.redecide,
+  });
+  const writes = planRebase(at, plan, confirmedEvents, decided, position, context.projections.of);
+  for (const entry of plan.live) ops.push(tx.objectStore('outbox').delete(entry.seq!));
+  await write(tx, writes, ops);
+  return {
+    outcome: {
+      type: 'applied',
+      appended: [],
+      confirmed: writes.head.confirmed ?? NO_STREAM,
+      version: writes.head.version,
+      rebased: true,
+      rejected: writes.rejections,
+    },
+    notice: { events: [], rows: writes.rows, rebased: [at.stream] },
+  };
+}
+
+async function readPosition(tx: Tx): Promise<number> {
+  const record = await tx.objectStore('meta').get('head');
+  return record?.key === 'head' ? record.position : 0;
+}
+
+async function readRows(
+  tx: Tx,
+  refs: ReturnType<typeof rowsTouched>,
+): Promise<Map<string, unknown>> {
+  const views = tx.objectStore('views');
+  const found = await Promise.all(
+    [...refs.values()].map(({ view, key }) => views.get([view, key])),
+  );
+  return new Map(found.flatMap((row) => (row ? [[rowKey(row), row.value] as const] : [])));
+}
+
+async function write<E extends AnyEvent>(
+  tx: Tx,
+  writes: ReceiveWrites<E>,
+  ops: Promise<unknown>[],
+): Promise<void> {
+  const events = tx.objectStore('events');
+  for (const position of writes.remove) ops.push(events.delete(position));
+  // Deletes go first: a new pending event may take a version an old one had.
+  await Promise.all(ops.splice(0));
+  for (const event of writes.add) ops.push(events.add(event as StoredEvent));
+  for (const entry of writes.outbox) ops.push(tx.objectStore('outbox').put(entry));
+  for (const rejection of writes.rejections) ops.push(tx.objectStore('rejections').put(rejection));
+  ops.push(tx.objectStore('streams').put(writes.head));
+  if (writes.dropSnapshot) ops.push(tx.objectStore('snapshots').delete(writes.head.stream));
+  ops.push(tx.objectStore('meta').put({ key: 'head', position: writes.position }));
+  const views = tx.objectStore('views');
+  for (const { view, key, value } of writes.rows)
+    ops.push(value === undefined ? views.delete([view, key]) : views.put({ view, key, value }));
+}

@@ -1,0 +1,260 @@
+import type { EventEnvelope, StreamId } from '../core/envelope.ts';
+import type { AnyEvent, RejectedAfterSync, StoredEvent } from '../core/event-store.ts';
+import { limits } from '../core/protocol.ts';
+import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
+import type { Engine } from './engine.ts';
+import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
+import type { TallyDatabase } from './idb-schema.ts';
+import { checkCursor, checkOutboxRow, checkStreamHead, checkSyncConfig } from './stored-records.ts';
+
+/** The sync port over this device's IndexedDB and engine. */
+export class IndexedDBSyncStorage implements SyncStorage {
+  private readonly db: TallyDatabase;
+  private readonly decode: (record: unknown) => StoredEvent;
+
+  constructor(private readonly engine: Engine) {
+    this.db = engine.db;
+    this.decode = (record) => engine.store.decodeRecord(record);
+  }
+
+  readPush = () => readPush(this.db, this.decode);
+  readRestore = (stream: StreamId, from: number, to: number) =>
+    readRestore(this.db, this.decode, stream, from, to);
+  pendingCount = () => this.db.count('outbox');
+  readSettings = () => readSyncConfig(this.db);
+  writeSettings = (settings: SyncSettings) => writeSyncConfig(this.db, settings);
+  clearSettings = () =>
+    forgetSpace(this.db, this.decode, (events) =>
+      this.engine.models.modelOf(events[0]!.stream).commandsOf(events),
+    );
+  readFeedCursor = (space: string) => readCursor(this.db, space);
+  writeFeedCursor = (space: string, cursor: string) => writeCursor(this.db, space, cursor);
+  readRejections = () => readRejections(this.db);
+  dismissRejection = (commandId: string) => dismissRejection(this.db, commandId);
+  decodeRemote = (raw: unknown) => this.engine.models.decode(raw);
+  receive = (stream: StreamId, events: readonly EventEnvelope[]) =>
+    this.engine.receive(stream, events);
+  onChange(listener: (change: { readonly rebased: boolean }) => void): () => void {
+    return this.engine.onCommit((notice) => listener({ rebased: notice.rebased.length > 0 }));
+  }
+}
+
+const envelope = <E extends AnyEvent>({
+  position: _,
+  ...event
+}: StoredEvent<E>): EventEnvelope<E> => event as EventEnvelope<E>;
+
+/**
+ * The next push (docs/architecture.md, "Sync rules"): per stream with pending commands, its confirmed head as
+ * `expectedVersion` and the pending events, oldest streams first, within the protocol's limits.
+ * Only whole commands go into a push, so the server never accepts half of one.
+ *
+ * Which commands fit is known from the outbox alone, so everything they need (heads, events, the
+ * id at each confirmed head) is then asked for at once: two round trips, not one per stream and
+ * command. A push is on the way of every command to the other devices.
+ */
+async function readPush<E extends AnyEvent>(
+  db: TallyDatabase,
+  decode: (record: unknown) => StoredEvent<E>,
+): Promise<PushStream[]> {
+  const tx = db.transaction(['outbox', 'streams', 'events'], 'readonly');
+  const byVersion = tx.objectStore('events').index('byStream');
+  const rows = (await tx.objectStore('outbox').getAll()).map(checkOutboxRow);
+  const candidates = commandsThatFit(rows);
+  const streams: PushStream[] = [];
+  // Streams whose versions do not follow their confirmed head are skipped, so more may be read
+  // than pushed; in chunks, so a long outbox is not read far past the limit.
+  for (let next = 0; next < candidates.length && streams.length < limits.maxStreamsPerPush;) {
+    const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
+    const read = await Promise.all(
+      chunk.map(({ stream, versions }) =>
+        Promise.all([
+          tx.objectStore('streams').get(stream),
+          Promise.all(versions.map((version) => byVersion.get([stream, version]))),
+          // The id at the confirmed head, which is the version before the first pending one
+          // whenever the stream is pushed at all (checked below).
+          idAt(byVersion, stream, versions[0]! - 1),
+        ]),
+      ),
+    );
+    chunk.forEach(({ stream }, i) => {
+      const [head, stored, expectedId] = read[i]!;
+      const expectedVersion = head === undefined ? 0 : (checkStreamHead(head).confirmed ?? 0);
+      const events = stored.map(
+        (record) => envelope(decode(record)) as PushStream['events'][number],
+      );
+      // Versions must follow the confirmed head; anything else waits for the next rebase.
+      if (
+        streams.length < limits.maxStreamsPerPush &&
+        events.every((e, i) => e.version === expectedVersion + i + 1)
+      )
+        streams.push({ stream, expectedVersion, ...expectedId, events });
+    });
+  }
+  await tx.done;
+  return streams;
+}
+
+/** Per stream, oldest first, the versions of its first commands that fit in one push, whole. */
+function commandsThatFit(rows: readonly OutboxEntry[]): { stream: string; versions: number[] }[] {
+  const byStream = new Map<string, OutboxEntry[]>();
+  for (const row of rows) {
+    let list = byStream.get(row.stream);
+    if (!list) byStream.set(row.stream, (list = []));
+    list.push(row);
+  }
+  const fit: { stream: string; versions: number[] }[] = [];
+  let budget: number = limits.maxEventsPerPush;
+  for (const [stream, commands] of byStream) {
+    const versions: number[] = [];
+    for (const command of commands) {
+      if (command.events.length > budget) break;
+      versions.push(...command.events.map(({ version }) => version));
+      budget -= command.events.length;
+    }
+    if (versions.length > 0) fit.push({ stream, versions });
+    if (budget === 0) break;
+  }
+  return fit;
+}
+
+async function readSyncConfig(db: TallyDatabase): Promise<SyncSettings | undefined> {
+  const record = await db.get('meta', 'sync');
+  return record === undefined ? undefined : checkSyncConfig(record);
+}
+
+async function writeSyncConfig(db: TallyDatabase, config: SyncSettings): Promise<void> {
+  await db.put('meta', { key: 'sync', ...config });
+}
+
+/**
+ * Forgets the space and its feed cursor, and makes everything this device holds pending again,
+ * in one transaction: the next space it starts or joins gets its whole history (same event ids,
+ * so a space that already has them answers them as its own). Events another device decided get
+ * the commands that decide exactly them (`Model.commandsOf`), so a rebase can re-run them too.
+ * Pending commands keep their place after the history they follow.
+ */
+async function forgetSpace(
+  db: TallyDatabase,
+  decode: (record: unknown) => StoredEvent,
+  commandsOf: (events: readonly StoredEvent[]) => readonly unknown[],
+): Promise<void> {
+  const tx = db.transaction(['meta', 'streams', 'outbox', 'events'], 'readwrite');
+  const byStream = tx.objectStore('events').index('byStream');
+  const [heads, pending] = await Promise.all([
+    tx.objectStore('streams').getAll(),
+    tx.objectStore('outbox').getAll(),
+  ]);
+  const kept = pending.map(checkOutboxRow).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+  const history: OutboxEntry[] = [];
+  const unconfirmed: StreamHead[] = [];
+  for (const head of heads.map(checkStreamHead)) {
+    const confirmed = head.confirmed ?? 0;
+    if (confirmed === 0) continue;
+    const events = (
+      await byStream.getAll(IDBKeyRange.bound([head.stream, 1], [head.stream, confirmed]))
+    ).map(decode);
+    history.push(...commandRuns(events, commandsOf));
+    unconfirmed.push({ stream: head.stream, version: head.version, confirmed: 0 });
+  }
+  const outbox = tx.objectStore('outbox');
+  await Promise.all([
+    tx.objectStore('meta').delete('sync'),
+    tx.objectStore('meta').delete('cursor'),
+    ...unconfirmed.map((head) => tx.objectStore('streams').put(head)),
+    outbox.clear(),
+  ]);
+  // Fresh sequence numbers, history first: a stream's commands stay in version order.
+  for (const entry of [...history, ...kept]) {
+    const { seq: _, ...rest } = entry;
+    await outbox.add(rest);
+  }
+  await tx.done;
+}
+
+/** A stream's events as the commands that made them: each run of one command id is one entry. */
+function commandRuns(
+  events: readonly StoredEvent[],
+  commandsOf: (events: readonly StoredEvent[]) => readonly unknown[],
+): OutboxEntry[] {
+  const entries: OutboxEntry[] = [];
+  let run: StoredEvent[] = [];
+  const flush = () => {
+    const first = run[0];
+    if (first)
+      entries.push({
+        commandId: first.meta.command,
+        stream: first.stream,
+        commands: commandsOf(run),
+        events: run.map(({ id, version }) => ({ id, version })),
+      });
+    run = [];
+  };
+  for (const event of events) {
+    if (run[0] && run[0].meta.command !== event.meta.command) flush();
+    run.push(event);
+  }
+  flush();
+  return entries;
+}
+
+async function readCursor(db: TallyDatabase, space: string): Promise<string> {
+  const record = await db.get('meta', 'cursor');
+  if (record === undefined) return '0';
+  const stored = checkCursor(record);
+  return stored.space === space ? stored.cursor : '0';
+}
+
+async function writeCursor(db: TallyDatabase, space: string, cursor: string): Promise<void> {
+  await db.put('meta', { key: 'cursor', space, cursor });
+}
+
+async function readRejections(db: TallyDatabase): Promise<RejectedAfterSync[]> {
+  return (await db.getAll('rejections')).sort((a, b) => a.at - b.at);
+}
+
+async function dismissRejection(db: TallyDatabase, commandId: string): Promise<void> {
+  await db.delete('rejections', commandId);
+}
+
+/**
+ * The confirmed events of a stream after `from`, up to `to`, as pushes of at most the protocol's
+ * limit: what a device sends back to a server that came back with fewer events than it had
+ * already accepted (Redis restarted and lost its last second).
+ */
+async function readRestore<E extends AnyEvent>(
+  db: TallyDatabase,
+  decode: (record: unknown) => StoredEvent<E>,
+  stream: string,
+  from: number,
+  to: number,
+): Promise<PushStream[]> {
+  const raw = await db.getAllFromIndex(
+    'events',
+    'byStream',
+    IDBKeyRange.bound([stream, from + 1], [stream, to]),
+  );
+  const events = raw.map((record) => envelope(decode(record)) as PushStream['events'][number]);
+  const first = await idAt(db.transaction('events').store.index('byStream'), stream, from);
+  const pushes: PushStream[] = [];
+  for (let i = 0; i < events.length; i += limits.maxEventsPerPush)
+    pushes.push({
+      stream,
+      expectedVersion: from + i,
+      // The server must hold our event at `from` (or the batch before this one).
+      ...(i === 0 ? first : { expectedId: events[i - 1]!.id }),
+      events: events.slice(i, i + limits.maxEventsPerPush),
+    });
+  return pushes;
+}
+
+/** `{ expectedId }`: this device's event id at `version`, so the server can tell a diverged copy. */
+async function idAt(
+  byStream: { get(key: [string, number]): Promise<unknown> },
+  stream: string,
+  version: number,
+): Promise<{ expectedId?: string }> {
+  if (version === 0) return {};
+  const record = (await byStream.get([stream, version])) as { id?: unknown } | undefined;
+  return typeof record?.id === 'string' ? { expectedId: record.id } : {};
+}
