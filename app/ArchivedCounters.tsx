@@ -3,6 +3,7 @@ import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
+import { focusWhenShown } from './focus.ts';
 
 /**
  * Archived counters, behind a disclosure: each can be restored (back into the list, with its
@@ -32,7 +33,7 @@ export function ArchivedCounters({
 
   const close = () => {
     setDeleting(undefined);
-    requestAnimationFrame(() => toggle.current?.focus());
+    focusWhenShown(() => toggle.current);
   };
   const remove = async (row: CounterRow) => {
     setBusy(true);
@@ -81,12 +82,10 @@ export function ArchivedCounters({
                   onClick={async () => {
                     if (!(await run(row.id, { type: 'restore' }))) return;
                     // Focus follows the counter back to its card (this button is gone).
-                    requestAnimationFrame(() =>
-                      document
-                        .querySelector<HTMLButtonElement>(
-                          `[data-counter="${CSS.escape(row.id)}"] button.more`,
-                        )
-                        ?.focus(),
+                    focusWhenShown(() =>
+                      document.querySelector<HTMLButtonElement>(
+                        `[data-counter="${CSS.escape(row.id)}"] button.more`,
+                      ),
                     );
                   }}
                 >

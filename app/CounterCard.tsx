@@ -6,6 +6,7 @@ import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { Change, Move, Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
+import { focusWhenShown } from './focus.ts';
 
 // The history and its chart load when a person first opens one.
 const HistoryPanel = lazy(() =>
@@ -66,12 +67,19 @@ export function CounterCard({
 
   /** Moving re-orders the list; keyboard focus stays with the counter that moved. */
   const moveAndKeepFocus = async (direction: 'up' | 'down') => {
+    const place = () =>
+      [...document.querySelectorAll<HTMLElement>('[data-counter]')].findIndex(
+        (card) => card.dataset.counter === id,
+      );
+    const before = place();
     if (!(await move(id, direction))) return;
-    requestAnimationFrame(() => {
+    // Once the list shows the new order (the move's answer can come before it).
+    focusWhenShown(() => {
+      if (place() === before) return undefined;
       const card = document.querySelector(`[data-counter="${CSS.escape(id)}"]`);
       const same = card?.querySelector<HTMLButtonElement>(`[data-move="${direction}"]`);
       const other = card?.querySelector<HTMLButtonElement>('[data-move]:not(:disabled)');
-      (same && !same.disabled ? same : other)?.focus();
+      return same && !same.disabled ? same : other;
     });
   };
 
@@ -102,7 +110,7 @@ export function CounterCard({
   const stopRenaming = () => {
     setRenaming(false);
     setProblem(undefined);
-    requestAnimationFrame(() => renameButton.current?.focus());
+    focusWhenShown(() => renameButton.current);
   };
 
   const rename = async (event: FormEvent) => {
@@ -310,8 +318,8 @@ export function CounterCard({
               onClick={async () => {
                 if (!(await run(id, { type: 'archive' }, setProblem))) return;
                 // The card is gone: focus goes where the counter went, the archive.
-                requestAnimationFrame(() =>
-                  document.querySelector<HTMLButtonElement>('[data-archive-toggle]')?.focus(),
+                focusWhenShown(() =>
+                  document.querySelector<HTMLButtonElement>('[data-archive-toggle]'),
                 );
               }}
             >
