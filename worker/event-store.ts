@@ -46,6 +46,8 @@ export type IndexedDBEventStoreOptions = {
 class Superseded extends Error {}
 
 const MAX_TRANSACTIONS_IN_FLIGHT = 2;
+/** How many stream ids the store keeps to answer loads of new streams without a read. */
+const MAX_KNOWN_STREAMS = 250_000;
 const APPEND_STORES = ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'] as const;
 /** What a commit without a snapshot writes. */
 const COMMAND_STORES = APPEND_STORES.filter((store) => store !== 'snapshots');
@@ -77,6 +79,14 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     readonly reject: (error: unknown) => void;
   }[] = [];
   private readonly listeners = new Set<CommitListener<E>>();
+  /**
+   * Every stream that has a head, or may have one: read once at open (`learnStreams`), then
+   * kept by this store's own writes from the moment they are asked for, so a stream not in it is
+   * new without a read (creating a counter does not wait for a load behind the append before
+   * it). A superset: a stream deleted forever stays until the next start, and is read. Undefined
+   * until read, and past `MAX_KNOWN_STREAMS` (then every load reads, as before).
+   */
+  private streamIds: Set<string> | undefined;
   /** Transactions completed; a figure for benchmarks and tests of group commit. */
   transactions = 0;
 
@@ -91,6 +101,25 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   onCommit(listener: CommitListener<E>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Reads which streams exist, once, while nothing else runs (the engine opens its store under
+   * the writer lock, before its first command): from then on a load of any other stream is
+   * answered at once.
+   */
+  async learnStreams(): Promise<void> {
+    const keys = await this.db.getAllKeys('streams');
+    if (keys.length > MAX_KNOWN_STREAMS) return;
+    this.streamIds = new Set(keys.filter((key): key is string => typeof key === 'string'));
+  }
+
+  /** `streams` may get a head by a transaction about to be created. */
+  private mayWrite(streams: Iterable<StreamId>): void {
+    const known = this.streamIds;
+    if (!known) return;
+    for (const stream of streams) known.add(stream);
+    if (known.size > MAX_KNOWN_STREAMS) this.streamIds = undefined;
   }
 
   /** Tells listeners what a transaction wrote (this store's, or one it was handed, as a deletion). */
@@ -109,6 +138,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     // The receiving transaction (created at once, so it is ordered after every append created
     // so far) writes this stream's head and rows and the position: none of them is known now.
     this.cache.forget(stream);
+    this.mayWrite([stream]);
     let result;
     try {
       result = await receiveInTransaction<E>(
@@ -128,6 +158,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   append(commit: Commit<E>): Promise<readonly StoredEvent<E>[]> {
+    this.mayWrite([commit.stream]);
     return new Promise((resolve, reject) => {
       this.queue.push({ commit, resolve, reject });
       if (!this.flushing) {
@@ -175,6 +206,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       this.cache.clear();
+      this.mayWrite(commits.map((commit) => commit.stream));
       const raw = this.begin(APPEND_STORES);
       const done = completion(raw);
       const read = await this.readForAppend(raw, commits);
@@ -354,6 +386,11 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * thousand, each queued behind the append transaction before it).
    */
   load(stream: StreamId, expected: { model: string; modelVersion: number }) {
+    if (this.streamIds && !this.streamIds.has(stream)) {
+      // No head was ever written, and no transaction this store created writes one: new.
+      this.cache.prime(stream, NO_STREAM, NO_STREAM);
+      return Promise.resolve<LoadedStream<E>>({ snapshot: undefined, events: [] });
+    }
     return new Promise<LoadedStream<E>>((resolve, reject) => {
       this.loads.push({ stream, expected, resolve, reject });
       if (this.loads.length === 1 && !this.loading) queueMicrotask(() => this.loadAll());

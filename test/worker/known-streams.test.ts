@@ -1,0 +1,63 @@
+import { unwrap } from 'idb';
+import { describe, expect, it, vi } from 'vitest';
+import type { EventEnvelope } from '../../core/envelope.ts';
+import type { CounterEvent } from '../../core/models/counter/decider.ts';
+import { counterId, engineFixture, listCounters } from '../helpers/engine.ts';
+
+const open = engineFixture();
+
+const strip = ({ position: _, ...event }: EventEnvelope & { position?: number }) =>
+  event as EventEnvelope<CounterEvent>;
+
+/** Read-only transactions that read stream heads: how a load asks whether a stream exists. */
+function countHeadReads(db: IDBDatabase) {
+  const reads = { count: 0 };
+  const original = db.transaction.bind(db);
+  vi.spyOn(db, 'transaction').mockImplementation((stores, mode, options) => {
+    if ((mode ?? 'readonly') === 'readonly' && [stores].flat().includes('streams')) reads.count++;
+    return original(stores, mode, options);
+  });
+  return reads;
+}
+
+describe('which streams exist, known from the start', () => {
+  it('creates a counter without reading the database first', async () => {
+    const engine = await open();
+    const reads = countHeadReads(unwrap(engine.db));
+    for (let i = 1; i <= 20; i++)
+      expect(await engine.execute(counterId(i), { type: 'create', name: `C${i}` })).toMatchObject({
+        type: 'accepted',
+      });
+    expect(reads.count).toBe(0);
+    expect(await listCounters(engine)).toHaveLength(20);
+  });
+
+  it('loads a stream written before it opened, with its events, never as new', async () => {
+    const dbName = `tally-known-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const first = await open({ dbName });
+    const id = counterId(1);
+    await first.execute(id, { type: 'create', name: 'Water' });
+    await first.execute(id, [{ type: 'increment' }, { type: 'increment' }]);
+    first.close();
+    const again = await open({ dbName });
+    expect(await again.execute(id, { type: 'create', name: 'Other' })).toMatchObject({
+      type: 'rejected',
+    });
+    expect(await again.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
+    expect((await listCounters(again)).map((row) => [row.name, row.value])).toEqual([['Water', 3]]);
+  });
+
+  it('loads a stream another device sent after it opened as that stream, not as new', async () => {
+    const [here, there] = [await open(), await open({ device: 'device-test-2' })];
+    const id = counterId(7);
+    const made = await there.execute(id, [
+      { type: 'create', name: 'Pages' },
+      { type: 'increment' },
+    ]);
+    if (made.type !== 'accepted') throw new Error('create was rejected');
+    // Received before this engine ever loaded the stream.
+    expect(await here.receive(id, made.events.map(strip))).toMatchObject({ type: 'applied' });
+    expect(await here.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
+    expect((await listCounters(here)).map((row) => [row.name, row.value])).toEqual([['Pages', 2]]);
+  });
+});
