@@ -115,7 +115,7 @@ export class Engine {
       maxBatch: options.maxBatch,
       maxCached: options.maxCached,
     });
-    await store.learnStreams();
+    store.learnStreams();
     const device = options.device ?? (await deviceId(db));
     const engine = new Engine(db, store, models, device, options);
     await engine.observeStoredRows();

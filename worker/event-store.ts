@@ -87,6 +87,10 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * until read, and past `MAX_KNOWN_STREAMS` (then every load reads, as before).
    */
   private streamIds: Set<string> | undefined;
+  /** Streams asked to be written while the ids are being read, added to them once read. */
+  private askedWhileLearning: Set<string> | undefined;
+  /** Settles once the stream ids are read (or could not be: loads then read, as before). */
+  streamsLearned: Promise<void> = Promise.resolve();
   /** Transactions completed; a figure for benchmarks and tests of group commit. */
   transactions = 0;
 
@@ -104,22 +108,33 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   /**
-   * Reads which streams exist, once, while nothing else runs (the engine opens its store under
-   * the writer lock, before its first command): from then on a load of any other stream is
-   * answered at once.
+   * Reads which streams exist, once, when the engine opens its store under the writer lock.
+   * Not waited for: a large store's ids take a while, and loads read as before until then. Its
+   * read-only transaction is created before any write of this store, and what is asked to be
+   * written meanwhile is added, so the set misses no stream that has a head.
    */
-  async learnStreams(): Promise<void> {
-    const keys = await this.db.getAllKeys('streams');
-    if (keys.length > MAX_KNOWN_STREAMS) return;
-    this.streamIds = new Set(keys.filter((key): key is string => typeof key === 'string'));
+  learnStreams(): void {
+    const meanwhile = new Set<string>();
+    this.askedWhileLearning = meanwhile;
+    this.streamsLearned = this.db.getAllKeys('streams').then(
+      (keys) => {
+        this.askedWhileLearning = undefined;
+        if (keys.length + meanwhile.size > MAX_KNOWN_STREAMS) return;
+        const ids = new Set(meanwhile);
+        for (const key of keys) if (typeof key === 'string') ids.add(key);
+        this.streamIds = ids;
+      },
+      () => {
+        this.askedWhileLearning = undefined;
+      },
+    );
   }
 
   /** `streams` may get a head by a transaction about to be created. */
   private mayWrite(streams: Iterable<StreamId>): void {
-    const known = this.streamIds;
-    if (!known) return;
-    for (const stream of streams) known.add(stream);
-    if (known.size > MAX_KNOWN_STREAMS) this.streamIds = undefined;
+    for (const known of [this.streamIds, this.askedWhileLearning])
+      if (known) for (const stream of streams) known.add(stream);
+    if (this.streamIds && this.streamIds.size > MAX_KNOWN_STREAMS) this.streamIds = undefined;
   }
 
   /** Tells listeners what a transaction wrote (this store's, or one it was handed, as a deletion). */

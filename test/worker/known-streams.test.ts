@@ -23,6 +23,8 @@ function countHeadReads(db: IDBDatabase) {
 describe('which streams exist, known from the start', () => {
   it('creates a counter without reading the database first', async () => {
     const engine = await open();
+    // Read at open, without holding the engine back; loads read as before until then.
+    await engine.store.streamsLearned;
     const reads = countHeadReads(unwrap(engine.db));
     for (let i = 1; i <= 20; i++)
       expect(await engine.execute(counterId(i), { type: 'create', name: `C${i}` })).toMatchObject({
@@ -45,6 +47,29 @@ describe('which streams exist, known from the start', () => {
     });
     expect(await again.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
     expect((await listCounters(again)).map((row) => [row.name, row.value])).toEqual([['Water', 3]]);
+  });
+
+  it('misses no stream written while it was still reading which exist', async () => {
+    // One actor and one cached stream: touching another counter makes the next command on
+    // the first load it again, which asks whether it exists.
+    const engine = await open({ maxResident: 1, maxCached: 1 });
+    const id = counterId(3);
+    await engine.store.streamsLearned;
+    // Its actor in memory, knowing the counter does not exist yet.
+    expect(await engine.execute(id, { type: 'increment' })).toMatchObject({ type: 'rejected' });
+    // The ids read again, as at open; the create's write is asked while that read is out.
+    engine.store.learnStreams();
+    const made = engine.execute(id, { type: 'create', name: 'Tea' });
+    await engine.store.streamsLearned;
+    expect(await made).toMatchObject({ type: 'accepted' });
+    expect(await engine.execute(counterId(4), { type: 'create', name: 'Milk' })).toMatchObject({
+      type: 'accepted',
+    });
+    expect(await engine.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
+    expect((await listCounters(engine)).map((row) => [row.name, row.value]).sort()).toEqual([
+      ['Milk', 0],
+      ['Tea', 1],
+    ]);
   });
 
   it('loads a stream another device sent after it opened as that stream, not as new', async () => {
