@@ -1,6 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
+import { preloadLongList } from './CounterList.tsx';
 import { connectEngine } from './engine-client.ts';
 import { InsecureOrigin } from './InsecureOrigin.tsx';
 import { registerServiceWorker, type UpdateOffer } from './pwa.ts';
@@ -13,6 +14,7 @@ if (!window.isSecureContext) {
   root.render(<InsecureOrigin origin={location.origin} />);
 } else {
   const client = connectEngine();
+  preloadLongList();
   // An update offer can come before React has rendered: keep the latest for the App.
   const updates = {
     offer: undefined as UpdateOffer | undefined,
