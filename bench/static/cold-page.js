@@ -1,0 +1,11 @@
+/* global SharedWorker, performance, crypto */
+// The cold-start baseline (§5): what any app showing Tally's list must do at the least. A page
+// starts a fresh SharedWorker (a name of its own, so never a warm one), which opens Tally's
+// database, reads every row of the counter list with one getAll, and posts them to the page.
+// `globalThis.bareStart` is then the time since this navigation began, as the app's figure is.
+const worker = new SharedWorker('/bench/cold-worker.js', { name: `bare-${crypto.randomUUID()}` });
+worker.port.onmessage = ({ data }) => {
+  globalThis.bareStart = { ms: performance.now(), rows: data.rows.length, error: data.error };
+};
+worker.port.start();
+worker.port.postMessage('read');
