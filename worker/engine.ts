@@ -37,6 +37,9 @@ type Route = {
 };
 
 async function deviceId(db: TallyDatabase): Promise<string> {
+  // Read-only first: every start but the first finds it, and needs no write transaction.
+  const found = await db.get('meta', 'device');
+  if (found?.key === 'device') return found.device;
   const tx = db.transaction('meta', 'readwrite');
   const record = await tx.store.get('device');
   if (record?.key === 'device') return record.device;
@@ -115,10 +118,13 @@ export class Engine {
       maxBatch: options.maxBatch,
       maxCached: options.maxCached,
     });
-    store.learnStreams();
-    const device = options.device ?? (await deviceId(db));
+    // The device's id and the views are read side by side (read-only transactions run at once).
+    const [device, views] = await Promise.all([
+      options.device ?? deviceId(db),
+      Promise.all(models.projections.map((projection) => store.inspectKeyedView(projection))),
+    ]);
     const engine = new Engine(db, store, models, device, options);
-    await engine.observeStoredRows();
+    await engine.observeStoredRows(views);
     self.engine = engine;
     return engine;
   }
@@ -128,12 +134,15 @@ export class Engine {
    * A damaged row must not keep the app from opening: the sound rows are used, the damaged
    * ones named (`damage`) and left untouched.
    */
-  private async observeStoredRows(): Promise<void> {
-    // Each view is read once at start: for the damage report, the rules, and the host's views.
+  private async observeStoredRows(
+    views: readonly Awaited<ReturnType<IndexedDBEventStore['inspectKeyedView']>>[],
+  ): Promise<void> {
+    // Each view is read once at start (`views`, in the order of the model list's projections):
+    // for the damage report, the rules, and the host's views.
     const damage: string[] = [];
     const rows = new Map<string, readonly { readonly key: string; readonly value: unknown }[]>();
-    for (const projection of this.models.projections) {
-      const view = await this.store.inspectKeyedView(projection);
+    for (const [i, projection] of this.models.projections.entries()) {
+      const view = views[i]!;
       rows.set(projection.view, view.rows);
       damage.push(...view.damaged.map((error) => error.message));
     }

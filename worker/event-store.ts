@@ -80,13 +80,15 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }[] = [];
   private readonly listeners = new Set<CommitListener<E>>();
   /**
-   * Every stream that has a head, or may have one: read once at open (`learnStreams`), then
-   * kept by this store's own writes from the moment they are asked for, so a stream not in it is
-   * new without a read (creating a counter does not wait for a load behind the append before
-   * it). A superset: a stream deleted forever stays until the next start, and is read. Undefined
-   * until read, and past `MAX_KNOWN_STREAMS` (then every load reads, as before).
+   * Every stream that has a head, or may have one: read once (`learnStreams`, at the first load
+   * that finds the store idle), then kept by this store's own writes from the moment they are
+   * asked for, so a stream not in it is new without a read (creating a counter does not wait for
+   * a load behind the append before it). A superset: a stream deleted forever stays until the
+   * next start, and is read. Undefined until read, and past `MAX_KNOWN_STREAMS` (then every load
+   * reads, as before).
    */
   private streamIds: Set<string> | undefined;
+  private learning = false;
   /** Streams asked to be written while the ids are being read, added to them once read. */
   private askedWhileLearning: Set<string> | undefined;
   /** Settles once the stream ids are read (or could not be: loads then read, as before). */
@@ -108,12 +110,15 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   /**
-   * Reads which streams exist, once, when the engine opens its store under the writer lock.
-   * Not waited for: a large store's ids take a while, and loads read as before until then. Its
-   * read-only transaction is created before any write of this store, and what is asked to be
-   * written meanwhile is added, so the set misses no stream that has a head.
+   * Reads which streams exist. Not at open, where 100,000 ids would cost the start a few hundred
+   * milliseconds of the worker's thread, but at the first load that finds no commit waiting for
+   * a transaction (`load`); not waited for: loads read as before until it is done. Every write
+   * asked for before it has its transaction already (ordered before this read, so seen by it),
+   * and what is asked to be written meanwhile is added, so the set misses no stream that has a
+   * head.
    */
   learnStreams(): void {
+    this.learning = true;
     const meanwhile = new Set<string>();
     this.askedWhileLearning = meanwhile;
     this.streamsLearned = this.db.getAllKeys('streams').then(
@@ -401,6 +406,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * thousand, each queued behind the append transaction before it).
    */
   load(stream: StreamId, expected: { model: string; modelVersion: number }) {
+    // No commit waits for a transaction (appends queued, an atomic append, in `write`'s
+    // reading phase the transaction exists already; a receive creates its own at once).
+    if (!this.learning && this.queue.length === 0 && this.held === 0) this.learnStreams();
     if (this.streamIds && !this.streamIds.has(stream)) {
       // No head was ever written, and no transaction this store created writes one: new.
       this.cache.prime(stream, NO_STREAM, NO_STREAM);
