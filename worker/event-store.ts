@@ -409,7 +409,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     // No commit waits for a transaction (appends queued, an atomic append, in `write`'s
     // reading phase the transaction exists already; a receive creates its own at once).
     if (!this.learning && this.queue.length === 0 && this.held === 0) this.learnStreams();
-    if (this.streamIds && !this.streamIds.has(stream)) {
+    // Only with no load before it still out: a new stream must not overtake an earlier load
+    // (commands are decided in the order they came, counters made in a burst keep theirs).
+    if (this.streamIds && !this.streamIds.has(stream) && this.loads.length === 0 && !this.loading) {
       // No head was ever written, and no transaction this store created writes one: new.
       this.cache.prime(stream, NO_STREAM, NO_STREAM);
       return Promise.resolve<LoadedStream<E>>({ snapshot: undefined, events: [] });

@@ -87,4 +87,18 @@ describe('which streams exist, known from the start', () => {
     expect(await here.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
     expect((await listCounters(here)).map((row) => [row.name, row.value])).toEqual([['Pages', 2]]);
   });
+
+  it('keeps the order commands came in while the ids are still being read', async () => {
+    const engine = await open();
+    const ids = Array.from({ length: 200 }, (_, i) => counterId(100 + i));
+    const made: Promise<unknown>[] = [];
+    for (const [i, id] of ids.entries()) {
+      made.push(engine.execute(id, { type: 'create', name: `Burst ${i}` }));
+      // Arriving over many tasks, as messages from a tab do: some after the ids are read.
+      if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(made);
+    const stored = await engine.store.readAfter(0, 1_000);
+    expect(stored.map((event) => event.stream)).toEqual(ids);
+  });
 });
