@@ -409,13 +409,6 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     // No commit waits for a transaction (appends queued, an atomic append, in `write`'s
     // reading phase the transaction exists already; a receive creates its own at once).
     if (!this.learning && this.queue.length === 0 && this.held === 0) this.learnStreams();
-    // Only with no load before it still out: a new stream must not overtake an earlier load
-    // (commands are decided in the order they came, counters made in a burst keep theirs).
-    if (this.streamIds && !this.streamIds.has(stream) && this.loads.length === 0 && !this.loading) {
-      // No head was ever written, and no transaction this store created writes one: new.
-      this.cache.prime(stream, NO_STREAM, NO_STREAM);
-      return Promise.resolve<LoadedStream<E>>({ snapshot: undefined, events: [] });
-    }
     return new Promise<LoadedStream<E>>((resolve, reject) => {
       this.loads.push({ stream, expected, resolve, reject });
       if (this.loads.length === 1 && !this.loading) queueMicrotask(() => this.loadAll());
@@ -425,6 +418,17 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   private loadAll(): void {
     const batch = this.loads.splice(0);
     if (batch.length === 0) return;
+    // A batch of streams that have no head and none on the way (counters being created) is
+    // answered at once, without a read; batches still go one after another, so a new stream
+    // never overtakes an earlier load (counters made in a burst keep their order).
+    const ids = this.streamIds;
+    if (ids && batch.every((job) => !ids.has(job.stream))) {
+      for (const job of batch) {
+        this.cache.prime(job.stream, NO_STREAM, NO_STREAM);
+        job.resolve({ snapshot: undefined, events: [] });
+      }
+      return;
+    }
     let tx;
     try {
       tx = this.db.transaction(['snapshots', 'events', 'streams'], 'readonly');
