@@ -219,8 +219,13 @@ export class SyncClient {
     })();
   }
 
-  /** Waits `ms`, or less when woken (online again, stopping). */
+  /**
+   * Waits `ms`, or less when woken (online again, stopping). A stopped client never waits: a
+   * push that fails after `stop()` woke everything would otherwise sleep out its backoff, and
+   * `stop()` with it (seen under load: a minute-long backoff held a device's close a minute).
+   */
   private async pause(ms: number): Promise<void> {
+    if (!this.running) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
