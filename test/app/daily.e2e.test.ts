@@ -1,39 +1,16 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/server.ts';
-import { serveApp } from '../helpers/app-server.ts';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import {
-  addCounter,
-  expectCount,
-  historyOf,
-  launchChromium,
-  openMore,
-} from '../helpers/browser.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { addCounter, expectCount, historyOf, openMore } from '../helpers/browser.ts';
 
-let browser: Browser;
-let redis: TestRedis;
-let server: RunningServer;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
-  server = await serveApp('dist', redis.url);
-});
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser?.close();
-  await server?.close();
-  await redis?.dispose();
-});
+const app = syncedAppFixture();
 
 async function device(
-  url = server.url,
+  url = app.server.url,
   viewport?: { width: number; height: number },
 ): Promise<Page> {
-  const context = await browser.newContext(viewport ? { viewport } : {});
-  contexts.push(context);
+  const context = await app.newContext(viewport ? { viewport } : {});
   const page = await context.newPage();
   await page.goto(url);
   await page.getByLabel('Counter name', { exact: true }).waitFor();
@@ -84,7 +61,7 @@ const seriousIn = async (page: Page) =>
   (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
 
 it('on a phone, six counters fit the screen with the big number, and every screen passes axe', async () => {
-  const page = await device(server.url, { width: 390, height: 844 });
+  const page = await device(app.server.url, { width: 390, height: 844 });
   const names = ['Water', 'Push-ups', 'Pages', 'Coffee', 'Steps', 'Meds'];
   for (const name of names) await addCounter(page, name);
   const cards = page.locator('[data-counter]');
@@ -271,8 +248,7 @@ it('offers Install where the browser offers installation, and asks the browser o
 });
 
 it('asks the browser to keep its storage once a person has counted, and only once', async () => {
-  const context = await browser.newContext();
-  contexts.push(context);
+  const context = await app.newContext();
   // Counts the page's requests to keep its storage (Chromium's own answer is still given).
   await context.addInitScript(() => {
     const storage = navigator.storage;
@@ -285,7 +261,7 @@ it('asks the browser to keep its storage once a person has counted, and only onc
     };
   });
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await page.getByLabel('Counter name', { exact: true }).waitFor();
   const calls = () =>
     page.evaluate(() => (globalThis as unknown as { persistCalls: { n: number } }).persistCalls.n);

@@ -1,35 +1,18 @@
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/server.ts';
-import { serveApp } from '../helpers/app-server.ts';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, launchChromium } from '../helpers/browser.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { addCounter, expectCount } from '../helpers/browser.ts';
 
-let browser: Browser;
-let redis: TestRedis;
-let server: RunningServer;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
-  server = await serveApp('dist', redis.url);
-});
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser?.close();
-  await server?.close();
-  await redis?.dispose();
-});
+const app = syncedAppFixture();
 
 /** What each page's next confirmation is answered, and the messages it asked. */
 const answers = new WeakMap<Page, { accept: boolean; asked: string[] }>();
 
-async function device(url = server.url): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
+async function device(url = app.server.url): Promise<Page> {
+  const context = await app.newContext();
   const page = await context.newPage();
   const answer = { accept: true, asked: [] as string[] };
   answers.set(page, answer);

@@ -1,30 +1,13 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/server.ts';
-import { serveApp } from '../helpers/app-server.ts';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, launchChromium } from '../helpers/browser.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { addCounter, expectCount } from '../helpers/browser.ts';
 
-let browser: Browser;
-let redis: TestRedis;
-let server: RunningServer;
-const contexts: BrowserContext[] = [];
+const app = syncedAppFixture();
 
-beforeAll(async () => {
-  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
-  server = await serveApp('dist', redis.url);
-});
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser?.close();
-  await server?.close();
-  await redis?.dispose();
-});
-
-async function device(url = server.url): Promise<Page> {
-  const context = await browser.newContext();
-  contexts.push(context);
+async function device(url = app.server.url): Promise<Page> {
+  const context = await app.newContext();
   const page = await context.newPage();
   // "Leave space" asks with the browser's own confirm: the person says yes.
   page.on('dialog', (dialog) => void dialog.accept());

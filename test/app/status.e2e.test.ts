@@ -1,32 +1,18 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/server.ts';
-import { serveApp } from '../helpers/app-server.ts';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, launchChromium } from '../helpers/browser.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import { addCounter, expectCount } from '../helpers/browser.ts';
 
-let browser: Browser;
-let redis: TestRedis;
-let server: RunningServer;
-
-beforeAll(async () => {
-  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
-  server = await serveApp('dist', redis.url);
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  await redis?.dispose();
-});
+const app = syncedAppFixture();
 
 const pill = (page: Page) => page.getByLabel('Network status', { exact: true });
 const status = (page: Page) => page.getByRole('status', { name: 'Sync status' });
 
 it('says the server is unreachable (not "Online"), offers Retry now, and resumes once it is back', async () => {
-  const context = await browser.newContext();
+  const context = await app.newContext();
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await page.getByLabel('Counter name', { exact: true }).waitFor();
   await addCounter(page, 'Water');
   await page.getByRole('button', { name: 'Start syncing', exact: true }).click();
@@ -36,8 +22,8 @@ it('says the server is unreachable (not "Online"), offers Retry now, and resumes
   await expect.poll(() => pill(page).textContent()).toBe('Online');
 
   // The network is up; the sync server is not.
-  const port = server.port;
-  await server.close();
+  const port = app.server.port;
+  await app.server.close();
   await page.getByRole('button', { name: 'Increment Water', exact: true }).click();
   await expectCount(page, 'Water', 1);
   await pill(page).filter({ hasText: 'Server unreachable' }).waitFor({ timeout: 30_000 });
@@ -55,7 +41,7 @@ it('says the server is unreachable (not "Online"), offers Retry now, and resumes
   await pill(page).filter({ hasText: 'Server unreachable' }).waitFor();
 
   // Back on the same address: sync resumes by itself, the count reaches the server.
-  server = await serveApp('dist', redis.url, port);
+  await app.serveAgain(port);
   await status(page)
     .filter({ hasText: /^Synced$/ })
     .waitFor({ timeout: 15_000 });

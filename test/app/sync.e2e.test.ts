@@ -1,30 +1,13 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/server.ts';
-import { serveApp } from '../helpers/app-server.ts';
-import { addCounter, countOf, expectCount, historyOf, launchChromium } from '../helpers/browser.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { syncedAppFixture } from '../helpers/app-server.ts';
+import { addCounter, countOf, expectCount, historyOf } from '../helpers/browser.ts';
 
-let browser: Browser;
-let redis: TestRedis;
-let server: RunningServer;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  [browser, redis] = await Promise.all([launchChromium(), startRedisServer()]);
-  server = await serveApp('dist', redis.url);
-});
-afterAll(async () => {
-  for (const context of contexts) await context.close();
-  await browser?.close();
-  await server?.close();
-  await redis?.dispose();
-});
+const app = syncedAppFixture();
 
 /** A device: its own browser profile, the app loaded and controlled by its service worker. */
-async function device(url = server.url): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
-  contexts.push(context);
+async function device(url = app.server.url): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await app.newContext();
   const page = await context.newPage();
   await page.goto(url);
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, {
@@ -55,7 +38,7 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
   await a.page.getByRole('button', { name: 'Start syncing', exact: true }).click();
   await waitSynced(a.page);
   const link = await a.page.getByLabel('Pairing link', { exact: true }).inputValue();
-  expect(link).toMatch(new RegExp(`^${server.url}/#pair=`));
+  expect(link).toMatch(new RegExp(`^${app.server.url}/#pair=`));
 
   const b = await device(link);
   expect(b.page.url()).not.toContain('#pair='); // the token leaves the address bar
@@ -74,8 +57,8 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
 
   // Both devices lose the server.
   await Promise.all([a.context.setOffline(true), b.context.setOffline(true)]);
-  const port = server.port;
-  await server.close();
+  const port = app.server.port;
+  await app.server.close();
   await Promise.all(
     [a.page, b.page].map((page) =>
       status(page)
@@ -93,7 +76,7 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
     .waitFor();
 
   // Back online, on the same address.
-  server = await serveApp('dist', redis.url, port);
+  await app.serveAgain(port);
   await Promise.all([a.context.setOffline(false), b.context.setOffline(false)]);
   await Promise.all([waitSynced(a.page, 60_000), waitSynced(b.page, 60_000)]);
 
