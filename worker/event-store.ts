@@ -135,11 +135,12 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     );
   }
 
-  /** `streams` may get a head by a transaction about to be created. */
-  private mayWrite(streams: Iterable<StreamId>): void {
-    for (const known of [this.streamIds, this.askedWhileLearning])
-      if (known) for (const stream of streams) known.add(stream);
-    if (this.streamIds && this.streamIds.size > MAX_KNOWN_STREAMS) this.streamIds = undefined;
+  /** `stream` may get a head by a transaction about to be created (on every append: no allocation). */
+  private mayWrite(stream: StreamId): void {
+    this.askedWhileLearning?.add(stream);
+    if (!this.streamIds) return;
+    this.streamIds.add(stream);
+    if (this.streamIds.size > MAX_KNOWN_STREAMS) this.streamIds = undefined;
   }
 
   /** Tells listeners what a transaction wrote (this store's, or one it was handed, as a deletion). */
@@ -158,7 +159,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     // The receiving transaction (created at once, so it is ordered after every append created
     // so far) writes this stream's head and rows and the position: none of them is known now.
     this.cache.forget(stream);
-    this.mayWrite([stream]);
+    this.mayWrite(stream);
     let result;
     try {
       result = await receiveInTransaction<E>(
@@ -178,7 +179,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   append(commit: Commit<E>): Promise<readonly StoredEvent<E>[]> {
-    this.mayWrite([commit.stream]);
+    this.mayWrite(commit.stream);
     return new Promise((resolve, reject) => {
       this.queue.push({ commit, resolve, reject });
       if (!this.flushing) {
@@ -226,7 +227,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       this.cache.clear();
-      this.mayWrite(commits.map((commit) => commit.stream));
+      for (const commit of commits) this.mayWrite(commit.stream);
       const raw = this.begin(APPEND_STORES);
       const done = completion(raw);
       const read = await this.readForAppend(raw, commits);
