@@ -32,13 +32,14 @@ const rows: Row[] = [];
 
 /**
  * `TALLY_BENCH_ONLY=3` runs only the sections whose name starts with it (for working on one
- * figure); such a partial run prints its table but leaves bench-results/ alone.
+ * figure; `3,5` for several); such a partial run prints its table but leaves bench-results/
+ * alone.
  */
-const only = process.env.TALLY_BENCH_ONLY;
+const only = process.env.TALLY_BENCH_ONLY?.split(',').filter(Boolean);
 
 /** A failed section becomes a row saying so; the others still run. */
 async function section(name: string, work: () => Promise<Row[]>): Promise<void> {
-  if (only && !name.startsWith(only)) return;
+  if (only && !only.some((prefix) => name.startsWith(prefix))) return;
   try {
     rows.push(...(await work()));
   } catch (error) {

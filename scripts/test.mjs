@@ -41,6 +41,7 @@ const reportDir = mkdtempSync(join(tmpdir(), 'tally-test-'));
 // other and time out. Arguments given to `npm test` go to every group.
 const groups = [['unit', 'int'], ['cluster'], ['e2e']];
 const totals = { passed: 0, failed: 0, skipped: 0, total: 0 };
+const failures = [];
 let failed = false;
 for (const [index, projects] of groups.entries()) {
   const report = join(reportDir, `vitest-${index}.json`);
@@ -72,9 +73,31 @@ for (const [index, projects] of groups.entries()) {
     totals.failed += summary.numFailedTests;
     totals.skipped += summary.numPendingTests + summary.numTodoTests;
     totals.total += summary.numTotalTests;
+    for (const file of summary.testResults ?? [])
+      for (const test of file.assertionResults ?? [])
+        if (test.status === 'failed')
+          failures.push({
+            name: `${file.name.replace(`${process.cwd()}/`, '')} › ${test.fullName}`,
+            message: String(test.failureMessages?.[0] ?? '')
+              .split('\n')
+              .slice(0, 6)
+              .join('\n'),
+          });
+    if (summary.numFailedTestSuites > 0)
+      for (const file of summary.testResults ?? [])
+        if (file.status === 'failed' && (file.assertionResults ?? []).length === 0)
+          failures.push({
+            name: file.name.replace(`${process.cwd()}/`, ''),
+            message: String(file.message ?? '')
+              .split('\n')
+              .slice(0, 6)
+              .join('\n'),
+          });
   }
 }
 rmSync(reportDir, { recursive: true, force: true });
+// A CI log is often read from its tail: name what failed, and how, just above the last line.
+for (const { name, message } of failures) console.error(`\n✗ ${name}\n${message}`);
 console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 if (failed || totals.total === 0) {
   console.error('✗ tests failed');
