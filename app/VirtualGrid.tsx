@@ -1,20 +1,13 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import { useLayoutEffect, useRef, useState, type ReactNode } from 'react';
-import type { CounterRow } from '../core/models/counter/projections.ts';
-import type { CardSlot } from './CounterList.tsx';
+import { useLayoutEffect, useRef, useState } from 'react';
+import type { VirtualGridProps } from './long-list.ts';
 
 /** The grid's column width and gap (styles.css `.grid`): how many cards fit a row. */
 const minCard = 280;
 const gap = 8;
 
 /** The long list of CounterList.tsx, a window of rows at a time. */
-export default function VirtualGrid({
-  counters,
-  card,
-}: {
-  counters: readonly CounterRow[];
-  card: (slot: CardSlot) => ReactNode;
-}) {
+export default function VirtualGrid({ counters, card }: VirtualGridProps) {
   const list = useRef<HTMLDivElement>(null);
   const [columns, setColumns] = useState(1);
   const [top, setTop] = useState(0);

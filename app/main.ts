@@ -1,38 +1,25 @@
-import { StrictMode } from 'react';
-import { createRoot } from 'react-dom/client';
-import { App } from './App.tsx';
-import { preloadLongList } from './CounterList.tsx';
+// The app's first script, kept small: it starts the engine (the SharedWorker loads its script
+// and opens the database) before React and the UI are fetched and run, so the two overlap
+// instead of one waiting for the other (docs/architecture.md, "Tabs and the engine").
 import { connectEngine } from './engine-client.ts';
-import { InsecureOrigin } from './InsecureOrigin.tsx';
-import { registerServiceWorker, type UpdateOffer } from './pwa.ts';
+import { preloadLongList } from './long-list.ts';
 import './styles.css';
 
-const root = createRoot(document.getElementById('root')!);
-
-if (!window.isSecureContext) {
-  // No engine, no service worker, no storage: only the explanation.
-  root.render(<InsecureOrigin origin={location.origin} />);
-} else {
-  const client = connectEngine();
+// No engine, no service worker, no storage on an insecure origin: only the explanation.
+const client = window.isSecureContext ? connectEngine() : undefined;
+if (client) {
   preloadLongList();
-  // An update offer can come before React has rendered: keep the latest for the App.
-  const updates = {
-    offer: undefined as UpdateOffer | undefined,
-    listener: undefined as ((offer: UpdateOffer) => void) | undefined,
-  };
-  registerServiceWorker({
-    onUpdate: (offer) => {
-      updates.offer = offer;
-      updates.listener?.(offer);
-    },
-    beforeReload: () => client.whenIdle(),
-  });
   // For end-to-end tests and the benchmark: the same client the UI uses, nothing more.
   (globalThis as { tally?: unknown }).tally = client;
-
-  root.render(
-    <StrictMode>
-      <App client={client} updates={updates} />
-    </StrictMode>,
-  );
 }
+
+import('./start.tsx')
+  .then(({ start }) => start(client))
+  .catch((error: unknown) => {
+    // The UI's script could not be loaded (the network went away mid-update): say so in words.
+    console.error('Tally: the app could not load', error);
+    const message = document.createElement('p');
+    message.setAttribute('role', 'alert');
+    message.textContent = 'Tally could not load. Check your connection, then reload the page.';
+    document.getElementById('root')?.replaceChildren(message);
+  });

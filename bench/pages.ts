@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { CounterCommand } from '../core/models/counter/decider.ts';
 import type { ExecuteResult, EngineUpdate, SubscribeRequest } from '../core/engine-protocol.ts';
 
-/** What the app page exposes as `globalThis.tally` (app/main.tsx). */
+/** What the app page exposes as `globalThis.tally` (app/main.ts). */
 export type TallyGlobal = {
   readonly transport: string;
   info(): Promise<unknown>;

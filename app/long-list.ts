@@ -1,0 +1,51 @@
+import type { ComponentType, ReactNode } from 'react';
+import type { CounterRow } from '../core/models/counter/projections.ts';
+
+/** A card of the list, as `CounterList` asks its caller to render one. */
+export type CardSlot = {
+  readonly row: CounterRow;
+  readonly index: number;
+  /** For a card in the virtual grid: its place in the whole list, for assistive technology. */
+  readonly position?: { readonly posinset: number; readonly setsize: number };
+};
+
+export type VirtualGridProps = {
+  counters: readonly CounterRow[];
+  card: (slot: CardSlot) => ReactNode;
+};
+
+/**
+ * The virtual grid is loaded only for a long list: most people never run it. Where this device
+ * showed a long list last time (`longListHint`), it is loaded as the app starts, beside the
+ * engine's start, so the list renders it at once: a component that suspends first shows its
+ * fallback, and React holds the content back for up to 300 ms after a fallback (its reveal
+ * throttle), which was a third of the start of a 1,000-counter list. No React here: the app's
+ * first script (app/main.tsx) calls it before React is loaded.
+ */
+let loaded: ComponentType<VirtualGridProps> | undefined;
+export const loadGrid = () =>
+  import('./VirtualGrid.tsx').then((module) => {
+    loaded = module.default;
+    return module;
+  });
+export const loadedGrid = (): ComponentType<VirtualGridProps> | undefined => loaded;
+
+const longListHint = 'tally.longList';
+
+/** Called as the app starts (app/main.tsx): loads the grid if this device's list was long. */
+export function preloadLongList(): void {
+  try {
+    if (localStorage.getItem(longListHint) === '1') void loadGrid().catch(() => undefined);
+  } catch {
+    // No storage to read the hint from (a private window may refuse): loaded when needed.
+  }
+}
+
+/** Remembers, for the next start, whether the list was long. */
+export function rememberLongList(long: boolean): void {
+  try {
+    localStorage.setItem(longListHint, long ? '1' : '0');
+  } catch {
+    // The hint only saves time; without storage the grid loads when needed.
+  }
+}
