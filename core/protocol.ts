@@ -1,6 +1,7 @@
 import { z } from './zod.ts';
 import { envelopeSchema, idSchema, streamIdSchema } from './envelope.ts';
 import { errorCodes } from './errors.ts';
+import { streamSnapshotSchema } from './stream-snapshot.ts';
 
 /**
  * The sync protocol between a device and the sync server (docs/architecture.md, "Sync rules"). Every body that crosses
@@ -19,6 +20,8 @@ export const limits = {
   maxPullLimit: 1_000,
   /** Events all conflict answers of one push carry together: a page, like a pull's. */
   maxConflictEvents: 1_000,
+  /** Streams one page of a space's snapshots holds, at most. */
+  maxSnapshotsPerPage: 500,
 } as const;
 
 /** A space is one person's data set, shared by their devices. */
@@ -113,6 +116,23 @@ export const pullResponseSchema = z.strictObject({
   more: z.boolean(),
 });
 export type PullResponse = z.infer<typeof pullResponseSchema>;
+
+/**
+ * `GET /api/spaces/:space/snapshots?page=<page>`: a page of the space's streams, each folded up
+ * to at least where the feed was at `cursor` (docs/architecture.md, "Joining a space"). A device
+ * joining takes every page, then follows the feed from `cursor` (the first page's): what the feed
+ * holds after it may repeat what a snapshot already counts, never miss anything.
+ */
+export const snapshotPageSchema = z.strictObject({
+  cursor: cursorSchema,
+  streams: z.array(streamSnapshotSchema).check(z.maxLength(limits.maxSnapshotsPerPage)),
+  /**
+   * The page to ask for next, absent after the last one. It may be the page just read: a stream
+   * of it was not folded to its end within one request's work, and the fold goes on.
+   */
+  next: z.optional(z.string().check(z.regex(/^(0|[1-9]\d{0,19})$/))),
+});
+export type SnapshotPage = z.infer<typeof snapshotPageSchema>;
 
 export const createSpaceResponseSchema = z.strictObject({
   space: spaceIdSchema,

@@ -22,6 +22,7 @@ import { liveRoute } from './routes/live.ts';
 import { Revocations } from './revocations.ts';
 import { devicesRoute } from './routes/devices.ts';
 import { pushRoute } from './routes/push.ts';
+import { snapshotsRoute } from './routes/snapshots.ts';
 import { spacesRoute } from './routes/spaces.ts';
 import { streamsRoute } from './routes/streams.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -108,6 +109,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
       maxEventsPerSpace: config.maxEventsPerSpace,
       waitReplicas: config.redisWaitReplicas,
       waitTimeoutMs: config.redisWaitTimeoutMs,
+      snapshots: { budget: config.snapshotFoldBudget },
     });
     backend = {
       redis,
@@ -186,6 +188,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
   );
   app.route('/', pushRoute({ gate, store }));
   app.route('/', eventsRoute({ gate, store }));
+  app.route('/', snapshotsRoute({ gate, store }));
   app.route('/', streamsRoute({ gate, store }));
   app.route(
     '/',
@@ -257,6 +260,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
       closing = true;
       await backend?.live.close();
       if (inFlight > 0) await new Promise<void>((resolve) => idle.push(resolve));
+      await backend?.store.idle?.();
       if (backend?.owned) await backend.redis?.quit().catch(() => backend?.redis?.disconnect());
     },
   });

@@ -6,7 +6,10 @@
  * KEYS[1]      the space's feed (a Redis Stream)
  * KEYS[2]      the space's event ids (a hash: id → "stream version"), so an id names one event
  * KEYS[3]      the space's deleted streams (a hash: stream → its tombstone's JSON, delete-script.ts)
- * KEYS[4..n]   one list per pushed stream, in push order
+ * KEYS[4]      the space's streams with their snapshots (a hash: stream → snapshot JSON, or `0`
+ *              until one is folded; snapshots.ts), and `~index`: `complete` when it has named
+ *              every stream since the space's first append, `partial` for a space older than it
+ * KEYS[5..n]   one list per pushed stream, in push order
  * ARGV[1]      the most events the space may hold
  * ARGV[2]      the most events all conflict answers of this push carry together (a page)
  * ARGV[3]      the key prefix of the space's stream lists (`tally:{space}:s:`)
@@ -46,6 +49,7 @@ export const appendScript = `
 local feed = KEYS[1]
 local ids = KEYS[2]
 local deleted = KEYS[3]
+local snaps = KEYS[4]
 local quota = tonumber(ARGV[1])
 local budget = tonumber(ARGV[2])
 local lists = ARGV[3]
@@ -66,7 +70,7 @@ local function taken(id)
   return there ~= false and cjson.decode(there)['id'] == id
 end
 
-for k = 4, #KEYS do
+for k = 5, #KEYS do
   local plan = { list = KEYS[k], stream = string.sub(KEYS[k], #lists + 1), expected = tonumber(ARGV[at]), count = tonumber(ARGV[at + 2]) }
   local expectedId = ARGV[at + 1]
   plan.first = at + 3
@@ -110,6 +114,12 @@ end
 if incoming > 0 then
   local held = redis.call('XLEN', feed)
   if held + incoming > quota then return {{-1, held}} end
+  -- A space that held events before streams were indexed has an index that misses some.
+  if redis.call('HEXISTS', snaps, '~index') == 0 then
+    local index = 'complete'
+    if redis.call('EXISTS', feed) == 1 then index = 'partial' end
+    redis.call('HSET', snaps, '~index', index)
+  end
 end
 
 local replies = {}
@@ -119,6 +129,7 @@ for _, plan in ipairs(plans) do
   elseif plan.kind == 'diverged' then
     replies[#replies + 1] = {2, plan.length}
   elseif plan.kind == 'accepted' then
+    if plan.length == 0 and plan.count > plan.present then redis.call('HSETNX', snaps, plan.stream, '0') end
     for i = plan.present + 1, plan.count do
       local event = ARGV[plan.first + 2 * (i - 1) + 1]
       redis.call('RPUSH', plan.list, event)

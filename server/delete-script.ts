@@ -6,6 +6,7 @@
  * KEYS[1]  the space's feed (a Redis Stream)
  * KEYS[2]  the space's deleted streams (a hash: stream → its tombstone's JSON)
  * KEYS[3]  the stream's list
+ * KEYS[4]  the space's streams with their snapshots (append-script.ts)
  * ARGV[1]  the stream's name
  * ARGV[2]  the length the route checked the stream at (its model said it may be deleted)
  * ARGV[3]  the id of the stream's last event then
@@ -31,6 +32,7 @@ local length = redis.call('LLEN', list)
 if length ~= tonumber(ARGV[2]) or length == 0 then return {0, length} end
 if cjson.decode(redis.call('LINDEX', list, -1))['id'] ~= ARGV[3] then return {0, length} end
 redis.call('DEL', list)
+redis.call('HDEL', KEYS[4], stream)
 redis.call('HSET', deleted, stream, ARGV[4])
 local id = redis.call('XADD', feed, '*', 'e', ARGV[4])
 redis.call('SPUBLISH', ARGV[5], id)

@@ -62,6 +62,11 @@ export type SyncAppOptions = {
    */
   readonly maxEventsPerSpace?: number;
   /**
+   * Events one request for a page of snapshots folds at most (a stream needing more is folded
+   * over several requests). Default 10,000.
+   */
+  readonly snapshotFoldBudget?: number;
+  /**
    * Spaces this instance follows live at once (each costs memory and a sharded subscription, no
    * connection); past it a new live feed is refused with 503. Default 10,000.
    */
@@ -132,6 +137,7 @@ const optionsSchema = z
       .default(() => rateLimitSchema.parse({})),
     maxLiveConnectionsPerSpace: z.number().int().min(1).max(100_000).default(20),
     maxEventsPerSpace: z.number().int().min(1).max(1_000_000_000).default(1_000_000),
+    snapshotFoldBudget: z.number().int().min(1).max(1_000_000).default(10_000),
     maxLiveSpaces: z.number().int().min(1).max(1_000_000).default(10_000),
     maxLivePerDevice: z.number().int().min(1).max(100_000).default(4),
     maxLivePerAddress: z.number().int().min(1).max(1_000_000).default(500),

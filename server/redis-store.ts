@@ -1,9 +1,10 @@
 import { TallyError } from '../core/errors.ts';
-import { limits, type FeedEntry, type PushResult } from '../core/protocol.ts';
+import { limits, type FeedEntry, type PushResult, type SnapshotPage } from '../core/protocol.ts';
 import { appendScript } from './append-script.ts';
 import { deleteScript } from './delete-script.ts';
 import { compareCursors, lastCursor } from './cursor.ts';
 import { mastersHealth, type MasterHealth, type RedisConnection } from './redis-client.ts';
+import { createSnapshots, type SnapshotOptions } from './snapshots.ts';
 import { parseFeedEntry, parseStoredEvent, serializeEvent, type Envelope } from './stored-event.ts';
 
 /**
@@ -15,6 +16,11 @@ export const redisKeys = {
   feed: (space: string) => `tally:{${space}}:feed`,
   /** Every event id the space stores (since issue 13) → `<stream> <version>`: one id, one event. */
   ids: (space: string) => `tally:{${space}}:ids`,
+  /**
+   * Every stream of the space → its snapshot's JSON (`0` before one is folded), and `~index`
+   * (append-script.ts, snapshots.ts).
+   */
+  snaps: (space: string) => `tally:{${space}}:snaps`,
   /** Streams deleted forever → their tombstone's JSON: what a push to one is answered with. */
   deleted: (space: string) => `tally:{${space}}:deleted`,
   /** Deleted streams whose events are swept out of the feed and id index: swept once. */
@@ -66,6 +72,13 @@ export interface SyncStore {
   ): Promise<'deleted' | 'changed'>;
   /** The cursor of the newest feed entry, or `0-0` for an empty feed. */
   feedHead(space: string): Promise<string>;
+  /**
+   * One page of the space's streams, each folded up to at least the feed's position the page
+   * names (snapshots.ts). Throws `conflict` when the space cannot be read that way.
+   */
+  snapshots(space: string, page: string): Promise<SnapshotPage>;
+  /** Waits for the background work under way (snapshots being folded): shutdown, tests. */
+  idle?(): Promise<void>;
   ping(): Promise<boolean>;
   /** Every master with whether it answers (one node: that node). Stores not in Redis have none. */
   masters?(): Promise<MasterHealth[]>;
@@ -76,6 +89,7 @@ export type RedisStoreOptions = {
   /** Replicas that must confirm an append before it is acked (WAIT); 0 for none. */
   readonly waitReplicas?: number;
   readonly waitTimeoutMs?: number;
+  readonly snapshots?: SnapshotOptions;
 };
 
 type AppendCommand = {
@@ -135,6 +149,15 @@ export function createRedisStore(
   redis.defineCommand('tallyDelete', { lua: deleteScript });
   const scripts = redis as RedisConnection & AppendCommand;
   const { waitReplicas = 0, waitTimeoutMs = 1_000 } = options;
+  const snapshots = createSnapshots(
+    redis,
+    (space) => ({
+      snaps: redisKeys.snaps(space),
+      feed: redisKeys.feed(space),
+      list: (stream) => redisKeys.stream(space, stream),
+    }),
+    options.snapshots,
+  );
 
   /**
    * The script, then WAIT on the same connection when replicas are asked for: WAIT counts the
@@ -198,7 +221,12 @@ export function createRedisStore(
 
   return {
     async append(space, streams) {
-      const keys = [redisKeys.feed(space), redisKeys.ids(space), redisKeys.deleted(space)];
+      const keys = [
+        redisKeys.feed(space),
+        redisKeys.ids(space),
+        redisKeys.deleted(space),
+        redisKeys.snaps(space),
+      ];
       const args: (string | number)[] = [
         options.maxEventsPerSpace,
         limits.maxConflictEvents,
@@ -229,7 +257,11 @@ export function createRedisStore(
         );
       if (!Array.isArray(reply) || reply.length !== streams.length)
         throw new TallyError('unavailable', 'The sync server got an unexpected answer from Redis.');
-      return streams.map(({ stream }, index) => appendResult(stream, reply[index]));
+      const results = streams.map(({ stream }, index) => appendResult(stream, reply[index]));
+      for (const [index, result] of results.entries())
+        if (result.status === 'accepted')
+          snapshots.grew(space, result.stream, result.version, streams[index]!.events.length);
+      return results;
     },
 
     async readFeed(space, after, limit) {
@@ -265,7 +297,12 @@ export function createRedisStore(
         // back on the server a counter that devices already dropped at its tombstone.
         reply = await runScript(
           'tallyDelete',
-          [redisKeys.feed(space), redisKeys.deleted(space), redisKeys.stream(space, stream)],
+          [
+            redisKeys.feed(space),
+            redisKeys.deleted(space),
+            redisKeys.stream(space, stream),
+            redisKeys.snaps(space),
+          ],
           [
             stream,
             expected.length,
@@ -316,5 +353,9 @@ export function createRedisStore(
     },
 
     masters: () => mastersHealth(redis),
+
+    snapshots: (space, page) => snapshots.page(space, page),
+
+    idle: () => snapshots.idle(),
   };
 }

@@ -1,4 +1,6 @@
+import { models } from '../../core/model-list.ts';
 import type { PushResult } from '../../core/protocol.ts';
+import { foldStream } from '../../core/stream-snapshot.ts';
 import type { AccessStore } from '../../server/access-store.ts';
 import type { SyncStorage } from '../../server/options.ts';
 import type { SyncStore } from '../../server/redis-store.ts';
@@ -54,6 +56,15 @@ export function memoryStorage(): SyncStorage & { readonly appended: () => number
     },
     async feedHead(space) {
       return feeds.get(space)?.at(-1)?.cursor ?? '0-0';
+    },
+    async snapshots(space) {
+      const held = [...streams].filter(([key]) => key.startsWith(`${space}/`));
+      return {
+        cursor: feeds.get(space)?.at(-1)?.cursor ?? '0',
+        streams: held.map(([key, events]) =>
+          foldStream(models, key.slice(space.length + 1), undefined, events),
+        ),
+      };
     },
     ping: async () => true,
   };

@@ -337,6 +337,15 @@ const badLimit = fc.oneof(
   fc.integer({ min: limits.maxPullLimit + 1 }).map(String),
 );
 
+/** Pages of the snapshot route that are not one it could name (`0`, or a u64 without zeros). */
+const isPageLike = (value: string) =>
+  /^(0|[1-9]\d{0,19})$/.test(value) && BigInt(value) <= 18446744073709551615n;
+const badPage = fc.oneof(
+  unicodeJunk.filter((value) => !isPageLike(value)),
+  fc.constantFrom('18446744073709551616', '99999999999999999999', '-1', '01', '1.5', '1e3', ''),
+  fc.bigInt({ min: 18446744073709551616n }).map(String),
+);
+
 const base = () => `/api/spaces/${space}`;
 const q = (value: string) => encodeURIComponent(value);
 
@@ -369,7 +378,7 @@ const hostile: fc.Arbitrary<Hostile> = fc.oneof(
   fc
     .record({
       auth: badAuth,
-      endpoint: fc.constantFrom('push', 'events', 'live', 'devices', 'devices/self'),
+      endpoint: fc.constantFrom('push', 'events', 'snapshots', 'live', 'devices', 'devices/self'),
       body: fc.oneof(
         junkBody,
         fc.constant(null).map(() => {
@@ -382,6 +391,7 @@ const hostile: fc.Arbitrary<Hostile> = fc.oneof(
       const method = {
         push: 'POST',
         events: 'GET',
+        snapshots: 'GET',
         live: 'GET',
         devices: 'POST',
         'devices/self': 'DELETE',
@@ -423,6 +433,12 @@ const hostile: fc.Arbitrary<Hostile> = fc.oneof(
         headers: { ...bearer(token), ...(lastEventId ? { 'Last-Event-ID': after } : {}) },
       };
     }),
+  // Snapshot pages that are not pages: refused before anything is folded or written.
+  fc.record({ page: badPage, extra: fc.option(protoKeys) }).map(({ page, extra }) => ({
+    method: 'GET',
+    path: `${base()}/snapshots?page=${q(page)}${extra ? `&${extra}[polluted]=1` : ''}`,
+    headers: bearer(token),
+  })),
   // Every method on every route that does not serve it, HEAD included, with and without a
   // token and a body: 405 (or 404 where no route is), never a handler run for another method.
   fc
@@ -434,6 +450,7 @@ const hostile: fc.Arbitrary<Hostile> = fc.oneof(
         '/api/spaces/:space',
         '/api/spaces/:space/push',
         '/api/spaces/:space/events',
+        '/api/spaces/:space/snapshots',
         '/api/spaces/:space/live',
         '/api/spaces/:space/invites',
         '/api/spaces/:space/devices',
@@ -449,6 +466,7 @@ const hostile: fc.Arbitrary<Hostile> = fc.oneof(
         '/api/spaces': ['POST'],
         '/api/spaces/:space/push': ['POST'],
         '/api/spaces/:space/events': ['GET'],
+        '/api/spaces/:space/snapshots': ['GET'],
         '/api/spaces/:space/live': ['GET'],
         '/api/spaces/:space/invites': ['POST'],
         '/api/spaces/:space/devices': ['POST', 'GET'],

@@ -196,7 +196,12 @@ describe('an event id names one event (item 6)', () => {
     expect(again.status).toBe(400);
     expect(await data()).toEqual(before);
     expect(before.map(([key]) => key).sort()).toEqual(
-      [redisKeys.feed(space), redisKeys.ids(space), redisKeys.stream(space, stream)].sort(),
+      [
+        redisKeys.feed(space),
+        redisKeys.ids(space),
+        redisKeys.snaps(space),
+        redisKeys.stream(space, stream),
+      ].sort(),
     );
   });
 });

@@ -1,0 +1,243 @@
+import { TallyError } from '../core/errors.ts';
+import type { EventEnvelope } from '../core/envelope.ts';
+import { models as allModels, type ModelSet } from '../core/model-list.ts';
+import { limits, type SnapshotPage } from '../core/protocol.ts';
+import { foldStream, streamSnapshotSchema, type StreamSnapshot } from '../core/stream-snapshot.ts';
+import type { RedisConnection } from './redis-client.ts';
+import { parseStoredEvent } from './stored-event.ts';
+
+/**
+ * Per-stream snapshots on the server (docs/architecture.md, "Joining a space"): each stream of a
+ * space folded with the models' own code, kept in `tally:{space}:snaps` beside the stream's list,
+ * so a device joining a space reads one snapshot per stream instead of every event.
+ *
+ * The append script names every new stream in the hash (value `0` until a snapshot is folded),
+ * the delete script removes it; this module folds. A snapshot is brought up to date when a page
+ * is read, and in the background each time a stream grows by `every` events, so a join folds at
+ * most that many events per stream. Work per request is bounded by `budget` events: a stream
+ * that needs more keeps what was folded and its page is asked for again.
+ */
+export type SnapshotOptions = {
+  /** Events folded per request at most; a page whose streams need more is asked again. */
+  readonly budget?: number;
+  /** A stream's snapshot is brought up to date in the background every this many events. */
+  readonly every?: number;
+  readonly models?: ModelSet;
+};
+
+type Keys = { readonly snaps: string; readonly feed: string; readonly list: (s: string) => string };
+
+/** Streams a page holds: HSCAN's hint (a small hash answers whole). */
+const streamsPerScan = 100;
+/** Events read from a list per round trip while folding. */
+const readChunk = 1_000;
+
+/**
+ * Writes a snapshot over the value it was folded from, or over an older one; never for a stream
+ * no longer in the hash (deleted meanwhile): two folds racing keep the newer, a deletion is never
+ * undone, and a stored value that could not be used (broken, of an older shape) is replaced.
+ *
+ * KEYS[1] the space's snapshot hash; ARGV[1] the stream; ARGV[2] its version; ARGV[3] the JSON;
+ * ARGV[4] the value the fold read there.
+ */
+const keepNewerScript = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+if old ~= '0' and old ~= ARGV[4] then
+  local ok, decoded = pcall(cjson.decode, old)
+  if ok and type(decoded) == 'table' and tonumber(decoded['version']) and tonumber(decoded['version']) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+type SnapshotCommands = {
+  tallyKeepSnapshot(numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+};
+
+/** A stored snapshot read back: validated, and of the model's shape today, or not used. */
+function storedSnapshot(models: ModelSet, stream: string, raw: string): StreamSnapshot | undefined {
+  if (raw === '0') return undefined;
+  try {
+    const parsed = streamSnapshotSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success || parsed.data.stream !== stream) return undefined;
+    if (parsed.data.modelVersion !== models.modelOf(stream).decider.stateVersion) return undefined;
+    return parsed.data;
+  } catch {
+    // Not JSON: folded again from the stream's first event, and written over.
+    return undefined;
+  }
+}
+
+export type SnapshotReader = {
+  /** One page of the space's snapshots; throws `conflict` for a space older than the index. */
+  page(space: string, page: string): Promise<SnapshotPage>;
+  /** Tells it a push made `stream` `version` events long, `appended` of them just now. */
+  grew(space: string, stream: string, version: number, appended: number): void;
+  /** Waits for the background folds under way (shutdown, tests). */
+  idle(): Promise<void>;
+};
+
+export function createSnapshots(
+  redis: RedisConnection,
+  keysOf: (space: string) => Keys,
+  options: SnapshotOptions = {},
+): SnapshotReader {
+  const { budget = 10_000, every = 100, models = allModels } = options;
+  redis.defineCommand('tallyKeepSnapshot', { lua: keepNewerScript });
+  const commands = redis as RedisConnection & SnapshotCommands;
+
+  /**
+   * Folds `stream` from `base` up to `length` events, at most `allowed` of them: the snapshot
+   * reached (written back when it moved) and whether it is the whole stream.
+   */
+  async function bringUp(
+    keys: Keys,
+    stream: string,
+    stored: string,
+    length: number,
+    allowed: number,
+  ): Promise<{ snapshot: StreamSnapshot | undefined; whole: boolean; folded: number }> {
+    const base = storedSnapshot(models, stream, stored);
+    // A snapshot past the list (the list lost its last writes in a failover) is folded again.
+    let snapshot = base && base.version <= length ? base : undefined;
+    const from = snapshot?.version ?? 0;
+    const to = Math.min(length, from + allowed);
+    for (let at = from; at < to; at += readChunk) {
+      const raw = await redis.lrange(keys.list(stream), at, Math.min(to, at + readChunk) - 1);
+      const events = raw.map((json) => models.decode(parseStoredEvent(json)) as EventEnvelope);
+      // The list is shorter than it was a moment ago: stop where it ends.
+      if (events.length === 0) break;
+      snapshot = foldStream(models, stream, snapshot, events);
+    }
+    if (snapshot && snapshot.version > from)
+      await commands.tallyKeepSnapshot(
+        1,
+        keys.snaps,
+        stream,
+        snapshot.version,
+        JSON.stringify(snapshot),
+        stored,
+      );
+    return { snapshot, whole: (snapshot?.version ?? 0) >= length, folded: to - from };
+  }
+
+  // Background folds: one at a time, each stream once however often it is asked for meanwhile.
+  const waiting = new Map<string, { space: string; stream: string }>();
+  let running: Promise<void> | undefined;
+  const drain = async () => {
+    // A Map's iteration also visits what is added while it runs.
+    for (const [key, { space, stream }] of waiting) {
+      waiting.delete(key);
+      try {
+        const keys = keysOf(space);
+        const [raw, length] = await Promise.all([
+          redis.hget(keys.snaps, stream),
+          redis.llen(keys.list(stream)),
+        ]);
+        if (raw === null) continue;
+        await bringUp(keys, stream, raw, length, budget);
+      } catch {
+        // Only time is lost: the next page read or the next push folds it.
+      }
+    }
+  };
+  const start = () => {
+    running ??= drain().finally(() => {
+      running = undefined;
+      if (waiting.size > 0) start();
+    });
+  };
+
+  return {
+    async page(space, page) {
+      const keys = keysOf(space);
+      let head: unknown[];
+      let index: string | null;
+      let scanned: [string, string[]];
+      try {
+        // The feed's position first: every snapshot read after it counts at least as much.
+        [head, index] = await Promise.all([
+          redis.xrevrange(keys.feed, '+', '-', 'COUNT', 1),
+          redis.hget(keys.snaps, '~index'),
+        ]);
+        scanned = await redis.hscan(keys.snaps, page, 'COUNT', streamsPerScan);
+      } catch (error) {
+        throw unavailableError(error);
+      }
+      const newest = head[0];
+      const cursor = Array.isArray(newest) && typeof newest[0] === 'string' ? newest[0] : '0';
+      if (cursor !== '0' && index !== 'complete')
+        throw new TallyError(
+          'conflict',
+          'This space holds events from before its streams were indexed: read its feed from the beginning instead.',
+        );
+      const [next, flat] = scanned;
+      const found: [string, string][] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2)
+        if (flat[i] !== '~index') found.push([flat[i]!, flat[i + 1]!]);
+      let lengths: number[];
+      try {
+        const pipeline = redis.pipeline();
+        for (const [stream] of found) pipeline.llen(keys.list(stream));
+        const replies = (await pipeline.exec()) ?? [];
+        lengths = replies.map(([error, length]) => {
+          if (error) throw error;
+          return Number(length);
+        });
+      } catch (error) {
+        throw unavailableError(error);
+      }
+      let left = budget;
+      let whole = true;
+      const streams: StreamSnapshot[] = [];
+      for (const [index, [stream, raw]] of found.entries()) {
+        const length = lengths[index] ?? 0;
+        if (length === 0) continue;
+        let result;
+        try {
+          result = await bringUp(keys, stream, raw, length, left);
+        } catch (error) {
+          if (error instanceof TallyError && error.code === 'invalid')
+            // Events the models cannot fold (stored by a build that knew other rules): the
+            // device reads them as it always did, from the feed.
+            throw new TallyError(
+              'conflict',
+              `${stream} cannot be folded here (${error.message}): read the space's feed from the beginning instead.`,
+            );
+          throw unavailableError(error);
+        }
+        left -= result.folded;
+        if (result.whole && result.snapshot) streams.push(result.snapshot);
+        else whole = false;
+      }
+      if (streams.length > limits.maxSnapshotsPerPage)
+        throw new TallyError('unavailable', 'A page of snapshots came out too large.');
+      // A page with a stream not folded to its end yet is asked for again: the fold goes on
+      // from the snapshot it wrote. Folded streams it sends again cost nothing more.
+      if (!whole) return { cursor, streams, next: page };
+      return { cursor, streams, ...(next === '0' ? {} : { next }) };
+    },
+
+    grew(space, stream, version, appended) {
+      if (Math.floor(version / every) === Math.floor((version - appended) / every)) return;
+      // Bounded: past this many streams waiting, a join folds the rest itself.
+      if (waiting.size >= 10_000) return;
+      waiting.set(`${space}\u0000${stream}`, { space, stream });
+      start();
+    },
+
+    async idle() {
+      while (running) await running;
+    },
+  };
+}
+
+const unavailableError = (cause: unknown): TallyError =>
+  cause instanceof TallyError
+    ? cause
+    : new TallyError(
+        'unavailable',
+        'The sync server cannot reach its database right now. Try again shortly.',
+        { cause },
+      );
