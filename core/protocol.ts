@@ -134,6 +134,19 @@ export const snapshotPageSchema = z.strictObject({
 });
 export type SnapshotPage = z.infer<typeof snapshotPageSchema>;
 
+/**
+ * `GET /api/spaces/:space/streams/:stream/events?after=<version>&limit=<n>`: one stream's events
+ * after a version, a page at a time: the history a device that joined by snapshots does not hold
+ * (docs/architecture.md, "Joining a space").
+ */
+export const streamEventsResponseSchema = z.strictObject({
+  events: z.array(envelopeSchema).check(z.maxLength(limits.maxPullLimit)),
+  /** The stream's version on the server. */
+  version: z.number().check(z.int(), z.nonnegative()),
+  more: z.boolean(),
+});
+export type StreamEventsResponse = z.infer<typeof streamEventsResponseSchema>;
+
 export const createSpaceResponseSchema = z.strictObject({
   space: spaceIdSchema,
   token: z.string().check(z.minLength(1)),

@@ -58,6 +58,16 @@ export interface SyncStore {
   readFeed(space: string, after: string, limit: number): Promise<FeedPage>;
   /** A stream's events (every one: for a deletion, which is rare), or its tombstone. */
   readStream(space: string, stream: string): Promise<StoredStream>;
+  /** Up to `limit` of a stream's events after version `after`, and its length; its tombstone. */
+  readStreamPage(
+    space: string,
+    stream: string,
+    after: number,
+    limit: number,
+  ): Promise<
+    | { readonly type: 'stream'; readonly events: readonly Envelope[]; readonly version: number }
+    | { readonly type: 'deleted'; readonly tombstone: Envelope }
+  >;
   /**
    * Deletes a stream forever if it is still `length` events long ending with `lastId`: its list
    * goes, its tombstone goes into the feed, and its events are swept out of the feed and the id
@@ -285,6 +295,21 @@ export function createRedisStore(
         if (tombstone !== null) return { type: 'deleted', tombstone: parseStoredEvent(tombstone) };
         const raw = await redis.lrange(redisKeys.stream(space, stream), 0, -1);
         return { type: 'stream', events: raw.map(parseStoredEvent) };
+      } catch (error) {
+        throw unavailable(error);
+      }
+    },
+
+    async readStreamPage(space, stream, after, limit) {
+      try {
+        const list = redisKeys.stream(space, stream);
+        const [tombstone, version, raw] = await Promise.all([
+          redis.hget(redisKeys.deleted(space), stream),
+          redis.llen(list),
+          redis.lrange(list, after, after + limit - 1),
+        ]);
+        if (tombstone !== null) return { type: 'deleted', tombstone: parseStoredEvent(tombstone) };
+        return { type: 'stream', events: raw.map(parseStoredEvent), version };
       } catch (error) {
         throw unavailable(error);
       }

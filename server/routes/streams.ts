@@ -3,12 +3,32 @@ import { Hono } from 'hono';
 import { streamIdPattern } from '../../core/envelope.ts';
 import { TallyError } from '../../core/errors.ts';
 import { models as allModels, type ModelSet } from '../../core/model-list.ts';
+import { limits, type StreamEventsResponse } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireSpaceToken, type SpaceGate } from '../auth.ts';
 import type { SyncStore } from '../redis-store.ts';
 import type { Envelope } from '../stored-event.ts';
 
+/** A whole number from `min` to `max` written plainly (no sign, no leading zeros), or `fallback`. */
+function wholeNumber(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = /^(0|[1-9]\d{0,15})$/.test(value) ? Number(value) : Number.NaN;
+  if (!(number >= min && number <= max))
+    throw new TallyError('invalid', `${name} must be a whole number from ${min} to ${max}.`);
+  return number;
+}
+
 /**
+ * `GET /api/spaces/:space/streams/:stream/events?after=<version>&limit=<1..1000>` → 200
+ * `StreamEventsResponse`: one stream's events after a version, a page at a time (the history a
+ * device that joined by snapshots reads when asked for it); 404 for a stream deleted forever.
+ *
  * `DELETE /api/spaces/:space/streams/:stream` → 204: deletes a stream forever, for every device
  * of the space (a person's "Delete forever" of an archived counter). Its model decides whether
  * its state may be deleted (`Model.deletion`); the store checks, in the same atomic step that
@@ -21,13 +41,39 @@ export function streamsRoute(options: {
   models?: ModelSet;
 }) {
   const models = options.models ?? allModels;
-  return new Hono<AppEnv>().delete(
-    '/api/spaces/:space/streams/:stream',
-    requireSpaceToken(options.gate),
-    async (c) => {
-      const stream = c.req.param('stream');
-      if (!streamIdPattern.test(stream))
-        throw new TallyError('invalid', `“${stream.slice(0, 80)}” is not a stream id.`);
+  const streamOf = (value: string): string => {
+    if (!streamIdPattern.test(value))
+      throw new TallyError('invalid', `“${value.slice(0, 80)}” is not a stream id.`);
+    return value;
+  };
+  return new Hono<AppEnv>()
+    .get(
+      '/api/spaces/:space/streams/:stream/events',
+      requireSpaceToken(options.gate),
+      async (c) => {
+        const stream = streamOf(c.req.param('stream'));
+        // Far past any stream a space may hold (its quota), so every version it has is reachable.
+        const after = wholeNumber(c.req.query('after'), 'after', 0, 1_000_000_000, 0);
+        const limit = wholeNumber(
+          c.req.query('limit'),
+          'limit',
+          1,
+          limits.maxPullLimit,
+          limits.maxPullLimit,
+        );
+        const page = await options.store().readStreamPage(c.get('space'), stream, after, limit);
+        if (page.type === 'deleted')
+          throw new TallyError('not-found', `${stream} was deleted forever.`);
+        const body: StreamEventsResponse = {
+          events: [...page.events],
+          version: page.version,
+          more: after + page.events.length < page.version,
+        };
+        return c.json(body, 200);
+      },
+    )
+    .delete('/api/spaces/:space/streams/:stream', requireSpaceToken(options.gate), async (c) => {
+      const stream = streamOf(c.req.param('stream'));
       const model = models.modelOf(stream);
       const { deletion } = model;
       if (!deletion)
@@ -75,6 +121,5 @@ export function streamsRoute(options: {
           'It changed on another device while being deleted (restored, perhaps). Nothing was deleted.',
         );
       return c.body(null, 204);
-    },
-  );
+    });
 }

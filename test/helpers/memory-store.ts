@@ -48,6 +48,10 @@ export function memoryStorage(): SyncStorage & { readonly appended: () => number
     async readStream(space, stream) {
       return { type: 'stream', events: streams.get(`${space}/${stream}`) ?? [] };
     },
+    async readStreamPage(space, stream, after, limit) {
+      const held = streams.get(`${space}/${stream}`) ?? [];
+      return { type: 'stream', events: held.slice(after, after + limit), version: held.length };
+    },
     async deleteStream(space, stream, expected) {
       const held = streams.get(`${space}/${stream}`) ?? [];
       if (held.length !== expected.length || held.at(-1)?.id !== expected.lastId) return 'changed';

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { boardStream } from '../../core/models/board/decider.ts';
 import { models } from '../../core/models/index.ts';
-import { errorBodySchema, snapshotPageSchema, type SnapshotPage } from '../../core/protocol.ts';
+import {
+  errorBodySchema,
+  snapshotPageSchema,
+  streamEventsResponseSchema,
+  type SnapshotPage,
+} from '../../core/protocol.ts';
 import type { StreamSnapshot } from '../../core/stream-snapshot.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import type { RunningServer } from '../../server/server.ts';
@@ -242,5 +247,106 @@ describe('snapshots of a space', () => {
       expect(answer.headers.get('Allow')).toBe('GET');
     }
     expect(await held()).toEqual(before);
+  });
+});
+
+describe('a stream’s history below a snapshot', () => {
+  it('is read a page at a time, to its end; a deleted stream is 404; bad input 400, changing nothing', async () => {
+    const { space, token } = await createSpace(sync.url);
+    const stream = streamOf();
+    const all = events(stream, 0, [
+      'Created',
+      ...Array.from({ length: 2_499 }, () => 'Incremented' as const),
+    ]);
+    await sync.redis.client.rpush(
+      redisKeys.stream(space, stream),
+      ...all.map((event) => serializeEvent(event as Envelope)),
+    );
+    const read = async (query: string) => {
+      const answer = await fetch(
+        `${sync.url}/api/spaces/${space}/streams/${stream}/events${query}`,
+        { headers: auth(token) },
+      );
+      return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+    };
+    const seen: unknown[] = [];
+    let after = 0;
+    let pages = 0;
+    for (;;) {
+      const { status, body } = await read(`?after=${after}`);
+      expect(status).toBe(200);
+      const page = streamEventsResponseSchema.parse(body);
+      expect(page.version).toBe(2_500);
+      seen.push(...page.events);
+      after += page.events.length;
+      pages++;
+      if (!page.more) break;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(all);
+    expect(streamEventsResponseSchema.parse((await read('?after=2400&limit=7')).body)).toEqual({
+      events: all.slice(2_400, 2_407),
+      version: 2_500,
+      more: true,
+    });
+    expect((await read('?after=2500')).body).toEqual({ events: [], version: 2_500, more: false });
+    expect((await read('?after=1000000000')).body).toMatchObject({ events: [], more: false });
+    const before = await sync.redis.client.dump(redisKeys.stream(space, stream));
+    for (const query of [
+      '?after=-1',
+      '?after=01',
+      '?after=1.5',
+      '?after=1000000001',
+      '?after=99999999999999999999',
+      '?limit=0',
+      '?limit=1001',
+      '?limit=ten',
+    ])
+      expect((await read(query)).status, query).toBe(400);
+    const never = await fetch(`${sync.url}/api/spaces/${space}/streams/counter-never/events`, {
+      headers: auth(token),
+    });
+    expect(await never.json()).toEqual({ events: [], version: 0, more: false });
+    const badId = await fetch(`${sync.url}/api/spaces/${space}/streams/Not%20a%20stream/events`, {
+      headers: auth(token),
+    });
+    expect(badId.status).toBe(400);
+    for (const method of ['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'])
+      expect(
+        (
+          await fetch(`${sync.url}/api/spaces/${space}/streams/${stream}/events`, {
+            method,
+            headers: auth(token),
+          })
+        ).status,
+        method,
+      ).toBe(405);
+    expect(await sync.redis.client.dump(redisKeys.stream(space, stream))).toEqual(before);
+
+    // Deleted forever: its history is gone for everyone.
+    const archived = streamOf();
+    expect(
+      (
+        await push(
+          sync.url,
+          space,
+          token,
+          pushBody(archived, 0, events(archived, 0, ['Created', 'Archived'])),
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await fetch(`${sync.url}/api/spaces/${space}/streams/${archived}`, {
+          method: 'DELETE',
+          headers: auth(token),
+        })
+      ).status,
+    ).toBe(204);
+    const gone = await fetch(`${sync.url}/api/spaces/${space}/streams/${archived}/events`, {
+      headers: auth(token),
+    });
+    expect(gone.status).toBe(404);
+    expect(errorBodySchema.parse(await gone.json()).error.message).toMatch(/deleted forever/);
   });
 });
