@@ -37,19 +37,25 @@ export type StreamSnapshot = z.infer<typeof streamSnapshotSchema>;
  * `base` folded on with `events` (the stream's next events, in order): the model's `evolve` for
  * the state, its projections for the rows, exactly as a device applies them. Throws `invalid`
  * when the events do not follow `base` (a gap, another stream) or the base is of another shape
- * than the model's today (fold again from the first event instead).
+ * than the model's today (fold again from the first event instead). A base read from storage is
+ * parsed with the model's state schema; one this process folded itself (`folded`) is not.
  */
 export function foldStream(
   models: ModelSet,
   stream: string,
   base: StreamSnapshot | undefined,
   events: readonly EventEnvelope[],
+  folded = false,
 ): StreamSnapshot {
   const model = models.modelOf(stream);
   const { decider } = model;
   if (base && (base.stream !== stream || base.modelVersion !== decider.stateVersion))
     throw new TallyError('invalid', `The snapshot of ${stream} is of another shape.`);
-  let state: unknown = base ? model.stateSchema.parse(base.state) : decider.initialState();
+  let state: unknown = !base
+    ? decider.initialState()
+    : folded
+      ? base.state
+      : model.stateSchema.parse(base.state);
   let version = base?.version ?? 0;
   let id = base?.id;
   const rows = new Map<string, unknown>();
@@ -73,10 +79,10 @@ export function foldStream(
   }
   if (version === 0 || id === undefined)
     throw new TallyError('invalid', `A snapshot of ${stream} needs at least one event.`);
-  const folded = [...refs]
+  const made = [...refs]
     .filter(([k]) => rows.has(k))
     .map(([k, ref]) => ({ ...ref, value: rows.get(k) }));
-  if (folded.length > maxRowsPerStream)
+  if (made.length > maxRowsPerStream)
     throw new TallyError('invalid', `${stream} feeds more than ${maxRowsPerStream} rows.`);
-  return { stream, version, id, modelVersion: decider.stateVersion, state, rows: folded };
+  return { stream, version, id, modelVersion: decider.stateVersion, state, rows: made };
 }

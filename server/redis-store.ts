@@ -269,8 +269,10 @@ export function createRedisStore(
         throw new TallyError('unavailable', 'The sync server got an unexpected answer from Redis.');
       const results = streams.map(({ stream }, index) => appendResult(stream, reply[index]));
       for (const [index, result] of results.entries())
-        if (result.status === 'accepted')
-          snapshots.grew(space, result.stream, result.version, streams[index]!.events.length);
+        if (result.status === 'accepted') {
+          const { stream, expectedVersion, events } = streams[index]!;
+          snapshots.grew(space, stream, expectedVersion, events, result.version);
+        }
       return results;
     },
 

@@ -13,15 +13,21 @@ import { parseStoredEvent } from './stored-event.ts';
  *
  * The append script names every new stream in the hash (value `0` until a snapshot is folded),
  * the delete script removes it; this module folds. A snapshot is brought up to date when a page
- * is read, and in the background each time a stream grows by `every` events, so a join folds at
- * most that many events per stream. Work per request is bounded by `budget` events: a stream
- * that needs more keeps what was folded and its page is asked for again.
+ * is read, and as streams grow: an accepted push's own events (decoded already to validate them)
+ * are folded onto the stream's snapshot held in memory, and the snapshot is written back each
+ * time the stream passes a multiple of `every` events, so a join folds at most that many events
+ * per stream and ingest pays no second read or decode. A stream this instance holds no snapshot
+ * of is folded from Redis in the background when it passes such a multiple. Work per request is
+ * bounded by `budget` events: a stream that needs more keeps what was folded and its page is
+ * asked for again.
  */
 export type SnapshotOptions = {
   /** Events folded per request at most; a page whose streams need more is asked again. */
   readonly budget?: number;
   /** A stream's snapshot is brought up to date in the background every this many events. */
   readonly every?: number;
+  /** Streams whose snapshot this instance keeps in memory (least recently pushed go first). */
+  readonly cached?: number;
   readonly models?: ModelSet;
 };
 
@@ -72,8 +78,17 @@ function storedSnapshot(models: ModelSet, stream: string, raw: string): StreamSn
 export type SnapshotReader = {
   /** One page of the space's snapshots; throws `conflict` for a space older than the index. */
   page(space: string, page: string): Promise<SnapshotPage>;
-  /** Tells it a push made `stream` `version` events long, `appended` of them just now. */
-  grew(space: string, stream: string, version: number, appended: number): void;
+  /**
+   * Tells it a push was accepted: `events` (decoded) after `expectedVersion`, and the stream is
+   * now `version` events long.
+   */
+  grew(
+    space: string,
+    stream: string,
+    expectedVersion: number,
+    events: readonly EventEnvelope[],
+    version: number,
+  ): void;
   /** Waits for the background folds under way (shutdown, tests). */
   idle(): Promise<void>;
 };
@@ -83,7 +98,7 @@ export function createSnapshots(
   keysOf: (space: string) => Keys,
   options: SnapshotOptions = {},
 ): SnapshotReader {
-  const { budget = 10_000, every = 100, models = allModels } = options;
+  const { budget = 10_000, every = 100, models = allModels, cached: maxCached = 10_000 } = options;
   redis.defineCommand('tallyKeepSnapshot', { lua: keepNewerScript });
   const commands = redis as RedisConnection & SnapshotCommands;
 
@@ -108,7 +123,8 @@ export function createSnapshots(
       const events = raw.map((json) => models.decode(parseStoredEvent(json)) as EventEnvelope);
       // The list is shorter than it was a moment ago: stop where it ends.
       if (events.length === 0) break;
-      snapshot = foldStream(models, stream, snapshot, events);
+      // The stored base is parsed once; what this loop folded needs no parse.
+      snapshot = foldStream(models, stream, snapshot, events, snapshot !== base);
     }
     if (snapshot && snapshot.version > from)
       await commands.tallyKeepSnapshot(
@@ -121,6 +137,32 @@ export function createSnapshots(
       );
     return { snapshot, whole: (snapshot?.version ?? 0) >= length, folded: to - from };
   }
+
+  /** The newest snapshot this instance made of a stream, by `space\0stream`, least recent first. */
+  const cache = new Map<string, StreamSnapshot>();
+  const remember = (key: string, snapshot: StreamSnapshot) => {
+    const held = cache.get(key);
+    if (held && held.version > snapshot.version) return;
+    cache.delete(key);
+    cache.set(key, snapshot);
+    if (cache.size > maxCached) cache.delete(cache.keys().next().value!);
+  };
+  const writes = new Set<Promise<unknown>>();
+  const write = (space: string, snapshot: StreamSnapshot) => {
+    const written = commands
+      .tallyKeepSnapshot(
+        1,
+        keysOf(space).snaps,
+        snapshot.stream,
+        snapshot.version,
+        JSON.stringify(snapshot),
+        // Folded from memory, not from a stored value: only an older one is written over.
+        '',
+      )
+      .catch(() => undefined)
+      .finally(() => writes.delete(written));
+    writes.add(written);
+  };
 
   // Background folds: one at a time, each stream once however often it is asked for meanwhile.
   const waiting = new Map<string, { space: string; stream: string }>();
@@ -136,7 +178,8 @@ export function createSnapshots(
           redis.llen(keys.list(stream)),
         ]);
         if (raw === null) continue;
-        await bringUp(keys, stream, raw, length, budget);
+        const { snapshot, whole } = await bringUp(keys, stream, raw, length, budget);
+        if (snapshot && whole) remember(key, snapshot);
       } catch {
         // Only time is lost: the next page read or the next push folds it.
       }
@@ -219,16 +262,41 @@ export function createSnapshots(
       return { cursor, streams, ...(next === '0' ? {} : { next }) };
     },
 
-    grew(space, stream, version, appended) {
-      if (Math.floor(version / every) === Math.floor((version - appended) / every)) return;
+    grew(space, stream, expectedVersion, events, version) {
+      const key = `${space}\u0000${stream}`;
+      const passed = Math.floor(version / every) > Math.floor(expectedVersion / every);
+      const held = cache.get(key);
+      // Exactly these events at exactly these versions, onto exactly the snapshot before them.
+      if (
+        events.length > 0 &&
+        version === expectedVersion + events.length &&
+        (expectedVersion === 0 || held?.version === expectedVersion)
+      ) {
+        try {
+          const snapshot = foldStream(
+            models,
+            stream,
+            expectedVersion === 0 ? undefined : held,
+            events,
+            // Folded by this process: its state needs no parse.
+            true,
+          );
+          remember(key, snapshot);
+          if (passed) write(space, snapshot);
+          return;
+        } catch {
+          // Not foldable here (a rule of another build): the background fold reads it again.
+        }
+      }
+      cache.delete(key);
       // Bounded: past this many streams waiting, a join folds the rest itself.
-      if (waiting.size >= 10_000) return;
-      waiting.set(`${space}\u0000${stream}`, { space, stream });
+      if (!passed || waiting.size >= 10_000) return;
+      waiting.set(key, { space, stream });
       start();
     },
 
     async idle() {
-      while (running) await running;
+      while (running || writes.size > 0) await Promise.all([running, ...writes]);
     },
   };
 }

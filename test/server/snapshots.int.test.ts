@@ -166,6 +166,26 @@ describe('snapshots of a space', () => {
     expect(stored.rows[0]!.value).toMatchObject({ value: stored.version - 1 });
     const { streams } = await allSnapshots(sync.url, space, token);
     expect(streams.get(stream)).toMatchObject({ version: 250 });
+
+    // An instance that never saw the stream folds it from Redis when a push passes 300.
+    const other = await startTestServer(sync.redis.url);
+    try {
+      const more = events(
+        stream,
+        250,
+        Array.from({ length: 60 }, () => 'Incremented' as const),
+      );
+      expect((await push(other.url, space, token, pushBody(stream, 250, more))).status).toBe(200);
+      const refolded = await waitFor(async () => {
+        const raw = await sync.redis.client.hget(redisKeys.snaps(space), stream);
+        const snapshot = raw && raw !== '0' ? (JSON.parse(raw) as StreamSnapshot) : undefined;
+        return snapshot && snapshot.version === 310 ? snapshot : undefined;
+      }, 'the other instance to fold the stream');
+      expect(refolded.rows[0]!.value).toMatchObject({ value: 309 });
+      expect(refolded.id).toBe(more.at(-1)!.id);
+    } finally {
+      await other.close();
+    }
   });
 
   it('fold again what was stored broken, and write it back whole', async () => {
