@@ -17,6 +17,7 @@ import { measureMemory } from './memory.ts';
 import { newProfile, openApp, openBench } from './pages.ts';
 import { jsonResults, markdownTable, textTable, type Row } from './report.ts';
 import type { Bench } from './section.ts';
+import { measureJoin } from './join.ts';
 import { measureIngest } from './sync-ingest.ts';
 import { COUNTERS, measureThroughput } from './throughput.ts';
 import { EngineProbe } from './worker-cdp.ts';
@@ -103,6 +104,7 @@ try {
       return syncRows(`not measured (${String(error).split('\n')[0]!.slice(0, 140)})`);
     }
   });
+  await section('6 sync', () => measureJoin(bench));
   await withProfile(bench, async (context) => {
     const page = await openBench(context, bench.origin);
     await section('7 memory', () => measureMemory(bench, page));
