@@ -40,10 +40,13 @@ export async function measureJoin(bench: Bench): Promise<Row[]> {
     const store = createRedisStore(redis);
     for (let group = 0; group < COUNTERS / STREAMS_PER_PUSH; group++) {
       const ids = Array.from({ length: STREAMS_PER_PUSH }, (_, s) => `counter-join${group}x${s}`);
+      // Each push names the event it follows, as a device's does.
+      const last = new Map<string, string>();
       for (let from = 0; from < EVENTS_PER_COUNTER; from += EVENTS_PER_PUSH_STREAM) {
         const streams: PushRequest['streams'] = ids.map((stream) => ({
           stream,
           expectedVersion: from,
+          ...(last.has(stream) ? { expectedId: last.get(stream)! } : {}),
           events: Array.from({ length: EVENTS_PER_PUSH_STREAM }, (_, i) => ({
             id: randomUUID(),
             stream,
@@ -58,6 +61,7 @@ export async function measureJoin(bench: Bench): Promise<Row[]> {
             },
           })),
         }));
+        for (const { stream, events } of streams) last.set(stream, events.at(-1)!.id);
         const results = await store.append(space, streams);
         if (results.some((result) => result.status !== 'accepted'))
           throw new Error('The join seed was not accepted.');

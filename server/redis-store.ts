@@ -270,8 +270,8 @@ export function createRedisStore(
       const results = streams.map(({ stream }, index) => appendResult(stream, reply[index]));
       for (const [index, result] of results.entries())
         if (result.status === 'accepted') {
-          const { stream, expectedVersion, events } = streams[index]!;
-          snapshots.grew(space, stream, expectedVersion, events, result.version);
+          const { stream, expectedVersion, expectedId, events } = streams[index]!;
+          snapshots.grew(space, stream, expectedVersion, expectedId, events, result.version);
         }
       return results;
     },

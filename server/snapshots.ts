@@ -75,17 +75,30 @@ function storedSnapshot(models: ModelSet, stream: string, raw: string): StreamSn
   }
 }
 
+/** The id of a stored event (LINDEX's answer), or undefined. */
+function idOf(raw: unknown): string | undefined {
+  if (typeof raw !== 'string') return undefined;
+  try {
+    const id = (JSON.parse(raw) as { id?: unknown } | null)?.id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export type SnapshotReader = {
   /** One page of the space's snapshots; throws `conflict` for a space older than the index. */
   page(space: string, page: string): Promise<SnapshotPage>;
   /**
-   * Tells it a push was accepted: `events` (decoded) after `expectedVersion`, and the stream is
-   * now `version` events long.
+   * Tells it a push was accepted: `events` (decoded) after `expectedVersion`, where the list's
+   * event is `expectedId` (the push named it, and the append script checked it), and the stream
+   * is now `version` events long.
    */
   grew(
     space: string,
     stream: string,
     expectedVersion: number,
+    expectedId: string | undefined,
     events: readonly EventEnvelope[],
     version: number,
   ): void;
@@ -103,19 +116,23 @@ export function createSnapshots(
   const commands = redis as RedisConnection & SnapshotCommands;
 
   /**
-   * Folds `stream` from `base` up to `length` events, at most `allowed` of them: the snapshot
-   * reached (written back when it moved) and whether it is the whole stream.
+   * Folds `stream` from its stored snapshot (`stored`, read back as `base`) up to `length`
+   * events, at most `allowed` of them: the snapshot reached (written back when it moved) and
+   * whether it is the whole stream. `idThere` is the id of the list's event at the base's
+   * version: a base that is not of the list's own events (past its end after a failover lost
+   * the last writes, or of events others then wrote differently) is folded again from the first.
    */
   async function bringUp(
     keys: Keys,
     stream: string,
     stored: string,
+    base: StreamSnapshot | undefined,
+    idThere: string | undefined,
     length: number,
     allowed: number,
   ): Promise<{ snapshot: StreamSnapshot | undefined; whole: boolean; folded: number }> {
-    const base = storedSnapshot(models, stream, stored);
-    // A snapshot past the list (the list lost its last writes in a failover) is folded again.
-    let snapshot = base && base.version <= length ? base : undefined;
+    const sound = base && base.version <= length && base.id === idThere ? base : undefined;
+    let snapshot = sound;
     const from = snapshot?.version ?? 0;
     const to = Math.min(length, from + allowed);
     for (let at = from; at < to; at += readChunk) {
@@ -124,7 +141,7 @@ export function createSnapshots(
       // The list is shorter than it was a moment ago: stop where it ends.
       if (events.length === 0) break;
       // The stored base is parsed once; what this loop folded needs no parse.
-      snapshot = foldStream(models, stream, snapshot, events, snapshot !== base);
+      snapshot = foldStream(models, stream, snapshot, events, snapshot !== sound);
     }
     if (snapshot && snapshot.version > from)
       await commands.tallyKeepSnapshot(
@@ -178,7 +195,11 @@ export function createSnapshots(
           redis.llen(keys.list(stream)),
         ]);
         if (raw === null) continue;
-        const { snapshot, whole } = await bringUp(keys, stream, raw, length, budget);
+        const base = storedSnapshot(models, stream, raw);
+        const idThere = base
+          ? idOf(await redis.lindex(keys.list(stream), base.version - 1))
+          : undefined;
+        const { snapshot, whole } = await bringUp(keys, stream, raw, base, idThere, length, budget);
         if (snapshot && whole) remember(key, snapshot);
       } catch {
         // Only time is lost: the next page read or the next push folds it.
@@ -219,15 +240,23 @@ export function createSnapshots(
       const found: [string, string][] = [];
       for (let i = 0; i + 1 < flat.length; i += 2)
         if (flat[i] !== '~index') found.push([flat[i]!, flat[i + 1]!]);
+      // Each stream's length and, where a snapshot is stored, the id of its event there.
+      const bases = found.map(([stream, raw]) => storedSnapshot(models, stream, raw));
       let lengths: number[];
+      let ids: (string | undefined)[];
       try {
         const pipeline = redis.pipeline();
-        for (const [stream] of found) pipeline.llen(keys.list(stream));
+        for (const [index, [stream]] of found.entries()) {
+          pipeline.llen(keys.list(stream));
+          pipeline.lindex(keys.list(stream), Math.max(0, (bases[index]?.version ?? 1) - 1));
+        }
         const replies = (await pipeline.exec()) ?? [];
-        lengths = replies.map(([error, length]) => {
+        const values = replies.map(([error, value]) => {
           if (error) throw error;
-          return Number(length);
+          return value;
         });
+        lengths = found.map((_, index) => Number(values[2 * index]));
+        ids = found.map((_, index) => idOf(values[2 * index + 1]));
       } catch (error) {
         throw unavailableError(error);
       }
@@ -239,7 +268,7 @@ export function createSnapshots(
         if (length === 0) continue;
         let result;
         try {
-          result = await bringUp(keys, stream, raw, length, left);
+          result = await bringUp(keys, stream, raw, bases[index], ids[index], length, left);
         } catch (error) {
           if (error instanceof TallyError && error.code === 'invalid')
             // Events the models cannot fold (stored by a build that knew other rules): the
@@ -262,15 +291,18 @@ export function createSnapshots(
       return { cursor, streams, ...(next === '0' ? {} : { next }) };
     },
 
-    grew(space, stream, expectedVersion, events, version) {
+    grew(space, stream, expectedVersion, expectedId, events, version) {
       const key = `${space}\u0000${stream}`;
       const passed = Math.floor(version / every) > Math.floor(expectedVersion / every);
       const held = cache.get(key);
-      // Exactly these events at exactly these versions, onto exactly the snapshot before them.
+      // Exactly these events at exactly these versions, onto exactly the snapshot before them:
+      // the one held here is of the list's own events only if it ends with the event the push
+      // named (after a failover lost writes, others may have written other events there).
       if (
         events.length > 0 &&
         version === expectedVersion + events.length &&
-        (expectedVersion === 0 || held?.version === expectedVersion)
+        (expectedVersion === 0 ||
+          (held?.version === expectedVersion && expectedId !== undefined && held.id === expectedId))
       ) {
         try {
           const snapshot = foldStream(

@@ -7,7 +7,7 @@ import {
   streamEventsResponseSchema,
   type SnapshotPage,
 } from '../../core/protocol.ts';
-import type { StreamSnapshot } from '../../core/stream-snapshot.ts';
+import { foldStream, type StreamSnapshot } from '../../core/stream-snapshot.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import type { RunningServer } from '../../server/server.ts';
 import { serializeEvent, type Envelope } from '../../server/stored-event.ts';
@@ -188,12 +188,69 @@ describe('snapshots of a space', () => {
     }
   });
 
+  it('fold a push onto the snapshot in memory only when it ends with the event the push names', async () => {
+    // Redis lost an instance's last writes in a failover and another device wrote other events
+    // at those versions: the snapshot that instance holds in memory is of events no longer
+    // there, and must not be folded on.
+    const { space, token } = await createSpace(sync.url);
+    const stream = streamOf();
+    const withId = (expectedVersion: number, expectedId: string, batch: readonly unknown[]) => ({
+      streams: [{ stream, expectedVersion, expectedId, events: batch }],
+    });
+    const first = events(stream, 0, [
+      'Created',
+      ...Array.from({ length: 99 }, () => 'Incremented' as const),
+    ]);
+    expect((await push(sync.url, space, token, pushBody(stream, 0, first))).status).toBe(200);
+    const snapshotAt = async (version: number) =>
+      waitFor(async () => {
+        const raw = await sync.redis.client.hget(redisKeys.snaps(space), stream);
+        const snapshot = raw && raw !== '0' ? (JSON.parse(raw) as StreamSnapshot) : undefined;
+        return snapshot?.version === version ? snapshot : undefined;
+      }, `the snapshot at ${version}`);
+    // Folded from the push in memory: 99 increments.
+    expect((await snapshotAt(100)).rows[0]!.value).toMatchObject({ value: 99 });
+    // The failover: the list loses its last two events, and the snapshot written after them.
+    await sync.redis.client.ltrim(redisKeys.stream(space, stream), 0, 97);
+    await sync.redis.client.hset(redisKeys.snaps(space), stream, '0');
+    // Another device, through another instance, writes two decrements there instead.
+    const theirs = events(stream, 98, ['Decremented', 'Decremented']);
+    const other = await startTestServer(sync.redis.url);
+    try {
+      expect((await push(other.url, space, token, withId(98, first[97]!.id, theirs))).status).toBe(
+        200,
+      );
+      expect((await snapshotAt(100)).rows[0]!.value).toMatchObject({ value: 95 });
+    } finally {
+      await other.close();
+    }
+    // The first instance, whose memory holds the lost events, takes the next 100.
+    const next = events(
+      stream,
+      100,
+      Array.from({ length: 100 }, () => 'Incremented' as const),
+    );
+    expect((await push(sync.url, space, token, withId(100, theirs[1]!.id, next))).status).toBe(200);
+    const folded = await snapshotAt(200);
+    expect(folded.rows[0]!.value).toMatchObject({ value: 195 });
+    expect(folded.id).toBe(next.at(-1)!.id);
+  });
+
   it('fold again what was stored broken, and write it back whole', async () => {
     const { space, token } = await createSpace(sync.url);
     const stream = streamOf();
     const sent = events(stream, 0, ['Created', 'Incremented', 'Incremented']);
     expect((await push(sync.url, space, token, pushBody(stream, 0, sent))).status).toBe(200);
-    for (const broken of ['{"version":3', JSON.stringify({ stream, version: 3, id: 'x' })]) {
+    // Well-formed, but of other events than the list's (what a lost write could leave).
+    const otherEvents = events(stream, 0, ['Created', 'Incremented', 'Incremented']).map((e, i) =>
+      i === 0 ? e : { ...e, data: { amount: 50 } },
+    );
+    const foreign = foldStream(models, stream, undefined, otherEvents);
+    for (const broken of [
+      '{"version":3',
+      JSON.stringify({ stream, version: 3, id: 'x' }),
+      JSON.stringify(foreign),
+    ]) {
       await sync.redis.client.hset(redisKeys.snaps(space), stream, broken);
       const { streams } = await allSnapshots(sync.url, space, token);
       expect(streams.get(stream)).toMatchObject({ version: 3, id: sent[2]!.id });
