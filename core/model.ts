@@ -73,6 +73,13 @@ export interface Model<S, C extends Typed, E extends AnyEvent & Typed, Ctx> {
     events: readonly { readonly version: number; readonly type: string; readonly data: unknown }[],
   ): string | undefined;
   /**
+   * True when the server may keep this model's streams folded (server/snapshots.ts): its state
+   * and rows stay small whatever the stream's length, and `evolve` costs the same for every
+   * event. A model whose state grows with the space (the board's order) is read from its events
+   * instead by a device joining a space.
+   */
+  readonly foldOnServer?: boolean;
+  /**
    * Aggregates of this model that may be deleted forever (`DELETE …/streams/:stream`): the event
    * type of the server's tombstone, which only the server writes and a device never stores (it
    * drops the stream's events on receiving it), and why a state may not be deleted (undefined

@@ -127,6 +127,19 @@ export const snapshotPageSchema = z.strictObject({
   cursor: cursorSchema,
   streams: z.array(streamSnapshotSchema).check(z.maxLength(limits.maxSnapshotsPerPage)),
   /**
+   * Streams of this page the server does not fold (their model's state grows with the space, as
+   * the board's order does, or a snapshot would be too large): read from their events with
+   * `GET /api/spaces/:space/streams/:stream/events`, up to at least `version`.
+   */
+  histories: z
+    .array(
+      z.strictObject({
+        stream: streamIdSchema,
+        version: z.number().check(z.int(), z.positive()),
+      }),
+    )
+    .check(z.maxLength(limits.maxSnapshotsPerPage)),
+  /**
    * The page to ask for next, absent after the last one. It may be the page just read: a stream
    * of it was not folded to its end within one request's work, and the fold goes on.
    */

@@ -7,8 +7,10 @@
  * KEYS[2]      the space's event ids (a hash: id → "stream version"), so an id names one event
  * KEYS[3]      the space's deleted streams (a hash: stream → its tombstone's JSON, delete-script.ts)
  * KEYS[4]      the space's streams with their snapshots (a hash: stream → snapshot JSON, or `0`
- *              until one is folded; snapshots.ts), and `~index`: `complete` when it has named
- *              every stream since the space's first append, `partial` for a space older than it
+ *              until one is folded; snapshots.ts), and `~appended`: how many feed entries the
+ *              scripts that keep this index have added. Equal to the feed's `entries-added`, the
+ *              hash names every stream; a space written before the index existed, or by an
+ *              instance of an older build during a rolling deploy, shows more in the feed
  * KEYS[5..n]   one list per pushed stream, in push order
  * ARGV[1]      the most events the space may hold
  * ARGV[2]      the most events all conflict answers of this push carry together (a page)
@@ -59,6 +61,7 @@ local incoming = 0
 local pushed = {}
 local at = 5
 local last = nil
+local added = 0
 
 -- Whether an id is stored as an event of the space, where the index says it is.
 local function taken(id)
@@ -114,12 +117,6 @@ end
 if incoming > 0 then
   local held = redis.call('XLEN', feed)
   if held + incoming > quota then return {{-1, held}} end
-  -- A space that held events before streams were indexed has an index that misses some.
-  if redis.call('HEXISTS', snaps, '~index') == 0 then
-    local index = 'complete'
-    if redis.call('EXISTS', feed) == 1 then index = 'partial' end
-    redis.call('HSET', snaps, '~index', index)
-  end
 end
 
 local replies = {}
@@ -134,6 +131,7 @@ for _, plan in ipairs(plans) do
       local event = ARGV[plan.first + 2 * (i - 1) + 1]
       redis.call('RPUSH', plan.list, event)
       last = redis.call('XADD', feed, '*', 'e', event)
+      added = added + 1
       redis.call('HSET', ids, ARGV[plan.first + 2 * (i - 1)], plan.stream .. ' ' .. (plan.expected + i))
     end
     replies[#replies + 1] = {1, redis.call('LLEN', plan.list)}
@@ -150,6 +148,9 @@ for _, plan in ipairs(plans) do
     replies[#replies + 1] = page
   end
 end
-if last then redis.call('SPUBLISH', wake, last) end
+if last then
+  redis.call('HINCRBY', snaps, '~appended', added)
+  redis.call('SPUBLISH', wake, last)
+end
 return replies
 `;

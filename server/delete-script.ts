@@ -6,7 +6,7 @@
  * KEYS[1]  the space's feed (a Redis Stream)
  * KEYS[2]  the space's deleted streams (a hash: stream → its tombstone's JSON)
  * KEYS[3]  the stream's list
- * KEYS[4]  the space's streams with their snapshots (append-script.ts)
+ * KEYS[4]  the space's streams with their snapshots, and its count of feed entries (append-script.ts)
  * ARGV[1]  the stream's name
  * ARGV[2]  the length the route checked the stream at (its model said it may be deleted)
  * ARGV[3]  the id of the stream's last event then
@@ -35,6 +35,7 @@ redis.call('DEL', list)
 redis.call('HDEL', KEYS[4], stream)
 redis.call('HSET', deleted, stream, ARGV[4])
 local id = redis.call('XADD', feed, '*', 'e', ARGV[4])
+redis.call('HINCRBY', KEYS[4], '~appended', 1)
 redis.call('SPUBLISH', ARGV[5], id)
 return {1, id}
 `;

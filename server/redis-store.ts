@@ -17,8 +17,8 @@ export const redisKeys = {
   /** Every event id the space stores (since issue 13) → `<stream> <version>`: one id, one event. */
   ids: (space: string) => `tally:{${space}}:ids`,
   /**
-   * Every stream of the space → its snapshot's JSON (`0` before one is folded), and `~index`
-   * (append-script.ts, snapshots.ts).
+   * Every stream of the space → its snapshot's JSON (`0` before one is folded), and
+   * `~appended`, the feed entries the indexing scripts added (append-script.ts, snapshots.ts).
    */
   snaps: (space: string) => `tally:{${space}}:snaps`,
   /** Streams deleted forever → their tombstone's JSON: what a push to one is answered with. */

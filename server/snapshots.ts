@@ -61,14 +61,27 @@ type SnapshotCommands = {
   tallyKeepSnapshot(numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 };
 
-/** A stored snapshot read back: validated, and of the model's shape today, or not used. */
-function storedSnapshot(models: ModelSet, stream: string, raw: string): StreamSnapshot | undefined {
-  if (raw === '0') return undefined;
+/** Snapshots larger than this are not kept: the stream is read from its events instead. */
+const maxSnapshotBytes = 16_384;
+
+/**
+ * A stored snapshot read back: validated (its state with the model's own schema), and of the
+ * model's shape today, or not used (`newer` when a newer build wrote it: this one cannot).
+ */
+function storedSnapshot(
+  models: ModelSet,
+  stream: string,
+  raw: string,
+): StreamSnapshot | 'newer' | undefined {
+  if (raw === '0' || raw.length > maxSnapshotBytes) return undefined;
   try {
     const parsed = streamSnapshotSchema.safeParse(JSON.parse(raw));
     if (!parsed.success || parsed.data.stream !== stream) return undefined;
-    if (parsed.data.modelVersion !== models.modelOf(stream).decider.stateVersion) return undefined;
-    return parsed.data;
+    const model = models.modelOf(stream);
+    if (parsed.data.modelVersion > model.decider.stateVersion) return 'newer';
+    if (parsed.data.modelVersion !== model.decider.stateVersion) return undefined;
+    const state = model.stateSchema.safeParse(parsed.data.state);
+    return state.success ? { ...parsed.data, state: state.data } : undefined;
   } catch {
     // Not JSON: folded again from the stream's first event, and written over.
     return undefined;
@@ -87,7 +100,10 @@ function idOf(raw: unknown): string | undefined {
 }
 
 export type SnapshotReader = {
-  /** One page of the space's snapshots; throws `conflict` for a space older than the index. */
+  /**
+   * One page of the space's snapshots; throws `conflict` when the index may miss a stream (a
+   * space older than it, a write by an older build) or a newer build's snapshots are there.
+   */
   page(space: string, page: string): Promise<SnapshotPage>;
   /**
    * Tells it a push was accepted: `events` (decoded) after `expectedVersion`, where the list's
@@ -114,6 +130,22 @@ export function createSnapshots(
   const { budget = 10_000, every = 100, models = allModels, cached: maxCached = 10_000 } = options;
   redis.defineCommand('tallyKeepSnapshot', { lua: keepNewerScript });
   const commands = redis as RedisConnection & SnapshotCommands;
+  const foldable = (stream: string): boolean => {
+    try {
+      return models.modelOf(stream).foldOnServer === true;
+    } catch {
+      // A stream of no model this build knows: its events are for the feed to carry.
+      return false;
+    }
+  };
+  /** XINFO STREAM's `entries-added`: every entry the feed ever took, deleted ones included. */
+  const entriesAdded = (info: unknown): number => {
+    const fields = Array.isArray(info) ? (info as unknown[]) : [];
+    const at = fields.indexOf('entries-added');
+    const value = at >= 0 ? Number(fields[at + 1]) : Number.NaN;
+    if (!Number.isSafeInteger(value)) throw new Error('XINFO STREAM named no entries-added.');
+    return value;
+  };
 
   /**
    * Folds `stream` from its stored snapshot (`stored`, read back as `base`) up to `length`
@@ -130,7 +162,12 @@ export function createSnapshots(
     idThere: string | undefined,
     length: number,
     allowed: number,
-  ): Promise<{ snapshot: StreamSnapshot | undefined; whole: boolean; folded: number }> {
+  ): Promise<{
+    snapshot: StreamSnapshot | undefined;
+    whole: boolean;
+    folded: number;
+    tooLarge?: true;
+  }> {
     const sound = base && base.version <= length && base.id === idThere ? base : undefined;
     let snapshot = sound;
     const from = snapshot?.version ?? 0;
@@ -140,18 +177,15 @@ export function createSnapshots(
       const events = raw.map((json) => models.decode(parseStoredEvent(json)) as EventEnvelope);
       // The list is shorter than it was a moment ago: stop where it ends.
       if (events.length === 0) break;
-      // The stored base is parsed once; what this loop folded needs no parse.
-      snapshot = foldStream(models, stream, snapshot, events, snapshot !== sound);
+      // The stored base was parsed as it was read back (storedSnapshot).
+      snapshot = foldStream(models, stream, snapshot, events, true);
     }
-    if (snapshot && snapshot.version > from)
-      await commands.tallyKeepSnapshot(
-        1,
-        keys.snaps,
-        stream,
-        snapshot.version,
-        JSON.stringify(snapshot),
-        stored,
-      );
+    const json = snapshot && snapshot.version > from ? JSON.stringify(snapshot) : undefined;
+    // Too large to keep (or to send): the stream is read from its events instead.
+    if (json !== undefined && json.length > maxSnapshotBytes)
+      return { snapshot: undefined, whole: true, folded: to - from, tooLarge: true };
+    if (json !== undefined)
+      await commands.tallyKeepSnapshot(1, keys.snaps, stream, snapshot!.version, json, stored);
     return { snapshot, whole: (snapshot?.version ?? 0) >= length, folded: to - from };
   }
 
@@ -194,8 +228,10 @@ export function createSnapshots(
           redis.hget(keys.snaps, stream),
           redis.llen(keys.list(stream)),
         ]);
-        if (raw === null) continue;
-        const base = storedSnapshot(models, stream, raw);
+        if (raw === null || !foldable(stream)) continue;
+        const stored = storedSnapshot(models, stream, raw);
+        if (stored === 'newer') continue;
+        const base = stored;
         const idThere = base
           ? idOf(await redis.lindex(keys.list(stream), base.version - 1))
           : undefined;
@@ -217,31 +253,58 @@ export function createSnapshots(
     async page(space, page) {
       const keys = keysOf(space);
       let head: unknown[];
-      let index: string | null;
+      let added: number;
+      let appended: string | null;
       let scanned: [string, string[]];
       try {
-        // The feed's position first: every snapshot read after it counts at least as much.
-        [head, index] = await Promise.all([
-          redis.xrevrange(keys.feed, '+', '-', 'COUNT', 1),
-          redis.hget(keys.snaps, '~index'),
-        ]);
+        // The feed's position first: every snapshot read after it counts at least as much. In
+        // one transaction with it, how many entries the feed ever took and how many of them
+        // came through the scripts that keep the index.
+        const replies = (await redis
+          .multi()
+          .xrevrange(keys.feed, '+', '-', 'COUNT', 1)
+          .call('XINFO', 'STREAM', keys.feed)
+          .hget(keys.snaps, '~appended')
+          .exec()) as [Error | null, unknown][] | null;
+        const [
+          [headError, newest] = [null, []],
+          [infoError, info] = [null, []],
+          [countError, count] = [null, null],
+        ] = replies ?? [];
+        if (headError) throw headError;
+        if (countError) throw countError;
+        // No feed yet: XINFO refuses the missing key, and nothing was ever added.
+        if (infoError && !/no such key/i.test(infoError.message)) throw infoError;
+        head = newest as unknown[];
+        appended = count as string | null;
+        added = infoError ? 0 : entriesAdded(info);
         scanned = await redis.hscan(keys.snaps, page, 'COUNT', streamsPerScan);
       } catch (error) {
         throw unavailableError(error);
       }
-      const newest = head[0];
-      const cursor = Array.isArray(newest) && typeof newest[0] === 'string' ? newest[0] : '0';
-      if (cursor !== '0' && index !== 'complete')
+      const first = head[0];
+      const cursor = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : '0';
+      if (added > Number(appended ?? 0))
         throw new TallyError(
           'conflict',
-          'This space holds events from before its streams were indexed: read its feed from the beginning instead.',
+          'This space holds events its stream index does not name (written before it existed, or by an older server): read its feed from the beginning instead.',
         );
       const [next, flat] = scanned;
       const found: [string, string][] = [];
       for (let i = 0; i + 1 < flat.length; i += 2)
-        if (flat[i] !== '~index') found.push([flat[i]!, flat[i + 1]!]);
+        if (!flat[i]!.startsWith('~')) found.push([flat[i]!, flat[i + 1]!]);
+      if (found.length > limits.maxSnapshotsPerPage)
+        throw new TallyError('unavailable', 'A page of snapshots came out too large.');
       // Each stream's length and, where a snapshot is stored, the id of its event there.
-      const bases = found.map(([stream, raw]) => storedSnapshot(models, stream, raw));
+      const read = found.map(([stream, raw]) =>
+        foldable(stream) ? storedSnapshot(models, stream, raw) : undefined,
+      );
+      if (read.includes('newer'))
+        throw new TallyError(
+          'conflict',
+          "This space's snapshots were made by a newer server: read its feed from the beginning instead.",
+        );
+      const bases = read as (StreamSnapshot | undefined)[];
       let lengths: number[];
       let ids: (string | undefined)[];
       try {
@@ -263,9 +326,14 @@ export function createSnapshots(
       let left = budget;
       let whole = true;
       const streams: StreamSnapshot[] = [];
+      const histories: { stream: string; version: number }[] = [];
       for (const [index, [stream, raw]] of found.entries()) {
         const length = lengths[index] ?? 0;
         if (length === 0) continue;
+        if (!foldable(stream)) {
+          histories.push({ stream, version: length });
+          continue;
+        }
         let result;
         try {
           result = await bringUp(keys, stream, raw, bases[index], ids[index], length, left);
@@ -280,18 +348,19 @@ export function createSnapshots(
           throw unavailableError(error);
         }
         left -= result.folded;
-        if (result.whole && result.snapshot) streams.push(result.snapshot);
+        if (result.tooLarge) histories.push({ stream, version: length });
+        else if (result.whole && result.snapshot) streams.push(result.snapshot);
         else whole = false;
       }
-      if (streams.length > limits.maxSnapshotsPerPage)
-        throw new TallyError('unavailable', 'A page of snapshots came out too large.');
       // A page with a stream not folded to its end yet is asked for again: the fold goes on
       // from the snapshot it wrote. Folded streams it sends again cost nothing more.
-      if (!whole) return { cursor, streams, next: page };
-      return { cursor, streams, ...(next === '0' ? {} : { next }) };
+      if (!whole) return { cursor, streams, histories, next: page };
+      return { cursor, streams, histories, ...(next === '0' ? {} : { next }) };
     },
 
     grew(space, stream, expectedVersion, expectedId, events, version) {
+      // A model whose state grows with the space is not folded here (core/model.ts).
+      if (!foldable(stream)) return;
       const key = `${space}\u0000${stream}`;
       const passed = Math.floor(version / every) > Math.floor(expectedVersion / every);
       const held = cache.get(key);
@@ -313,6 +382,10 @@ export function createSnapshots(
             // Folded by this process: its state needs no parse.
             true,
           );
+          if (passed && JSON.stringify(snapshot).length > maxSnapshotBytes) {
+            cache.delete(key);
+            return;
+          }
           remember(key, snapshot);
           if (passed) write(space, snapshot);
           return;

@@ -65,6 +65,7 @@ export function memoryStorage(): SyncStorage & { readonly appended: () => number
       const held = [...streams].filter(([key]) => key.startsWith(`${space}/`));
       return {
         cursor: feeds.get(space)?.at(-1)?.cursor ?? '0',
+        histories: [],
         streams: held.map(([key, events]) =>
           foldStream(models, key.slice(space.length + 1), undefined, events),
         ),

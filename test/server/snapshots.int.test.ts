@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boardStream } from '../../core/models/board/decider.ts';
+import { boardStream } from '../../core/models/board/order.ts';
 import { models } from '../../core/models/index.ts';
 import {
   errorBodySchema,
@@ -38,8 +38,14 @@ async function allSnapshots(
   url: string,
   space: string,
   token: string,
-): Promise<{ cursor: string; streams: Map<string, StreamSnapshot>; requests: number }> {
+): Promise<{
+  cursor: string;
+  streams: Map<string, StreamSnapshot>;
+  histories: Map<string, number>;
+  requests: number;
+}> {
   const streams = new Map<string, StreamSnapshot>();
+  const histories = new Map<string, number>();
   let page: string | undefined = '0';
   let cursor: string | undefined;
   let requests = 0;
@@ -52,9 +58,10 @@ async function allSnapshots(
     const body: SnapshotPage = snapshotPageSchema.parse(await answer.json());
     cursor ??= body.cursor;
     for (const snapshot of body.streams) streams.set(snapshot.stream, snapshot);
+    for (const { stream, version } of body.histories) histories.set(stream, version);
     page = body.next;
   }
-  return { cursor: cursor!, streams, requests };
+  return { cursor: cursor!, streams, histories, requests };
 }
 
 describe('snapshots of a space', () => {
@@ -68,7 +75,12 @@ describe('snapshots of a space', () => {
     await a.engine.execute(counterId(1), { type: 'rename', name: 'Squats' });
     await a.engine.execute(counterId(2), { type: 'archive' });
     await a.engine.execute(counterId(3), { type: 'archive' });
-    await a.engine.execute(boardStream, [{ type: 'move', counter: counterId(1), after: null }]);
+    expect(
+      await a.engine.execute(boardStream, [
+        { type: 'place', counters: [0, 1, 2, 3].map(counterId) },
+        { type: 'move', counter: counterId(1), after: null },
+      ]),
+    ).toMatchObject({ type: 'accepted' });
     const { space } = await a.sync.startSync(sync.url);
     await synced(a);
     const token = sync.server.app.tokens.issue(space);
@@ -80,11 +92,14 @@ describe('snapshots of a space', () => {
     expect([200, 204]).toContain(deleted.status);
     const held = await converged([a], sync.redis, space);
 
-    const { cursor, streams } = await allSnapshots(sync.url, space, token);
+    const { cursor, streams, histories } = await allSnapshots(sync.url, space, token);
     expect(cursor).toMatch(/^\d+-\d+$/);
+    // The board's state grows with the space: it is read from its events, never folded here.
+    expect([...histories]).toEqual([[boardStream, (held[boardStream] as unknown[]).length]]);
+    expect(await sync.redis.client.hget(redisKeys.snaps(space), boardStream)).toBe('0');
     expect([...streams.keys()].sort()).toEqual(
       Object.keys(held)
-        .filter((s) => s !== counterId(3))
+        .filter((s) => s !== counterId(3) && s !== boardStream)
         .sort(),
     );
     for (const [stream, snapshot] of streams) {
@@ -286,12 +301,35 @@ describe('snapshots of a space', () => {
     expect(((await feed.json()) as { entries: unknown[] }).entries).toHaveLength(2);
   });
 
+  it('are refused with 409 once an older server wrote to the space (a rolling deploy)', async () => {
+    const { space, token } = await createSpace(sync.url);
+    const stream = streamOf();
+    expect(
+      (await push(sync.url, space, token, pushBody(stream, 0, events(stream, 0, ['Created']))))
+        .status,
+    ).toBe(200);
+    const read = () => fetch(`${sync.url}/api/spaces/${space}/snapshots`, { headers: auth(token) });
+    expect((await read()).status).toBe(200);
+    // An instance of the build before this index appends a new stream: list and feed, no index.
+    const old = streamOf();
+    const json = serializeEvent(events(old, 0, ['Created'])[0] as Envelope);
+    await sync.redis.client.rpush(redisKeys.stream(space, old), json);
+    await sync.redis.client.xadd(redisKeys.feed(space), '*', 'e', json);
+    const refused = await read();
+    expect(refused.status).toBe(409);
+    expect(errorBodySchema.parse(await refused.json()).error.message).toMatch(/older server/);
+  });
+
   it('answer an empty space with no streams, and bad pages, tokens and methods in words, changing nothing', async () => {
     const { space, token } = await createSpace(sync.url);
     const empty = await fetch(`${sync.url}/api/spaces/${space}/snapshots`, {
       headers: auth(token),
     });
-    expect(snapshotPageSchema.parse(await empty.json())).toEqual({ cursor: '0', streams: [] });
+    expect(snapshotPageSchema.parse(await empty.json())).toEqual({
+      cursor: '0',
+      streams: [],
+      histories: [],
+    });
     // Everything the space holds but its request count (rate limits count refusals too).
     const held = async () => {
       const keys = (await sync.redis.client.keys(`tally:{${space}}:*`))
