@@ -1,14 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import {
-  pullResponseSchema,
-  snapshotPageSchema,
-  type CreateSpaceResponse,
-  type PushRequest,
-} from '../core/protocol.ts';
+import { pullResponseSchema, snapshotPageSchema, type PushRequest } from '../core/protocol.ts';
 import { createRedisStore } from '../server/redis-store.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
+import { newSpace } from './sync-ingest.ts';
 
 const COUNTERS = 1_000;
 const EVENTS_PER_COUNTER = 1_000;
@@ -23,9 +19,7 @@ const EVENTS_PER_PUSH_STREAM = 100;
  * are not in either figure.
  */
 export async function measureJoin(bench: Bench): Promise<Row[]> {
-  const created = await fetch(`${bench.origin}/api/spaces`, { method: 'POST' });
-  if (created.status !== 201) throw new Error(`POST /api/spaces: ${created.status}`);
-  const { space, token } = (await created.json()) as CreateSpaceResponse;
+  const { space, token } = await newSpace(bench.origin);
   const headers = { Authorization: `Bearer ${token}` };
 
   bench.log(

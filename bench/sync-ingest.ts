@@ -56,7 +56,7 @@ async function lanes<T>(items: readonly T[], work: (item: T) => Promise<void>): 
   return performance.now() - t0;
 }
 
-async function newSpace(origin: string): Promise<CreateSpaceResponse> {
+export async function newSpace(origin: string): Promise<CreateSpaceResponse> {
   const response = await fetch(`${origin}/api/spaces`, { method: 'POST' });
   if (response.status !== 201) throw new Error(`POST /api/spaces: ${response.status}`);
   return (await response.json()) as CreateSpaceResponse;

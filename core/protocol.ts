@@ -117,6 +117,9 @@ export const pullResponseSchema = z.strictObject({
 });
 export type PullResponse = z.infer<typeof pullResponseSchema>;
 
+/** A page of the snapshot route: HSCAN's cursor (`0` first), a u64 written plainly. */
+export const snapshotPagePattern = /^(0|[1-9]\d{0,19})$/;
+
 /**
  * `GET /api/spaces/:space/snapshots?page=<page>`: a page of the space's streams, each folded up
  * to at least where the feed was at `cursor` (docs/architecture.md, "Joining a space"). A device
@@ -143,7 +146,7 @@ export const snapshotPageSchema = z.strictObject({
    * The page to ask for next, absent after the last one. It may be the page just read: a stream
    * of it was not folded to its end within one request's work, and the fold goes on.
    */
-  next: z.optional(z.string().check(z.regex(/^(0|[1-9]\d{0,19})$/))),
+  next: z.optional(z.string().check(z.regex(snapshotPagePattern))),
 });
 export type SnapshotPage = z.infer<typeof snapshotPageSchema>;
 

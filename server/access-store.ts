@@ -13,7 +13,7 @@ import {
 } from './access-scripts.ts';
 import type { TokenHolder } from './auth.ts';
 import { TooManyRequests } from './errors.ts';
-import { unavailable } from './redis-store.ts';
+import { unavailable } from './errors.ts';
 
 /** Keys of access control, beside the space's data under the same hash tag. */
 export const accessKeys = {

@@ -4,6 +4,16 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { TallyError, type ErrorCode } from '../core/errors.ts';
 import type { ErrorBody } from '../core/protocol.ts';
 
+/** Redis failed under a request: 503 in words (a TallyError already says what went wrong). */
+export const unavailable = (cause: unknown): TallyError =>
+  cause instanceof TallyError
+    ? cause
+    : new TallyError(
+        'unavailable',
+        'The sync server cannot reach its database right now. Try again shortly.',
+        { cause },
+      );
+
 /** The one place where Tally's error codes become HTTP statuses. */
 export const statusOf = {
   rejected: 422,

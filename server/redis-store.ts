@@ -1,6 +1,7 @@
 import { TallyError } from '../core/errors.ts';
 import { limits, type FeedEntry, type PushResult, type SnapshotPage } from '../core/protocol.ts';
 import { appendScript } from './append-script.ts';
+import { unavailable } from './errors.ts';
 import { deleteScript } from './delete-script.ts';
 import { compareCursors, lastCursor } from './cursor.ts';
 import { mastersHealth, type MasterHealth, type RedisConnection } from './redis-client.ts';
@@ -109,15 +110,6 @@ type AppendCommand = {
 
 /** Feed entries read per round trip while sweeping a deleted stream's events out of the feed. */
 const sweepPage = 1_000;
-
-export const unavailable = (cause: unknown): TallyError =>
-  cause instanceof TallyError
-    ? cause
-    : new TallyError(
-        'unavailable',
-        'The sync server cannot reach its database right now. Try again shortly.',
-        { cause },
-      );
 
 /** Whether a script reply accepted any stream (a retry of stored events counts: it may be new). */
 const appendedAnything = (reply: unknown): boolean =>

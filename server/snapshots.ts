@@ -3,6 +3,7 @@ import type { EventEnvelope } from '../core/envelope.ts';
 import { models as allModels, type ModelSet } from '../core/model-list.ts';
 import { limits, type SnapshotPage } from '../core/protocol.ts';
 import { foldStream, streamSnapshotSchema, type StreamSnapshot } from '../core/stream-snapshot.ts';
+import { unavailable } from './errors.ts';
 import type { RedisConnection } from './redis-client.ts';
 import { parseStoredEvent } from './stored-event.ts';
 
@@ -229,9 +230,8 @@ export function createSnapshots(
           redis.llen(keys.list(stream)),
         ]);
         if (raw === null || !foldable(stream)) continue;
-        const stored = storedSnapshot(models, stream, raw);
-        if (stored === 'newer') continue;
-        const base = stored;
+        const base = storedSnapshot(models, stream, raw);
+        if (base === 'newer') continue;
         const idThere = base
           ? idOf(await redis.lindex(keys.list(stream), base.version - 1))
           : undefined;
@@ -280,7 +280,7 @@ export function createSnapshots(
         added = infoError ? 0 : entriesAdded(info);
         scanned = await redis.hscan(keys.snaps, page, 'COUNT', streamsPerScan);
       } catch (error) {
-        throw unavailableError(error);
+        throw unavailable(error);
       }
       const first = head[0];
       const cursor = Array.isArray(first) && typeof first[0] === 'string' ? first[0] : '0';
@@ -321,7 +321,7 @@ export function createSnapshots(
         lengths = found.map((_, index) => Number(values[2 * index]));
         ids = found.map((_, index) => idOf(values[2 * index + 1]));
       } catch (error) {
-        throw unavailableError(error);
+        throw unavailable(error);
       }
       let left = budget;
       let whole = true;
@@ -345,7 +345,7 @@ export function createSnapshots(
               'conflict',
               `${stream} cannot be folded here (${error.message}): read the space's feed from the beginning instead.`,
             );
-          throw unavailableError(error);
+          throw unavailable(error);
         }
         left -= result.folded;
         if (result.tooLarge) histories.push({ stream, version: length });
@@ -405,12 +405,3 @@ export function createSnapshots(
     },
   };
 }
-
-const unavailableError = (cause: unknown): TallyError =>
-  cause instanceof TallyError
-    ? cause
-    : new TallyError(
-        'unavailable',
-        'The sync server cannot reach its database right now. Try again shortly.',
-        { cause },
-      );

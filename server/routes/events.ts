@@ -12,7 +12,7 @@ export function parseCursor(value: string | undefined): string {
   return value;
 }
 
-const parseLimit = (value: string | undefined): number => {
+export const parseLimit = (value: string | undefined): number => {
   if (value === undefined) return limits.maxPullLimit;
   const limit = /^[1-9]\d{0,6}$/.test(value) ? Number(value) : 0;
   if (limit < 1 || limit > limits.maxPullLimit)

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { TallyError } from '../../core/errors.ts';
-import type { SnapshotPage } from '../../core/protocol.ts';
+import { snapshotPagePattern, type SnapshotPage } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireSpaceToken, type SpaceGate } from '../auth.ts';
 import type { SyncStore } from '../redis-store.ts';
@@ -8,7 +8,7 @@ import type { SyncStore } from '../redis-store.ts';
 /** A page as the last answer named it (`next`), or the first (`0`); HSCAN's cursor is a u64. */
 function parsePage(value: string | undefined): string {
   if (value === undefined) return '0';
-  if (!/^(0|[1-9]\d{0,19})$/.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn)
+  if (!snapshotPagePattern.test(value) || BigInt(value) > 0xffff_ffff_ffff_ffffn)
     throw new TallyError('invalid', 'page must be a page this route named (`next`), or 0.');
   return value;
 }

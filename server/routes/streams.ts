@@ -3,25 +3,23 @@ import { Hono } from 'hono';
 import { streamIdPattern } from '../../core/envelope.ts';
 import { TallyError } from '../../core/errors.ts';
 import { models as allModels, type ModelSet } from '../../core/model-list.ts';
-import { limits, type StreamEventsResponse } from '../../core/protocol.ts';
+import type { StreamEventsResponse } from '../../core/protocol.ts';
 import type { AppEnv } from '../app-env.ts';
 import { requireSpaceToken, type SpaceGate } from '../auth.ts';
 import type { SyncStore } from '../redis-store.ts';
+import { parseLimit } from './events.ts';
 import type { Envelope } from '../stored-event.ts';
 
-/** A whole number from `min` to `max` written plainly (no sign, no leading zeros), or `fallback`. */
-function wholeNumber(
-  value: string | undefined,
-  name: string,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const number = /^(0|[1-9]\d{0,15})$/.test(value) ? Number(value) : Number.NaN;
-  if (!(number >= min && number <= max))
-    throw new TallyError('invalid', `${name} must be a whole number from ${min} to ${max}.`);
-  return number;
+/** Versions a space may hold at most (its quota's bound), so every version it has is reachable. */
+const maxAfter = 1_000_000_000;
+
+/** A version written plainly (no sign, no leading zeros), from 0 to `maxAfter`; absent: 0. */
+function parseAfter(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const after = /^(0|[1-9]\d{0,9})$/.test(value) ? Number(value) : Number.NaN;
+  if (!(after <= maxAfter))
+    throw new TallyError('invalid', `after must be a whole number from 0 to ${maxAfter}.`);
+  return after;
 }
 
 /**
@@ -52,15 +50,8 @@ export function streamsRoute(options: {
       requireSpaceToken(options.gate),
       async (c) => {
         const stream = streamOf(c.req.param('stream'));
-        // Far past any stream a space may hold (its quota), so every version it has is reachable.
-        const after = wholeNumber(c.req.query('after'), 'after', 0, 1_000_000_000, 0);
-        const limit = wholeNumber(
-          c.req.query('limit'),
-          'limit',
-          1,
-          limits.maxPullLimit,
-          limits.maxPullLimit,
-        );
+        const after = parseAfter(c.req.query('after'));
+        const limit = parseLimit(c.req.query('limit'));
         const page = await options.store().readStreamPage(c.get('space'), stream, after, limit);
         if (page.type === 'deleted')
           throw new TallyError('not-found', `${stream} was deleted forever.`);
