@@ -262,6 +262,7 @@ export class AggregateActor<S, C extends Typed, E extends AnyEvent & Typed, Ctx>
             parseCommands,
             now: this.env.now,
             label: this.env.label,
+            ...(this.env.validateState ? { parseState: this.env.validateState } : {}),
             stamp: (event, at) => this.stamp(event, at.commandId, at.version, at.time),
           });
           rebased = result;

@@ -20,6 +20,20 @@ export type StreamHead = {
   readonly version: number;
   /** Missing in records of a device that never synced (v1): 0. */
   readonly confirmed?: number;
+  /**
+   * The stream was joined from the server's snapshot (docs/architecture.md, "Joining a space"):
+   * this device holds no event at or below `version` (the base record in the `bases` store
+   * holds the state and rows there), and `id` is the server's event at `version`. Its confirmed
+   * head never goes below `version`.
+   */
+  readonly base?: StreamBase;
+};
+
+/** Where a stream joined by snapshot starts on this device, and the space it was joined from. */
+export type StreamBase = {
+  readonly version: number;
+  readonly id: string;
+  readonly space: string;
 };
 
 const count = z.number().check(z.int(), z.nonnegative());
@@ -27,6 +41,13 @@ export const streamHeadSchema = z.object({
   stream: streamIdSchema,
   version: count,
   confirmed: z.optional(count),
+  base: z.optional(
+    z.object({
+      version: z.number().check(z.int(), z.positive()),
+      id: z.string().check(z.minLength(1), z.maxLength(200)),
+      space: z.string().check(z.minLength(1), z.maxLength(200)),
+    }),
+  ),
 });
 
 /** A pending command as the store keeps it, next to its events (ids and versions). */

@@ -66,7 +66,12 @@ export type RejectedAfterSync = {
 
 /** What a rebase sees, read inside the transaction that will write its outcome. */
 export type RebaseView<E extends AnyEvent = AnyEvent> = {
-  /** Every confirmed event of the stream, the server's new ones included, in version order. */
+  /**
+   * Joined from a snapshot: the state at its version as stored (unchecked: the rebaser parses
+   * it), where `confirmed` starts after.
+   */
+  readonly base?: { readonly version: number; readonly state: unknown };
+  /** Every confirmed event of the stream (after the base), the server's new ones included, in version order. */
   readonly confirmed: readonly EventEnvelope<E>[];
   /** The stream's pending commands, oldest first. */
   readonly pending: readonly PendingCommand<E>[];

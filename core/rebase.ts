@@ -25,6 +25,8 @@ export type RebaseOptions<S, C extends Typed, E extends AnyEvent & Typed, Ctx> =
   readonly now: () => number;
   /** Names the aggregate for the person reading a rejection (a counter's name). */
   readonly label?: (state: S, commands: readonly C[]) => string | undefined;
+  /** A stored state read back (a snapshot base's): throws on garbage. */
+  readonly parseState?: (raw: unknown) => S;
 };
 
 export type RebaseResult<S, E extends AnyEvent> = RebasePlan<E> & {
@@ -47,6 +49,12 @@ export function rebase<S, C extends Typed, E extends AnyEvent & Typed, Ctx>(
   const { decider, stream } = options;
   let state = decider.initialState();
   let version = NO_STREAM;
+  if (view.base) {
+    if (!options.parseState)
+      throw new TallyError('invalid', `Stream ${stream} starts from a snapshot it cannot read.`);
+    state = options.parseState(view.base.state);
+    version = view.base.version;
+  }
   for (const event of view.confirmed) {
     if (event.version !== version + 1)
       throw new TallyError(

@@ -1,4 +1,4 @@
-import type { OutboxEntry, StreamHead } from './append-plan.ts';
+import type { OutboxEntry, StreamBase, StreamHead } from './append-plan.ts';
 import type { EventEnvelope, StreamId } from './envelope.ts';
 import { TallyError } from './errors.ts';
 import type {
@@ -11,6 +11,7 @@ import type {
 import {
   project,
   rowChanges,
+  rowKey,
   rowsTouched,
   type ProjectionsOf,
   type RowChange,
@@ -35,6 +36,8 @@ export type StreamAtReceive<E extends AnyEvent = AnyEvent> = {
   readonly stream: StreamId;
   readonly version: number;
   readonly confirmed: number;
+  /** Joined from a snapshot: no event at or below its version is held here. */
+  readonly base?: StreamBase;
   /** The pending suffix: this device's events after the confirmed head, in version order. */
   readonly tail: readonly StoredEvent<E>[];
   /** The stream's pending commands, in the order they were committed. */
@@ -93,8 +96,12 @@ export function planReceive<E extends AnyEvent>(
       if (event.version !== confirmed + foreign.length + 1) return { type: 'gap' };
       foreign.push(event);
     } else if (event.version <= confirmed) {
-      if (at.confirmedIds.get(event.version) !== event.id)
-        throw new DivergedError(stream, event.version);
+      // Below a base nothing is held to compare with: the snapshot counted it (the feed after
+      // a snapshot page may repeat what it counts). At the base, its id is known.
+      const base = at.base;
+      if (base && event.version < base.version) continue;
+      const held = base?.version === event.version ? base.id : at.confirmedIds.get(event.version);
+      if (held !== event.id) throw new DivergedError(stream, event.version);
     } else if (event.version !== confirmed + 1) {
       // Not the next one: something was missed. Never guess; the caller catches up.
       return { type: 'gap' };
@@ -154,6 +161,8 @@ export type ReceiveWrites<E extends AnyEvent = AnyEvent> = {
   readonly dropSnapshot: boolean;
 };
 
+const baseOf = (at: StreamAtReceive): { base?: StreamBase } => (at.base ? { base: at.base } : {});
+
 /** Foreign events extend the stream; the rows they touch are folded from their current values. */
 export function planExtend<E extends AnyEvent>(
   at: StreamAtReceive<E>,
@@ -171,7 +180,7 @@ export function planExtend<E extends AnyEvent>(
     remove: [],
     outbox: [],
     rejections: [],
-    head: { stream: at.stream, version: last, confirmed: last },
+    head: { stream: at.stream, version: last, confirmed: last, ...baseOf(at) },
     position,
     rows: rowChanges(rows, changed),
     dropSnapshot: false,
@@ -190,6 +199,11 @@ export function planRebase<E extends AnyEvent>(
   decided: RebasePlan<E>,
   position: number,
   projectionsOf: ProjectionsOf,
+  baseRows: readonly {
+    readonly view: string;
+    readonly key: string;
+    readonly value: unknown;
+  }[] = [],
 ): ReceiveWrites<E> {
   const place = (event: EventEnvelope<E>): StoredEvent<E> => ({ ...event, position: ++position });
   const foreign = plan.foreign.map(place);
@@ -210,6 +224,12 @@ export function planRebase<E extends AnyEvent>(
   const after = [...confirmedEvents, ...foreign, ...pending];
   const rows = new Map<string, unknown>();
   const changed = new Map<string, RowRef>();
+  // Joined from a snapshot: the stream's rows start from the snapshot's, not from nothing.
+  for (const row of baseRows) {
+    const ref = { view: row.view, key: row.key };
+    rows.set(rowKey(ref), row.value);
+    changed.set(rowKey(ref), ref);
+  }
   for (const [k, ref] of rowsTouched([...confirmedEvents, ...plan.dropped], projectionsOf))
     changed.set(k, ref);
   project(after, projectionsOf, rows, changed);
@@ -219,7 +239,12 @@ export function planRebase<E extends AnyEvent>(
     remove: plan.dropped.map((event) => event.position),
     outbox,
     rejections: decided.rejected,
-    head: { stream: at.stream, version: pending.at(-1)?.version ?? confirmed, confirmed },
+    head: {
+      stream: at.stream,
+      version: pending.at(-1)?.version ?? confirmed,
+      confirmed,
+      ...baseOf(at),
+    },
     position,
     rows: rowChanges(rows, changed),
     dropSnapshot: true,

@@ -1,6 +1,7 @@
 import type { EventEnvelope, StreamId } from './envelope.ts';
 import type { ReceiveOutcome, RejectedAfterSync } from './event-store.ts';
 import type { PushRequest } from './protocol.ts';
+import type { StreamSnapshot } from './stream-snapshot.ts';
 
 /** Where this device syncs: the server's origin, the space and this device's bearer token. */
 export type SyncSettings = {
@@ -49,6 +50,26 @@ export interface SyncStorage {
   decodeRemote(raw: unknown): EventEnvelope;
   /** The server's events for one stream, through its aggregate's mailbox, in one transaction. */
   receive(stream: StreamId, events: readonly EventEnvelope[]): Promise<ReceiveOutcome>;
+  /**
+   * Joining from the server's snapshots (docs/architecture.md, "Joining a space"): each stream
+   * this device does not hold starts from its snapshot. Answers the streams to read from their
+   * events instead (held here already but behind, or in a shape this build cannot take).
+   */
+  installBases(
+    space: string,
+    snapshots: readonly StreamSnapshot[],
+  ): Promise<readonly { readonly stream: StreamId; readonly version: number }[]>;
+  /** The stream's confirmed head here (0 when it holds none). */
+  confirmedOf(stream: StreamId): Promise<number>;
+  /** Streams joined from a snapshot whose history below it is not held here yet. */
+  bases(): Promise<
+    readonly { readonly stream: StreamId; readonly version: number; readonly space: string }[]
+  >;
+  /**
+   * A based stream's history below its base, read from the server (versions 1 to the base's,
+   * validated): stored, and the stream is whole here. False when it was not based any more.
+   */
+  fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean>;
   /** Told after every local commit or rebase: there may be something new to push. */
   onChange(listener: (change: { readonly rebased: boolean }) => void): () => void;
 }

@@ -16,9 +16,13 @@ export async function deleteForever(
 ): Promise<void> {
   const model = engine.models.modelOf(stream);
   if (!model.deletion) throw new TallyError('invalid', 'That cannot be deleted.');
-  let state: unknown = model.decider.initialState();
-  for (const event of await engine.store.readStream(stream))
-    state = model.decider.evolve(state, event);
+  // Joined from a snapshot: folded on from its base.
+  const [base, events] = await Promise.all([
+    engine.baseState(stream),
+    engine.store.readStream(stream),
+  ]);
+  let state: unknown = base?.state ?? model.decider.initialState();
+  for (const event of events) state = model.decider.evolve(state, event);
   const refused = model.deletion.refuse(state);
   if (refused) throw new TallyError('rejected', refused);
   const name = model.label(state, []) ?? 'It';

@@ -76,10 +76,10 @@ export class EngineHost {
       setOnline: async (online) => (await this.syncReady()).setOnline(online),
       retrySync: async () => (await this.syncReady()).retryNow(),
       deleteForever: async (stream) => deleteForever(await this.ready(), this.sync, stream),
-      exportBackup: async () => exportBackup(await this.ready()),
-      exportHistory: async () => exportHistory(await this.ready()),
-      previewImport: async (text) => previewImport(await this.ready(), text),
-      importBackup: async (text) => importBackup(await this.ready(), text),
+      exportBackup: async () => exportBackup(await this.whole()),
+      exportHistory: async () => exportHistory(await this.whole()),
+      previewImport: async (text) => previewImport(await this.whole(), text),
+      importBackup: async (text) => importBackup(await this.whole(), text),
     });
   }
 
@@ -126,6 +126,22 @@ export class EngineHost {
     await this.ready();
     if (!this.sync) throw new TallyError('unavailable', 'Sync is not available.');
     return this.sync;
+  }
+
+  /**
+   * The engine, once every counter joined from the server's snapshots holds its whole history
+   * here (read from the server now): a backup holds every event, and an import is compared with
+   * every event. Refused, in words, while the server cannot give it.
+   */
+  private async whole(): Promise<Engine> {
+    const engine = await this.ready();
+    const left = this.sync ? await this.sync.fillBases() : (await engine.bases()).length;
+    if (left > 0)
+      throw new TallyError(
+        'unavailable',
+        `${left === 1 ? 'One counter' : `${left} counters`} joined from the sync server keep${left === 1 ? 's' : ''} ${left === 1 ? 'its' : 'their'} early history there. Connect to the server, then try again.`,
+      );
+    return engine;
   }
 
   private async ready(): Promise<Engine> {
@@ -227,9 +243,15 @@ export class EngineHost {
       return id;
     }
     const { stream } = topic;
-    const events = await engine.store.readStream(stream);
-    const { entries, state } = engine.historyOf(stream, events);
-    const version = events.at(-1)?.version ?? 0;
+    // Joined from a snapshot: its history below is read from the server first, when it can be;
+    // otherwise the lines start at the snapshot.
+    await this.sync?.fillBases([stream]).catch(() => undefined);
+    const [events, base] = await Promise.all([
+      engine.store.readStream(stream),
+      engine.baseState(stream),
+    ]);
+    const { entries, state } = engine.historyOf(stream, events, base?.state);
+    const version = events.at(-1)?.version ?? base?.version ?? 0;
     // The tail follows what was published; only the first watcher of a stream starts it.
     if (!this.historyTails.has(stream)) this.historyTails.set(stream, { state, version });
     subscription.lastVersion = version;
@@ -375,9 +397,12 @@ export class EngineHost {
   /** A rebase rewrote the stream's pending suffix: its watchers get the whole history again. */
   private async republishHistory(engine: Engine, stream: string): Promise<void> {
     if (this.watchersOf(stream).length === 0) return;
-    const events = await engine.store.readStream(stream);
-    const { entries, state } = engine.historyOf(stream, events);
-    const version = events.at(-1)?.version ?? 0;
+    const [events, base] = await Promise.all([
+      engine.store.readStream(stream),
+      engine.baseState(stream),
+    ]);
+    const { entries, state } = engine.historyOf(stream, events, base?.state);
+    const version = events.at(-1)?.version ?? base?.version ?? 0;
     this.historyTails.set(stream, { state, version });
     for (const [id, sub] of this.watchersOf(stream)) {
       sub.lastVersion = version;

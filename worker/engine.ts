@@ -9,6 +9,9 @@ import { models as allModels } from '../core/models/index.ts';
 import type { Projection } from '../core/projection.ts';
 import { IndexedDBEventStore, type CommitListener } from './event-store.ts';
 import { forgetStream } from './forget-stream.ts';
+import { checkSnapshot, listBases, type CheckedSnapshot } from './stream-bases.ts';
+import type { StreamSnapshot } from '../core/stream-snapshot.ts';
+import { streamHeadSchema } from '../core/append-plan.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
 
 export type EngineOptions = {
@@ -302,6 +305,73 @@ export class Engine {
       .catch(() => undefined)
       .finally(() => this.rechecks.delete(run));
     this.rechecks.add(run);
+  }
+
+  /**
+   * A page of the server's snapshots (docs/architecture.md, "Joining a space"): each stream this
+   * device does not hold, and can read, starts here from its snapshot, and the rules learn its
+   * state as they learn a received stream's. Answers the streams to read from their events
+   * instead: held here already but behind the snapshot, or in a shape this build cannot take.
+   */
+  installBases(
+    space: string,
+    snapshots: readonly StreamSnapshot[],
+  ): Promise<{ readonly stream: StreamId; readonly version: number }[]> {
+    return this.track(async () => {
+      const checked: CheckedSnapshot[] = [];
+      const fromEvents: { stream: StreamId; version: number }[] = [];
+      for (const snapshot of snapshots) {
+        const ok = checkSnapshot(this.models, snapshot);
+        if (ok) checked.push(ok);
+        else fromEvents.push({ stream: snapshot.stream, version: snapshot.version });
+      }
+      // An actor in memory (a stream asked for before it existed here) loads again after.
+      const resident = checked
+        .map(({ snapshot }) => snapshot.stream)
+        .filter((stream) => this.route(stream).registry.isResident(stream));
+      const installed = await this.holding(resident, () => this.store.installBases(space, checked));
+      for (const { stream, state } of installed.based)
+        this.route(stream).rules.observe(stream, state);
+      while (this.rechecks.size > 0) await Promise.allSettled([...this.rechecks]);
+      if (installed.based.length > 0) await this.settle();
+      return [
+        ...fromEvents,
+        ...installed.behind.map(({ stream, version }) => ({ stream, version })),
+      ];
+    });
+  }
+
+  /**
+   * A based stream's history below its base, read from the server, stored: the stream is whole
+   * here from then on. In turn with its commands. False when it was not based (any more).
+   */
+  fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
+    return this.track(() =>
+      this.route(stream).registry.exclusive(stream, () => this.store.fillBase(stream, events)),
+    );
+  }
+
+  /** Every stream based here: joined from a snapshot, its history below not read yet. */
+  bases(): Promise<
+    { readonly stream: StreamId; readonly version: number; readonly space: string }[]
+  > {
+    return listBases(this.db);
+  }
+
+  /** A based stream's state at its base, checked (undefined when not based, or unreadable). */
+  async baseState(
+    stream: StreamId,
+  ): Promise<{ readonly version: number; readonly state: unknown } | undefined> {
+    const record = await this.db.get('bases', stream);
+    if (!record) return undefined;
+    const state = this.route(stream).model.stateSchema.safeParse(record.state);
+    return state.success ? { version: record.version, state: state.data } : undefined;
+  }
+
+  /** The confirmed head of a stream here (0 for none). */
+  async confirmedOf(stream: StreamId): Promise<number> {
+    const head = streamHeadSchema.safeParse(await this.db.get('streams', stream));
+    return head.success ? (head.data.confirmed ?? 0) : 0;
   }
 
   /**

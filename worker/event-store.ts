@@ -14,6 +14,7 @@ import type {
   CommitNotice,
   EventStore,
   LoadedStream,
+  Snapshot,
   Rebaser,
   ReceiveOutcome,
   StoredEvent,
@@ -23,6 +24,7 @@ import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { receiveInTransaction } from './receive.ts';
+import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
   readonly commit: Commit<E>;
@@ -176,6 +178,41 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     this.transactions++;
     this.notify(notice);
     return outcome;
+  }
+
+  /**
+   * Streams joined from the server's snapshots become bases (worker/stream-bases.ts), in one
+   * transaction; told like a commit (their rows are new).
+   */
+  async installBases(space: string, snapshots: readonly CheckedSnapshot[]): Promise<Installed> {
+    for (const { snapshot } of snapshots) {
+      this.cache.forget(snapshot.stream);
+      this.mayWrite(snapshot.stream);
+    }
+    let installed;
+    try {
+      installed = await installBases(this.db, space, snapshots);
+    } finally {
+      for (const { snapshot } of snapshots) this.cache.forget(snapshot.stream);
+    }
+    this.transactions++;
+    this.notify(installed.notice as CommitNotice<E>);
+    return installed;
+  }
+
+  /**
+   * A based stream's history below its base, from the server, stored (worker/stream-bases.ts).
+   * Not told as a commit: nothing shown changes, and the events are not news.
+   */
+  async fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
+    this.cache.forget(stream);
+    try {
+      const { filled } = await fillBase(this.db, stream, events);
+      if (filled) this.transactions++;
+      return filled;
+    } finally {
+      this.cache.forget(stream);
+    }
   }
 
   append(commit: Commit<E>): Promise<readonly StoredEvent<E>[]> {
@@ -432,7 +469,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     }
     let tx;
     try {
-      tx = this.db.transaction(['snapshots', 'events', 'streams'], 'readonly');
+      tx = this.db.transaction(['snapshots', 'events', 'streams', 'bases'], 'readonly');
     } catch (error) {
       for (const job of batch) job.reject(error);
       return;
@@ -448,7 +485,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   private async loadIn(
-    tx: IDBPTransaction<TallyDB, ('snapshots' | 'events' | 'streams')[], 'readonly'>,
+    tx: IDBPTransaction<TallyDB, ('snapshots' | 'events' | 'streams' | 'bases')[], 'readonly'>,
     stream: StreamId,
     expected: { model: string; modelVersion: number },
   ): Promise<LoadedStream<E>> {
@@ -459,13 +496,28 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       this.cache.prime(stream, NO_STREAM, NO_STREAM);
       return { snapshot: undefined, events: [] };
     }
-    let snapshot = await tx.objectStore('snapshots').get(stream);
+    const based = streamHeadSchema.safeParse(head).data?.base;
+    const [local, base] = await Promise.all([
+      tx.objectStore('snapshots').get(stream),
+      based ? tx.objectStore('bases').get(stream) : undefined,
+    ]);
     // A snapshot of another model or shape is ignored, never misread: replay is always correct.
-    if (
-      snapshot &&
-      (snapshot.model !== expected.model || snapshot.modelVersion !== expected.modelVersion)
-    )
-      snapshot = undefined;
+    const usable = (found: Snapshot | undefined) =>
+      found && found.model === expected.model && found.modelVersion === expected.modelVersion
+        ? found
+        : undefined;
+    let snapshot = usable(local);
+    // Joined from the server's snapshot: nothing below the base is held, so the stream starts
+    // there unless a later snapshot of its own is at hand. A base of another shape cannot be
+    // replayed around: the stream cannot load (said, never misread).
+    if (based && !(snapshot && snapshot.version >= based.version)) {
+      snapshot = usable(base && { ...base, version: base.version });
+      if (!snapshot || snapshot.version !== based.version)
+        throw new TallyError(
+          'invalid',
+          `${stream} was joined from a snapshot this version of Tally cannot read; its history must be read from the server again.`,
+        );
+    }
     const from = snapshot?.version ?? NO_STREAM;
     const raw = await tx
       .objectStore('events')
@@ -627,7 +679,13 @@ function writeAppend(
       const stored = streams.get(head.stream);
       stored.onsuccess = () => {
         const parsed = streamHeadSchema.safeParse(stored.result);
-        if (parsed.success) streams.put({ ...head, confirmed: parsed.data.confirmed ?? 0 });
+        if (parsed.success)
+          streams.put({
+            ...head,
+            confirmed: parsed.data.confirmed ?? 0,
+            // A stream joined from a snapshot stays one until its history is read.
+            ...(parsed.data.base ? { base: parsed.data.base } : {}),
+          });
         else {
           damaged.push(
             new TallyError(

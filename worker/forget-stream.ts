@@ -1,10 +1,18 @@
 import type { EventEnvelope, StreamId } from '../core/envelope.ts';
 import type { OutboxEntry } from '../core/append-plan.ts';
 import type { CommitNotice, RejectedAfterSync } from '../core/event-store.ts';
-import { rowsTouched, type Projections } from '../core/projection.ts';
+import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
 import type { TallyDatabase } from './idb-schema.ts';
 
-const STORES = ['events', 'streams', 'snapshots', 'views', 'outbox', 'rejections'] as const;
+const STORES = [
+  'events',
+  'streams',
+  'snapshots',
+  'views',
+  'outbox',
+  'rejections',
+  'bases',
+] as const;
 
 /**
  * Drops everything this device holds of one stream, in one transaction: its events, head,
@@ -27,17 +35,21 @@ export async function forgetStream(
   const tx = db.transaction(STORES, 'readwrite', { durability: 'strict' });
   const byStream = tx.objectStore('events').index('byStream');
   const range = IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]);
-  const [records, positions, outbox, rejections] = await Promise.all([
+  const [records, positions, outbox, rejections, base] = await Promise.all([
     byStream.getAll(range),
     byStream.getAllKeys(range),
     tx.objectStore('outbox').index('byStream').getAll(stream),
     tx.objectStore('rejections').getAll(),
+    tx.objectStore('bases').get(stream),
   ]);
   // Rows are keyed by what the events name (their stream), never by their data: the raw records
-  // are enough, so a damaged event of the stream cannot keep it from being forgotten.
-  const rows = [...rowsTouched(records as unknown as EventEnvelope[], projections.of).values()].map(
-    ({ view, key }) => ({ view, key, value: undefined }),
-  );
+  // are enough, so a damaged event of the stream cannot keep it from being forgotten. A stream
+  // joined from a snapshot also has the rows its base names.
+  const refs = rowsTouched(records as unknown as EventEnvelope[], projections.of);
+  for (const { view, key } of Array.isArray(base?.rows) ? base.rows : [])
+    if (typeof view === 'string' && typeof key === 'string')
+      refs.set(rowKey({ view, key }), { view, key });
+  const rows = [...refs.values()].map(({ view, key }) => ({ view, key, value: undefined }));
   const told =
     options.tellDropped && outbox.length > 0
       ? await dropped(tx, rows, outbox as readonly OutboxEntry[], stream)
@@ -51,6 +63,7 @@ export async function forgetStream(
     ...rows.map(({ view, key }) => tx.objectStore('views').delete([view, key])),
     tx.objectStore('streams').delete(stream),
     tx.objectStore('snapshots').delete(stream),
+    tx.objectStore('bases').delete(stream),
     ...(told ? [tx.objectStore('rejections').put(told)] : []),
   ];
   await Promise.all([...ops, tx.done]);

@@ -40,11 +40,30 @@ export interface TallyDB extends DBSchema {
   outbox: { key: number; value: OutboxRow; indexes: { byStream: string } };
   /** Commands rejected after sync, until the person has seen them. */
   rejections: { key: string; value: RejectedAfterSync };
+  /**
+   * Streams joined from the server's snapshot (docs/architecture.md, "Joining a space"): the
+   * state and rows at the version below which this device holds no event, until their history
+   * is read from the server.
+   */
+  bases: { key: string; value: BaseRecord };
 }
+
+/** A stream's snapshot as it was joined: where its history on this device starts. */
+export type BaseRecord = {
+  readonly stream: string;
+  readonly version: number;
+  readonly id: string;
+  readonly space: string;
+  /** The model's name and state version, as in `snapshots`. */
+  readonly model: string;
+  readonly modelVersion: number;
+  readonly state: unknown;
+  readonly rows: readonly ViewRow[];
+};
 
 export type TallyDatabase = IDBPDatabase<TallyDB>;
 
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox
@@ -87,6 +106,7 @@ export function openTallyDB(
         if ((events.indexNames as DOMStringList).contains('byCommand'))
           events.deleteIndex('byCommand' as never);
       }
+      if (oldVersion < 4) db.createObjectStore('bases', { keyPath: 'stream' });
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
     blocking: onBlocking,

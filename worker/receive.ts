@@ -1,5 +1,6 @@
 import type { IDBPTransaction, StoreNames } from 'idb';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
+import { TallyError } from '../core/errors.ts';
 import type {
   AnyEvent,
   CommitNotice,
@@ -35,6 +36,7 @@ const RECEIVE_STORES: StoreNames<TallyDB>[] = [
   'meta',
   'outbox',
   'rejections',
+  'bases',
 ];
 
 const allVersions = (stream: StreamId, from: number, to = Number.MAX_SAFE_INTEGER) =>
@@ -108,7 +110,11 @@ async function readStreamAt<E extends AnyEvent>(
   ]);
   const head = stored === undefined ? undefined : checkStreamHead(stored);
   const confirmed = head?.confirmed ?? NO_STREAM;
-  const known = remote.filter((event) => event.version <= confirmed).map((event) => event.version);
+  // Below a base nothing is held to read; at it, the head names the id.
+  const below = head?.base?.version ?? NO_STREAM;
+  const known = remote
+    .filter((event) => event.version <= confirmed && event.version > below)
+    .map((event) => event.version);
   // The guess is the tail exactly when it started after the head and was not cut off.
   const [tail, ids] =
     guessed !== undefined &&
@@ -124,6 +130,7 @@ async function readStreamAt<E extends AnyEvent>(
     stream,
     version: head?.version ?? NO_STREAM,
     confirmed,
+    ...(head?.base ? { base: head.base } : {}),
     tail: tail.map(decode),
     outbox: outbox.map(checkOutboxRow).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)),
     confirmedIds: new Map(known.flatMap((v, i) => (ids[i] ? [[v, ids[i].id] as const] : []))),
@@ -149,9 +156,12 @@ async function carryOut<E extends AnyEvent>(
   if (plan.type === 'confirm') {
     if (plan.confirmed !== at.confirmed)
       ops.push(
-        tx
-          .objectStore('streams')
-          .put({ stream: at.stream, version: at.version, confirmed: plan.confirmed }),
+        tx.objectStore('streams').put({
+          stream: at.stream,
+          version: at.version,
+          confirmed: plan.confirmed,
+          ...(at.base ? { base: at.base } : {}),
+        }),
       );
     return {
       outcome: { ...applied, confirmed: plan.confirmed, version: at.version },
@@ -183,21 +193,35 @@ async function carryOutRebase<E extends AnyEvent>(
   position: number,
   ops: Promise<unknown>[],
 ): Promise<{ outcome: ReceiveOutcome<E>; notice: CommitNotice<E> }> {
-  // Reading the whole confirmed stream is O(N), and rebases are rare.
-  const confirmedEvents =
-    plan.confirmed === NO_STREAM
+  // Reading the whole confirmed stream is O(N), and rebases are rare. A stream joined from a
+  // snapshot is read from its base: its state and rows there, its events after.
+  const from = at.base?.version ?? NO_STREAM;
+  const [base, stored] = await Promise.all([
+    at.base ? tx.objectStore('bases').get(at.stream) : undefined,
+    plan.confirmed === from
       ? []
-      : (
-          await tx
-            .objectStore('events')
-            .index('byStream')
-            .getAll(allVersions(at.stream, 1, plan.confirmed))
-        ).map(context.decode);
+      : tx
+          .objectStore('events')
+          .index('byStream')
+          .getAll(allVersions(at.stream, from + 1, plan.confirmed)),
+  ]);
+  if (at.base && base?.version !== at.base.version)
+    throw new TallyError('invalid', `The snapshot ${at.stream} was joined from is missing.`);
+  const confirmedEvents = stored.map(context.decode);
   const decided = rebase({
+    ...(base ? { base: { version: base.version, state: base.state } } : {}),
     confirmed: [...confirmedEvents, ...plan.foreign],
     pending: plan.redecide,
   });
-  const writes = planRebase(at, plan, confirmedEvents, decided, position, context.projections.of);
+  const writes = planRebase(
+    at,
+    plan,
+    confirmedEvents,
+    decided,
+    position,
+    context.projections.of,
+    base?.rows,
+  );
   for (const entry of plan.live) ops.push(tx.objectStore('outbox').delete(entry.seq!));
   await write(tx, writes, ops);
   return {

@@ -38,6 +38,9 @@ export type SyncClientOptions = {
   readonly onRefused?: () => void;
 };
 
+/** Snapshot pages one join reads at most (a space of 5 million streams, with retries). */
+const maxSnapshotPages = 20_000;
+
 /** Thrown inside the feed loop when a stream's events skipped versions: catch up from 0. */
 class Gap extends Error {}
 
@@ -444,8 +447,11 @@ export class SyncClient {
       const abort = (this.feed = new AbortController());
       try {
         // Catch up page by page from the stored cursor (or from the start after a gap)…
-        let after = this.resyncFromStart ? '0' : await storage.readFeedCursor(config.space);
+        const fromStart = this.resyncFromStart;
+        let after = fromStart ? '0' : await storage.readFeedCursor(config.space);
         this.resyncFromStart = false;
+        // …or, joining, from where the space's snapshots leave off.
+        if (after === '0' && !fromStart) after = await this.joinFromSnapshots(abort.signal);
         for (;;) {
           const page = await transport.pull(config, after, abort.signal);
           if (page.entries.length === 0 && compareCursors(page.cursor, after) < 0) {
@@ -488,6 +494,92 @@ export class SyncClient {
         await this.pause(this.feedBackoff.next());
       }
     }
+  }
+
+  /**
+   * Joins the space from its snapshots (docs/architecture.md, "Joining a space"): every page,
+   * each stream installed as a base or read from its events, then the feed is followed from the
+   * first page's cursor (what comes after it may repeat what a snapshot counts: held already).
+   * Answers that cursor, stored; '0' when the server cannot answer snapshots (the feed is then
+   * read from its start, as before). A join cut short is taken up again on the next run: streams
+   * based already are held, and the cursor is stored only at the end.
+   */
+  private async joinFromSnapshots(signal: AbortSignal): Promise<string> {
+    const { storage, transport, config } = this.options;
+    let page = '0';
+    let cursor: string | undefined;
+    for (let asked = 0; ; asked++) {
+      // The server is an edge: a page that never ends is given up on, for the plain feed.
+      if (asked >= maxSnapshotPages) return '0';
+      const answer = await transport.snapshots(config, page, signal);
+      if (!answer) return '0';
+      cursor ??= answer.cursor;
+      const fromEvents = await storage.installBases(config.space, answer.streams);
+      for (const { stream, version } of [...fromEvents, ...answer.histories])
+        await this.readStream(stream, version, signal);
+      if (answer.next === undefined) break;
+      page = answer.next;
+    }
+    await storage.writeFeedCursor(config.space, cursor);
+    return cursor;
+  }
+
+  /** Receives one stream's events from the server up to at least `version`, page by page. */
+  private async readStream(stream: StreamId, version: number, signal: AbortSignal): Promise<void> {
+    const { storage, transport, config } = this.options;
+    if (this.diverged.has(stream)) return;
+    let after = await storage.confirmedOf(stream);
+    while (after < version) {
+      const page = await transport.streamEvents(config, stream, after, signal);
+      // Deleted forever meanwhile: the feed brings its tombstone.
+      if (!page || page.events.length === 0) return;
+      let outcome;
+      try {
+        outcome = await storage.receive(stream, page.events.map(storage.decodeRemote));
+      } catch (error) {
+        if (!(error instanceof DivergedError)) throw error;
+        this.split(stream);
+        return;
+      }
+      // Not after the confirmed head (it moved meanwhile): the feed catches it up.
+      if (outcome.type === 'gap' || outcome.confirmed <= after) return;
+      after = outcome.confirmed;
+      if (!page.more) return;
+    }
+  }
+
+  /**
+   * Reads from the server the history below the base of streams joined from this space's
+   * snapshots (all of them, or those named), so this device holds them whole: before it leaves
+   * the space, exports a backup, or shows a history. Answers how many stay based (the server
+   * could not be reached or refused, or they were joined from another space).
+   */
+  async fillBases(only?: readonly StreamId[]): Promise<number> {
+    const { storage, transport, config } = this.options;
+    const wanted = only && new Set(only);
+    const bases = (await storage.bases()).filter((base) => !wanted || wanted.has(base.stream));
+    let left = 0;
+    for (const { stream, version, space } of bases) {
+      // Joined from another space: only that one holds its history.
+      if (space !== config.space) {
+        left++;
+        continue;
+      }
+      try {
+        const events: EventEnvelope[] = [];
+        while (events.length < version) {
+          const page = await transport.streamEvents(config, stream, events.length);
+          if (!page || page.events.length === 0) break;
+          events.push(...page.events.map(storage.decodeRemote));
+          if (!page.more) break;
+        }
+        if (events.length < version) throw new TallyError('unavailable', `${stream} is gone.`);
+        await storage.fillBase(stream, events.slice(0, version));
+      } catch {
+        left++;
+      }
+    }
+    return left;
   }
 
   /**

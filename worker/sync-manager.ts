@@ -187,6 +187,8 @@ export class SyncManager {
     // fails, the new token is given back and the old space syncs on as before. Then the old
     // token is revoked (a server that cannot be told does not stop the join).
     if (current) {
+      // What this device joined from the old space's snapshots goes with it whole, when it can.
+      await this.client?.fillBases();
       await this.stopClient();
       try {
         await this.storage.clearSettings();
@@ -222,16 +224,35 @@ export class SyncManager {
 
   private async leaveSpaceNow(): Promise<void> {
     const config = await this.storage.readSettings();
+    // Counters joined from the space's snapshots: their history below is read first, so they
+    // leave whole and go to the next space like any other.
+    const based = (await this.client?.fillBases()) ?? 0;
     await this.stopClient();
     let revoked = true;
     if (config) await this.transport.leave(config).catch(() => (revoked = false));
     await this.storage.clearSettings();
     await this.refresh();
+    const tied =
+      based === 0
+        ? ''
+        : ` ${based === 1 ? 'One counter' : `${based} counters`} joined from it could not take ${based === 1 ? 'its' : 'their'} early history along: they stay here, and sync again when this device rejoins that space.`;
     if (!revoked)
       throw new TallyError(
         'unavailable',
-        'Left the space on this device, but the server could not be told; its token stays valid there.',
+        `Left the space on this device, but the server could not be told; its token stays valid there.${tied}`,
       );
+    if (tied) throw new TallyError('unavailable', `Left the space.${tied}`);
+  }
+
+  /**
+   * Reads from the server the history below the base of counters joined from the space's
+   * snapshots (those named, or all): answers how many stay without it.
+   */
+  async fillBases(only?: readonly string[]): Promise<number> {
+    const client = this.client;
+    if (client) return client.fillBases(only);
+    const bases = await this.storage.bases();
+    return bases.filter((base) => !only || only.includes(base.stream)).length;
   }
 
   async dismissRejection(commandId: string): Promise<void> {

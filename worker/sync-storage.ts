@@ -5,6 +5,7 @@ import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts
 import type { Engine } from './engine.ts';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { TallyDatabase } from './idb-schema.ts';
+import type { StreamSnapshot } from '../core/stream-snapshot.ts';
 import { checkCursor, checkOutboxRow, checkStreamHead, checkSyncConfig } from './stored-records.ts';
 
 /** The sync port over this device's IndexedDB and engine. */
@@ -34,6 +35,12 @@ export class IndexedDBSyncStorage implements SyncStorage {
   decodeRemote = (raw: unknown) => this.engine.models.decode(raw);
   receive = (stream: StreamId, events: readonly EventEnvelope[]) =>
     this.engine.receive(stream, events);
+  installBases = (space: string, snapshots: readonly StreamSnapshot[]) =>
+    this.engine.installBases(space, snapshots);
+  confirmedOf = (stream: StreamId) => this.engine.confirmedOf(stream);
+  bases = () => this.engine.bases();
+  fillBase = (stream: StreamId, events: readonly EventEnvelope[]) =>
+    this.engine.fillBase(stream, events);
   onChange(listener: (change: { readonly rebased: boolean }) => void): () => void {
     return this.engine.onCommit((notice) => listener({ rebased: notice.rebased.length > 0 }));
   }
@@ -57,9 +64,14 @@ async function readPush<E extends AnyEvent>(
   db: TallyDatabase,
   decode: (record: unknown) => StoredEvent<E>,
 ): Promise<PushStream[]> {
-  const tx = db.transaction(['outbox', 'streams', 'events'], 'readonly');
+  const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
   const byVersion = tx.objectStore('events').index('byStream');
-  const rows = (await tx.objectStore('outbox').getAll()).map(checkOutboxRow);
+  const [outboxRows, settings] = await Promise.all([
+    tx.objectStore('outbox').getAll(),
+    tx.objectStore('meta').get('sync'),
+  ]);
+  const rows = outboxRows.map(checkOutboxRow);
+  const space = settings?.key === 'sync' ? settings.space : undefined;
   const candidates = commandsThatFit(rows);
   const streams: PushStream[] = [];
   // Streams whose versions do not follow their confirmed head are skipped, so more may be read
@@ -78,8 +90,15 @@ async function readPush<E extends AnyEvent>(
       ),
     );
     chunk.forEach(({ stream }, i) => {
-      const [head, stored, expectedId] = read[i]!;
-      const expectedVersion = head === undefined ? 0 : (checkStreamHead(head).confirmed ?? 0);
+      const [raw, stored, expectedId] = read[i]!;
+      const head = raw === undefined ? undefined : checkStreamHead(raw);
+      // Joined from another space's snapshot (this device left it before reading the history
+      // below): that space alone can take it. It waits here until this device is back there.
+      if (head?.base && head.base.space !== space) return;
+      const expectedVersion = head?.confirmed ?? 0;
+      // At a base, the event there is the server's: its id is the base's.
+      if (head?.base && expectedVersion === head.base.version && !expectedId.expectedId)
+        expectedId.expectedId = head.base.id;
       const events = stored.map(
         (record) => envelope(decode(record)) as PushStream['events'][number],
       );
@@ -150,7 +169,9 @@ async function forgetSpace(
   const unconfirmed: StreamHead[] = [];
   for (const head of heads.map(checkStreamHead)) {
     const confirmed = head.confirmed ?? 0;
-    if (confirmed === 0) continue;
+    // Joined from the space's snapshot and its history below not read (the sync manager reads
+    // it before leaving; it could not): it stays as it is, tied to that space (`readPush`).
+    if (confirmed === 0 || head.base) continue;
     const events = (
       await byStream.getAll(IDBKeyRange.bound([head.stream, 1], [head.stream, confirmed]))
     ).map(decode);

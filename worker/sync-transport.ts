@@ -11,6 +11,10 @@ import {
   liveMessageSchema,
   pullResponseSchema,
   pushResponseSchema,
+  snapshotPageSchema,
+  streamEventsResponseSchema,
+  type SnapshotPage,
+  type StreamEventsResponse,
   type CreateSpaceResponse,
   type LiveMessage,
   type PullResponse,
@@ -203,6 +207,55 @@ export class SyncTransport {
       throw unreachable(config.origin, cause);
     }
     return answer(response, pullResponseSchema, config.origin);
+  }
+
+  /**
+   * A page of the space's snapshots (docs/architecture.md, "Joining a space"); undefined when the
+   * server cannot answer them (its index is incomplete: 409, or it has no such route: 404), so
+   * the device reads the feed from its start instead.
+   */
+  async snapshots(
+    config: SyncSettings,
+    page: string,
+    signal?: AbortSignal,
+  ): Promise<SnapshotPage | undefined> {
+    let response: Response;
+    try {
+      response = await this.fetch(
+        `${config.origin}/api/spaces/${config.space}/snapshots?page=${encodeURIComponent(page)}`,
+        { headers: auth(config), signal },
+      );
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    if (response.status === 409 || response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return answer(response, snapshotPageSchema, config.origin);
+  }
+
+  /** One stream's events after `after`, a page at a time; undefined when it was deleted forever. */
+  async streamEvents(
+    config: SyncSettings,
+    stream: string,
+    after: number,
+    signal?: AbortSignal,
+  ): Promise<StreamEventsResponse | undefined> {
+    let response: Response;
+    try {
+      response = await this.fetch(
+        `${config.origin}/api/spaces/${config.space}/streams/${encodeURIComponent(stream)}/events?after=${after}`,
+        { headers: auth(config), signal },
+      );
+    } catch (cause) {
+      throw unreachable(config.origin, cause);
+    }
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return answer(response, streamEventsResponseSchema, config.origin);
   }
 
   /**

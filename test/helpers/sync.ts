@@ -8,6 +8,7 @@ import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { StoredEvent } from '../../core/event-store.ts';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import { models } from '../../core/models/index.ts';
+import { foldStream } from '../../core/stream-snapshot.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { SyncManager, type SyncManagerOptions } from '../../worker/sync-manager.ts';
@@ -89,20 +90,68 @@ export async function streamsOf(engine: Engine): Promise<Record<string, unknown[
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** Every stream of a space as Redis holds it, decoded as a device decodes it. */
+export async function serverEnvelopes(
+  redis: TestRedis,
+  space: string,
+): Promise<Record<string, EventEnvelope[]>> {
+  const prefix = redisKeys.stream(space, '');
+  const keys = (await redis.client.keys(`${prefix}*`)).sort();
+  const out: Record<string, EventEnvelope[]> = {};
+  for (const key of keys)
+    out[key.slice(prefix.length)] = (await redis.client.lrange(key, 0, -1)).map(
+      // In today's shape, as a device holds it (an older server may keep an older schema).
+      (json) => models.decode(JSON.parse(json)) as EventEnvelope,
+    );
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
 /** Every stream of a space as Redis holds it. */
 export async function serverStreams(
   redis: TestRedis,
   space: string,
 ): Promise<Record<string, unknown[]>> {
-  const prefix = redisKeys.stream(space, '');
-  const keys = (await redis.client.keys(`${prefix}*`)).sort();
-  const out: Record<string, unknown[]> = {};
-  for (const key of keys)
-    out[key.slice(prefix.length)] = (await redis.client.lrange(key, 0, -1)).map((json) =>
-      // In today's shape, as a device holds it (an older server may keep an older schema).
-      plain(models.decode(JSON.parse(json)) as EventEnvelope),
-    );
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+  const streams = await serverEnvelopes(redis, space);
+  return Object.fromEntries(
+    Object.entries(streams).map(([stream, events]) => [stream, events.map(plain)]),
+  );
+}
+
+/**
+ * What a device holds, as the server's streams would show it: a stream joined from a snapshot
+ * (no events below its base here) is completed with the server's events below the base only
+ * when the base is exactly them (the id at its version, and its state and rows their fold);
+ * otherwise it shows a line saying what does not match, so the comparison fails.
+ */
+export async function deviceStreams(
+  engine: Engine,
+  server: Record<string, EventEnvelope[]>,
+): Promise<Record<string, unknown[]>> {
+  const held = await streamsOf(engine);
+  for (const base of await engine.db.getAll('bases')) {
+    const below = (server[base.stream] ?? []).slice(0, base.version);
+    let fold;
+    try {
+      fold = foldStream(engine.models, base.stream, undefined, below);
+    } catch {
+      fold = undefined;
+    }
+    const sorted = (rows: readonly { view: string; key: string }[]) =>
+      JSON.stringify(
+        [...rows].sort((a, b) => `${a.view}/${a.key}`.localeCompare(`${b.view}/${b.key}`)),
+      );
+    const matches =
+      fold !== undefined &&
+      fold.version === base.version &&
+      fold.id === base.id &&
+      JSON.stringify(fold.state) === JSON.stringify(base.state) &&
+      sorted(fold.rows) === sorted(base.rows);
+    held[base.stream] = [
+      ...(matches ? below.map(plain) : [{ base: base.version, matches: false }]),
+      ...(held[base.stream] ?? []),
+    ];
+  }
+  return Object.fromEntries(Object.entries(held).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** Resolves once the device has nothing pending and follows the live feed. */
@@ -128,13 +177,17 @@ export async function converged(
   try {
     return await waitFor(
       async () => {
-        const server = await serverStreams(redis, space);
+        const full = await serverEnvelopes(redis, space);
+        const server = Object.fromEntries(
+          Object.entries(full).map(([stream, events]) => [stream, events.map(plain)]),
+        );
         const expected = JSON.stringify(server);
         for (const device of all) {
           const state = device.sync.current();
           if (state.pending !== 0) return false;
-          last = `${device.name}: ${JSON.stringify(await streamsOf(device.engine))}\nserver: ${expected}`;
-          if (JSON.stringify(await streamsOf(device.engine)) !== expected) return false;
+          const held = JSON.stringify(await deviceStreams(device.engine, full));
+          last = `${device.name}: ${held}\nserver: ${expected}`;
+          if (held !== expected) return false;
         }
         return server;
       },

@@ -1,0 +1,192 @@
+import { streamHeadSchema, type StreamBase } from '../core/append-plan.ts';
+import type { EventEnvelope, StreamId } from '../core/envelope.ts';
+import { TallyError } from '../core/errors.ts';
+import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
+import type { ModelSet } from '../core/model.ts';
+import type { RowChange } from '../core/projection.ts';
+import type { StreamSnapshot } from '../core/stream-snapshot.ts';
+import type { BaseRecord, TallyDatabase, ViewRow } from './idb-schema.ts';
+
+/**
+ * Joining a space from the server's snapshots (docs/architecture.md, "Joining a space"): each
+ * stream is installed as a base (its state and rows at a version, its head there, no event at or
+ * below it), and its history below is read from the server only when something needs it.
+ */
+
+/** A snapshot this device can start a stream from: its model, its shape and its rows check out. */
+export type CheckedSnapshot = {
+  readonly snapshot: StreamSnapshot;
+  readonly model: string;
+  readonly state: unknown;
+  readonly rows: readonly ViewRow[];
+};
+
+/**
+ * The server is an edge: a snapshot is taken only when its model is known here, its state is in
+ * the shape this build's model has and parses, and every row is one of the model's views and
+ * parses. Anything else is read from its events instead (`undefined`).
+ */
+export function checkSnapshot(
+  models: ModelSet,
+  snapshot: StreamSnapshot,
+): CheckedSnapshot | undefined {
+  let model;
+  try {
+    model = models.modelOf(snapshot.stream);
+  } catch {
+    return undefined;
+  }
+  if (snapshot.modelVersion !== model.decider.stateVersion) return undefined;
+  const state = model.stateSchema.safeParse(snapshot.state);
+  if (!state.success) return undefined;
+  const rows: ViewRow[] = [];
+  for (const row of snapshot.rows) {
+    const projection = model.projections.find((p) => p.view === row.view);
+    if (!projection || !projection.schema.safeParse(row.value).success) return undefined;
+    rows.push({ view: row.view, key: row.key, value: row.value });
+  }
+  return { snapshot, model: model.decider.name, state: state.data, rows };
+}
+
+/** What installing a page of bases did. */
+export type Installed = {
+  /** Streams now based here, with the state their model's rules must learn. */
+  readonly based: readonly { readonly stream: StreamId; readonly state: unknown }[];
+  /** Streams already held here below the snapshot's version: their events after `after` are read. */
+  readonly behind: readonly {
+    readonly stream: StreamId;
+    readonly after: number;
+    readonly version: number;
+  }[];
+  readonly notice: CommitNotice;
+};
+
+/**
+ * One transaction: every checked snapshot of a stream this device does not hold becomes a base
+ * (head at its version, confirmed there, its rows written); a stream held already is left as it
+ * is and named in `behind` when the snapshot is ahead of its confirmed head.
+ */
+export async function installBases(
+  db: TallyDatabase,
+  space: string,
+  snapshots: readonly CheckedSnapshot[],
+): Promise<Installed> {
+  const tx = db.transaction(['streams', 'bases', 'views'], 'readwrite', { durability: 'strict' });
+  const heads = await Promise.all(
+    snapshots.map(({ snapshot }) => tx.objectStore('streams').get(snapshot.stream)),
+  );
+  const based: { stream: StreamId; state: unknown }[] = [];
+  const behind: { stream: StreamId; after: number; version: number }[] = [];
+  const rows: RowChange[] = [];
+  const ops: Promise<unknown>[] = [];
+  snapshots.forEach((checked, i) => {
+    const { snapshot } = checked;
+    const raw = heads[i];
+    if (raw !== undefined) {
+      const head = streamHeadSchema.safeParse(raw);
+      // A damaged head is left alone (the store names it when the stream is used).
+      if (!head.success) return;
+      const confirmed = head.data.confirmed ?? 0;
+      if (confirmed < snapshot.version)
+        behind.push({ stream: snapshot.stream, after: confirmed, version: snapshot.version });
+      return;
+    }
+    const base: StreamBase = { version: snapshot.version, id: snapshot.id, space };
+    const record: BaseRecord = {
+      stream: snapshot.stream,
+      version: snapshot.version,
+      id: snapshot.id,
+      space,
+      model: checked.model,
+      modelVersion: snapshot.modelVersion,
+      state: checked.state,
+      rows: checked.rows,
+    };
+    ops.push(
+      tx.objectStore('streams').put({
+        stream: snapshot.stream,
+        version: snapshot.version,
+        confirmed: snapshot.version,
+        base,
+      }),
+      tx.objectStore('bases').put(record),
+      ...checked.rows.map((row) => tx.objectStore('views').put(row)),
+    );
+    rows.push(...checked.rows);
+    based.push({ stream: snapshot.stream, state: checked.state });
+  });
+  await Promise.all([...ops, tx.done]);
+  return { based, behind, notice: { events: [], rows, rebased: [] } };
+}
+
+/**
+ * A based stream's history below its base, read from the server, stored in one transaction:
+ * `events` must be exactly versions 1 to the base's, ending with the base's id. The stream is
+ * then whole like any other (its base dropped); rows and heads are as they were. Answers false
+ * when the stream is not based (any more): nothing is written.
+ */
+export async function fillBase(
+  db: TallyDatabase,
+  stream: StreamId,
+  events: readonly EventEnvelope[],
+): Promise<{ filled: boolean; stored: readonly StoredEvent[] }> {
+  const tx = db.transaction(['events', 'streams', 'bases', 'meta'], 'readwrite', {
+    durability: 'strict',
+  });
+  try {
+    const [raw, headRecord] = await Promise.all([
+      tx.objectStore('streams').get(stream),
+      tx.objectStore('meta').get('head'),
+    ]);
+    const head = streamHeadSchema.safeParse(raw).data;
+    const base = head?.base;
+    if (!head || !base) {
+      tx.abort();
+      await tx.done.catch(() => undefined);
+      return { filled: false, stored: [] };
+    }
+    const last = events.at(-1);
+    if (
+      events.length !== base.version ||
+      last?.id !== base.id ||
+      events.some((event, i) => event.stream !== stream || event.version !== i + 1)
+    )
+      throw new TallyError(
+        'invalid',
+        `The server's history of ${stream} does not end where this device joined it.`,
+      );
+    let position = headRecord?.key === 'head' ? headRecord.position : 0;
+    const stored = events.map((event) => ({ ...event, position: ++position }));
+    const { base: _, ...whole } = head;
+    const ops: Promise<unknown>[] = [
+      ...stored.map((event) => tx.objectStore('events').add(event as StoredEvent)),
+      tx.objectStore('streams').put(whole),
+      tx.objectStore('bases').delete(stream),
+      tx.objectStore('meta').put({ key: 'head', position }),
+    ];
+    await Promise.all([...ops, tx.done]);
+    return { filled: true, stored };
+  } catch (error) {
+    try {
+      tx.abort();
+    } catch {
+      // Already finished.
+    }
+    await tx.done.catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Every stream based here, with the space it was joined from and its base version. */
+export async function listBases(
+  db: TallyDatabase,
+): Promise<{ readonly stream: StreamId; readonly version: number; readonly space: string }[]> {
+  const records = await db.getAll('bases');
+  return records.flatMap((record) =>
+    typeof record?.stream === 'string' &&
+    typeof record.version === 'number' &&
+    typeof record.space === 'string'
+      ? [{ stream: record.stream, version: record.version, space: record.space }]
+      : [],
+  );
+}
