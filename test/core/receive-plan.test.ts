@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { OutboxEntry } from '../../core/append-plan.ts';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { StoredEvent } from '../../core/event-store.ts';
-import { DivergedError, planReceive, type StreamAtReceive } from '../../core/receive-plan.ts';
+import {
+  DivergedError,
+  planExtend,
+  planReceive,
+  type StreamAtReceive,
+} from '../../core/receive-plan.ts';
 
 const stream = 'counter-planned';
 const event = (version: number, id: string, command: string): EventEnvelope => ({
@@ -160,5 +165,44 @@ describe('what the server’s events do to a stream (planReceive)', () => {
         if (plan.type === 'rebase') expect(plan.redecide).toHaveLength(outbox.length);
       }),
     );
+  });
+});
+
+describe('a stream joined from a snapshot (a base)', () => {
+  const base = { version: 5, id: 'evt-base-5', space: 'space-plan' };
+  const at: StreamAtReceive = {
+    stream,
+    version: 7,
+    confirmed: 7,
+    base,
+    tail: [],
+    outbox: [],
+    confirmedIds: new Map([
+      [6, 'evt-6'],
+      [7, 'evt-7'],
+    ]),
+    rejected: new Set(),
+  };
+
+  it('holds what the snapshot counted: the feed repeating versions below the base changes nothing', () => {
+    const repeat = [1, 2, 3, 4].map((v) => event(v, `evt-anything-${v}`, `cmd-${v}`));
+    const plan = planReceive(
+      at,
+      [...repeat, event(5, base.id, 'cmd-5'), event(6, 'evt-6', 'c')],
+      false,
+    );
+    expect(plan).toMatchObject({ type: 'confirm', confirmed: 7 });
+  });
+
+  it('names a split history at the base itself, where the id is known', () => {
+    expect(() => planReceive(at, [event(5, 'evt-other-5', 'cmd-5')], false)).toThrow(DivergedError);
+  });
+
+  it('extends past the base and keeps it in the head', () => {
+    const plan = planReceive(at, [event(8, 'evt-8', 'cmd-8')], false);
+    expect(plan.type).toBe('extend');
+    if (plan.type !== 'extend') return;
+    const writes = planExtend(at, plan.foreign, 10, new Map(), () => []);
+    expect(writes.head).toEqual({ stream, version: 8, confirmed: 8, base });
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { models } from '../../core/models/index.ts';
 import { foldStream } from '../../core/stream-snapshot.ts';
+import { checkSnapshot } from '../../worker/stream-bases.ts';
 import { events, streamOf } from '../server/fixtures.ts';
 
 describe('foldStream', () => {
@@ -32,5 +33,26 @@ describe('foldStream', () => {
       foldStream(models, stream, { ...base, modelVersion: base.modelVersion + 1 }, all.slice(1)),
     ).toThrow(/another shape/);
     expect(() => foldStream(models, 'nothing-x1', undefined, all)).toThrow(/unknown kind/);
+  });
+});
+
+describe('a snapshot a device is offered (checkSnapshot: the server is an edge)', () => {
+  it('is taken only in this build’s shape, with a state and rows that parse', () => {
+    const stream = streamOf();
+    const good = foldStream(
+      models,
+      stream,
+      undefined,
+      events(stream, 0, ['Created', 'Incremented']),
+    );
+    expect(checkSnapshot(models, good)).toMatchObject({ model: 'counter', state: good.state });
+    const offered = [
+      { ...good, modelVersion: good.modelVersion + 1 },
+      { ...good, state: { exists: true, name: 'x', value: -3 } },
+      { ...good, rows: [{ ...good.rows[0]!, value: { nonsense: true } }] },
+      { ...good, rows: [{ ...good.rows[0]!, view: 'board' }] },
+      { ...good, stream: 'nomodel-abc' },
+    ];
+    for (const snapshot of offered) expect(checkSnapshot(models, snapshot)).toBeUndefined();
   });
 });

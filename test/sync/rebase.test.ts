@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   counter,
+  counterStateSchema,
   noCounterContext,
   type CounterCommand,
   type CounterEvent,
@@ -180,5 +181,29 @@ describe('rejections after sync, as a person reads them', () => {
         later: 1,
       },
     ]);
+  });
+});
+
+describe('rebase of a stream joined from a snapshot', () => {
+  const base = { version: 4, state: { exists: true, name: 'Coffee', value: 1 } };
+  const parseState = (raw: unknown) => counterStateSchema.parse(raw);
+
+  it('starts from the base: its state and version, the server’s events after it', () => {
+    const pending: PendingCommand<CounterEvent>[] = [
+      { commandId: 'cmd-mine-down', commands: [{ type: 'decrement' }], events: [down(5)] },
+      { commandId: 'cmd-mine-up', commands: [{ type: 'increment' }], events: [up(6)] },
+    ];
+    const result = rebase({ base, confirmed: [down(5)], pending }, { ...options, parseState });
+    // The server's decrement took the counter to 0: ours cannot follow; the increment can.
+    expect(result.rejected.map((r) => [r.commandId, r.name])).toEqual([
+      ['cmd-mine-down', 'Coffee'],
+    ]);
+    expect(result.pending.map((c) => c.events.map((e) => e.version))).toEqual([[6]]);
+    expect(result.version).toBe(6);
+    expect(result.state).toMatchObject({ exists: true, name: 'Coffee', value: 1 });
+  });
+
+  it('refuses a base it has no way to read', () => {
+    expect(() => rebase({ base, confirmed: [], pending: [] }, options)).toThrow(/snapshot/);
   });
 });
