@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { syncedAppFixture } from '../helpers/app-server.ts';
+import { addCounter, expectCount, historyOf } from '../helpers/browser.ts';
+
+const app = syncedAppFixture();
+
+/** A device: its own browser profile with the app loaded (downloads kept, for a backup). */
+async function device(url = app.server.url): Promise<Page> {
+  const context = await app.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return page;
+}
+
+const waitSynced = (page: Page) =>
+  page
+    .getByRole('status', { name: 'Sync status' })
+    .filter({ hasText: /^Synced$/ })
+    .waitFor({ timeout: 30_000 });
+
+const click = async (page: Page, label: string, times = 1) => {
+  for (let i = 0; i < times; i++)
+    await page.getByRole('button', { name: label, exact: true }).click();
+};
+
+/** What the page's engine holds below each based counter's snapshot: nothing, until asked. */
+const basesOf = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open('tally');
+        open.onsuccess = () => {
+          const count = open.result.transaction('bases').objectStore('bases').count();
+          count.onsuccess = () => resolve(count.result);
+          count.onerror = () => reject(count.error);
+        };
+        open.onerror = () => reject(open.error);
+      }),
+  );
+
+it('a device that joined from snapshots shows every count, reads a history from the server, and says why a backup waits for it', async () => {
+  const a = await device();
+  await addCounter(a, 'Water');
+  await addCounter(a, 'Tea');
+  await click(a, 'Increment Water', 3);
+  await click(a, 'Increment Tea', 2);
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+
+  const b = await device(link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await waitSynced(b);
+  await expectCount(b, 'Water', 3);
+  await expectCount(b, 'Tea', 2);
+  // Both counters came as snapshots: no event of theirs is stored on b.
+  expect(await basesOf(b)).toBe(2);
+
+  // Opening a history reads what is below the snapshot from the server.
+  expect((await historyOf(b, 'Water')).map((line) => line.value)).toEqual([0, 1, 2, 3]);
+  expect(await basesOf(b)).toBe(1);
+
+  // Without the server, a backup cannot hold Tea's early history: it says so, in words.
+  const port = app.server.port;
+  await app.server.close();
+  await b.getByRole('button', { name: 'Export backup', exact: true }).click();
+  await b
+    .getByRole('alert')
+    .filter({ hasText: 'One counter joined from the sync server keeps its early history there' })
+    .waitFor();
+  await app.serveAgain(port);
+  await waitSynced(b);
+  const [file] = await Promise.all([
+    b.waitForEvent('download'),
+    b.getByRole('button', { name: 'Export backup', exact: true }).click(),
+  ]);
+  const backup = JSON.parse(readFileSync((await file.path())!, 'utf8')) as { events: unknown[] };
+  // Every event of both counters: 2 creates, 3 + 2 increments.
+  expect(backup.events).toHaveLength(7);
+  expect(await basesOf(b)).toBe(0);
+  // And it keeps counting, both ways.
+  await click(b, 'Increment Tea');
+  await expectCount(a, 'Tea', 3);
+});
