@@ -250,7 +250,7 @@ export class EngineHost {
       engine.store.readStream(stream),
       engine.baseState(stream),
     ]);
-    const { entries, state } = engine.historyOf(stream, events, base?.state);
+    const { entries, state } = engine.historyHeld(stream, events, base);
     const version = events.at(-1)?.version ?? base?.version ?? 0;
     // The tail follows what was published; only the first watcher of a stream starts it.
     if (!this.historyTails.has(stream)) this.historyTails.set(stream, { state, version });
@@ -401,7 +401,7 @@ export class EngineHost {
       engine.store.readStream(stream),
       engine.baseState(stream),
     ]);
-    const { entries, state } = engine.historyOf(stream, events, base?.state);
+    const { entries, state } = engine.historyHeld(stream, events, base);
     const version = events.at(-1)?.version ?? base?.version ?? 0;
     this.historyTails.set(stream, { state, version });
     for (const [id, sub] of this.watchersOf(stream)) {

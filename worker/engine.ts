@@ -1,7 +1,7 @@
 import { AggregateRegistry } from '../core/aggregate-registry.ts';
 import type { ExecuteResult } from '../core/aggregate-actor.ts';
 import type { EventEnvelope, StreamId } from '../core/envelope.ts';
-import type { HistoryEntry } from '../core/engine-protocol.ts';
+import { joinedEntryType, type HistoryEntry } from '../core/engine-protocol.ts';
 import { TallyError } from '../core/errors.ts';
 import type { ReceiveOutcome, StoredEvent } from '../core/event-store.ts';
 import type { AnyModel, ModelRules, ModelSet } from '../core/model.ts';
@@ -366,6 +366,30 @@ export class Engine {
     if (!record) return undefined;
     const state = this.route(stream).model.stateSchema.safeParse(record.state);
     return state.success ? { version: record.version, state: state.data } : undefined;
+  }
+
+  /**
+   * History lines of a stream as far as this device holds it: from its base, when it was joined
+   * from a snapshot and its history below is not read (a first line says so), else from its start.
+   */
+  historyHeld(
+    stream: StreamId,
+    events: readonly StoredEvent[],
+    base: { readonly version: number; readonly state: unknown } | undefined,
+  ): { entries: HistoryEntry[]; state: unknown } {
+    const { entries, state } = this.historyOf(stream, events, base?.state);
+    if (!base) return { entries, state };
+    const line = this.route(stream).model.historyLine?.(base.state) ?? { name: '', value: 0 };
+    const joined: HistoryEntry = {
+      version: base.version,
+      type: joinedEntryType,
+      name: line.name,
+      value: line.value,
+      time: entries[0]?.time ?? Date.now(),
+      device: '',
+      command: `joined-${stream}`,
+    };
+    return { entries: [joined, ...entries], state };
   }
 
   /** The confirmed head of a stream here (0 for none). */

@@ -74,6 +74,12 @@ it('a device that joined from snapshots shows every count, reads a history from 
     .getByRole('alert')
     .filter({ hasText: 'One counter joined from the sync server keeps its early history there' })
     .waitFor();
+  // Its history shows what this device holds, from the value it was joined at.
+  await b.getByRole('button', { name: 'History of Tea', exact: true }).click();
+  const lines = b.getByRole('group', { name: 'Tea changes, newest first', exact: true });
+  await expect
+    .poll(() => lines.locator('li .what').allTextContents())
+    .toEqual(['Earlier changes are on the sync server']);
   await app.serveAgain(port);
   await waitSynced(b);
   const [file] = await Promise.all([

@@ -119,3 +119,20 @@ describe('undo', () => {
     expect(valueOf(fold(2, undoCommands(7, 0)))).toBe(9);
   });
 });
+
+describe('the history of a counter joined from a snapshot, before its early history is read', () => {
+  it('starts with the value it was joined at, and the changes after it count from there', () => {
+    const joined = events([
+      ['Joined', 40, at(28, 8), 'joined-counter-x'],
+      ['Incremented', 41, at(28, 9), 'c2'],
+      ['Decremented', 40, at(28, 10), 'c3'],
+    ]);
+    expect(historyLines(joined).map(({ text, change, value }) => [text, change, value])).toEqual([
+      ['−1', -1, 40],
+      ['+1', 1, 41],
+      ['Earlier changes are on the sync server', 40, 40],
+    ]);
+    // The joined value is no change of the day's: the chart counts only what came after.
+    expect(perDay(joined, at(28, 12)).at(-1)).toEqual({ day: dayOf(at(28, 12)), total: 0 });
+  });
+});

@@ -1,3 +1,4 @@
+import { joinedEntryType } from '../../engine-protocol.ts';
 /**
  * A counter's history as a person reads it (issue 15, item 4): one line per action (a batch, such
  * as the seed's "increment twice", is one command and one line), newest first, grouped by day,
@@ -51,6 +52,7 @@ function describe(events: readonly HistoryEvent[], before: HistoryEvent | undefi
   const change = last.value - (before?.value ?? 0);
   const types = new Set(events.map((event) => event.type));
   if (types.has('Created')) return `Created as “${events[0]!.name}”`;
+  if (types.has(joinedEntryType)) return 'Earlier changes are on the sync server';
   if ([...types].every((type) => counting.has(type))) return signed(change);
   if (types.size === 1) {
     switch (last.type) {
