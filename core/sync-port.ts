@@ -21,9 +21,10 @@ export type PushStream = PushRequest['streams'][number];
 export interface SyncStorage {
   /**
    * The next push: per stream with pending commands, its confirmed head as `expectedVersion`
-   * and the pending events, within the protocol's limits; whole commands only.
+   * and the pending events, within the protocol's limits; whole commands only. Streams in
+   * `skip` (never pushed by this client) take none of the push's room.
    */
-  readPush(): Promise<PushStream[]>;
+  readPush(skip?: ReadonlySet<StreamId>): Promise<PushStream[]>;
   /**
    * This device's confirmed events of `stream` after `from`, up to `to`, as pushes: what it
    * gives back to a server that lost them.
@@ -42,6 +43,14 @@ export interface SyncStorage {
   /** The feed cursor of `space` up to which every entry is received here ('0' for none). */
   readFeedCursor(space: string): Promise<string>;
   writeFeedCursor(space: string, cursor: string): Promise<void>;
+  /**
+   * A join from snapshots under way in `space`: the cursor its first attempt started at (the
+   * feed is followed from the earliest, so nothing between two attempts is missed), if any.
+   */
+  readJoinCursor(space: string): Promise<string | undefined>;
+  writeJoinCursor(space: string, cursor: string): Promise<void>;
+  /** The join is done: the feed cursor becomes `cursor`, and the join record goes, at once. */
+  finishJoin(space: string, cursor: string): Promise<void>;
 
   readRejections(): Promise<RejectedAfterSync[]>;
   dismissRejection(commandId: string): Promise<void>;
@@ -59,11 +68,19 @@ export interface SyncStorage {
     space: string,
     snapshots: readonly StreamSnapshot[],
   ): Promise<readonly { readonly stream: StreamId; readonly version: number }[]>;
+  /** The version below which this device holds none of the stream's events: its base's, or 0. */
+  heldFrom(stream: StreamId): Promise<number>;
   /** The stream's confirmed head here (0 when it holds none). */
   confirmedOf(stream: StreamId): Promise<number>;
   /** Streams joined from a snapshot whose history below it is not held here yet. */
   bases(): Promise<
-    readonly { readonly stream: StreamId; readonly version: number; readonly space: string }[]
+    readonly {
+      readonly stream: StreamId;
+      readonly version: number;
+      readonly space: string;
+      /** False when this build cannot start the stream from it (its model's shape changed). */
+      readonly readable: boolean;
+    }[]
   >;
   /**
    * A based stream's history below its base, read from the server (versions 1 to the base's,

@@ -17,10 +17,7 @@ export async function deleteForever(
   const model = engine.models.modelOf(stream);
   if (!model.deletion) throw new TallyError('invalid', 'That cannot be deleted.');
   // Joined from a snapshot: folded on from its base.
-  const [base, events] = await Promise.all([
-    engine.baseState(stream),
-    engine.store.readStream(stream),
-  ]);
+  const { base, events } = await engine.readHeld(stream);
   let state: unknown = base?.state ?? model.decider.initialState();
   for (const event of events) state = model.decider.evolve(state, event);
   const refused = model.deletion.refuse(state);

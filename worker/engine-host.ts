@@ -135,11 +135,17 @@ export class EngineHost {
    */
   private async whole(): Promise<Engine> {
     const engine = await this.ready();
+    // Streams installed while this reads would be in the backup without their early history.
+    if (this.sync?.joining())
+      throw new TallyError(
+        'unavailable',
+        'Tally is still joining the space. Try again once it says Synced.',
+      );
     const left = this.sync ? await this.sync.fillBases() : (await engine.bases()).length;
     if (left > 0)
       throw new TallyError(
         'unavailable',
-        `${left === 1 ? 'One counter' : `${left} counters`} joined from the sync server keep${left === 1 ? 's' : ''} ${left === 1 ? 'its' : 'their'} early history there. Connect to the server, then try again.`,
+        `${left === 1 ? 'One counter' : `${left} counters`} joined from the sync server keep${left === 1 ? 's' : ''} ${left === 1 ? 'its' : 'their'} early history there. Connect to the server (or join the space ${left === 1 ? 'it' : 'they'} came from again), then try again.`,
       );
     return engine;
   }
@@ -243,13 +249,7 @@ export class EngineHost {
       return id;
     }
     const { stream } = topic;
-    // Joined from a snapshot: its history below is read from the server first, when it can be;
-    // otherwise the lines start at the snapshot.
-    await this.sync?.fillBases([stream]).catch(() => undefined);
-    const [events, base] = await Promise.all([
-      engine.store.readStream(stream),
-      engine.baseState(stream),
-    ]);
+    const { events, base } = await engine.readHeld(stream);
     const { entries, state } = engine.historyHeld(stream, events, base);
     const version = events.at(-1)?.version ?? base?.version ?? 0;
     // The tail follows what was published; only the first watcher of a stream starts it.
@@ -258,6 +258,13 @@ export class EngineHost {
     this.subscriptions.set(id, subscription);
     // Commits that landed while reading are in `events` already; later ones go through publish.
     this.send(id, { type: 'history', stream, reset: true, entries });
+    // Joined from a snapshot: the lines start there (a first line says so) while its history
+    // below is read from the server; once it is here, every watcher gets the whole history.
+    if (base && this.sync)
+      void this.sync
+        .fillBases([stream])
+        .then((left) => (left === 0 ? this.republishHistory(engine, stream) : undefined))
+        .catch(() => undefined);
     return id;
   }
 
@@ -397,10 +404,7 @@ export class EngineHost {
   /** A rebase rewrote the stream's pending suffix: its watchers get the whole history again. */
   private async republishHistory(engine: Engine, stream: string): Promise<void> {
     if (this.watchersOf(stream).length === 0) return;
-    const [events, base] = await Promise.all([
-      engine.store.readStream(stream),
-      engine.baseState(stream),
-    ]);
+    const { events, base } = await engine.readHeld(stream);
     const { entries, state } = engine.historyHeld(stream, events, base);
     const version = events.at(-1)?.version ?? base?.version ?? 0;
     this.historyTails.set(stream, { state, version });

@@ -9,7 +9,14 @@ import { models as allModels } from '../core/models/index.ts';
 import type { Projection } from '../core/projection.ts';
 import { IndexedDBEventStore, type CommitListener } from './event-store.ts';
 import { forgetStream } from './forget-stream.ts';
-import { checkSnapshot, listBases, type CheckedSnapshot } from './stream-bases.ts';
+import {
+  checkSnapshot,
+  foldsToBase,
+  listBases,
+  readableBase,
+  type BaseInfo,
+  type CheckedSnapshot,
+} from './stream-bases.ts';
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';
 import { streamHeadSchema } from '../core/append-plan.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
@@ -346,26 +353,27 @@ export class Engine {
    * here from then on. In turn with its commands. False when it was not based (any more).
    */
   fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
-    return this.track(() =>
-      this.route(stream).registry.exclusive(stream, () => this.store.fillBase(stream, events)),
-    );
+    return this.track(async () => {
+      const record = await this.db.get('bases', stream);
+      if (!record) return false;
+      // The server is an edge: its history must fold to exactly what this device joined at.
+      if (!foldsToBase(this.models, record, events))
+        throw new TallyError(
+          'invalid',
+          `The server's history of ${stream} does not add up to what this device joined it at.`,
+        );
+      // A base this build cannot read leaves its actor unable to load, so nothing can run on
+      // the stream meanwhile: written directly, and the actor loads the whole stream next time.
+      if (!readableBase(this.models, record)) return this.store.fillBase(stream, events);
+      return this.route(stream).registry.exclusive(stream, () =>
+        this.store.fillBase(stream, events),
+      );
+    });
   }
 
   /** Every stream based here: joined from a snapshot, its history below not read yet. */
-  bases(): Promise<
-    { readonly stream: StreamId; readonly version: number; readonly space: string }[]
-  > {
-    return listBases(this.db);
-  }
-
-  /** A based stream's state at its base, checked (undefined when not based, or unreadable). */
-  async baseState(
-    stream: StreamId,
-  ): Promise<{ readonly version: number; readonly state: unknown } | undefined> {
-    const record = await this.db.get('bases', stream);
-    if (!record) return undefined;
-    const state = this.route(stream).model.stateSchema.safeParse(record.state);
-    return state.success ? { version: record.version, state: state.data } : undefined;
+  bases(): Promise<BaseInfo[]> {
+    return listBases(this.db, this.models);
   }
 
   /**
@@ -443,7 +451,34 @@ export class Engine {
 
   /** A history line per event: the model's own fold, so a value is never computed twice. */
   async history(stream: StreamId): Promise<readonly HistoryEntry[]> {
-    return this.historyOf(stream, await this.store.readStream(stream)).entries;
+    const { events, base } = await this.readHeld(stream);
+    return this.historyHeld(stream, events, base).entries;
+  }
+
+  /**
+   * A stream as this device holds it, in one read: its events, and its base (checked) when it
+   * was joined from a snapshot and its history below is not read yet. Read together, so a fill
+   * committing meanwhile is never seen half (the base and the events below it both, or neither).
+   */
+  async readHeld(stream: StreamId): Promise<{
+    readonly events: readonly StoredEvent[];
+    readonly base: { readonly version: number; readonly state: unknown } | undefined;
+  }> {
+    const tx = this.db.transaction(['events', 'bases'], 'readonly');
+    const [raw, record] = await Promise.all([
+      tx
+        .objectStore('events')
+        .index('byStream')
+        .getAll(IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER])),
+      tx.objectStore('bases').get(stream),
+    ]);
+    const events = raw.map((r) => this.store.decodeRecord(r));
+    if (!record) return { events, base: undefined };
+    const state = this.route(stream).model.stateSchema.safeParse(record.state);
+    return {
+      events,
+      base: state.success ? { version: record.version, state: state.data } : undefined,
+    };
   }
 
   /** History lines for `events`, folded on from `start` (the state after the last line sent). */

@@ -16,7 +16,12 @@ export type MetaRecord =
   | { readonly key: 'device'; readonly device: string }
   | ({ readonly key: 'sync' } & SyncSettings)
   /** The position in the space feed up to which every entry is applied here. */
-  | { readonly key: 'cursor'; readonly space: string; readonly cursor: string };
+  | { readonly key: 'cursor'; readonly space: string; readonly cursor: string }
+  /**
+   * A join from the space's snapshots under way: the first page's cursor of its first attempt,
+   * where the feed is followed from once every page is taken (sync-client.ts).
+   */
+  | { readonly key: 'join'; readonly space: string; readonly cursor: string };
 export type ViewRow = { readonly view: string; readonly key: string; readonly value: unknown };
 
 /** A pending command with its events (ids and versions), in the order it was committed. */

@@ -64,3 +64,12 @@ export function checkSyncConfig(record: unknown): SyncSettings {
 
 export const checkCursor = (record: unknown): { space: string; cursor: string } =>
   check(cursorRecordSchema, record, 'The stored feed cursor');
+
+const joinRecordSchema = z.object({
+  key: z.literal('join'),
+  space: z.string(),
+  cursor: cursorSchema,
+});
+
+export const checkJoin = (record: unknown): { space: string; cursor: string } =>
+  check(joinRecordSchema, record, 'The stored join of a space');

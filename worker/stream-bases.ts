@@ -3,8 +3,8 @@ import type { EventEnvelope, StreamId } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
 import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
 import type { ModelSet } from '../core/model.ts';
-import type { RowChange } from '../core/projection.ts';
-import type { StreamSnapshot } from '../core/stream-snapshot.ts';
+import type { Projection, RowChange } from '../core/projection.ts';
+import { foldStream, type StreamSnapshot } from '../core/stream-snapshot.ts';
 import type { BaseRecord, TallyDatabase, ViewRow } from './idb-schema.ts';
 
 /**
@@ -40,12 +40,42 @@ export function checkSnapshot(
   const state = model.stateSchema.safeParse(snapshot.state);
   if (!state.success) return undefined;
   const rows: ViewRow[] = [];
+  const seen = new Set<string>();
   for (const row of snapshot.rows) {
     const projection = model.projections.find((p) => p.view === row.view);
     if (!projection || !projection.schema.safeParse(row.value).success) return undefined;
+    // A stream's snapshot names only its own rows: the row its events would key (a row is fed
+    // by one stream), once, and a row that names its stream names this one. Another stream's row
+    // is never written (nor deleted, when this one is forgotten) from here.
+    if (!ownRow(projection, snapshot, row) || seen.has(row.view)) return undefined;
+    seen.add(row.view);
     rows.push({ view: row.view, key: row.key, value: row.value });
   }
   return { snapshot, model: model.decider.name, state: state.data, rows };
+}
+
+/** Whether `row` is one an event of the snapshot's stream would feed in `projection`. */
+function ownRow(
+  projection: Projection<unknown>,
+  snapshot: StreamSnapshot,
+  row: { readonly key: string; readonly value: unknown },
+): boolean {
+  let key;
+  try {
+    key = projection.key({
+      id: snapshot.id,
+      stream: snapshot.stream,
+      version: snapshot.version,
+      type: 'Created',
+      data: {},
+      meta: { time: 0, device: 'device-snapshot', command: snapshot.id, schema: 1 },
+    });
+  } catch {
+    return false;
+  }
+  if (key !== row.key) return false;
+  const named = (row.value as { id?: unknown } | null)?.id;
+  return named === undefined || named === snapshot.stream;
 }
 
 /** What installing a page of bases did. */
@@ -177,16 +207,72 @@ export async function fillBase(
   }
 }
 
+/** A stream based here: where, from which space, and whether this build can start from it. */
+export type BaseInfo = {
+  readonly stream: StreamId;
+  readonly version: number;
+  readonly space: string;
+  /** False when the base is in another model shape than this build's (an update since). */
+  readonly readable: boolean;
+};
+
 /** Every stream based here, with the space it was joined from and its base version. */
-export async function listBases(
-  db: TallyDatabase,
-): Promise<{ readonly stream: StreamId; readonly version: number; readonly space: string }[]> {
+export async function listBases(db: TallyDatabase, models: ModelSet): Promise<BaseInfo[]> {
   const records = await db.getAll('bases');
   return records.flatMap((record) =>
     typeof record?.stream === 'string' &&
     typeof record.version === 'number' &&
     typeof record.space === 'string'
-      ? [{ stream: record.stream, version: record.version, space: record.space }]
+      ? [
+          {
+            stream: record.stream,
+            version: record.version,
+            space: record.space,
+            readable: readableBase(models, record),
+          },
+        ]
       : [],
+  );
+}
+
+/** Whether this build's model can start the stream from `record`. */
+export function readableBase(models: ModelSet, record: BaseRecord): boolean {
+  try {
+    const model = models.modelOf(record.stream);
+    return (
+      record.model === model.decider.name &&
+      record.modelVersion === model.decider.stateVersion &&
+      model.stateSchema.safeParse(record.state).success
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `events` (versions 1 to the base's, from the server) fold to exactly what the stream
+ * was joined at: its state and its rows. A base of another shape is checked by its id alone.
+ */
+export function foldsToBase(
+  models: ModelSet,
+  record: BaseRecord,
+  events: readonly EventEnvelope[],
+): boolean {
+  if (!readableBase(models, record)) return events.at(-1)?.id === record.id;
+  let fold;
+  try {
+    fold = foldStream(models, record.stream, undefined, events);
+  } catch {
+    return false;
+  }
+  const sorted = (rows: readonly { view: string; key: string; value: unknown }[]) =>
+    JSON.stringify(
+      [...rows].sort((a, b) => `${a.view}\u0000${a.key}`.localeCompare(`${b.view}\u0000${b.key}`)),
+    );
+  return (
+    fold.version === record.version &&
+    fold.id === record.id &&
+    JSON.stringify(fold.state) === JSON.stringify(record.state) &&
+    sorted(fold.rows) === sorted(record.rows)
   );
 }

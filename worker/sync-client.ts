@@ -38,6 +38,9 @@ export type SyncClientOptions = {
   readonly onRefused?: () => void;
 };
 
+/** How long one page of a stream's early history may take before its filling is given up. */
+const fillTimeoutMs = 15_000;
+
 /** Snapshot pages one join reads at most (a space of 5 million streams, with retries). */
 const maxSnapshotPages = 20_000;
 
@@ -111,8 +114,40 @@ export class SyncClient {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.feedDone = this.feedLoop();
+    this.feedDone = this.readTied().then(() => this.feedLoop());
     this.nudge();
+  }
+
+  private basesReadable = false;
+
+  /**
+   * Counters joined from snapshots in a model shape this build no longer has (an update since)
+   * cannot load: their history is read from the server before anything else is received, once
+   * per run. Until it can be, the feed waits (nothing is received past them).
+   */
+  private async readUnreadable(): Promise<void> {
+    if (this.basesReadable) return;
+    const { storage, config } = this.options;
+    const stale = (await storage.bases())
+      .filter((base) => !base.readable && base.space === config.space)
+      .map((base) => base.stream);
+    const left = stale.length === 0 ? 0 : await this.fillBases(stale);
+    if (left > 0)
+      throw new TallyError(
+        'unavailable',
+        `This version of Tally reads the history of ${left === 1 ? 'one counter' : `${left} counters`} from the sync server before syncing, and it cannot be reached.`,
+      );
+    this.basesReadable = true;
+  }
+
+  private async readTied(): Promise<void> {
+    const { storage, config } = this.options;
+    try {
+      const bases = await storage.bases();
+      this.tied = new Set(bases.filter((b) => b.space !== config.space).map((b) => b.stream));
+    } catch {
+      // The database is closing; pushes skip such streams one by one (`readPush`).
+    }
   }
 
   /** Stops both loops and waits for them; what was taken is finished or left for next time. */
@@ -272,7 +307,7 @@ export class SyncClient {
       }
       let streams;
       try {
-        streams = (await storage.readPush()).filter(({ stream }) => !this.diverged.has(stream));
+        streams = await storage.readPush(new Set([...this.diverged, ...this.tied]));
       } catch (error) {
         this.fail(error);
         return;
@@ -319,11 +354,14 @@ export class SyncClient {
     // The server holds fewer events than it once accepted from us: it lost some (Redis
     // restarted without its last second). Give them back, then push as usual.
     if (result.status === 'conflict' && result.version < sent.expectedVersion) {
-      await this.giveBack({
-        stream: result.stream,
-        from: result.version,
-        to: sent.expectedVersion,
-      });
+      await this.giveBack(
+        {
+          stream: result.stream,
+          from: result.version,
+          to: sent.expectedVersion,
+        },
+        true,
+      );
       return { type: 'applied' };
     }
     if (result.status === 'accepted') this.acked(sent.events);
@@ -387,9 +425,22 @@ export class SyncClient {
    * stretch starts lower; where it holds other events at those versions, they are received like
    * any conflict (a split history is then told, never overwritten).
    */
-  private async giveBack({ stream, from, to }: GiveBack): Promise<void> {
+  private async giveBack({ stream, to, ...lost }: GiveBack, serverSaid = false): Promise<void> {
     const { storage, transport, config } = this.options;
+    let { from } = lost;
     if (this.diverged.has(stream) || to <= from) return;
+    // Joined from a snapshot, this device holds nothing below its base to give back. A server
+    // that says it holds less than that lost what nobody here can restore: a split history,
+    // told. A guess from the feed (`serverSaid` false) starts at the base instead.
+    const floor = await storage.heldFrom(stream);
+    if (from < floor) {
+      if (serverSaid) {
+        this.split(stream);
+        return;
+      }
+      from = floor;
+      if (to <= from) return;
+    }
     for (const push of await storage.readRestore(stream, from, to)) {
       const [result] = (await transport.push(config, { streams: [push] })).results;
       if (!result || result.stream !== stream)
@@ -403,7 +454,7 @@ export class SyncClient {
         return;
       }
       if (result.version < push.expectedVersion) {
-        await this.giveBack({ stream, from: result.version, to });
+        await this.giveBack({ stream, from: result.version, to }, true);
         return;
       }
       try {
@@ -428,6 +479,12 @@ export class SyncClient {
   /** Streams whose history on the server differs from ours: never pushed again by this run. */
   readonly diverged = new Set<StreamId>();
 
+  /**
+   * Streams joined from another space's snapshot, whose history below it this device could not
+   * take along: only that space can take their events (read once the client starts).
+   */
+  private tied = new Set<StreamId>();
+
   /** Things went well: the last error is gone, unless a split history stays to be told. */
   private clearError(): void {
     const [split] = this.diverged;
@@ -446,6 +503,7 @@ export class SyncClient {
       if (!this.running) return;
       const abort = (this.feed = new AbortController());
       try {
+        await this.readUnreadable();
         // Catch up page by page from the stored cursor (or from the start after a gap)…
         const fromStart = this.resyncFromStart;
         let after = fromStart ? '0' : await storage.readFeedCursor(config.space);
@@ -502,25 +560,43 @@ export class SyncClient {
    * first page's cursor (what comes after it may repeat what a snapshot counts: held already).
    * Answers that cursor, stored; '0' when the server cannot answer snapshots (the feed is then
    * read from its start, as before). A join cut short is taken up again on the next run: streams
-   * based already are held, and the cursor is stored only at the end.
+   * based already are held, the feed cursor is stored only at the end, and the feed is followed
+   * from the first attempt's cursor.
    */
   private async joinFromSnapshots(signal: AbortSignal): Promise<string> {
+    this.joining = true;
+    try {
+      return await this.joinPages(signal);
+    } finally {
+      this.joining = false;
+    }
+  }
+
+  /** True while a join from snapshots installs streams (a backup waits for it to end). */
+  joining = false;
+
+  private async joinPages(signal: AbortSignal): Promise<string> {
     const { storage, transport, config } = this.options;
     let page = '0';
-    let cursor: string | undefined;
+    // An attempt cut short before: the feed is followed from where it started, so what was
+    // deleted or written between the two attempts reaches the streams it installed.
+    let cursor = await storage.readJoinCursor(config.space);
     for (let asked = 0; ; asked++) {
       // The server is an edge: a page that never ends is given up on, for the plain feed.
       if (asked >= maxSnapshotPages) return '0';
       const answer = await transport.snapshots(config, page, signal);
       if (!answer) return '0';
-      cursor ??= answer.cursor;
+      if (cursor === undefined) {
+        cursor = answer.cursor;
+        await storage.writeJoinCursor(config.space, cursor);
+      }
       const fromEvents = await storage.installBases(config.space, answer.streams);
       for (const { stream, version } of [...fromEvents, ...answer.histories])
         await this.readStream(stream, version, signal);
       if (answer.next === undefined) break;
       page = answer.next;
     }
-    await storage.writeFeedCursor(config.space, cursor);
+    await storage.finishJoin(config.space, cursor);
     return cursor;
   }
 
@@ -551,24 +627,27 @@ export class SyncClient {
   /**
    * Reads from the server the history below the base of streams joined from this space's
    * snapshots (all of them, or those named), so this device holds them whole: before it leaves
-   * the space, exports a backup, or shows a history. Answers how many stay based (the server
-   * could not be reached or refused, or they were joined from another space).
+   * the space, exports a backup, or shows a history. Answers how many of this space's stay
+   * based (the server could not be reached, or gave a history that does not add up).
    */
   async fillBases(only?: readonly StreamId[]): Promise<number> {
     const { storage, transport, config } = this.options;
     const wanted = only && new Set(only);
-    const bases = (await storage.bases()).filter((base) => !wanted || wanted.has(base.stream));
+    // Joined from another space: only that one holds their history.
+    const bases = (await storage.bases()).filter(
+      (base) => base.space === config.space && (!wanted || wanted.has(base.stream)),
+    );
     let left = 0;
-    for (const { stream, version, space } of bases) {
-      // Joined from another space: only that one holds its history.
-      if (space !== config.space) {
-        left++;
-        continue;
-      }
+    for (const { stream, version } of bases) {
       try {
         const events: EventEnvelope[] = [];
         while (events.length < version) {
-          const page = await transport.streamEvents(config, stream, events.length);
+          const page = await transport.streamEvents(
+            config,
+            stream,
+            events.length,
+            AbortSignal.timeout(fillTimeoutMs),
+          );
           if (!page || page.events.length === 0) break;
           events.push(...page.events.map(storage.decodeRemote));
           if (!page.more) break;

@@ -177,6 +177,16 @@ export class SyncManager {
     if (current?.origin === base && current.space === space) return;
     // The invite is redeemed first: a used or expired one leaves the device in the space it
     // was in, syncing as before.
+    // What this device joined from the old space's snapshots goes along whole, or the move
+    // waits: asked before the invite is used, so a refused move leaves everything as it was.
+    if (current && current.space !== space) {
+      const left = (await this.client?.fillBases()) ?? 0;
+      if (left > 0)
+        throw new TallyError(
+          'unavailable',
+          `${left === 1 ? 'One counter' : `${left} counters`} joined from this space could not read ${left === 1 ? 'its' : 'their'} early history from the sync server, so ${left === 1 ? 'it' : 'they'} cannot move to the other space yet. Try again when the server can be reached.`,
+        );
+    }
     const own = await this.transport.deviceToken(
       { origin: base, space, token: valid },
       this.deviceName(),
@@ -187,8 +197,6 @@ export class SyncManager {
     // fails, the new token is given back and the old space syncs on as before. Then the old
     // token is revoked (a server that cannot be told does not stop the join).
     if (current) {
-      // What this device joined from the old space's snapshots goes with it whole, when it can.
-      await this.client?.fillBases();
       await this.stopClient();
       try {
         await this.storage.clearSettings();
@@ -244,13 +252,18 @@ export class SyncManager {
     if (tied) throw new TallyError('unavailable', `Left the space.${tied}`);
   }
 
+  /** True while this device joins its space from snapshots. */
+  joining(): boolean {
+    return this.client?.joining === true;
+  }
+
   /**
    * Reads from the server the history below the base of counters joined from the space's
-   * snapshots (those named, or all): answers how many stay without it.
+   * snapshots (those named, or all): answers how many stay without it, those joined from another
+   * space included.
    */
   async fillBases(only?: readonly string[]): Promise<number> {
-    const client = this.client;
-    if (client) return client.fillBases(only);
+    await this.client?.fillBases(only);
     const bases = await this.storage.bases();
     return bases.filter((base) => !only || only.includes(base.stream)).length;
   }

@@ -6,7 +6,13 @@ import type { Engine } from './engine.ts';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { TallyDatabase } from './idb-schema.ts';
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';
-import { checkCursor, checkOutboxRow, checkStreamHead, checkSyncConfig } from './stored-records.ts';
+import {
+  checkCursor,
+  checkJoin,
+  checkOutboxRow,
+  checkStreamHead,
+  checkSyncConfig,
+} from './stored-records.ts';
 
 /** The sync port over this device's IndexedDB and engine. */
 export class IndexedDBSyncStorage implements SyncStorage {
@@ -18,7 +24,7 @@ export class IndexedDBSyncStorage implements SyncStorage {
     this.decode = (record) => engine.store.decodeRecord(record);
   }
 
-  readPush = () => readPush(this.db, this.decode);
+  readPush = (skip?: ReadonlySet<StreamId>) => readPush(this.db, this.decode, skip);
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
   pendingCount = () => this.db.count('outbox');
@@ -30,6 +36,23 @@ export class IndexedDBSyncStorage implements SyncStorage {
     );
   readFeedCursor = (space: string) => readCursor(this.db, space);
   writeFeedCursor = (space: string, cursor: string) => writeCursor(this.db, space, cursor);
+  readJoinCursor = async (space: string) => {
+    const record = await this.db.get('meta', 'join');
+    if (record === undefined) return undefined;
+    const stored = checkJoin(record);
+    return stored.space === space ? stored.cursor : undefined;
+  };
+  writeJoinCursor = async (space: string, cursor: string) => {
+    await this.db.put('meta', { key: 'join', space, cursor });
+  };
+  finishJoin = async (space: string, cursor: string) => {
+    const tx = this.db.transaction('meta', 'readwrite', { durability: 'strict' });
+    await Promise.all([
+      tx.store.put({ key: 'cursor', space, cursor }),
+      tx.store.delete('join'),
+      tx.done,
+    ]);
+  };
   readRejections = () => readRejections(this.db);
   dismissRejection = (commandId: string) => dismissRejection(this.db, commandId);
   decodeRemote = (raw: unknown) => this.engine.models.decode(raw);
@@ -38,6 +61,10 @@ export class IndexedDBSyncStorage implements SyncStorage {
   installBases = (space: string, snapshots: readonly StreamSnapshot[]) =>
     this.engine.installBases(space, snapshots);
   confirmedOf = (stream: StreamId) => this.engine.confirmedOf(stream);
+  heldFrom = async (stream: StreamId) => {
+    const head = await this.db.get('streams', stream);
+    return head === undefined ? 0 : (checkStreamHead(head).base?.version ?? 0);
+  };
   bases = () => this.engine.bases();
   fillBase = (stream: StreamId, events: readonly EventEnvelope[]) =>
     this.engine.fillBase(stream, events);
@@ -63,6 +90,7 @@ const envelope = <E extends AnyEvent>({
 async function readPush<E extends AnyEvent>(
   db: TallyDatabase,
   decode: (record: unknown) => StoredEvent<E>,
+  skip?: ReadonlySet<StreamId>,
 ): Promise<PushStream[]> {
   const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
   const byVersion = tx.objectStore('events').index('byStream');
@@ -70,7 +98,7 @@ async function readPush<E extends AnyEvent>(
     tx.objectStore('outbox').getAll(),
     tx.objectStore('meta').get('sync'),
   ]);
-  const rows = outboxRows.map(checkOutboxRow);
+  const rows = outboxRows.map(checkOutboxRow).filter((row) => !skip?.has(row.stream));
   const space = settings?.key === 'sync' ? settings.space : undefined;
   const candidates = commandsThatFit(rows);
   const streams: PushStream[] = [];
@@ -182,6 +210,7 @@ async function forgetSpace(
   await Promise.all([
     tx.objectStore('meta').delete('sync'),
     tx.objectStore('meta').delete('cursor'),
+    tx.objectStore('meta').delete('join'),
     ...unconfirmed.map((head) => tx.objectStore('streams').put(head)),
     outbox.clear(),
   ]);
@@ -256,7 +285,14 @@ async function readRestore<E extends AnyEvent>(
     IDBKeyRange.bound([stream, from + 1], [stream, to]),
   );
   const events = raw.map((record) => envelope(decode(record)) as PushStream['events'][number]);
-  const first = await idAt(db.transaction('events').store.index('byStream'), stream, from);
+  const tx = db.transaction(['events', 'streams'], 'readonly');
+  const [head, held] = await Promise.all([
+    tx.objectStore('streams').get(stream),
+    idAt(tx.objectStore('events').index('byStream'), stream, from),
+  ]);
+  // At a base the event is the server's, named by the base (nothing is stored there).
+  const base = head === undefined ? undefined : checkStreamHead(head).base;
+  const first = base?.version === from ? { expectedId: base.id } : held;
   const pushes: PushStream[] = [];
   for (let i = 0; i < events.length; i += limits.maxEventsPerPush)
     pushes.push({

@@ -2,15 +2,20 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
-import { addCounter, expectCount, historyOf } from '../helpers/browser.ts';
+import { addCounter, expectCount, historyOf, openMore } from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
-/** A device: its own browser profile with the app loaded (downloads kept, for a backup). */
+/** A device: its own browser profile with the app installed (downloads kept, for a backup). */
 async function device(url = app.server.url): Promise<Page> {
   const context = await app.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   await page.goto(url);
+  // Controlled by its service worker, as an installed app is: what the app loads later (the
+  // history panel's code) comes from its cache while the server is away.
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, {
+    timeout: 30_000,
+  });
   await page.getByLabel('Counter name', { exact: true }).waitFor();
   return page;
 }
@@ -63,7 +68,9 @@ it('a device that joined from snapshots shows every count, reads a history from 
   expect(await basesOf(b)).toBe(2);
 
   // Opening a history reads what is below the snapshot from the server.
-  expect((await historyOf(b, 'Water')).map((line) => line.value)).toEqual([0, 1, 2, 3]);
+  await expect
+    .poll(async () => (await historyOf(b, 'Water')).map((line) => line.value))
+    .toEqual([0, 1, 2, 3]);
   expect(await basesOf(b)).toBe(1);
 
   // Without the server, a backup cannot hold Tea's early history: it says so, in words.
@@ -75,6 +82,7 @@ it('a device that joined from snapshots shows every count, reads a history from 
     .filter({ hasText: 'One counter joined from the sync server keeps its early history there' })
     .waitFor();
   // Its history shows what this device holds, from the value it was joined at.
+  await openMore(b, 'Tea');
   await b.getByRole('button', { name: 'History of Tea', exact: true }).click();
   const lines = b.getByRole('group', { name: 'Tea changes, newest first', exact: true });
   await expect

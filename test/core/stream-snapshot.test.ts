@@ -52,6 +52,16 @@ describe('a snapshot a device is offered (checkSnapshot: the server is an edge)'
       { ...good, rows: [{ ...good.rows[0]!, value: { nonsense: true } }] },
       { ...good, rows: [{ ...good.rows[0]!, view: 'board' }] },
       { ...good, stream: 'nomodel-abc' },
+      // Another counter's row, alone or beside its own: never written from this snapshot.
+      { ...good, rows: [{ ...good.rows[0]!, key: 'counter-someone-else' }] },
+      { ...good, rows: [good.rows[0]!, { ...good.rows[0]!, key: 'counter-someone-else' }] },
+      {
+        ...good,
+        rows: [
+          { ...good.rows[0]!, value: { ...(good.rows[0]!.value as object), id: 'counter-x' } },
+        ],
+      },
+      { ...good, rows: [good.rows[0]!, good.rows[0]!] },
     ];
     for (const snapshot of offered) expect(checkSnapshot(models, snapshot)).toBeUndefined();
   });

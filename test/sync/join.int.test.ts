@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { Engine } from '../../worker/engine.ts';
+import { ModelSet } from '../../core/model.ts';
+import { models } from '../../core/models/index.ts';
 import { SyncManager } from '../../worker/sync-manager.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { deleteForever } from '../../worker/delete-forever.ts';
@@ -222,5 +224,128 @@ describe('joining a space from its snapshots', () => {
     expect((await b.engine.bases()).length).toBe(620);
     expect(await values(b)).toEqual(await values(a));
     await converged([a, b], redis, space, 60_000);
+  });
+
+  it('a join cut short follows the feed from its first attempt: a counter deleted between the two goes', async () => {
+    const a = await device();
+    for (let n = 0; n < 560; n++)
+      await a.engine.execute(counterId(3000 + n), { type: 'create', name: `Gone ${n}` });
+    const { space, pairingLink } = await a.sync.startSync(server.url);
+    await synced(a, 60_000);
+    let cut = false;
+    let failure: unknown;
+    const b: Device = await device({
+      fetch: async (input, init) => {
+        const url = String(input instanceof Request ? input.url : input);
+        if (!cut && /\/snapshots\?page=(?!0\b)/.test(url)) {
+          cut = true;
+          // Between the two attempts, one of the counters b has installed is deleted forever.
+          try {
+            const [first] = await b.engine.bases();
+            await a.engine.execute(first!.stream, { type: 'archive' });
+            await waitFor(
+              async () => (await a.engine.db.count('outbox')) === 0,
+              'the archive to reach the server',
+            );
+            await deleteForever(a.engine, a.sync, first!.stream);
+          } catch (error) {
+            failure = error;
+          }
+          throw new TypeError('Failed to fetch');
+        }
+        return fetch(input, init);
+      },
+    });
+    await b.sync.joinSpace(server.url, inviteOf(pairingLink));
+    await synced(b, 60_000);
+    expect(cut).toBe(true);
+    expect(failure).toBeUndefined();
+    await converged([a, b], redis, space, 60_000);
+    expect((await listCounters(b.engine)).length).toBe(559);
+  });
+
+  it('counters tied to a space left offline wait for it, and neither block nor pass as another space’s', async () => {
+    const { a, invite } = await spaceWithHistory(2, 3, 500);
+    let serverAway = false;
+    const b = await device({
+      fetch: (input, init) =>
+        serverAway ? Promise.reject(new TypeError('Failed to fetch')) : fetch(input, init),
+    });
+    await b.sync.joinSpace(server.url, invite);
+    await synced(b);
+    const tied = counterId(500);
+    // Moving to another space needs the early history first: refused before the invite is used.
+    const other = await device();
+    await other.engine.execute(counterId(599), { type: 'create', name: 'Elsewhere' });
+    const elsewhere = await other.sync.startSync(server.url);
+    serverAway = true;
+    // (Only the early history is away: the invite is redeemed first only when it can go along.)
+    await expect(b.sync.joinSpace(server.url, inviteOf(elsewhere.pairingLink))).rejects.toThrow(
+      /early history/,
+    );
+    // Leaving without the server keeps them here, tied to the space, and says so.
+    await expect(b.sync.leaveSpace()).rejects.toThrow(/rejoins that space/);
+    expect((await b.engine.bases()).length).toBe(2);
+    // A thousand changes to a tied counter take none of a push's room in the next space.
+    await b.engine.execute(
+      tied,
+      Array.from({ length: 1_000 }, () => ({ type: 'increment' })),
+    );
+    await b.engine.execute(counterId(598), { type: 'create', name: 'Mine' });
+    serverAway = false;
+    const next = await b.sync.startSync(server.url);
+    await waitFor(
+      async () => Object.keys(await serverStreams(redis, next.space)).includes(counterId(598)),
+      'the new counter to reach the new space',
+    );
+    expect(Object.keys(await serverStreams(redis, next.space))).not.toContain(tied);
+    // The invite refused before is still good.
+    await b.sync.joinSpace(server.url, inviteOf(elsewhere.pairingLink));
+    await waitFor(
+      async () => (await values(b))[counterId(599)] === 0,
+      'the other space to reach b',
+    );
+    // A never got the thousand (five increments of its own, counter 500).
+    expect((await values(a))[tied]).toBe(5);
+  });
+
+  it('a counter joined in a shape this build no longer has is read from the server before syncing', async () => {
+    const { a, space, invite } = await spaceWithHistory(2, 3, 700);
+    const b = await device();
+    await b.sync.joinSpace(server.url, invite);
+    await synced(b);
+    expect((await b.engine.bases()).length).toBe(2);
+    // The same profile, after an update that changed the counter's state shape.
+    const dbName = b.engine.db.name;
+    await b.close();
+    devices.splice(devices.indexOf(b), 1);
+    const updated = new ModelSet(
+      models.all.map((model) =>
+        model.decider.name === 'counter'
+          ? {
+              ...model,
+              decider: { ...model.decider, stateVersion: model.decider.stateVersion + 1 },
+            }
+          : model,
+      ),
+    );
+    const engine = await Engine.open({ dbName, device: b.name, models: updated });
+    const sync = new SyncManager(new IndexedDBSyncStorage(engine), testSyncOptions);
+    await sync.resume();
+    const again: Device = {
+      name: b.name,
+      engine,
+      sync,
+      async close() {
+        await sync.stop();
+        await engine.stop();
+      },
+    };
+    devices.push(again);
+    await synced(again);
+    expect(await engine.bases()).toEqual([]);
+    await engine.execute(counterId(700), { type: 'increment' });
+    await converged([a, again], redis, space);
+    expect((await values(again))[counterId(700)]).toBe(5);
   });
 });
