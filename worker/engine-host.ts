@@ -21,6 +21,9 @@ import { SyncManager, type SyncManagerOptions } from './sync-manager.ts';
 import { WriterLock } from './writer-lock.ts';
 
 type Callback = (update: EngineUpdate) => void;
+
+/** How long opening a history waits for its early history from the server before showing what is held. */
+const historyFillWaitMs = 1_500;
 type Subscription = {
   readonly request: SubscribeRequest;
   readonly callback: Callback | Remote<Callback>;
@@ -249,6 +252,24 @@ export class EngineHost {
       return id;
     }
     const { stream } = topic;
+    // Joined from a snapshot: its history below is read from the server. It is waited for a
+    // moment (it usually takes a fraction of that), so the whole history is what shows first;
+    // past that, or without the server, the lines start at the snapshot (a first line says so),
+    // and every watcher gets the whole history once it is here.
+    const filling = (await engine.isBased(stream)) ? this.sync?.fillBases([stream]) : undefined;
+    if (filling) {
+      const done = await Promise.race([
+        filling.then(
+          () => true,
+          () => true,
+        ),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), historyFillWaitMs)),
+      ]);
+      if (!done)
+        void filling
+          .then((left) => (left === 0 ? this.republishHistory(engine, stream) : undefined))
+          .catch(() => undefined);
+    }
     const { events, base } = await engine.readHeld(stream);
     const { entries, state } = engine.historyHeld(stream, events, base);
     const version = events.at(-1)?.version ?? base?.version ?? 0;
@@ -258,13 +279,6 @@ export class EngineHost {
     this.subscriptions.set(id, subscription);
     // Commits that landed while reading are in `events` already; later ones go through publish.
     this.send(id, { type: 'history', stream, reset: true, entries });
-    // Joined from a snapshot: the lines start there (a first line says so) while its history
-    // below is read from the server; once it is here, every watcher gets the whole history.
-    if (base && this.sync)
-      void this.sync
-        .fillBases([stream])
-        .then((left) => (left === 0 ? this.republishHistory(engine, stream) : undefined))
-        .catch(() => undefined);
     return id;
   }
 

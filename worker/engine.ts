@@ -455,6 +455,11 @@ export class Engine {
     return this.historyHeld(stream, events, base).entries;
   }
 
+  /** Whether the stream was joined from a snapshot and its history below is not read yet. */
+  async isBased(stream: StreamId): Promise<boolean> {
+    return (await this.db.getKey('bases', stream)) !== undefined;
+  }
+
   /**
    * A stream as this device holds it, in one read: its events, and its base (checked) when it
    * was joined from a snapshot and its history below is not read yet. Read together, so a fill
