@@ -86,13 +86,6 @@ export const historyEntrySchema = z.strictObject({
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
-/**
- * The type of the first history entry of a stream joined from the server's snapshot whose
- * history below it is not read yet (docs/architecture.md, "Joining a space"): the name and value
- * it was joined at; the changes before it are on the sync server.
- */
-export const joinedEntryType = 'Joined';
-
 export const syncRejectionSchema = z.strictObject({
   commandId: z.string(),
   stream: streamIdSchema,

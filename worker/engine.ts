@@ -1,7 +1,8 @@
 import { AggregateRegistry } from '../core/aggregate-registry.ts';
 import type { ExecuteResult } from '../core/aggregate-actor.ts';
 import type { EventEnvelope, StreamId } from '../core/envelope.ts';
-import { joinedEntryType, type HistoryEntry } from '../core/engine-protocol.ts';
+import type { HistoryEntry } from '../core/engine-protocol.ts';
+import { joinedEntryType } from '../core/joined-entry.ts';
 import { TallyError } from '../core/errors.ts';
 import type { ReceiveOutcome, StoredEvent } from '../core/event-store.ts';
 import type { AnyModel, ModelRules, ModelSet } from '../core/model.ts';

@@ -1,4 +1,4 @@
-import { joinedEntryType } from '../../engine-protocol.ts';
+import { joinedEntryType } from '../../joined-entry.ts';
 /**
  * A counter's history as a person reads it (issue 15, item 4): one line per action (a batch, such
  * as the seed's "increment twice", is one command and one line), newest first, grouped by day,
