@@ -30,8 +30,11 @@ export interface SyncStorage {
    * gives back to a server that lost them.
    */
   readRestore(stream: StreamId, from: number, to: number): Promise<PushStream[]>;
-  /** Commands committed here and not yet accepted by the server. */
-  pendingCount(): Promise<number>;
+  /**
+   * Commands committed here and not yet accepted by the server, those of the streams in `skip`
+   * (which this client never pushes) left out.
+   */
+  pendingCount(skip?: ReadonlySet<StreamId>): Promise<number>;
 
   readSettings(): Promise<SyncSettings | undefined>;
   writeSettings(settings: SyncSettings): Promise<void>;

@@ -200,7 +200,8 @@ export class SyncClient {
 
   private async refreshPending(): Promise<void> {
     try {
-      this.pending = await this.options.storage.pendingCount();
+      // Counters tied to another space wait for it: they are not this space's to sync.
+      this.pending = await this.options.storage.pendingCount(this.tied);
       this.emit();
     } catch {
       // The database is closing; the next status will tell.

@@ -27,7 +27,14 @@ export class IndexedDBSyncStorage implements SyncStorage {
   readPush = (skip?: ReadonlySet<StreamId>) => readPush(this.db, this.decode, skip);
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
-  pendingCount = () => this.db.count('outbox');
+  pendingCount = async (skip?: ReadonlySet<StreamId>) => {
+    const tx = this.db.transaction('outbox', 'readonly');
+    const [all, ...skipped] = await Promise.all([
+      tx.store.count(),
+      ...[...(skip ?? [])].map((stream) => tx.store.index('byStream').count(stream)),
+    ]);
+    return all - skipped.reduce((sum, n) => sum + n, 0);
+  };
   readSettings = () => readSyncConfig(this.db);
   writeSettings = (settings: SyncSettings) => writeSyncConfig(this.db, settings);
   clearSettings = () =>

@@ -299,6 +299,8 @@ describe('joining a space from its snapshots', () => {
       'the new counter to reach the new space',
     );
     expect(Object.keys(await serverStreams(redis, next.space))).not.toContain(tied);
+    // Everything of this space is synced: what waits for the other space is not counted here.
+    await synced(b);
     // The invite refused before is still good.
     await b.sync.joinSpace(server.url, inviteOf(elsewhere.pairingLink));
     await waitFor(
