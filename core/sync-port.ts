@@ -90,6 +90,11 @@ export interface SyncStorage {
    * validated): stored, and the stream is whole here. False when it was not based any more.
    */
   fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean>;
+  /**
+   * The server deleted the stream forever (its history answers 404) before its tombstone reached
+   * this device: everything held of it goes, as the tombstone would do it.
+   */
+  dropDeleted(stream: StreamId): Promise<void>;
   /** Told after every local commit or rebase: there may be something new to push. */
   onChange(listener: (change: { readonly rebased: boolean }) => void): () => void;
 }

@@ -267,6 +267,14 @@ export class Engine {
     return this.track(() => this.forgetNow(stream));
   }
 
+  /**
+   * The server deleted the stream forever (another device's "Delete forever"): what its tombstone
+   * does, for a device that learns it otherwise. Pending changes to it are told as dropped.
+   */
+  forgetDeleted(stream: StreamId): Promise<number> {
+    return this.track(() => this.forgetNow(stream, { tellDropped: true }));
+  }
+
   private forgetNow(stream: StreamId, options?: { tellDropped?: boolean }): Promise<number> {
     return this.route(stream).registry.exclusive(stream, async () => {
       // Written beside the store's appends: its cache must not keep the stream's head or rows.

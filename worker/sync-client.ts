@@ -649,10 +649,17 @@ export class SyncClient {
             events.length,
             AbortSignal.timeout(fillTimeoutMs),
           );
-          if (!page || page.events.length === 0) break;
+          if (!page) {
+            // Deleted forever on the server, and its tombstone not received here yet: what the
+            // tombstone would do is done now (pending changes to it are told as dropped).
+            await storage.dropDeleted(stream);
+            break;
+          }
+          if (page.events.length === 0) break;
           events.push(...page.events.map(storage.decodeRemote));
           if (!page.more) break;
         }
+        if (!(await storage.bases()).some((base) => base.stream === stream)) continue;
         if (events.length < version) throw new TallyError('unavailable', `${stream} is gone.`);
         await storage.fillBase(stream, events.slice(0, version));
       } catch {

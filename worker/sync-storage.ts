@@ -75,6 +75,9 @@ export class IndexedDBSyncStorage implements SyncStorage {
   bases = () => this.engine.bases();
   fillBase = (stream: StreamId, events: readonly EventEnvelope[]) =>
     this.engine.fillBase(stream, events);
+  dropDeleted = async (stream: StreamId) => {
+    await this.engine.forgetDeleted(stream);
+  };
   onChange(listener: (change: { readonly rebased: boolean }) => void): () => void {
     return this.engine.onCommit((notice) => listener({ rebased: notice.rebased.length > 0 }));
   }

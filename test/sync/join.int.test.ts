@@ -350,4 +350,20 @@ describe('joining a space from its snapshots', () => {
     await converged([a, again], redis, space);
     expect((await values(again))[counterId(700)]).toBe(5);
   });
+
+  it('a based counter deleted forever while this device did not follow the feed goes when it leaves', async () => {
+    const { a, invite } = await spaceWithHistory(2, 2, 800);
+    const gone = counterId(800);
+    const b = await device();
+    await b.sync.joinSpace(server.url, invite);
+    await synced(b);
+    b.sync.setOnline(false);
+    await a.engine.execute(gone, { type: 'archive' });
+    await waitFor(async () => (await a.engine.db.count('outbox')) === 0, 'the archive to sync');
+    await deleteForever(a.engine, a.sync, gone);
+    // Leaving reads every counter's early history; the deleted one answers 404: it goes here too.
+    await b.sync.leaveSpace();
+    expect(await b.engine.bases()).toEqual([]);
+    expect((await listCounters(b.engine)).map((row) => row.id)).toEqual([counterId(801)]);
+  });
 });
