@@ -114,11 +114,12 @@ export class SyncClient {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.feedDone = this.readTied().then(() => this.feedLoop());
+    this.feedDone = this.readBases().then(() => this.feedLoop());
     this.nudge();
   }
 
-  private basesReadable = false;
+  /** This space's counters joined in a model shape this build no longer has (read at start). */
+  private unreadable: StreamId[] = [];
 
   /**
    * Counters joined from snapshots in a model shape this build no longer has (an update since)
@@ -126,25 +127,25 @@ export class SyncClient {
    * per run. Until it can be, the feed waits (nothing is received past them).
    */
   private async readUnreadable(): Promise<void> {
-    if (this.basesReadable) return;
-    const { storage, config } = this.options;
-    const stale = (await storage.bases())
-      .filter((base) => !base.readable && base.space === config.space)
-      .map((base) => base.stream);
-    const left = stale.length === 0 ? 0 : await this.fillBases(stale);
+    if (this.unreadable.length === 0) return;
+    const left = await this.fillBases(this.unreadable);
     if (left > 0)
       throw new TallyError(
         'unavailable',
         `This version of Tally reads the history of ${left === 1 ? 'one counter' : `${left} counters`} from the sync server before syncing, and it cannot be reached.`,
       );
-    this.basesReadable = true;
+    this.unreadable = [];
   }
 
-  private async readTied(): Promise<void> {
+  /** The bases this run must know of, read once as it starts: tied to another space, or unreadable. */
+  private async readBases(): Promise<void> {
     const { storage, config } = this.options;
     try {
       const bases = await storage.bases();
       this.tied = new Set(bases.filter((b) => b.space !== config.space).map((b) => b.stream));
+      this.unreadable = bases
+        .filter((b) => b.space === config.space && !b.readable)
+        .map((b) => b.stream);
     } catch {
       // The database is closing; pushes skip such streams one by one (`readPush`).
     }
@@ -642,6 +643,7 @@ export class SyncClient {
     for (const { stream, version } of bases) {
       try {
         const events: EventEnvelope[] = [];
+        let deleted = false;
         while (events.length < version) {
           const page = await transport.streamEvents(
             config,
@@ -653,13 +655,14 @@ export class SyncClient {
             // Deleted forever on the server, and its tombstone not received here yet: what the
             // tombstone would do is done now (pending changes to it are told as dropped).
             await storage.dropDeleted(stream);
+            deleted = true;
             break;
           }
           if (page.events.length === 0) break;
           events.push(...page.events.map(storage.decodeRemote));
           if (!page.more) break;
         }
-        if (!(await storage.bases()).some((base) => base.stream === stream)) continue;
+        if (deleted) continue;
         if (events.length < version) throw new TallyError('unavailable', `${stream} is gone.`);
         await storage.fillBase(stream, events.slice(0, version));
       } catch {

@@ -8,7 +8,7 @@ import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { StoredEvent } from '../../core/event-store.ts';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import { models } from '../../core/models/index.ts';
-import { foldStream } from '../../core/stream-snapshot.ts';
+import { foldsToBase, readableBase } from '../../worker/stream-bases.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { SyncManager, type SyncManagerOptions } from '../../worker/sync-manager.ts';
@@ -130,22 +130,8 @@ export async function deviceStreams(
   const held = await streamsOf(engine);
   for (const base of await engine.db.getAll('bases')) {
     const below = (server[base.stream] ?? []).slice(0, base.version);
-    let fold;
-    try {
-      fold = foldStream(engine.models, base.stream, undefined, below);
-    } catch {
-      fold = undefined;
-    }
-    const sorted = (rows: readonly { view: string; key: string }[]) =>
-      JSON.stringify(
-        [...rows].sort((a, b) => `${a.view}/${a.key}`.localeCompare(`${b.view}/${b.key}`)),
-      );
-    const matches =
-      fold !== undefined &&
-      fold.version === base.version &&
-      fold.id === base.id &&
-      JSON.stringify(fold.state) === JSON.stringify(base.state) &&
-      sorted(fold.rows) === sorted(base.rows);
+    // The device's own check of a history against its base (the model's fold, state and rows).
+    const matches = readableBase(engine.models, base) && foldsToBase(engine.models, base, below);
     held[base.stream] = [
       ...(matches ? below.map(plain) : [{ base: base.version, matches: false }]),
       ...(held[base.stream] ?? []),

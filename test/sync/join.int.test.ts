@@ -34,12 +34,15 @@ const device = async (options?: Parameters<typeof openDevice>[0]) => {
   return opened;
 };
 
-/** The same device's database opened again: what a reload or a restarted browser does. */
-async function reopen(old: Device): Promise<Device> {
+/**
+ * The same device's database opened again: what a reload or a restarted browser does (with
+ * `models`, a build whose models changed since).
+ */
+async function reopen(old: Device, models?: ModelSet): Promise<Device> {
   const dbName = old.engine.db.name;
   await old.close();
   devices.splice(devices.indexOf(old), 1);
-  const engine = await Engine.open({ dbName, device: old.name });
+  const engine = await Engine.open({ dbName, device: old.name, ...(models ? { models } : {}) });
   const sync = new SyncManager(new IndexedDBSyncStorage(engine), testSyncOptions);
   await sync.resume();
   const opened: Device = {
@@ -318,9 +321,6 @@ describe('joining a space from its snapshots', () => {
     await synced(b);
     expect((await b.engine.bases()).length).toBe(2);
     // The same profile, after an update that changed the counter's state shape.
-    const dbName = b.engine.db.name;
-    await b.close();
-    devices.splice(devices.indexOf(b), 1);
     const updated = new ModelSet(
       models.all.map((model) =>
         model.decider.name === 'counter'
@@ -331,19 +331,8 @@ describe('joining a space from its snapshots', () => {
           : model,
       ),
     );
-    const engine = await Engine.open({ dbName, device: b.name, models: updated });
-    const sync = new SyncManager(new IndexedDBSyncStorage(engine), testSyncOptions);
-    await sync.resume();
-    const again: Device = {
-      name: b.name,
-      engine,
-      sync,
-      async close() {
-        await sync.stop();
-        await engine.stop();
-      },
-    };
-    devices.push(again);
+    const again = await reopen(b, updated);
+    const { engine } = again;
     await synced(again);
     expect(await engine.bases()).toEqual([]);
     await engine.execute(counterId(700), { type: 'increment' });
