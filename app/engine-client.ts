@@ -16,6 +16,11 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
   execute(stream: string, commands: object | readonly object[]): Promise<ExecuteResult>;
   /** Starts a live subscription; the returned function ends it and releases its proxy. */
   subscribe(request: SubscribeRequest, onUpdate: (update: EngineUpdate) => void): () => void;
+  /**
+   * A view's rows as this tab last received them (a new map after every update), or undefined
+   * while nobody here watches it or its first rows are on the way.
+   */
+  viewRows(view: string): ReadonlyMap<string, unknown> | undefined;
   /** Resolves once every command this tab sent has been answered (before a reload). */
   whenIdle(): Promise<void>;
 };
@@ -45,11 +50,72 @@ export function clientOver(
         if (--inFlight === 0) for (const wake of idle.splice(0)) wake();
       }
     },
-    subscribe: api.subscribe,
+    ...sharedViews(api.subscribe),
     whenIdle: () =>
       inFlight === 0
         ? Promise.resolve()
         : new Promise<void>((resolve) => (idle = [...idle, resolve])),
+  };
+}
+
+type Listener = (update: EngineUpdate) => void;
+
+/**
+ * A tab's view subscriptions: one to the engine per view, however many watchers it has here, and
+ * the rows it last sent kept beside it. A watcher that comes later gets them at once (a reset,
+ * without asking the engine);
+ * the app's first script asks for the list before React has loaded (app/main.ts), so the first
+ * render can show it (`viewRows`) instead of asking then and rendering again when it comes.
+ */
+function sharedViews(
+  subscribe: EngineClient['subscribe'],
+): Pick<EngineClient, 'subscribe' | 'viewRows'> {
+  type Shared = { rows?: Map<string, unknown>; readonly listeners: Set<Listener>; end(): void };
+  const views = new Map<string, Shared>();
+  const watch = (view: string): Shared => {
+    const known = views.get(view);
+    if (known) return known;
+    const shared: Shared = { listeners: new Set(), end: () => undefined };
+    views.set(view, shared);
+    shared.end = subscribe({ topic: 'view', view }, (update) => {
+      if (update.type !== 'view' || update.view !== view) return;
+      const rows = new Map(update.reset ? [] : shared.rows);
+      for (const key of update.removed) rows.delete(key);
+      for (const { key, value } of update.rows) rows.set(key, value);
+      shared.rows = rows;
+      for (const listener of shared.listeners) listener(update);
+    });
+    return shared;
+  };
+  return {
+    subscribe(request, onUpdate) {
+      if (request.topic !== 'view') return subscribe(request, onUpdate);
+      const { view } = request;
+      const shared = watch(view);
+      shared.listeners.add(onUpdate);
+      let ended = false;
+      // After `subscribe` returns, as an answer from the engine would be (a watcher may end its
+      // subscription from its callback); a reset, so an update in between changes nothing.
+      queueMicrotask(() => {
+        if (ended || !shared.rows) return;
+        onUpdate({
+          type: 'view',
+          view,
+          reset: true,
+          rows: [...shared.rows].map(([key, value]) => ({ key, value })),
+          removed: [],
+        });
+      });
+      return () => {
+        if (ended) return;
+        ended = true;
+        shared.listeners.delete(onUpdate);
+        if (shared.listeners.size > 0 || views.get(view) !== shared) return;
+        views.delete(view);
+        shared.end();
+      };
+    },
+    viewRows: (view) => views.get(view)?.rows,
   };
 }
 
@@ -62,6 +128,8 @@ export function connectEngine(): EngineClient {
 
 /** A client usable at once, whose calls wait for the real one. */
 function deferred(ready: Promise<EngineClient>): EngineClient {
+  let resolved: EngineClient | undefined;
+  void ready.then((client) => (resolved = client)).catch(() => undefined);
   const methods = Object.fromEntries(
     methodNames.map((method) => [
       method,
@@ -86,6 +154,7 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
         stop?.();
       };
     },
+    viewRows: (view) => resolved?.viewRows(view),
     whenIdle: () => ready.then((client) => client.whenIdle()),
   };
 }

@@ -2,22 +2,23 @@ import { useEffect, useState } from 'react';
 import type { EngineNotice, HistoryEntry, SyncUpdate } from '../core/engine-protocol.ts';
 import type { EngineClient } from './engine-client.ts';
 
-/** A live read model, by key: a reset, then only the rows each transaction wrote or deleted. */
+/**
+ * A live read model, by key: a reset, then only the rows each transaction wrote or deleted. The
+ * tab keeps one subscription per view (app/engine-client.ts): rows that came before this
+ * component mounted are its first state, so they show in its first render.
+ */
 export function useView<Row>(
   client: EngineClient,
   view: string,
 ): ReadonlyMap<string, Row> | undefined {
-  const [rows, setRows] = useState<ReadonlyMap<string, Row>>();
+  const [rows, setRows] = useState(
+    () => client.viewRows(view) as ReadonlyMap<string, Row> | undefined,
+  );
   useEffect(
     () =>
       client.subscribe({ topic: 'view', view }, (update) => {
-        if (update.type !== 'view' || update.view !== view) return;
-        setRows((previous) => {
-          const next = new Map(update.reset ? [] : previous);
-          for (const key of update.removed) next.delete(key);
-          for (const { key, value } of update.rows) next.set(key, value as Row);
-          return next;
-        });
+        if (update.type === 'view' && update.view === view)
+          setRows(client.viewRows(view) as ReadonlyMap<string, Row> | undefined);
       }),
     [client, view],
   );

@@ -13,11 +13,9 @@ import {
 } from '../core/engine-protocol.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
-import { exportBackup, exportHistory, importBackup, previewImport } from './backup.ts';
 import { deleteForever } from './delete-forever.ts';
 import { Engine } from './engine.ts';
-import { IndexedDBSyncStorage } from './sync-storage.ts';
-import { SyncManager, type SyncManagerOptions } from './sync-manager.ts';
+import type { SyncManager, SyncManagerOptions } from './sync-manager.ts';
 import { WriterLock } from './writer-lock.ts';
 
 type Callback = (update: EngineUpdate) => void;
@@ -53,16 +51,23 @@ export class EngineHost {
   private readonly views = new Map<string, Map<string, unknown>>();
   /** The state after the last history entry sent, per stream somebody watches. */
   private readonly historyTails = new Map<string, { state: unknown; version: number }>();
+  /** The engine with its views read: enough to show them (sync may still be starting). */
+  private readonly opened: Promise<Engine>;
+  /** The engine with sync resumed: what commands and every other call wait for. */
   private readonly engine: Promise<Engine>;
   private sync: SyncManager | undefined;
+  /** Why there is no sync: its code could not be loaded. */
+  private syncMissing: TallyError | undefined;
   private lock: WriterLock | undefined;
   private outdated: TallyError | undefined;
   private readonly running = new Map<string, Promise<ExecuteResult>>();
   private readonly methods: EngineMethods;
 
   constructor(private readonly options: EngineHostOptions) {
-    this.engine = this.start();
+    this.opened = this.open();
+    this.engine = this.start(this.opened);
     // Keep a failed start observed; callers see it through `ready()`.
+    this.opened.catch(() => undefined);
     this.engine.catch(() => undefined);
     this.methods = checkedMethods({
       info: () => this.engineInfo(),
@@ -79,14 +84,18 @@ export class EngineHost {
       setOnline: async (online) => (await this.syncReady()).setOnline(online),
       retrySync: async () => (await this.syncReady()).retryNow(),
       deleteForever: async (stream) => deleteForever(await this.ready(), this.sync, stream),
-      exportBackup: async () => exportBackup(await this.whole()),
-      exportHistory: async () => exportHistory(await this.whole()),
-      previewImport: async (text) => previewImport(await this.whole(), text),
-      importBackup: async (text) => importBackup(await this.whole(), text),
+      // Backups are code loaded when a person asks for one.
+      exportBackup: async () => (await import('./backup.ts')).exportBackup(await this.whole()),
+      exportHistory: async () => (await import('./backup.ts')).exportHistory(await this.whole()),
+      previewImport: async (text) =>
+        (await import('./backup.ts')).previewImport(await this.whole(), text),
+      importBackup: async (text) =>
+        (await import('./backup.ts')).importBackup(await this.whole(), text),
     });
   }
 
-  private async start(): Promise<Engine> {
+  /** The writer lock, then the database and the views (what the first screen shows). */
+  private async open(): Promise<Engine> {
     const lock = new WriterLock(this.options.build, () => this.retire());
     this.lock = lock;
     await lock.acquired();
@@ -100,6 +109,34 @@ export class EngineHost {
       for (const [view, rows] of engine.takeStartRows())
         this.views.set(view, new Map(rows.map(({ key, value }) => [key, value])));
       engine.onCommit((notice) => this.publish(engine, notice));
+      return engine;
+    } catch (error) {
+      // An engine that cannot start writes nothing: let another one have the lock.
+      lock.release();
+      throw error;
+    }
+  }
+
+  /** Sync, resumed where a space is stored; the views are served meanwhile. */
+  private async start(opened: Promise<Engine>): Promise<Engine> {
+    const engine = await opened;
+    // Sync is a third of the engine's code: loaded now, while the views are already served,
+    // instead of before the database is even opened.
+    let code;
+    try {
+      code = await Promise.all([import('./sync-manager.ts'), import('./sync-storage.ts')]);
+    } catch (error) {
+      // Its files could not be fetched (the network went away in the middle of an update, with
+      // nothing cached): the counters still work here; sync says why it does not.
+      console.error('Tally: sync could not be loaded', error);
+      this.syncMissing = new TallyError(
+        'unavailable',
+        'Sync could not be loaded. Reload Tally while online to sync again; counting works meanwhile.',
+      );
+      return engine;
+    }
+    const [{ SyncManager }, { IndexedDBSyncStorage }] = code;
+    try {
       const sync = new SyncManager(new IndexedDBSyncStorage(engine), this.options.sync);
       sync.onUpdate((update) => this.broadcast(update, 'sync'));
       this.followNetwork(sync);
@@ -108,8 +145,7 @@ export class EngineHost {
       this.sync = sync;
       return engine;
     } catch (error) {
-      // An engine that cannot start writes nothing: let another one have the lock.
-      lock.release();
+      this.lock?.release();
       throw error;
     }
   }
@@ -127,7 +163,8 @@ export class EngineHost {
 
   private async syncReady(): Promise<SyncManager> {
     await this.ready();
-    if (!this.sync) throw new TallyError('unavailable', 'Sync is not available.');
+    if (!this.sync)
+      throw this.syncMissing ?? new TallyError('unavailable', 'Sync is not available.');
     return this.sync;
   }
 
@@ -236,19 +273,21 @@ export class EngineHost {
       this.sendNotices(id);
       return id;
     }
-    const engine = await this.ready();
-    if (topic.topic === 'sync') {
-      this.subscriptions.set(id, subscription);
-      if (this.sync) this.send(id, this.sync.current());
-      return id;
-    }
     if (topic.topic === 'view') {
+      if (this.outdated) throw this.outdated;
+      await this.opened;
       const rows = this.views.get(topic.view);
       if (!rows) throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
       // From memory and synchronous with registration: no commit can fall between the two.
       this.subscriptions.set(id, subscription);
       const all = [...rows].map(([key, value]) => ({ key, value }));
       this.send(id, { type: 'view', view: topic.view, reset: true, rows: all, removed: [] });
+      return id;
+    }
+    const engine = await this.ready();
+    if (topic.topic === 'sync') {
+      this.subscriptions.set(id, subscription);
+      if (this.sync) this.send(id, this.sync.current());
       return id;
     }
     const { stream } = topic;

@@ -172,6 +172,55 @@ describe('two tabs, one engine (SharedWorker)', () => {
     await a.keyboard.press('Enter');
     await expectCount(b, 'Pool laps', 0);
   });
+
+  it('a tab keeps one subscription per view: its list arrives before React asks, and later watchers get it at once', async () => {
+    context = await browser.newContext();
+    const a = await openTab();
+    await addCounter(a, 'Early');
+    // The app's first script asked for the list: the rows are in the tab's client.
+    const b = await openTab();
+    const names = () =>
+      b.evaluate(() => {
+        const { tally } = globalThis as unknown as {
+          tally: { viewRows(view: string): ReadonlyMap<string, { name: string }> | undefined };
+        };
+        return [...(tally.viewRows('counters')?.values() ?? [])].map((row) => row.name);
+      });
+    expect(await names()).toEqual(['Early']);
+    // A watcher that comes later is answered from what the tab holds, without a round trip.
+    const seen = await b.evaluate(async () => {
+      type Update = { type: string; reset?: boolean; rows?: { value: { name: string } }[] };
+      const { tally } = globalThis as unknown as {
+        tally: { subscribe(request: object, onUpdate: (u: Update) => void): () => void };
+      };
+      const updates: Update[] = [];
+      const stop = tally.subscribe({ topic: 'view', view: 'counters' }, (u) => updates.push(u));
+      await Promise.resolve();
+      const atOnce = updates.map((u) => ({
+        reset: u.reset,
+        names: u.rows?.map((r) => r.value.name),
+      }));
+      (globalThis as unknown as { stopLate: () => void }).stopLate = stop;
+      (globalThis as unknown as { lateUpdates: Update[] }).lateUpdates = updates;
+      return atOnce;
+    });
+    expect(seen).toEqual([{ reset: true, names: ['Early'] }]);
+    // Changes reach the tab's rows and the late watcher; it leaving keeps the list's own.
+    await addCounter(a, 'Later');
+    await expect
+      .poll(() =>
+        b.evaluate(() =>
+          (
+            globalThis as unknown as { lateUpdates: { rows?: { value: { name: string } }[] }[] }
+          ).lateUpdates.flatMap((u) => u.rows?.map((r) => r.value.name) ?? []),
+        ),
+      )
+      .toContain('Later');
+    await b.evaluate(() => (globalThis as unknown as { stopLate: () => void }).stopLate());
+    await a.getByRole('button', { name: 'Increment Later', exact: true }).click();
+    await expectCount(b, 'Later', 1);
+    expect((await names()).sort()).toEqual(['Early', 'Later']);
+  });
 });
 
 describe('without SharedWorker: a leader tab runs the engine', () => {
