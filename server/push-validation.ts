@@ -43,25 +43,31 @@ export function validatePush(body: unknown, models: ModelSet = allModels): Strea
       throw new TallyError('invalid', `Stream ${stream} cannot take these events: ${broken}`);
     const ids = new Set<string>();
     const decoded: StreamAppend['events'][number][] = [];
+    const serialized: string[] = [];
     for (const event of events) {
       if (ids.has(event.id))
         throw new TallyError('invalid', `Event ${event.id} appears twice in ${stream}.`);
       ids.add(event.id);
-      const bytes = Buffer.byteLength(serializeEvent(event));
+      // Stored in today's shape (an older device's event upcast): every copy of an event, on
+      // any device or server, then holds the same bytes, so a retry is recognised by them.
+      const stored = codec.decodeEnvelope(event) as StreamAppend['events'][number];
+      // Its stored form, measured here and written as it is (made once per event).
+      const json = serializeEvent(stored);
+      const bytes = Buffer.byteLength(json);
       if (bytes > limits.maxEventBytes)
         throw new TallyError(
           'invalid',
           `Event ${event.id} is ${bytes} bytes; an event is at most ${limits.maxEventBytes}.`,
         );
-      // Stored in today's shape (an older device's event upcast): every copy of an event, on
-      // any device or server, then holds the same bytes, so a retry is recognised by them.
-      decoded.push(codec.decodeEnvelope(event) as StreamAppend['events'][number]);
+      decoded.push(stored);
+      serialized.push(json);
     }
     appends.push({
       stream,
       expectedVersion,
       ...(expectedId ? { expectedId } : {}),
       events: decoded,
+      serialized,
     });
   }
   return appends;

@@ -43,6 +43,8 @@ export type StreamAppend = {
   /** The pushing device's event id at `expectedVersion`, when it sent one. */
   readonly expectedId?: string;
   readonly events: readonly Envelope[];
+  /** Each event's stored JSON (`serializeEvent`), where validation made it already. */
+  readonly serialized?: readonly string[];
 };
 
 export type FeedPage = { readonly entries: FeedEntry[]; readonly more: boolean };
@@ -235,10 +237,10 @@ export function createRedisStore(
         redisKeys.stream(space, ''),
         redisKeys.wake(space),
       ];
-      for (const { stream, expectedVersion, expectedId, events } of streams) {
+      for (const { stream, expectedVersion, expectedId, events, serialized } of streams) {
         keys.push(redisKeys.stream(space, stream));
         args.push(expectedVersion, expectedId ?? '', events.length);
-        for (const event of events) args.push(event.id, serializeEvent(event));
+        events.forEach((event, i) => args.push(event.id, serialized?.[i] ?? serializeEvent(event)));
       }
       let reply: unknown;
       try {
