@@ -82,6 +82,8 @@ export default defineConfig({
         cleanupOutdatedCaches: true,
         clientsClaim: true,
         sourcemap: false,
+        // The service worker is one file, bundled with only the parts of Workbox it uses.
+        inlineWorkboxRuntime: true,
       },
     }),
   ],

@@ -70,12 +70,14 @@ type Listener = (update: EngineUpdate) => void;
 function sharedViews(
   subscribe: EngineClient['subscribe'],
 ): Pick<EngineClient, 'subscribe' | 'viewRows'> {
-  type Shared = { rows?: Map<string, unknown>; readonly listeners: Set<Listener>; end(): void };
+  // One entry per subscription (the same callback may subscribe twice, and end each alone).
+  type Watcher = { readonly onUpdate: Listener };
+  type Shared = { rows?: Map<string, unknown>; readonly watchers: Set<Watcher>; end(): void };
   const views = new Map<string, Shared>();
   const watch = (view: string): Shared => {
     const known = views.get(view);
     if (known) return known;
-    const shared: Shared = { listeners: new Set(), end: () => undefined };
+    const shared: Shared = { watchers: new Set(), end: () => undefined };
     views.set(view, shared);
     shared.end = subscribe({ topic: 'view', view }, (update) => {
       if (update.type !== 'view' || update.view !== view) return;
@@ -83,7 +85,13 @@ function sharedViews(
       for (const key of update.removed) rows.delete(key);
       for (const { key, value } of update.rows) rows.set(key, value);
       shared.rows = rows;
-      for (const listener of shared.listeners) listener(update);
+      for (const { onUpdate } of shared.watchers)
+        try {
+          onUpdate(update);
+        } catch (error) {
+          // One watcher's failure is its own: the others, and the tab's subscription, go on.
+          console.error('Tally: a view watcher failed', error);
+        }
     });
     return shared;
   };
@@ -92,7 +100,8 @@ function sharedViews(
       if (request.topic !== 'view') return subscribe(request, onUpdate);
       const { view } = request;
       const shared = watch(view);
-      shared.listeners.add(onUpdate);
+      const watcher: Watcher = { onUpdate };
+      shared.watchers.add(watcher);
       let ended = false;
       // After `subscribe` returns, as an answer from the engine would be (a watcher may end its
       // subscription from its callback); a reset, so an update in between changes nothing.
@@ -109,8 +118,8 @@ function sharedViews(
       return () => {
         if (ended) return;
         ended = true;
-        shared.listeners.delete(onUpdate);
-        if (shared.listeners.size > 0 || views.get(view) !== shared) return;
+        shared.watchers.delete(watcher);
+        if (shared.watchers.size > 0 || views.get(view) !== shared) return;
         views.delete(view);
         shared.end();
       };

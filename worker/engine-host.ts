@@ -10,9 +10,11 @@ import {
   type ExecuteRequest,
   type ExecuteResult,
   type SubscribeRequest,
+  type SyncUpdate,
 } from '../core/engine-protocol.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
+import { exportBackup, exportHistory, importBackup, previewImport } from './backup.ts';
 import { deleteForever } from './delete-forever.ts';
 import { Engine } from './engine.ts';
 import type { SyncManager, SyncManagerOptions } from './sync-manager.ts';
@@ -83,14 +85,17 @@ export class EngineHost {
       dismissRejection: async (id) => (await this.syncReady()).dismissRejection(id),
       setOnline: async (online) => (await this.syncReady()).setOnline(online),
       retrySync: async () => (await this.syncReady()).retryNow(),
-      deleteForever: async (stream) => deleteForever(await this.ready(), this.sync, stream),
-      // Backups are code loaded when a person asks for one.
-      exportBackup: async () => (await import('./backup.ts')).exportBackup(await this.whole()),
-      exportHistory: async () => (await import('./backup.ts')).exportHistory(await this.whole()),
-      previewImport: async (text) =>
-        (await import('./backup.ts')).previewImport(await this.whole(), text),
-      importBackup: async (text) =>
-        (await import('./backup.ts')).importBackup(await this.whole(), text),
+      deleteForever: async (stream) => {
+        const engine = await this.ready();
+        // Deleting forever reaches every device through the server: without sync's code it
+        // would delete here only, and the devices would disagree for good.
+        if (this.syncMissing) throw this.syncMissing;
+        return deleteForever(engine, this.sync, stream);
+      },
+      exportBackup: async () => exportBackup(await this.whole()),
+      exportHistory: async () => exportHistory(await this.whole()),
+      previewImport: async (text) => previewImport(await this.whole(), text),
+      importBackup: async (text) => importBackup(await this.whole(), text),
     });
   }
 
@@ -124,7 +129,7 @@ export class EngineHost {
     // instead of before the database is even opened.
     let code;
     try {
-      code = await Promise.all([import('./sync-manager.ts'), import('./sync-storage.ts')]);
+      code = await import('./sync-code.ts');
     } catch (error) {
       // Its files could not be fetched (the network went away in the middle of an update, with
       // nothing cached): the counters still work here; sync says why it does not.
@@ -133,9 +138,10 @@ export class EngineHost {
         'unavailable',
         'Sync could not be loaded. Reload Tally while online to sync again; counting works meanwhile.',
       );
+      this.broadcast(this.syncMissingUpdate(), 'sync');
       return engine;
     }
-    const [{ SyncManager }, { IndexedDBSyncStorage }] = code;
+    const { SyncManager, IndexedDBSyncStorage } = code;
     try {
       const sync = new SyncManager(new IndexedDBSyncStorage(engine), this.options.sync);
       sync.onUpdate((update) => this.broadcast(update, 'sync'));
@@ -159,6 +165,17 @@ export class EngineHost {
     if (navigator.onLine === false) sync.setOnline(false);
     scope.addEventListener('online', () => sync.setOnline(true));
     scope.addEventListener('offline', () => sync.setOnline(false));
+  }
+
+  /** What sync subscribers are told when sync's code could not be loaded. */
+  private syncMissingUpdate(): SyncUpdate {
+    return {
+      type: 'sync',
+      state: 'off',
+      pending: 0,
+      lastError: this.syncMissing?.message ?? 'Sync is not available.',
+      rejected: [],
+    };
   }
 
   private async syncReady(): Promise<SyncManager> {
@@ -288,6 +305,7 @@ export class EngineHost {
     if (topic.topic === 'sync') {
       this.subscriptions.set(id, subscription);
       if (this.sync) this.send(id, this.sync.current());
+      else if (this.syncMissing) this.send(id, this.syncMissingUpdate());
       return id;
     }
     const { stream } = topic;
