@@ -40,10 +40,41 @@ function preloadUi(): Plugin {
   };
 }
 
+/**
+ * The engine starts before the app's modules run: `public/engine-boot.js`, a classic script at
+ * the top of the page's head, creates the SharedWorker from the URL given here (the worker's
+ * built file, named by its hash).
+ */
+function bootEngine(): Plugin {
+  return {
+    name: 'tally-boot-engine',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(_html, { bundle }) {
+        if (!bundle) return [];
+        const engine = Object.values(bundle).find(
+          (file) =>
+            file.type === 'asset' && /^assets\/shared-worker-[\w-]+\.js$/.test(file.fileName),
+        );
+        if (!engine) throw new Error('The build has no SharedWorker script to start early.');
+        return [
+          {
+            tag: 'script',
+            attrs: { src: '/engine-boot.js', 'data-engine': `/${engine.fileName}` },
+            injectTo: 'head-prepend' as const,
+          },
+        ];
+      },
+    },
+  };
+}
+
 export default defineConfig({
   plugins: [
     react(),
     preloadUi(),
+    bootEngine(),
     VitePWA({
       // The page asks before a new version takes over (app/pwa.ts, with workbox-window).
       registerType: 'prompt',
