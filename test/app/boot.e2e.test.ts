@@ -1,3 +1,6 @@
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Route } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
@@ -92,4 +95,50 @@ it('starts the engine from the page head, before the app’s own script has run'
   expect(await writers()).toBe(1);
   await page.getByRole('button', { name: 'Add counter' }).waitFor();
   await context.close();
+});
+
+it('counts on, and says why sync is off, when the sync code cannot be loaded', async () => {
+  // A deployment missing the engine's sync chunk (a half-copied update, the network gone while
+  // it was fetched): served from a copy of the build without it.
+  const dir = mkdtempSync(join(tmpdir(), 'tally-no-sync-'));
+  cpSync('dist', dir, { recursive: true });
+  const chunk = readdirSync(join(dir, 'assets')).find((file) =>
+    /^sync-code-[\w-]+\.js$/.test(file),
+  );
+  expect(chunk).toBeDefined();
+  rmSync(join(dir, 'assets', chunk!));
+  const partial = await serveApp(dir);
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  try {
+    const page = await context.newPage();
+    await page.goto(partial.url);
+    await page.getByText('Not syncing · Sync could not be loaded.', { exact: false }).waitFor();
+    // Counting works meanwhile.
+    await page.getByLabel('Counter name', { exact: true }).fill('Water');
+    await page.getByRole('button', { name: 'Add counter', exact: true }).click();
+    await page.getByRole('button', { name: 'Increment Water', exact: true }).click();
+    await expect
+      .poll(() => page.getByLabel('Water count', { exact: true }).textContent())
+      .toBe('1');
+    // Deleting forever would reach this device only: refused, in words.
+    const refused = await page.evaluate(async () => {
+      const { tally } = globalThis as unknown as {
+        tally: {
+          viewRows(view: string): ReadonlyMap<string, { name: string }> | undefined;
+          deleteForever(stream: string): Promise<unknown>;
+        };
+      };
+      const [id] = [...(tally.viewRows('counters') ?? new Map()).keys()];
+      return tally.deleteForever(id).then(
+        () => 'deleted',
+        (error: Error) => error.message,
+      );
+    });
+    expect(refused).toContain('Sync could not be loaded');
+    expect(await page.getByLabel('Water count', { exact: true }).textContent()).toBe('1');
+  } finally {
+    await context.close();
+    await partial.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
