@@ -43,9 +43,17 @@ function PerDayChart({
   const bar = (width - gap * (days.length - 1)) / days.length;
   const most = Math.max(1, ...days.map((d) => Math.abs(d.total)));
   const counted = days.filter((d) => d.total !== 0);
+  // Joined from the server's snapshot: the days before are not here, so they are not drawn as
+  // days when nothing was counted.
+  const since = days.find((d) => !d.known) ? days.find((d) => d.known)?.day : undefined;
+  const scope = since
+    ? `Counted per day since this device joined, ${shortDay.format(noonOf(since))}; what came before is on the sync server.`
+    : 'Counted per day, last 30 days.';
   const description =
     counted.length === 0
-      ? 'Nothing counted in the last 30 days.'
+      ? since
+        ? 'Nothing counted since.'
+        : 'Nothing counted in the last 30 days.'
       : counted.map((d) => `${shortDay.format(noonOf(d.day))}: ${d.total}`).join(', ');
   return (
     <figure className="chart">
@@ -57,6 +65,7 @@ function PerDayChart({
         preserveAspectRatio="none"
       >
         {days.map((d, i) => {
+          if (!d.known) return null;
           const h = d.total === 0 ? 1 : Math.max(3, (Math.abs(d.total) / most) * height);
           return (
             <rect
@@ -79,7 +88,7 @@ function PerDayChart({
         </text>
       </svg>
       <figcaption id={id} className="small muted">
-        Counted per day, last 30 days. {description}
+        {scope} {description}
       </figcaption>
     </figure>
   );

@@ -88,6 +88,12 @@ it('a device that joined from snapshots shows every count, reads a history from 
   await expect
     .poll(() => lines.locator('li .what').allTextContents())
     .toEqual(['Earlier changes are on the sync server']);
+  // Its chart does not draw the days before it joined as days when nothing was counted.
+  await b
+    .getByText(
+      /^Counted per day since this device joined, .+; what came before is on the sync server\. Nothing counted since\.$/,
+    )
+    .waitFor();
   await app.serveAgain(port);
   await waitSynced(b);
   const [file] = await Promise.all([

@@ -3,6 +3,7 @@ import {
   byDay,
   dayOf,
   historyLines,
+  joinedDay,
   perDay,
   type HistoryEvent,
 } from '../../core/models/counter/history.ts';
@@ -81,6 +82,24 @@ describe('a history as a person reads it', () => {
     expect(perDay(water, at(28, 12) + 40 * 86_400_000).every((d) => d.total === 0)).toBe(true);
   });
 
+  it('per day on a counter joined from a snapshot: the days before it are not known', () => {
+    const joined = events([
+      ['Joined', 5, at(29, 10), 'base'],
+      ['Incremented', 6, at(29, 11), 'c1'],
+      ['Incremented', 7, at(30, 9), 'c2'],
+    ]);
+    expect(joinedDay(joined)).toBe(dayOf(at(29, 10)));
+    expect(joinedDay(water)).toBeUndefined();
+    const days = perDay(joined, at(30, 20));
+    expect(days.filter((d) => d.known).map((d) => [d.day, d.total])).toEqual([
+      [dayOf(at(29, 12)), 1],
+      [dayOf(at(30, 12)), 1],
+    ]);
+    // The value it was joined at is not counted on any day: it was counted elsewhere, before.
+    expect(days.filter((d) => !d.known).every((d) => d.total === 0)).toBe(true);
+    expect(perDay(water, at(30, 20)).every((d) => d.known)).toBe(true);
+  });
+
   it('a decrement clamped at zero counts nothing', () => {
     const clamped = events([
       ['Created', 0, at(30, 8), 'c1'],
@@ -133,6 +152,10 @@ describe('the history of a counter joined from a snapshot, before its early hist
       ['Earlier changes are on the sync server', 40, 40],
     ]);
     // The joined value is no change of the day's: the chart counts only what came after.
-    expect(perDay(joined, at(28, 12)).at(-1)).toEqual({ day: dayOf(at(28, 12)), total: 0 });
+    expect(perDay(joined, at(28, 12)).at(-1)).toEqual({
+      day: dayOf(at(28, 12)),
+      total: 0,
+      known: true,
+    });
   });
 });

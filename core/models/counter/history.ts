@@ -107,15 +107,25 @@ export function byDay(lines: readonly HistoryLine[]): HistoryDay[] {
 }
 
 /**
+ * The day this device joined the counter from the server's snapshot, when the history starts
+ * there: what was counted before it is on the sync server, not here.
+ */
+export function joinedDay(events: readonly HistoryEvent[]): string | undefined {
+  const first = events[0];
+  return first?.type === joinedEntryType ? dayOf(first.time) : undefined;
+}
+
+/**
  * What was counted on each of the last `days` days up to `now` (oldest first, today last): the
  * sum of what increments added less what decrements took, so a reset or a set value does not
- * erase a day's work from the chart.
+ * erase a day's work from the chart. Days before this device joined the counter (`joinedDay`)
+ * are not `known`: nothing of them is here.
  */
 export function perDay(
   events: readonly HistoryEvent[],
   now: number,
   days = 30,
-): { readonly day: string; readonly total: number }[] {
+): { readonly day: string; readonly total: number; readonly known: boolean }[] {
   const totals = new Map<string, number>();
   const today = new Date(now);
   const keys: string[] = [];
@@ -131,5 +141,6 @@ export function perDay(
     if (total === undefined) return;
     totals.set(day, total + event.value - (events[i - 1]?.value ?? 0));
   });
-  return keys.map((day) => ({ day, total: totals.get(day)! }));
+  const since = joinedDay(events);
+  return keys.map((day) => ({ day, total: totals.get(day)!, known: !since || day >= since }));
 }
