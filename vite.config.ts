@@ -1,6 +1,7 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { engineWorkerName } from './app/engine-worker-name.ts';
 
 // Every build gets its time as its version: the newer engine wins the writer lock.
 process.env.VITE_TALLY_BUILD ??= new Date().toISOString();
@@ -61,7 +62,11 @@ function bootEngine(): Plugin {
         return [
           {
             tag: 'script',
-            attrs: { src: '/engine-boot.js', 'data-engine': `/${engine.fileName}` },
+            attrs: {
+              src: '/engine-boot.js',
+              'data-engine': `/${engine.fileName}`,
+              'data-name': engineWorkerName,
+            },
             injectTo: 'head-prepend' as const,
           },
         ];

@@ -41,13 +41,15 @@ function PerDayChart({
   const height = 64;
   const gap = 2;
   const bar = (width - gap * (days.length - 1)) / days.length;
-  const most = Math.max(1, ...days.map((d) => Math.abs(d.total)));
-  const counted = days.filter((d) => d.total !== 0);
-  // Joined from the server's snapshot: the days before are not here, so they are not drawn as
-  // days when nothing was counted.
-  const since = days.find((d) => !d.known) ? days.find((d) => d.known)?.day : undefined;
+  // Joined from the server's snapshot: the days before the first change held here are on the
+  // server, so they are not drawn (nor described) as days when nothing was counted.
+  const first = days.findIndex((d) => d.known);
+  const since = first > 0 ? days[first]!.day : undefined;
+  const known = days.filter((d) => d.known);
+  const most = Math.max(1, ...known.map((d) => Math.abs(d.total)));
+  const counted = known.filter((d) => d.total !== 0);
   const scope = since
-    ? `Counted per day since this device joined, ${shortDay.format(noonOf(since))}; what came before is on the sync server.`
+    ? `Counted per day from ${shortDay.format(noonOf(since))}; the days before are on the sync server.`
     : 'Counted per day, last 30 days.';
   const description =
     counted.length === 0
@@ -80,9 +82,12 @@ function PerDayChart({
             />
           );
         })}
-        <text x={0} y={height + 12} className="axis">
-          {shortDay.format(noonOf(days[0]!.day))}
-        </text>
+        {/* The first day drawn, where there is room for its date beside "Today". */}
+        {first >= 0 && first < days.length - 8 && (
+          <text x={first * (bar + gap)} y={height + 12} className="axis">
+            {shortDay.format(noonOf(days[first]!.day))}
+          </text>
+        )}
         <text x={width} y={height + 12} className="axis" textAnchor="end">
           Today
         </text>

@@ -1,12 +1,13 @@
 import { proxy, wrap } from 'comlink';
 import type { EngineApi } from '../core/engine-protocol.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
+import { engineWorkerName } from './engine-worker-name.ts';
 
 /** Every tab of the profile connects to the one SharedWorker and its one engine. */
 export function connectSharedWorker(): EngineClient {
   const worker = new SharedWorker(new URL('../worker/shared-worker.ts', import.meta.url), {
     type: 'module',
-    name: 'tally-engine',
+    name: engineWorkerName,
   });
   const remote = wrap<EngineApi>(worker.port);
   return clientOver('shared-worker', {

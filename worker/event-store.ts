@@ -202,13 +202,17 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
 
   /**
    * A based stream's history below its base, from the server, stored (worker/stream-bases.ts).
-   * Not told as a commit: nothing shown changes, and the events are not news.
+   * No row changes and the events are not news; only a history open on it (which started at the
+   * base) is told, as a stream rebased, so it shows the whole history now.
    */
   async fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
     this.cache.forget(stream);
     try {
       const { filled } = await fillBase(this.db, stream, events);
-      if (filled) this.transactions++;
+      if (filled) {
+        this.transactions++;
+        this.notify({ events: [], rows: [], rebased: [stream] });
+      }
       return filled;
     } finally {
       this.cache.forget(stream);

@@ -79,12 +79,14 @@ it('starts the engine from the page head, before the app’s own script has run'
   await expect.poll(() => held.length).toBeGreaterThan(0);
   expect(await page.evaluate(() => 'tally' in globalThis)).toBe(false);
   // The engine took its writer lock: the SharedWorker runs and has opened its storage.
+  // Held by one engine, and none waiting for it (a second engine would wait).
   const writers = () =>
-    page.evaluate(
-      async () =>
-        (await navigator.locks.query()).held?.filter((lock) => lock.name === 'tally-writer').length,
-    );
-  await expect.poll(writers).toBe(1);
+    page.evaluate(async () => {
+      const { held = [], pending = [] } = await navigator.locks.query();
+      const writer = (lock: LockInfo) => lock.name === 'tally-writer';
+      return `${held.filter(writer).length} held, ${pending.filter(writer).length} waiting`;
+    });
+  await expect.poll(writers).toBe('1 held, 0 waiting');
   for (const route of held.splice(0)) await route.continue();
   // The app connects to that same engine: one writer, and it answers.
   await expect.poll(() => page.evaluate(() => 'tally' in globalThis)).toBe(true);
@@ -92,7 +94,7 @@ it('starts the engine from the page head, before the app’s own script has run'
     (globalThis as unknown as { tally: { info(): Promise<{ host: string }> } }).tally.info(),
   );
   expect(info.host).toBe('shared-worker');
-  expect(await writers()).toBe(1);
+  expect(await writers()).toBe('1 held, 0 waiting');
   await page.getByRole('button', { name: 'Add counter' }).waitFor();
   await context.close();
 });

@@ -88,10 +88,10 @@ it('a device that joined from snapshots shows every count, reads a history from 
   await expect
     .poll(() => lines.locator('li .what').allTextContents())
     .toEqual(['Earlier changes are on the sync server']);
-  // Its chart does not draw the days before it joined as days when nothing was counted.
+  // Its chart does not draw the days before as days when nothing was counted.
   await b
     .getByText(
-      /^Counted per day since this device joined, .+; what came before is on the sync server\. Nothing counted since\.$/,
+      /^Counted per day from .+; the days before are on the sync server\. Nothing counted since\.$/,
     )
     .waitFor();
   await app.serveAgain(port);
@@ -104,6 +104,11 @@ it('a device that joined from snapshots shows every count, reads a history from 
   // Every event of both counters: 2 creates, 3 + 2 increments.
   expect(backup.events).toHaveLength(7);
   expect(await basesOf(b)).toBe(0);
+  // The history open on Tea is whole now (the backup read its early history), its chart too.
+  await expect
+    .poll(() => lines.locator('li .what').allTextContents())
+    .toEqual(['+1', '+1', 'Created as “Tea”']);
+  await b.getByText(/^Counted per day, last 30 days\. /).waitFor();
   // And it keeps counting, both ways.
   await click(b, 'Increment Tea');
   await expectCount(a, 'Tea', 3);

@@ -107,8 +107,9 @@ export function byDay(lines: readonly HistoryLine[]): HistoryDay[] {
 }
 
 /**
- * The day this device joined the counter from the server's snapshot, when the history starts
- * there: what was counted before it is on the sync server, not here.
+ * Where a counter joined from the server's snapshot starts here, when its history starts there
+ * (the Joined line, dated by the first change held after it, or by now): what was counted
+ * before is on the sync server, not here.
  */
 export function joinedDay(events: readonly HistoryEvent[]): string | undefined {
   const first = events[0];
@@ -118,7 +119,7 @@ export function joinedDay(events: readonly HistoryEvent[]): string | undefined {
 /**
  * What was counted on each of the last `days` days up to `now` (oldest first, today last): the
  * sum of what increments added less what decrements took, so a reset or a set value does not
- * erase a day's work from the chart. Days before this device joined the counter (`joinedDay`)
+ * erase a day's work from the chart. Days before a joined counter's start here (`joinedDay`)
  * are not `known`: nothing of them is here.
  */
 export function perDay(
