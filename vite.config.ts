@@ -1,7 +1,6 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
-import { engineWorkerName } from './app/engine-worker-name.ts';
 
 // Every build gets its time as its version: the newer engine wins the writer lock.
 process.env.VITE_TALLY_BUILD ??= new Date().toISOString();
@@ -41,45 +40,10 @@ function preloadUi(): Plugin {
   };
 }
 
-/**
- * The engine starts before the app's modules run: `public/engine-boot.js`, a classic script at
- * the top of the page's head, creates the SharedWorker from the URL given here (the worker's
- * built file, named by its hash).
- */
-function bootEngine(): Plugin {
-  return {
-    name: 'tally-boot-engine',
-    apply: 'build',
-    transformIndexHtml: {
-      order: 'post',
-      handler(_html, { bundle }) {
-        if (!bundle) return [];
-        const engine = Object.values(bundle).find(
-          (file) =>
-            file.type === 'asset' && /^assets\/shared-worker-[\w-]+\.js$/.test(file.fileName),
-        );
-        if (!engine) throw new Error('The build has no SharedWorker script to start early.');
-        return [
-          {
-            tag: 'script',
-            attrs: {
-              src: '/engine-boot.js',
-              'data-engine': `/${engine.fileName}`,
-              'data-name': engineWorkerName,
-            },
-            injectTo: 'head-prepend' as const,
-          },
-        ];
-      },
-    },
-  };
-}
-
 export default defineConfig({
   plugins: [
     react(),
     preloadUi(),
-    bootEngine(),
     VitePWA({
       // The page asks before a new version takes over (app/pwa.ts, with workbox-window).
       registerType: 'prompt',

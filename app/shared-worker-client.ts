@@ -1,13 +1,12 @@
 import { proxy, wrap } from 'comlink';
 import type { EngineApi } from '../core/engine-protocol.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
-import { engineWorkerName } from './engine-worker-name.ts';
 
 /** Every tab of the profile connects to the one SharedWorker and its one engine. */
 export function connectSharedWorker(): EngineClient {
   const worker = new SharedWorker(new URL('../worker/shared-worker.ts', import.meta.url), {
     type: 'module',
-    name: engineWorkerName,
+    name: 'tally-engine',
   });
   const remote = wrap<EngineApi>(worker.port);
   return clientOver('shared-worker', {

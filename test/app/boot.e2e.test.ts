@@ -68,37 +68,6 @@ it('says in words when the UI cannot be loaded, and the engine keeps what it hol
   await context.close();
 });
 
-it('starts the engine from the page head, before the app’s own script has run', async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  // The app's first script (app/main.ts) is held back: only public/engine-boot.js can start it.
-  const held: Route[] = [];
-  await context.route(/\/assets\/index-[\w-]+\.js$/, (route) => void held.push(route));
-  const page = await context.newPage();
-  // Not to `load`: that waits for the held script.
-  await page.goto(server.url, { waitUntil: 'commit' });
-  await expect.poll(() => held.length).toBeGreaterThan(0);
-  expect(await page.evaluate(() => 'tally' in globalThis)).toBe(false);
-  // The engine took its writer lock: the SharedWorker runs and has opened its storage.
-  // Held by one engine, and none waiting for it (a second engine would wait).
-  const writers = () =>
-    page.evaluate(async () => {
-      const { held = [], pending = [] } = await navigator.locks.query();
-      const writer = (lock: LockInfo) => lock.name === 'tally-writer';
-      return `${held.filter(writer).length} held, ${pending.filter(writer).length} waiting`;
-    });
-  await expect.poll(writers).toBe('1 held, 0 waiting');
-  for (const route of held.splice(0)) await route.continue();
-  // The app connects to that same engine: one writer, and it answers.
-  await expect.poll(() => page.evaluate(() => 'tally' in globalThis)).toBe(true);
-  const info = await page.evaluate(() =>
-    (globalThis as unknown as { tally: { info(): Promise<{ host: string }> } }).tally.info(),
-  );
-  expect(info.host).toBe('shared-worker');
-  expect(await writers()).toBe('1 held, 0 waiting');
-  await page.getByRole('button', { name: 'Add counter' }).waitFor();
-  await context.close();
-});
-
 it('counts on, and says why sync is off, when the sync code cannot be loaded', async () => {
   // A deployment missing the engine's sync chunk (a half-copied update, the network gone while
   // it was fetched): served from a copy of the build without it.
