@@ -114,6 +114,8 @@ export class EngineHost {
       for (const [view, rows] of engine.takeStartRows())
         this.views.set(view, new Map(rows.map(({ key, value }) => [key, value])));
       engine.onCommit((notice) => this.publish(engine, notice));
+      // A history open from a base shows the whole history once its early part is here.
+      engine.onBaseFilled((stream) => void this.republishHistory(engine, stream));
       return engine;
     } catch (error) {
       // An engine that cannot start writes nothing: let another one have the lock.
@@ -314,19 +316,12 @@ export class EngineHost {
     // past that, or without the server, the lines start at the snapshot (a first line says so),
     // and every watcher gets the whole history once it is here.
     const filling = (await engine.isBased(stream)) ? this.sync?.fillBases([stream]) : undefined;
-    if (filling) {
-      const done = await Promise.race([
-        filling.then(
-          () => true,
-          () => true,
-        ),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), historyFillWaitMs)),
+    // Filled later, it is republished then (`onBaseFilled`).
+    if (filling)
+      await Promise.race([
+        filling.catch(() => undefined),
+        new Promise<void>((resolve) => setTimeout(resolve, historyFillWaitMs)),
       ]);
-      if (!done)
-        void filling
-          .then((left) => (left === 0 ? this.republishHistory(engine, stream) : undefined))
-          .catch(() => undefined);
-    }
     const { events, base } = await engine.readHeld(stream);
     const { entries, state } = engine.historyHeld(stream, events, base);
     const version = events.at(-1)?.version ?? base?.version ?? 0;

@@ -362,6 +362,26 @@ export class Engine {
    * here from then on. In turn with its commands. False when it was not based (any more).
    */
   fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
+    const filled = this.fillBaseNow(stream, events);
+    // A history shown from the base (worker/engine-host.ts) is whole now, however it was read.
+    void filled.then(
+      (done) => {
+        if (done) for (const listener of this.baseFilled) listener(stream);
+      },
+      () => undefined,
+    );
+    return filled;
+  }
+
+  /** Told, with its stream, each time a based stream's history below its base is stored. */
+  onBaseFilled(listener: (stream: StreamId) => void): () => void {
+    this.baseFilled.add(listener);
+    return () => this.baseFilled.delete(listener);
+  }
+
+  private readonly baseFilled = new Set<(stream: StreamId) => void>();
+
+  private fillBaseNow(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
     return this.track(async () => {
       const record = await this.db.get('bases', stream);
       if (!record) return false;

@@ -202,17 +202,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
 
   /**
    * A based stream's history below its base, from the server, stored (worker/stream-bases.ts).
-   * No row changes and the events are not news; only a history open on it (which started at the
-   * base) is told, as a stream rebased, so it shows the whole history now.
+   * Not told as a commit: nothing shown changes, and the events are not news.
    */
   async fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
     this.cache.forget(stream);
     try {
       const { filled } = await fillBase(this.db, stream, events);
-      if (filled) {
-        this.transactions++;
-        this.notify({ events: [], rows: [], rebased: [stream] });
-      }
+      if (filled) this.transactions++;
       return filled;
     } finally {
       this.cache.forget(stream);
