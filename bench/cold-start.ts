@@ -1,4 +1,4 @@
-import type { BrowserContext } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { idbCall, openApp, openBench, type Win } from './pages.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
@@ -119,6 +119,80 @@ export async function measureColdApp(
         value: median(bare),
       },
       note: `raw getAll of every event of the profile (${raw.count.toLocaleString('en-US')}): ${raw.ms.toFixed(0)} ms`,
+    },
+  ];
+}
+
+/**
+ * §5c: a second tab opening while the engine runs (another tab of the profile has it), until its
+ * list shows; beside a bare page whose SharedWorker is also running already and posts the rows it
+ * keeps. Both timed from navigation, the first tab of each kept open throughout.
+ */
+export async function measureWarmApp(
+  bench: Bench,
+  context: BrowserContext,
+  counters: number,
+): Promise<Row[]> {
+  bench.log(`§5 second tab: app with ${counters} counters, the engine running, ${REPEATS} times`);
+  const shown = async (page: Page) =>
+    (await (
+      await page.waitForFunction(
+        (n) =>
+          (document.querySelectorAll('ul[aria-label="Counters"] > li').length >= n ||
+            Number(
+              document
+                .querySelector('[aria-label="Counters"] [aria-setsize]')
+                ?.getAttribute('aria-setsize'),
+            ) >= n) &&
+          performance.now(),
+        counters,
+        { polling: 'raf', timeout: 60_000 },
+      )
+    ).jsonValue()) as number;
+  await closePages(bench, context);
+  const first = await context.newPage();
+  await first.goto(bench.origin);
+  await shown(first);
+  const app: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const page = await context.newPage();
+    await page.goto(bench.origin, { waitUntil: 'commit' });
+    app.push(await shown(page));
+    await page.close();
+  }
+  await closePages(bench, context);
+  const bareTime = async () => {
+    const page = await context.newPage();
+    await page.goto(`${bench.origin}/bench/cold-page.html?warm`, { waitUntil: 'commit' });
+    const done = (await (
+      await page.waitForFunction(
+        () => (globalThis as { bareStart?: unknown }).bareStart,
+        undefined,
+        { polling: 'raf', timeout: 60_000 },
+      )
+    ).jsonValue()) as { ms: number; rows: number; error?: string };
+    if (done.error) throw new Error(`The bare start failed: ${done.error}`);
+    return { page, ms: done.ms };
+  };
+  const kept = await bareTime();
+  const bare: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const { page, ms } = await bareTime();
+    bare.push(ms);
+    await page.close();
+  }
+  await kept.page.close();
+  await closePages(bench, context);
+  return [
+    {
+      section: '5 cold start',
+      figure: `a second tab → list shows ${counters.toLocaleString('en-US')} counters, the engine already running (median of ${REPEATS})`,
+      value: median(app),
+      unit: 'ms',
+      baseline: {
+        label: `bare page, its SharedWorker already running: posts the rows it keeps (median of ${REPEATS})`,
+        value: median(bare),
+      },
     },
   ];
 }

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { measureBundle } from './bundle.ts';
-import { measureColdAggregate, measureColdApp } from './cold-start.ts';
+import { measureColdAggregate, measureColdApp, measureWarmApp } from './cold-start.ts';
 import { measureDeviceSync, syncRows } from './device-sync.ts';
 import { measureFanOut } from './fan-out.ts';
 import { startHarness } from './harness.ts';
@@ -95,6 +95,7 @@ try {
     const page = await openBench(context, bench.origin);
     await section('3 throughput', () => measureThroughput(bench, page));
     await section('5 cold start', () => measureColdApp(bench, context, COUNTERS));
+    await section('5 cold start', () => measureWarmApp(bench, context, COUNTERS));
   });
   await section('6 sync', () => measureIngest(bench));
   await section('6 sync', async () => {

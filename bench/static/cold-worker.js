@@ -6,13 +6,21 @@ const request = (req) =>
     req.onerror = () => reject(req.error);
   });
 
+async function read() {
+  const db = await request(indexedDB.open('tally'));
+  const tx = db.transaction('views', 'readonly');
+  const rows = await request(tx.objectStore('views').index('byView').getAll('counters'));
+  db.close();
+  return rows;
+}
+
+// 'kept': the rows read by the first page, kept for every later one (a warm worker).
+let kept;
+
 self.onconnect = ({ ports: [port] }) => {
-  port.onmessage = async () => {
+  port.onmessage = async ({ data }) => {
     try {
-      const db = await request(indexedDB.open('tally'));
-      const tx = db.transaction('views', 'readonly');
-      const rows = await request(tx.objectStore('views').index('byView').getAll('counters'));
-      db.close();
+      const rows = data === 'kept' ? await (kept ??= read()) : await read();
       port.postMessage({ rows });
     } catch (error) {
       port.postMessage({ rows: [], error: String(error) });
