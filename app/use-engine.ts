@@ -16,10 +16,10 @@ export function useView<Row>(
   );
   useEffect(
     () =>
-      client.subscribe({ topic: 'view', view }, (update) => {
-        if (update.type === 'view' && update.view === view)
-          setRows(client.viewRows(view) as ReadonlyMap<string, Row> | undefined);
-      }),
+      // The tab's shared subscription calls back with this view's updates only.
+      client.subscribe({ topic: 'view', view }, () =>
+        setRows(client.viewRows(view) as ReadonlyMap<string, Row> | undefined),
+      ),
     [client, view],
   );
   return rows;

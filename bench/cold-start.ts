@@ -55,6 +55,51 @@ export async function measureColdAggregate(
   ];
 }
 
+/**
+ * The app at `url` in a new page of `context`, until its list shows `counters` counters; answers
+ * the page and the time from its navigation's start (performance.now() counts from there).
+ * Shown: every card of a short list, or a long list's first window, whose cards carry the list's
+ * size (the virtual grid renders only what is near the screen).
+ */
+async function listShown(
+  context: BrowserContext,
+  url: string,
+  counters: number,
+): Promise<{ page: Page; ms: number }> {
+  const page = await context.newPage();
+  await page.goto(url, { waitUntil: 'commit' });
+  const shown = await page.waitForFunction(
+    (n) =>
+      (document.querySelectorAll('ul[aria-label="Counters"] > li').length >= n ||
+        Number(
+          document
+            .querySelector('[aria-label="Counters"] [aria-setsize]')
+            ?.getAttribute('aria-setsize'),
+        ) >= n) &&
+      performance.now(),
+    counters,
+    { polling: 'raf', timeout: 60_000 },
+  );
+  return { page, ms: (await shown.jsonValue()) as number };
+}
+
+/** The bare baseline page (bench/static/cold-page.js) at `url`, until it has its rows. */
+async function bareShown(
+  context: BrowserContext,
+  url: string,
+): Promise<{ page: Page; ms: number; rows: number }> {
+  const page = await context.newPage();
+  await page.goto(url, { waitUntil: 'commit' });
+  const done = (await (
+    await page.waitForFunction(() => (globalThis as { bareStart?: unknown }).bareStart, undefined, {
+      polling: 'raf',
+      timeout: 60_000,
+    })
+  ).jsonValue()) as { ms: number; rows: number; error?: string };
+  if (done.error) throw new Error(`The bare start failed: ${done.error}`);
+  return { page, ms: done.ms, rows: done.rows };
+}
+
 /** §5b: opening the app on a profile with many counters, until the list shows them. */
 export async function measureColdApp(
   bench: Bench,
@@ -65,24 +110,7 @@ export async function measureColdApp(
   const render: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     await closePages(bench, context);
-    const page = await context.newPage();
-    await page.goto(bench.origin, { waitUntil: 'commit' });
-    // performance.now() counts from this navigation's start.
-    // Shown: every card of a short list, or a long list's first window, whose cards carry the
-    // list's size (the virtual grid renders only what is near the screen).
-    const shown = await page.waitForFunction(
-      (n) =>
-        (document.querySelectorAll('ul[aria-label="Counters"] > li').length >= n ||
-          Number(
-            document
-              .querySelector('[aria-label="Counters"] [aria-setsize]')
-              ?.getAttribute('aria-setsize'),
-          ) >= n) &&
-        performance.now(),
-      counters,
-      { polling: 'raf', timeout: 60_000 },
-    );
-    render.push((await shown.jsonValue()) as number);
+    render.push((await listShown(context, bench.origin, counters)).ms);
   }
   // The baseline: a bare page and SharedWorker that open the same database and read the same
   // rows (bench/static/cold-page.js), timed the same way, in the same profile.
@@ -90,16 +118,7 @@ export async function measureColdApp(
   let rows = 0;
   for (let i = 0; i < REPEATS; i++) {
     await closePages(bench, context);
-    const page = await context.newPage();
-    await page.goto(`${bench.origin}/bench/cold-page.html`, { waitUntil: 'commit' });
-    const done = (await (
-      await page.waitForFunction(
-        () => (globalThis as { bareStart?: unknown }).bareStart,
-        undefined,
-        { polling: 'raf', timeout: 60_000 },
-      )
-    ).jsonValue()) as { ms: number; rows: number; error?: string };
-    if (done.error) throw new Error(`The bare start failed: ${done.error}`);
+    const done = await bareShown(context, `${bench.origin}/bench/cold-page.html`);
     bare.push(done.ms);
     rows = done.rows;
   }
@@ -134,50 +153,20 @@ export async function measureWarmApp(
   counters: number,
 ): Promise<Row[]> {
   bench.log(`§5 second tab: app with ${counters} counters, the engine running, ${REPEATS} times`);
-  const shown = async (page: Page) =>
-    (await (
-      await page.waitForFunction(
-        (n) =>
-          (document.querySelectorAll('ul[aria-label="Counters"] > li').length >= n ||
-            Number(
-              document
-                .querySelector('[aria-label="Counters"] [aria-setsize]')
-                ?.getAttribute('aria-setsize'),
-            ) >= n) &&
-          performance.now(),
-        counters,
-        { polling: 'raf', timeout: 60_000 },
-      )
-    ).jsonValue()) as number;
   await closePages(bench, context);
-  const first = await context.newPage();
-  await first.goto(bench.origin);
-  await shown(first);
+  await listShown(context, bench.origin, counters);
   const app: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    const page = await context.newPage();
-    await page.goto(bench.origin, { waitUntil: 'commit' });
-    app.push(await shown(page));
+    const { page, ms } = await listShown(context, bench.origin, counters);
+    app.push(ms);
     await page.close();
   }
   await closePages(bench, context);
-  const bareTime = async () => {
-    const page = await context.newPage();
-    await page.goto(`${bench.origin}/bench/cold-page.html?warm`, { waitUntil: 'commit' });
-    const done = (await (
-      await page.waitForFunction(
-        () => (globalThis as { bareStart?: unknown }).bareStart,
-        undefined,
-        { polling: 'raf', timeout: 60_000 },
-      )
-    ).jsonValue()) as { ms: number; rows: number; error?: string };
-    if (done.error) throw new Error(`The bare start failed: ${done.error}`);
-    return { page, ms: done.ms };
-  };
-  const kept = await bareTime();
+  const warmUrl = `${bench.origin}/bench/cold-page.html?warm`;
+  const kept = await bareShown(context, warmUrl);
   const bare: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    const { page, ms } = await bareTime();
+    const { page, ms } = await bareShown(context, warmUrl);
     bare.push(ms);
     await page.close();
   }

@@ -136,11 +136,12 @@ export class EngineHost {
       // Its files could not be fetched (the network went away in the middle of an update, with
       // nothing cached): the counters still work here; sync says why it does not.
       console.error('Tally: sync could not be loaded', error);
-      this.syncMissing = new TallyError(
+      const missing = new TallyError(
         'unavailable',
         'Sync could not be loaded. Reload Tally while online to sync again; counting works meanwhile.',
       );
-      this.broadcast(this.syncMissingUpdate(), 'sync');
+      this.syncMissing = missing;
+      this.broadcast(EngineHost.syncMissingUpdate(missing), 'sync');
       return engine;
     }
     const { SyncManager, IndexedDBSyncStorage } = code;
@@ -170,14 +171,8 @@ export class EngineHost {
   }
 
   /** What sync subscribers are told when sync's code could not be loaded. */
-  private syncMissingUpdate(): SyncUpdate {
-    return {
-      type: 'sync',
-      state: 'off',
-      pending: 0,
-      lastError: this.syncMissing?.message ?? 'Sync is not available.',
-      rejected: [],
-    };
+  private static syncMissingUpdate(missing: TallyError): SyncUpdate {
+    return { type: 'sync', state: 'off', pending: 0, lastError: missing.message, rejected: [] };
   }
 
   private async syncReady(): Promise<SyncManager> {
@@ -307,7 +302,7 @@ export class EngineHost {
     if (topic.topic === 'sync') {
       this.subscriptions.set(id, subscription);
       if (this.sync) this.send(id, this.sync.current());
-      else if (this.syncMissing) this.send(id, this.syncMissingUpdate());
+      else if (this.syncMissing) this.send(id, EngineHost.syncMissingUpdate(this.syncMissing));
       return id;
     }
     const { stream } = topic;

@@ -361,28 +361,8 @@ export class Engine {
    * A based stream's history below its base, read from the server, stored: the stream is whole
    * here from then on. In turn with its commands. False when it was not based (any more).
    */
-  fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
-    const filled = this.fillBaseNow(stream, events);
-    // A history shown from the base (worker/engine-host.ts) is whole now, however it was read.
-    void filled.then(
-      (done) => {
-        if (done) for (const listener of this.baseFilled) listener(stream);
-      },
-      () => undefined,
-    );
-    return filled;
-  }
-
-  /** Told, with its stream, each time a based stream's history below its base is stored. */
-  onBaseFilled(listener: (stream: StreamId) => void): () => void {
-    this.baseFilled.add(listener);
-    return () => this.baseFilled.delete(listener);
-  }
-
-  private readonly baseFilled = new Set<(stream: StreamId) => void>();
-
-  private fillBaseNow(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
-    return this.track(async () => {
+  async fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
+    const filled = await this.track(async () => {
       const record = await this.db.get('bases', stream);
       if (!record) return false;
       // The server is an edge: its history must fold to exactly what this device joined at.
@@ -398,7 +378,18 @@ export class Engine {
         this.store.fillBase(stream, events),
       );
     });
+    // A history shown from the base (worker/engine-host.ts) is whole now, however it was read.
+    if (filled) for (const listener of this.baseFilled) listener(stream);
+    return filled;
   }
+
+  /** Told, with its stream, each time a based stream's history below its base is stored. */
+  onBaseFilled(listener: (stream: StreamId) => void): () => void {
+    this.baseFilled.add(listener);
+    return () => this.baseFilled.delete(listener);
+  }
+
+  private readonly baseFilled = new Set<(stream: StreamId) => void>();
 
   /** Every stream based here: joined from a snapshot, its history below not read yet. */
   bases(): Promise<BaseInfo[]> {
