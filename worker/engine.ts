@@ -129,6 +129,7 @@ export class Engine {
       maxBatch: options.maxBatch,
       maxCached: options.maxCached,
     });
+    await store.recoverRows();
     // The device's id and the views are read side by side (read-only transactions run at once).
     const [device, views] = await Promise.all([
       options.device ?? deviceId(db),
@@ -281,7 +282,7 @@ export class Engine {
       this.store.forgetCached(stream);
       let notice;
       try {
-        notice = await forgetStream(this.db, this.models, stream, options);
+        notice = await this.store.beside(() => forgetStream(this.db, this.models, stream, options));
       } finally {
         this.store.forgetCached(stream);
       }
@@ -461,11 +462,15 @@ export class Engine {
   async stop(): Promise<void> {
     this.closed_ = true;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    // Rows still behind the appends are written now; if that fails, the next start folds them.
+    await this.store.writeRows().catch(() => undefined);
+    this.store.close();
     this.db.close();
   }
 
   close(): void {
     this.closed_ = true;
+    this.store.close();
     this.db.close();
   }
 

@@ -24,6 +24,7 @@ import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { receiveInTransaction } from './receive.ts';
+import { RowsBehind, recoverRows } from './rows-behind.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -51,8 +52,9 @@ const MAX_TRANSACTIONS_IN_FLIGHT = 2;
 /** How many stream ids the store keeps to answer loads of new streams without a read. */
 const MAX_KNOWN_STREAMS = 250_000;
 const APPEND_STORES = ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'] as const;
-/** What a commit without a snapshot writes. */
-const COMMAND_STORES = APPEND_STORES.filter((store) => store !== 'snapshots');
+/** What a commit decided without a read writes (its rows are written behind, `RowsBehind`). */
+const COMMAND_STORES = APPEND_STORES.filter((store) => store !== 'snapshots' && store !== 'views');
+const SNAPSHOT_STORES = APPEND_STORES.filter((store) => store !== 'views');
 const allVersions = (stream: StreamId, from = 1) =>
   IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
 
@@ -73,6 +75,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   /** A transaction is reading what it needs: nothing else starts until it has decided. */
   private reading = false;
   private readonly cache: AppendCache;
+  private readonly rowsBehind: RowsBehind;
   private loading = false;
   private loads: {
     readonly stream: StreamId;
@@ -103,6 +106,58 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     this.models = options.models;
     this.maxBatch = options.maxBatch ?? 2_000;
     this.cache = new AppendCache(options.maxCached ?? 2_000);
+    this.rowsBehind = new RowsBehind(this.db, (error) =>
+      console.warn(
+        'Tally: the read models could not be written; they are kept and tried again.',
+        error,
+      ),
+    );
+  }
+
+  /**
+   * Before any view is read: the rows of appends whose rows were still waiting when the worker
+   * last stopped are folded again (worker/rows-behind.ts).
+   */
+  async recoverRows(): Promise<void> {
+    this.rowsBehind.wholeAt(
+      await recoverRows(this.db, (record) => this.decodeRecord(record), this.models),
+    );
+  }
+
+  /** Rows written behind the appends: written now. Resolves once they are stored. */
+  writeRows(): Promise<void> {
+    return this.rowsBehind.write();
+  }
+
+  /** Row-writing transactions so far; a figure for tests. */
+  get rowTransactions(): number {
+    return this.rowsBehind.transactions;
+  }
+
+  /** The database is closing: nothing more is written behind. */
+  close(): void {
+    this.rowsBehind.stop();
+  }
+
+  /**
+   * Runs `write`, which must create its transaction before its first await, with no append in
+   * flight and every row written behind the appends stored first: how everything that reads or
+   * writes rows, or moves the position, beside the appends sees the rows whole and leaves them
+   * whole (docs/architecture.md, "Rows written behind"). Appends created after it run after
+   * its transaction.
+   */
+  async beside<T>(write: () => Promise<T>): Promise<T> {
+    this.held++;
+    let running: Promise<T>;
+    try {
+      while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+      await this.rowsBehind.write();
+      running = write();
+    } finally {
+      this.held--;
+      queueMicrotask(() => this.flush());
+    }
+    return running;
   }
 
   /** Told after every completed transaction that wrote something, with what it wrote. */
@@ -164,12 +219,14 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     this.mayWrite(stream);
     let result;
     try {
-      result = await receiveInTransaction<E>(
-        { db: this.db, decode: (record) => this.decodeRecord(record), projections: this.models },
-        stream,
-        events,
-        rebase,
-        options.recheck === true,
+      result = await this.beside(() =>
+        receiveInTransaction<E>(
+          { db: this.db, decode: (record) => this.decodeRecord(record), projections: this.models },
+          stream,
+          events,
+          rebase,
+          options.recheck === true,
+        ),
       );
     } finally {
       this.cache.forget(stream);
@@ -191,7 +248,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     }
     let installed;
     try {
-      installed = await installBases(this.db, space, snapshots);
+      installed = await this.beside(() => installBases(this.db, space, snapshots));
     } finally {
       for (const { snapshot } of snapshots) this.cache.forget(snapshot.stream);
     }
@@ -207,7 +264,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   async fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
     this.cache.forget(stream);
     try {
-      const { filled } = await fillBase(this.db, stream, events);
+      const { filled } = await this.beside(() => fillBase(this.db, stream, events));
       if (filled) this.transactions++;
       return filled;
     } finally {
@@ -263,6 +320,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     this.held++;
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
+      await this.rowsBehind.write();
       this.cache.clear();
       for (const commit of commits) this.mayWrite(commit.stream);
       const raw = this.begin(APPEND_STORES);
@@ -277,7 +335,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         throw failed;
       }
       const damaged: TallyError[] = [];
-      writeAppend(raw, plan, read.seq + 1, damaged);
+      // Its rows go with its events: nothing is behind now, and nothing is left behind.
+      writeAppend(raw, plan, read.seq + 1, damaged, { rows: true });
       try {
         await done;
       } catch (error) {
@@ -309,6 +368,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   private async write(batch: readonly Waiting<E>[]): Promise<void> {
     const commits = batch.map((waiting) => waiting.commit);
     let plan: AppendPlan<E>;
+    /** This transaction's number, once it is decided. */
+    let planned: number | undefined;
     try {
       const epoch = this.cache.epoch;
       const expected = this.cache.seq;
@@ -321,7 +382,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         // narrower transaction is cheaper to open); `meta` is in every one, so every append
         // transaction still runs after the one created before it.
         plan = planAppendOn(commits, state, this.models);
-        raw = this.begin(plan.snapshots.length > 0 ? APPEND_STORES : COMMAND_STORES);
+        raw = this.begin(plan.snapshots.length > 0 ? SNAPSHOT_STORES : COMMAND_STORES);
         seq = expected! + 1;
         const guard = raw.objectStore('meta').get('append');
         guard.onsuccess = () => {
@@ -345,8 +406,12 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       }
       const done = completion(raw);
       const damaged: TallyError[] = [];
-      writeAppend(raw, plan, seq, damaged);
-      if (plan.events.length > 0) this.cache.seq = seq;
+      writeAppend(raw, plan, seq, damaged, { rows: false });
+      if (plan.events.length > 0) {
+        this.cache.seq = seq;
+        this.rowsBehind.planned(seq, plan.rows);
+        planned = seq;
+      }
       this.cache.learn(commits, state, plan, this.models);
       // A receive began meanwhile: it moves the position after this transaction.
       if (this.cache.epoch !== epoch) this.cache.position = undefined;
@@ -358,7 +423,10 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         throw damaged[0] ?? error;
       }
       this.transactions++;
+      if (plan.events.length > 0) this.rowsBehind.committed(seq, plan.position, plan.events.length);
     } catch (error) {
+      // It, and those after it (decided on it), wrote nothing; those before it may commit.
+      if (planned !== undefined) this.rowsBehind.failed(planned);
       this.failed(batch, error);
       return;
     }
@@ -410,7 +478,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     const missing = this.cache.missing(commits, this.models);
     const known = this.cache.known(commits, this.models);
     const streams = [...missing.streams];
-    const refs = [...missing.rows];
+    // A row an append decided and did not write yet is taken from there, not read.
+    const refs = [...missing.rows].filter(([k]) => {
+      const behind = this.rowsBehind.lookup(k);
+      if (behind === undefined) return true;
+      if (behind.value !== undefined) known.rows.set(k, behind.value);
+      return false;
+    });
     const meta = tx.objectStore('meta');
     const [headRecord, seqRecord, heads, rows] = await Promise.all([
       result<{ key?: string; position?: number } | undefined>(meta.get('head')),
@@ -602,7 +676,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     rows: readonly { readonly key: string; readonly value: Row }[];
     damaged: readonly TallyError[];
   }> {
-    const stored = await this.db.getAllFromIndex('views', 'byView', projection.view);
+    const stored = await this.beside(() =>
+      this.db.getAllFromIndex('views', 'byView', projection.view),
+    );
     const rows: { key: string; value: Row }[] = [];
     const damaged: TallyError[] = [];
     for (const row of stored) {
@@ -664,6 +740,7 @@ function writeAppend(
   plan: AppendPlan,
   seq: number,
   damaged: TallyError[],
+  options: { readonly rows: boolean },
 ): void {
   if (plan.events.length === 0) return;
   const events = raw.objectStore('events');
@@ -698,11 +775,13 @@ function writeAppend(
       };
     }
   for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
+  const meta = raw.objectStore('meta');
+  meta.put({ key: 'head', position: plan.position });
+  meta.put({ key: 'append', seq });
+  if (!options.rows) return;
   const views = raw.objectStore('views');
   for (const { view, key, value } of plan.rows)
     if (value === undefined) views.delete([view, key]);
     else views.put({ view, key, value } satisfies ViewRow);
-  const meta = raw.objectStore('meta');
-  meta.put({ key: 'head', position: plan.position });
-  meta.put({ key: 'append', seq });
+  meta.put({ key: 'rows', position: plan.position });
 }

@@ -1,0 +1,243 @@
+import fc from 'fast-check';
+import { unwrap } from 'idb';
+import { describe, expect, it } from 'vitest';
+import type { EventEnvelope } from '../../core/envelope.ts';
+import type { CounterEvent } from '../../core/models/counter/decider.ts';
+import type { Engine } from '../../worker/engine.ts';
+import { counterId, engineFixture, listCounters, openEngine } from '../helpers/engine.ts';
+
+const open = engineFixture();
+
+const strip = ({ position: _, ...event }: EventEnvelope & { position?: number }) =>
+  event as EventEnvelope<CounterEvent>;
+
+/** The rows as stored, without asking the engine (which writes what is behind first). */
+async function storedValues(engine: Engine): Promise<Map<string, number>> {
+  const rows = await engine.db.getAllFromIndex('views', 'byView', 'counters');
+  return new Map(rows.map((row) => [row.key, (row.value as { value: number }).value]));
+}
+
+const metaPosition = async (engine: Engine, key: 'rows' | 'head') => {
+  const record = (await engine.db.get('meta', key)) as { position?: number } | undefined;
+  return record?.position;
+};
+
+/** Every counter's row agrees with its history: each event counted once, none missed. */
+async function expectExact(engine: Engine, streams: readonly string[]): Promise<void> {
+  const rows = new Map((await listCounters(engine)).map((row) => [row.id, row]));
+  for (const stream of streams) {
+    const history = await engine.history(stream);
+    expect(history.map((h) => h.version)).toEqual(history.map((_, i) => i + 1));
+    expect(rows.get(stream)?.value).toBe(history.at(-1)?.value);
+    expect(rows.get(stream)?.version).toBe(history.length);
+  }
+}
+
+describe('read-model rows written behind the appends', () => {
+  it('an engine that stops before its rows are written shows every count at its next start', async () => {
+    const first = await open();
+    const ids = [1, 2, 3].map(counterId);
+    for (const [i, id] of ids.entries()) await first.execute(id, { type: 'create', name: `S${i}` });
+    await first.store.writeRows();
+    await Promise.all(
+      ids.flatMap((id, i) =>
+        Array.from({ length: 5 + i }, () => first.execute(id, { type: 'increment' })),
+      ),
+    );
+    // Acked, and not written to the rows yet: the stored rows still say 0.
+    expect([...(await storedValues(first)).values()]).toEqual([0, 0, 0]);
+    const name = first.db.name;
+    first.close();
+
+    const second = await open({ dbName: name });
+    expect(await metaPosition(second, 'rows')).toBe(await metaPosition(second, 'head'));
+    expect([...(await storedValues(second)).values()]).toEqual([5, 6, 7]);
+    expect((await listCounters(second)).map((row) => row.value)).toEqual([5, 6, 7]);
+    // And it carries on from there.
+    expect(await second.execute(ids[0]!, { type: 'increment' })).toMatchObject({ version: 7 });
+    await expectExact(second, ids);
+  });
+
+  it('rows are written together, later: a thousand presses of one counter are one row written', async () => {
+    const engine = await open();
+    const id = counterId(1);
+    await engine.execute(id, { type: 'create', name: 'Hot' });
+    await engine.store.writeRows();
+    const before = engine.store.rowTransactions;
+    await Promise.all(
+      Array.from({ length: 1_000 }, () => engine.execute(id, { type: 'increment' })),
+    );
+    await engine.store.writeRows();
+    expect(engine.store.rowTransactions - before).toBeLessThanOrEqual(2);
+    expect((await storedValues(engine)).get(id)).toBe(1_000);
+    expect(await metaPosition(engine, 'rows')).toBe(1_001);
+  });
+
+  it('a store from a build that wrote rows with their events is whole at its head', async () => {
+    const first = await open();
+    const id = counterId(1);
+    await first.execute(id, { type: 'create', name: 'Old' });
+    await first.execute(id, { type: 'increment' });
+    await first.store.writeRows();
+    await first.db.delete('meta', 'rows');
+    const name = first.db.name;
+    first.close();
+    const second = await open({ dbName: name });
+    expect(await metaPosition(second, 'rows')).toBe(2);
+    expect((await listCounters(second)).map((row) => row.value)).toEqual([1]);
+  });
+
+  it('a row transaction that fails keeps its rows and writes them the next time', async () => {
+    const engine = await open();
+    const id = counterId(1);
+    await engine.execute(id, { type: 'create', name: 'Kept' });
+    await engine.store.writeRows();
+    await engine.execute(id, { type: 'increment' });
+    const db = unwrap(engine.db);
+    const original = IDBDatabase.prototype.transaction;
+    let failed = 0;
+    db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
+      const tx = original.apply(this, args);
+      const stores = [args[0]].flat();
+      if (stores.includes('views') && args[1] === 'readwrite') {
+        failed++;
+        queueMicrotask(() => tx.abort());
+      }
+      return tx;
+    } as typeof original;
+    try {
+      await expect(engine.store.writeRows()).rejects.toBeDefined();
+    } finally {
+      delete (db as Partial<IDBDatabase>).transaction;
+    }
+    expect(failed).toBe(1);
+    expect((await storedValues(engine)).get(id)).toBe(0);
+    await engine.execute(id, { type: 'increment' });
+    await engine.store.writeRows();
+    expect((await storedValues(engine)).get(id)).toBe(2);
+    await expectExact(engine, [id]);
+  });
+
+  it('whatever mix of counting, the server’s events and restarts, every row counts each event once', async () => {
+    type Op =
+      | { kind: 'count'; stream: number; times: number }
+      | { kind: 'echo'; stream: number }
+      | { kind: 'theirs'; stream: number }
+      | { kind: 'remote'; stream: number }
+      | { kind: 'restart' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({
+        kind: fc.constant('count' as const),
+        stream: fc.integer({ min: 0, max: 2 }),
+        times: fc.integer({ min: 1, max: 6 }),
+      }),
+      fc.record({ kind: fc.constant('echo' as const), stream: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ kind: fc.constant('theirs' as const), stream: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ kind: fc.constant('remote' as const), stream: fc.integer({ min: 0, max: 1 }) }),
+      fc.constant({ kind: 'restart' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        // Each group runs at once: counting, receiving and restarting overlap.
+        fc.array(fc.array(op, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 8 }),
+        async (groups) => {
+          const mine = [0, 1, 2].map((i) => counterId(`m${i}`));
+          const remote = [0, 1].map((i) => counterId(`r${i}`));
+          let engine = await openEngine();
+          const other = await openEngine({ device: 'device-other-1' });
+          let theirs = 0;
+          try {
+            for (const [i, id] of mine.entries())
+              await engine.execute(id, { type: 'create', name: `M${i}` });
+            const made = [false, false];
+            const receiveRemote = async (target: Engine, i: number) => {
+              const id = remote[i]!;
+              if (!made[i]) await other.execute(id, { type: 'create', name: `R${i}` });
+              else await other.execute(id, { type: 'increment' });
+              made[i] = true;
+              // What this device holds of it already is not sent again (as the feed would).
+              const held = (await target.store.readStream(id)).length;
+              const events = (await other.store.readStream(id)).slice(held);
+              await target.receive(id, events.map(strip));
+            };
+            const heldRemote = async () => {
+              const held: string[] = [];
+              for (const id of remote)
+                if ((await engine.store.readStream(id)).length > 0) held.push(id);
+              return held;
+            };
+            // The server is one history per stream: what it sends for one stream goes in turn.
+            const turns = new Map<string, Promise<unknown>>();
+            const inTurn = (id: string, work: () => Promise<unknown>) => {
+              const run = (turns.get(id) ?? Promise.resolve()).catch(() => undefined).then(work);
+              turns.set(id, run);
+              return run;
+            };
+            for (const group of groups) {
+              const target = engine;
+              const restarts = group.some((o) => o.kind === 'restart');
+              const work = group.map(async (o): Promise<void> => {
+                if (o.kind === 'count') {
+                  await Promise.all(
+                    Array.from({ length: o.times }, () =>
+                      target.execute(mine[o.stream]!, { type: 'increment' }),
+                    ),
+                  );
+                } else if (o.kind === 'echo') {
+                  const id = mine[o.stream]!;
+                  await inTurn(id, async () => {
+                    const confirmed = await target.confirmedOf(id);
+                    const pending = (await target.store.readStream(id)).filter(
+                      (e) => e.version > confirmed,
+                    );
+                    if (pending.length > 0) await target.receive(id, pending.map(strip));
+                  });
+                } else if (o.kind === 'theirs') {
+                  // Another device's increment at our first pending version: a rebase.
+                  const id = mine[o.stream]!;
+                  await inTurn(id, async () => {
+                    const confirmed = await target.confirmedOf(id);
+                    const first = (await target.store.readStream(id)).find(
+                      (e) => e.version === confirmed + 1,
+                    );
+                    if (!first || first.type !== 'Incremented') return;
+                    theirs++;
+                    await target.receive(id, [
+                      {
+                        ...strip(first),
+                        id: `evt-theirs-${String(theirs).padStart(6, '0')}`,
+                        meta: {
+                          ...first.meta,
+                          device: 'device-other-2',
+                          command: `cmd-theirs-${String(theirs).padStart(6, '0')}`,
+                        },
+                      },
+                    ]);
+                  });
+                } else if (o.kind === 'remote')
+                  await inTurn(remote[o.stream]!, () => receiveRemote(target, o.stream));
+              });
+              if (restarts) {
+                // Stops as a crash would: with whatever is in flight, and rows behind.
+                const name = target.db.name;
+                target.close();
+                await Promise.allSettled(work);
+                engine = await openEngine({ dbName: name });
+              } else await Promise.all(work);
+            }
+            await expectExact(engine, [...mine, ...(await heldRemote())]);
+            // The same once more after a restart: what the start folded is exact too.
+            const name = engine.db.name;
+            engine.close();
+            engine = await openEngine({ dbName: name });
+            await expectExact(engine, [...mine, ...(await heldRemote())]);
+          } finally {
+            engine.close();
+            other.close();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
