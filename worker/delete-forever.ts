@@ -23,7 +23,10 @@ export async function deleteForever(
   const refused = model.deletion.refuse(state);
   if (refused) throw new TallyError('rejected', refused);
   const name = model.label(state, []) ?? 'It';
-  const pending = await engine.db.countFromIndex('outbox', 'byStream', stream);
+  // The outbox is written behind the appends: read beside them.
+  const pending = await engine.store.beside(() =>
+    engine.db.countFromIndex('outbox', 'byStream', stream),
+  );
   const syncing = sync !== undefined && sync.current().state !== 'off';
   if (pending > 0 && syncing)
     throw new TallyError(

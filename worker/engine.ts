@@ -129,7 +129,7 @@ export class Engine {
       maxBatch: options.maxBatch,
       maxCached: options.maxCached,
     });
-    await store.recoverRows();
+    await store.recoverBehind();
     // The device's id and the views are read side by side (read-only transactions run at once).
     const [device, views] = await Promise.all([
       options.device ?? deviceId(db),
@@ -462,8 +462,8 @@ export class Engine {
   async stop(): Promise<void> {
     this.closed_ = true;
     if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    // Rows still behind the appends are written now; if that fails, the next start folds them.
-    await this.store.writeRows().catch(() => undefined);
+    // What is still behind the appends is written now; if that fails, the next start folds it.
+    await this.store.writeBehind().catch(() => undefined);
     this.store.close();
     this.db.close();
   }

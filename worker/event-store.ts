@@ -24,7 +24,7 @@ import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { receiveInTransaction } from './receive.ts';
-import { RowsBehind, recoverRows } from './rows-behind.ts';
+import { WrittenBehind, recoverBehind } from './written-behind.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -52,9 +52,12 @@ const MAX_TRANSACTIONS_IN_FLIGHT = 2;
 /** How many stream ids the store keeps to answer loads of new streams without a read. */
 const MAX_KNOWN_STREAMS = 250_000;
 const APPEND_STORES = ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'] as const;
-/** What a commit decided without a read writes (its rows are written behind, `RowsBehind`). */
-const COMMAND_STORES = APPEND_STORES.filter((store) => store !== 'snapshots' && store !== 'views');
-const SNAPSHOT_STORES = APPEND_STORES.filter((store) => store !== 'views');
+/**
+ * What a commit decided without a read writes: its events and the position (its heads, outbox
+ * entries and rows are written behind, `WrittenBehind`).
+ */
+const COMMAND_STORES = ['events', 'meta'] as const;
+const SNAPSHOT_STORES = ['events', 'meta', 'snapshots'] as const;
 const allVersions = (stream: StreamId, from = 1) =>
   IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
 
@@ -75,7 +78,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   /** A transaction is reading what it needs: nothing else starts until it has decided. */
   private reading = false;
   private readonly cache: AppendCache;
-  private readonly rowsBehind: RowsBehind;
+  private readonly behind: WrittenBehind;
   private loading = false;
   private loads: {
     readonly stream: StreamId;
@@ -106,52 +109,52 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     this.models = options.models;
     this.maxBatch = options.maxBatch ?? 2_000;
     this.cache = new AppendCache(options.maxCached ?? 2_000);
-    this.rowsBehind = new RowsBehind(this.db, (error) =>
+    this.behind = new WrittenBehind(this.db, (error) =>
       console.warn(
-        'Tally: the read models could not be written; they are kept and tried again.',
+        'Tally: the heads, outbox and read models could not be written; they are kept and tried again.',
         error,
       ),
     );
   }
 
   /**
-   * Before any view is read: the rows of appends whose rows were still waiting when the worker
-   * last stopped are folded again (worker/rows-behind.ts).
+   * At open, before anything is read: what appends decided beside their events and had not
+   * written when the worker last stopped is folded again (worker/written-behind.ts).
    */
-  async recoverRows(): Promise<void> {
-    this.rowsBehind.wholeAt(
-      await recoverRows(this.db, (record) => this.decodeRecord(record), this.models),
+  async recoverBehind(): Promise<void> {
+    this.behind.wholeAt(
+      await recoverBehind(this.db, (record) => this.decodeRecord(record), this.models),
     );
   }
 
-  /** Rows written behind the appends: written now. Resolves once they are stored. */
-  writeRows(): Promise<void> {
-    return this.rowsBehind.write();
+  /** What is written behind the appends, written now. Resolves once it is stored. */
+  writeBehind(): Promise<void> {
+    return this.behind.write();
   }
 
-  /** Row-writing transactions so far; a figure for tests. */
-  get rowTransactions(): number {
-    return this.rowsBehind.transactions;
+  /** Transactions that wrote what was behind the appends, so far; a figure for tests. */
+  get behindTransactions(): number {
+    return this.behind.transactions;
   }
 
   /** The database is closing: nothing more is written behind. */
   close(): void {
-    this.rowsBehind.stop();
+    this.behind.stop();
   }
 
   /**
    * Runs `write`, which must create its transaction before its first await, with no append in
-   * flight and every row written behind the appends stored first: how everything that reads or
-   * writes rows, or moves the position, beside the appends sees the rows whole and leaves them
-   * whole (docs/architecture.md, "Rows written behind"). Appends created after it run after
-   * its transaction.
+   * flight and everything written behind the appends stored first: how everything that reads
+   * or writes heads, the outbox or rows, or moves the position, beside the appends sees them
+   * whole and leaves them whole (docs/architecture.md, "Written behind the appends"). Appends
+   * created after it run after its transaction.
    */
   async beside<T>(write: () => Promise<T>): Promise<T> {
     this.held++;
     let running: Promise<T>;
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
-      await this.rowsBehind.write();
+      await this.behind.write();
       running = write();
     } finally {
       this.held--;
@@ -176,7 +179,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    */
   learnStreams(): void {
     this.learning = true;
-    const meanwhile = new Set<string>();
+    // Streams whose heads are still behind the appends are not in what is read.
+    const meanwhile = this.behind.streams();
     this.askedWhileLearning = meanwhile;
     this.streamsLearned = this.db.getAllKeys('streams').then(
       (keys) => {
@@ -320,7 +324,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     this.held++;
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
-      await this.rowsBehind.write();
+      await this.behind.write();
       this.cache.clear();
       for (const commit of commits) this.mayWrite(commit.stream);
       const raw = this.begin(APPEND_STORES);
@@ -335,8 +339,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         throw failed;
       }
       const damaged: TallyError[] = [];
-      // Its rows go with its events: nothing is behind now, and nothing is left behind.
-      writeAppend(raw, plan, read.seq + 1, damaged, { rows: true });
+      // Written whole with its events: nothing is behind now, and nothing is left behind.
+      writeAppend(raw, plan, read.seq + 1, damaged, { behind: false });
       try {
         await done;
       } catch (error) {
@@ -406,10 +410,10 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       }
       const done = completion(raw);
       const damaged: TallyError[] = [];
-      writeAppend(raw, plan, seq, damaged, { rows: false });
+      writeAppend(raw, plan, seq, damaged, { behind: true });
       if (plan.events.length > 0) {
         this.cache.seq = seq;
-        this.rowsBehind.planned(seq, plan.rows);
+        this.behind.planned(seq, plan);
         planned = seq;
       }
       this.cache.learn(commits, state, plan, this.models);
@@ -423,10 +427,10 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         throw damaged[0] ?? error;
       }
       this.transactions++;
-      if (plan.events.length > 0) this.rowsBehind.committed(seq, plan.position, plan.events.length);
+      if (plan.events.length > 0) this.behind.committed(seq, plan.position, plan.events.length);
     } catch (error) {
       // It, and those after it (decided on it), wrote nothing; those before it may commit.
-      if (planned !== undefined) this.rowsBehind.failed(planned);
+      if (planned !== undefined) this.behind.failed(planned);
       this.failed(batch, error);
       return;
     }
@@ -477,10 +481,15 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     // Both taken now, together: while the reads are out, the cache may drop a stream.
     const missing = this.cache.missing(commits, this.models);
     const known = this.cache.known(commits, this.models);
-    const streams = [...missing.streams];
-    // A row an append decided and did not write yet is taken from there, not read.
+    // A head or row an append decided and did not write yet is taken from there, not read.
+    const streams = [...missing.streams].filter((stream) => {
+      const head = this.behind.head(stream);
+      if (head === undefined) return true;
+      known.heads.set(stream, head);
+      return false;
+    });
     const refs = [...missing.rows].filter(([k]) => {
-      const behind = this.rowsBehind.lookup(k);
+      const behind = this.behind.row(k);
       if (behind === undefined) return true;
       if (behind.value !== undefined) known.rows.set(k, behind.value);
       return false;
@@ -563,9 +572,21 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     stream: StreamId,
     expected: { model: string; modelVersion: number },
   ): Promise<LoadedStream<E>> {
-    // Every append and receive writes the stream's head with its events: no head, no events.
-    // So a new stream (a counter being created) costs one read.
-    const head = await tx.objectStore('streams').get(stream);
+    // A receive writes the stream's head with its events, and an append's head is stored or
+    // still behind it (`WrittenBehind`): no head, no events. So a new stream (a counter being
+    // created) costs one read.
+    const stored = await tx.objectStore('streams').get(stream);
+    // A head still behind the appends is newer than the stored one (which keeps the base).
+    const behind = this.behind.head(stream);
+    const head: unknown =
+      behind === undefined
+        ? stored
+        : {
+            stream,
+            confirmed: behind.confirmed ?? NO_STREAM,
+            ...streamHeadSchema.safeParse(stored).data,
+            version: behind.version,
+          };
     if (head === undefined) {
       this.cache.prime(stream, NO_STREAM, NO_STREAM);
       return { snapshot: undefined, events: [] };
@@ -650,7 +671,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   async streamVersion(stream: StreamId): Promise<number> {
-    return (await this.db.get('streams', stream))?.version ?? NO_STREAM;
+    const head = await this.beside(() => this.db.get('streams', stream));
+    return head?.version ?? NO_STREAM;
   }
 
   /** All rows of a read model, validated as they are read back; throws on a damaged one. */
@@ -703,7 +725,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     const position = (record as { position?: unknown } | null)?.position;
     if (typeof position !== 'number' || !Number.isInteger(position) || position < 1)
       throw new TallyError('invalid', 'A stored event has no valid position.');
-    const { position: _, ...envelope } = record as Record<string, unknown>;
+    // A command's first event also carries the command (`writeAppend`): not part of the event.
+    const { position: _, commands: __, ...envelope } = record as Record<string, unknown>;
     return { ...(this.models.decode(envelope) as EventEnvelope<E>), position };
   }
 }
@@ -740,11 +763,23 @@ function writeAppend(
   plan: AppendPlan,
   seq: number,
   damaged: TallyError[],
-  options: { readonly rows: boolean },
+  options: { readonly behind: boolean },
 ): void {
   if (plan.events.length === 0) return;
+  // Each command's first event carries the command, so what is written behind (its outbox
+  // entry) can be made again from the events alone (worker/written-behind.ts).
+  const commandOf = new Map<string, readonly unknown[]>();
+  for (const entry of plan.outbox) commandOf.set(entry.events[0]!.id, entry.commands);
   const events = raw.objectStore('events');
-  for (const event of plan.events) events.add(event);
+  for (const event of plan.events) {
+    const commands = commandOf.get(event.id);
+    events.add(commands === undefined ? event : { ...event, commands });
+  }
+  for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
+  const meta = raw.objectStore('meta');
+  meta.put({ key: 'head', position: plan.position });
+  meta.put({ key: 'append', seq });
+  if (options.behind) return;
   const outbox = raw.objectStore('outbox');
   for (const entry of plan.outbox) outbox.add(entry);
   const streams = raw.objectStore('streams');
@@ -774,14 +809,9 @@ function writeAppend(
         }
       };
     }
-  for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
-  const meta = raw.objectStore('meta');
-  meta.put({ key: 'head', position: plan.position });
-  meta.put({ key: 'append', seq });
-  if (!options.rows) return;
   const views = raw.objectStore('views');
   for (const { view, key, value } of plan.rows)
     if (value === undefined) views.delete([view, key]);
     else views.put({ view, key, value } satisfies ViewRow);
-  meta.put({ key: 'rows', position: plan.position });
+  meta.put({ key: 'whole', position: plan.position });
 }

@@ -14,10 +14,11 @@ export type MetaRecord =
    */
   | { readonly key: 'append'; readonly seq: number }
   /**
-   * The position up to which the stored read-model rows are whole: appends write their rows
-   * behind them (worker/rows-behind.ts), and a start folds the events after it again.
+   * The position up to which the stored heads, outbox and read-model rows are whole: appends
+   * write them behind their events (worker/written-behind.ts), and a start folds the events
+   * after it again.
    */
-  | { readonly key: 'rows'; readonly position: number }
+  | { readonly key: 'whole'; readonly position: number }
   | { readonly key: 'device'; readonly device: string }
   | ({ readonly key: 'sync' } & SyncSettings)
   /** The position in the space feed up to which every entry is applied here. */
@@ -44,7 +45,7 @@ export interface TallyDB extends DBSchema {
   snapshots: { key: string; value: Snapshot };
   /** Rows of every read model, keyed by [view, key]. */
   views: { key: [string, string]; value: ViewRow; indexes: { byView: string } };
-  /** Single records: `head`, `append`, `rows`, `device`, `sync` (the joined space), `cursor` (the feed's) and `join`. */
+  /** Single records: `head`, `append`, `whole`, `device`, `sync` (the joined space), `cursor` (the feed's) and `join`. */
   meta: { key: string; value: MetaRecord };
   /** Commands whose events the server has not accepted yet (docs/architecture.md, "Sync rules"). */
   outbox: { key: number; value: OutboxRow; indexes: { byStream: string } };

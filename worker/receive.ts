@@ -268,9 +268,9 @@ async function write<E extends AnyEvent>(
   ops.push(tx.objectStore('streams').put(writes.head));
   if (writes.dropSnapshot) ops.push(tx.objectStore('snapshots').delete(writes.head.stream));
   ops.push(tx.objectStore('meta').put({ key: 'head', position: writes.position }));
-  // Received beside the appends with every row whole (IndexedDBEventStore.beside): the rows
-  // written here leave them whole at the new position.
-  ops.push(tx.objectStore('meta').put({ key: 'rows', position: writes.position }));
+  // Received beside the appends with everything written behind them stored
+  // (IndexedDBEventStore.beside): what is written here leaves it whole at the new position.
+  ops.push(tx.objectStore('meta').put({ key: 'whole', position: writes.position }));
   const views = tx.objectStore('views');
   for (const { view, key, value } of writes.rows)
     ops.push(value === undefined ? views.delete([view, key]) : views.put({ view, key, value }));

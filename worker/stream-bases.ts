@@ -193,8 +193,8 @@ export async function fillBase(
       tx.objectStore('streams').put(whole),
       tx.objectStore('bases').delete(stream),
       tx.objectStore('meta').put({ key: 'head', position }),
-      // The base's rows count these events already: the rows are whole at the new position.
-      tx.objectStore('meta').put({ key: 'rows', position }),
+      // The base's head and rows count these events already: whole at the new position.
+      tx.objectStore('meta').put({ key: 'whole', position }),
     ];
     await Promise.all([...ops, tx.done]);
     return { filled: true, stored };

@@ -170,6 +170,8 @@ export class SyncClient {
     if (!this.running || this.pushing || !this.online || !this.caughtUp) void this.refreshPending();
     if (!this.running || this.pushing) return;
     this.pushing = true;
+    // Said at once: a commit waiting to go out is not "synced", even before its push is read.
+    this.emit();
     this.pushDone = this.pushLoop().finally(() => {
       this.pushing = false;
       this.emit();

@@ -341,6 +341,13 @@ export class SyncManager {
   }
 
   private async refresh(): Promise<void> {
+    // The client's state is taken at once, so `current()` never lags behind it (a commit
+    // waiting to go out is "syncing" before the rejections are read); listeners hear it whole.
+    const now = this.client;
+    if (now) {
+      const { lastError: _, ...rest } = this.latest;
+      this.latest = { ...rest, ...now.status(), space: now.config.space };
+    }
     let rejected;
     try {
       rejected = await this.storage.readRejections();

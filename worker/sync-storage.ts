@@ -24,22 +24,28 @@ export class IndexedDBSyncStorage implements SyncStorage {
     this.decode = (record) => engine.store.decodeRecord(record);
   }
 
-  readPush = (skip?: ReadonlySet<StreamId>) => readPush(this.db, this.decode, skip);
+  // The outbox and heads are written behind the appends (worker/written-behind.ts): what reads
+  // or writes them here does so beside the appends, after what is behind is stored.
+  readPush = (skip?: ReadonlySet<StreamId>) =>
+    this.engine.store.beside(() => readPush(this.db, this.decode, skip));
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
-  pendingCount = async (skip?: ReadonlySet<StreamId>) => {
-    const tx = this.db.transaction('outbox', 'readonly');
-    const [all, ...skipped] = await Promise.all([
-      tx.store.count(),
-      ...[...(skip ?? [])].map((stream) => tx.store.index('byStream').count(stream)),
-    ]);
-    return all - skipped.reduce((sum, n) => sum + n, 0);
-  };
+  pendingCount = (skip?: ReadonlySet<StreamId>) =>
+    this.engine.store.beside(async () => {
+      const tx = this.db.transaction('outbox', 'readonly');
+      const [all, ...skipped] = await Promise.all([
+        tx.store.count(),
+        ...[...(skip ?? [])].map((stream) => tx.store.index('byStream').count(stream)),
+      ]);
+      return all - skipped.reduce((sum, n) => sum + n, 0);
+    });
   readSettings = () => readSyncConfig(this.db);
   writeSettings = (settings: SyncSettings) => writeSyncConfig(this.db, settings);
   clearSettings = () =>
-    forgetSpace(this.db, this.decode, (events) =>
-      this.engine.models.modelOf(events[0]!.stream).commandsOf(events),
+    this.engine.store.beside(() =>
+      forgetSpace(this.db, this.decode, (events) =>
+        this.engine.models.modelOf(events[0]!.stream).commandsOf(events),
+      ),
     );
   readFeedCursor = (space: string) => readCursor(this.db, space);
   writeFeedCursor = (space: string, cursor: string) => writeCursor(this.db, space, cursor);

@@ -74,21 +74,13 @@ async function openShaped() {
 
 async function commandWrites(durability = 'strict') {
   const db = await openShaped();
-  // The rows are written behind the command's transaction (worker/rows-behind.ts): not here.
-  const tx = db.transaction(['events', 'streams', 'meta', 'outbox'], 'readwrite', {
-    durability,
-  });
+  // The outbox entry, head and row are written behind the command's transaction
+  // (worker/written-behind.ts): not here.
+  const tx = db.transaction(['events', 'meta'], 'readwrite', { durability });
   const version = ++shapedVersion;
   const e = { ...event(version), stream: `counter-shaped-${performance.timeOrigin}` };
   tx.objectStore('meta').get('append');
-  tx.objectStore('events').add(e);
-  tx.objectStore('outbox').add({
-    commandId: e.meta.command,
-    stream: e.stream,
-    commands: [{ type: 'increment' }],
-    events: [{ id: e.id, version }],
-  });
-  tx.objectStore('streams').put({ stream: e.stream, version, confirmed: 0 });
+  tx.objectStore('events').add({ ...e, commands: [{ type: 'increment' }] });
   tx.objectStore('meta').put({ key: 'head', position: version });
   tx.objectStore('meta').put({ key: 'append', seq: version });
   await done(tx);
@@ -97,56 +89,58 @@ async function commandWrites(durability = 'strict') {
 /**
  * `n` commands' writes, `perTx` to a strict transaction, over `streams` streams, in the
  * engine-shaped database: `shape` 'engine' writes what the engine writes for each (the event,
- * its outbox row, the stream's head; the position and the guard once per transaction; and, as
- * the engine writes them behind, each stream's row once per 5,000 events in a relaxed
- * transaction); 'events' only the event, with its index. Answers ms. Where the engine's
- * throughput gap lies.
+ * carrying its command; the position and the guard once per transaction), and, as the engine
+ * writes them behind its appends, each command's outbox entry and each stream's head and row
+ * once per 5,000 events in a relaxed transaction; 'events' only the event, with its index.
+ * Answers ms. Where the engine's throughput gap lies.
  */
 async function shapedBulk(n, perTx, streams, shape) {
   const db = await openShaped();
   const versions = new Map();
   const t0 = performance.now();
+  const heads = new Map();
   const rows = new Map();
-  let behind = 0;
-  const writeRows = async () => {
-    const tx = db.transaction(['views', 'meta'], 'readwrite', { durability: 'relaxed' });
+  let outbox = [];
+  const writeBehind = async () => {
+    const tx = db.transaction(['views', 'streams', 'outbox', 'meta'], 'readwrite', {
+      durability: 'relaxed',
+    });
     for (const row of rows.values()) tx.objectStore('views').put(row);
-    tx.objectStore('meta').put({ key: 'rows', position: shapedVersion });
+    for (const head of heads.values()) tx.objectStore('streams').put(head);
+    for (const entry of outbox) tx.objectStore('outbox').add(entry);
+    tx.objectStore('meta').put({ key: 'whole', position: shapedVersion });
     rows.clear();
-    behind = 0;
+    heads.clear();
+    outbox = [];
     await done(tx);
   };
   for (let written = 0; written < n; written += perTx) {
-    const tx = db.transaction(['events', 'streams', 'meta', 'outbox'], 'readwrite', {
-      durability: 'strict',
-    });
+    const tx = db.transaction(['events', 'meta'], 'readwrite', { durability: 'strict' });
     for (let i = written; i < Math.min(written + perTx, n); i++) {
       const stream = `counter-${shape}-${performance.timeOrigin}-${i % streams}`;
       const version = (versions.get(stream) ?? 0) + 1;
       versions.set(stream, version);
       const e = { ...event(++shapedVersion), stream, version };
-      tx.objectStore('events').add(e);
-      if (shape !== 'engine') continue;
-      tx.objectStore('outbox').add({
-        commandId: e.meta.command,
-        stream,
-        commands: [{ type: 'increment' }],
-        events: [{ id: e.id, version }],
-      });
-      tx.objectStore('streams').put({ stream, version, confirmed: 0 });
+      if (shape !== 'engine') {
+        tx.objectStore('events').add(e);
+        continue;
+      }
+      const commands = [{ type: 'increment' }];
+      tx.objectStore('events').add({ ...e, commands });
+      outbox.push({ commandId: e.meta.command, stream, commands, events: [{ id: e.id, version }] });
+      heads.set(stream, { stream, version, confirmed: 0 });
       rows.set(stream, {
         view: 'counters',
         key: stream,
         value: { id: stream, name: 'Shaped', value: version, createdAt: 1, updatedAt: Date.now() },
       });
-      behind++;
     }
     tx.objectStore('meta').put({ key: 'head', position: shapedVersion });
     tx.objectStore('meta').put({ key: 'append', seq: shapedVersion });
     await done(tx);
-    if (behind >= 5_000) await writeRows();
+    if (outbox.length >= 5_000) await writeBehind();
   }
-  if (rows.size > 0) await writeRows();
+  if (outbox.length > 0) await writeBehind();
   return performance.now() - t0;
 }
 

@@ -247,7 +247,7 @@ describe('joining a space from its snapshots', () => {
             const [first] = await b.engine.bases();
             await a.engine.execute(first!.stream, { type: 'archive' });
             await waitFor(
-              async () => (await a.engine.db.count('outbox')) === 0,
+              async () => (await a.engine.store.beside(() => a.engine.db.count('outbox'))) === 0,
               'the archive to reach the server',
             );
             await deleteForever(a.engine, a.sync, first!.stream);
@@ -348,7 +348,10 @@ describe('joining a space from its snapshots', () => {
     await synced(b);
     b.sync.setOnline(false);
     await a.engine.execute(gone, { type: 'archive' });
-    await waitFor(async () => (await a.engine.db.count('outbox')) === 0, 'the archive to sync');
+    await waitFor(
+      async () => (await a.engine.store.beside(() => a.engine.db.count('outbox'))) === 0,
+      'the archive to sync',
+    );
     await deleteForever(a.engine, a.sync, gone);
     // Leaving reads every counter's early history; the deleted one answers 404: it goes here too.
     await b.sync.leaveSpace();

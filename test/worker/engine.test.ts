@@ -146,9 +146,11 @@ describe('engine', () => {
     const id = counterId(5);
     await engine.execute(id, { type: 'create', name: 'Shared' });
     await engine.execute(id, { type: 'increment' });
+    await engine.store.writeBehind();
     // A second engine on the same database: the situation the Web Lock exists to prevent.
     const intruder = await open({ dbName: engine.db.name, device: 'device-intruder' });
     await intruder.execute(id, { type: 'increment' }); // loads at v2, writes v3
+    await intruder.store.writeBehind();
     const before = await dumpDatabase(engine.db);
     const stale = engine.execute(id, { type: 'increment' }); // still believes v2
     await expect(stale).rejects.toBeInstanceOf(TallyError);

@@ -8,6 +8,8 @@ describe('the engine’s own records, read back', () => {
   it('a damaged pending command is named, and nothing is pushed or rewritten', async () => {
     const engine = await open();
     await engine.execute(counterId(1), { type: 'create', name: 'Pending' });
+    // The outbox entry is written behind the append: stored now, to be damaged.
+    await engine.store.writeBehind();
     const [row] = await engine.db.getAll('outbox');
     await engine.db.put('outbox', { ...row!, events: 'lots' as never });
     const before = await dumpDatabase(engine.db);

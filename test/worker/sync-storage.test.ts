@@ -41,6 +41,7 @@ describe('the next push (readPush)', () => {
     const stream = counterId(1);
     await engine.execute(stream, { type: 'create', name: 'A' });
     await engine.execute(stream, { type: 'increment' });
+    await engine.store.writeBehind();
     // The create was accepted: its outbox entry is gone and the confirmed head moved.
     const [created] = await engine.db.getAll('outbox');
     await engine.db.delete('outbox', created!.seq!);
@@ -56,6 +57,7 @@ describe('the next push (readPush)', () => {
     const n = limits.maxStreamsPerPush + 1;
     for (let i = 1; i <= n; i++)
       await engine.execute(counterId(i), { type: 'create', name: `C${i}` });
+    await engine.store.writeBehind();
     // The first stream waits for a rebase: its pending create is not right after its head.
     await engine.db.put('streams', { stream: counterId(1), version: 1, confirmed: 5 });
     const push = summary(await new IndexedDBSyncStorage(engine).readPush());

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
+import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { counterId, engineFixture, listCounters, openEngine } from '../helpers/engine.ts';
 
 const open = engineFixture();
@@ -17,12 +18,15 @@ async function storedValues(engine: Engine): Promise<Map<string, number>> {
   return new Map(rows.map((row) => [row.key, (row.value as { value: number }).value]));
 }
 
-const metaPosition = async (engine: Engine, key: 'rows' | 'head') => {
+const metaPosition = async (engine: Engine, key: 'whole' | 'head') => {
   const record = (await engine.db.get('meta', key)) as { position?: number } | undefined;
   return record?.position;
 };
 
-/** Every counter's row agrees with its history: each event counted once, none missed. */
+/**
+ * Every counter's row, head and outbox agree with its history: each event counted once, none
+ * missed, and exactly the events after the confirmed head pending, each once.
+ */
 async function expectExact(engine: Engine, streams: readonly string[]): Promise<void> {
   const rows = new Map((await listCounters(engine)).map((row) => [row.id, row]));
   for (const stream of streams) {
@@ -30,47 +34,66 @@ async function expectExact(engine: Engine, streams: readonly string[]): Promise<
     expect(history.map((h) => h.version)).toEqual(history.map((_, i) => i + 1));
     expect(rows.get(stream)?.value).toBe(history.at(-1)?.value);
     expect(rows.get(stream)?.version).toBe(history.length);
+    expect(await engine.store.streamVersion(stream)).toBe(history.length);
+    const confirmed = await engine.confirmedOf(stream);
+    const pending = (
+      await engine.store.beside(() => engine.db.getAllFromIndex('outbox', 'byStream', stream))
+    ).flatMap((entry) => entry.events.map((event) => event.version));
+    expect(pending).toEqual(
+      Array.from({ length: history.length - confirmed }, (_, i) => confirmed + i + 1),
+    );
   }
 }
 
-describe('read-model rows written behind the appends', () => {
-  it('an engine that stops before its rows are written shows every count at its next start', async () => {
+describe('heads, outbox and rows written behind the appends', () => {
+  it('an engine that stops before they are written shows every count, and pushes every command, at its next start', async () => {
     const first = await open();
     const ids = [1, 2, 3].map(counterId);
     for (const [i, id] of ids.entries()) await first.execute(id, { type: 'create', name: `S${i}` });
-    await first.store.writeRows();
+    await first.store.writeBehind();
     await Promise.all(
       ids.flatMap((id, i) =>
         Array.from({ length: 5 + i }, () => first.execute(id, { type: 'increment' })),
       ),
     );
-    // Acked, and not written to the rows yet: the stored rows still say 0.
+    // Acked, and not written yet: the stored rows still say 0, the outbox holds the creates.
     expect([...(await storedValues(first)).values()]).toEqual([0, 0, 0]);
+    expect(await first.db.count('outbox')).toBe(3);
+    expect((await first.db.get('streams', ids[0]!))?.version).toBe(1);
     const name = first.db.name;
     first.close();
 
     const second = await open({ dbName: name });
-    expect(await metaPosition(second, 'rows')).toBe(await metaPosition(second, 'head'));
+    expect(await metaPosition(second, 'whole')).toBe(await metaPosition(second, 'head'));
     expect([...(await storedValues(second)).values()]).toEqual([5, 6, 7]);
     expect((await listCounters(second)).map((row) => row.value)).toEqual([5, 6, 7]);
+    expect(await second.db.count('outbox')).toBe(3 + 5 + 6 + 7);
+    expect((await second.db.get('streams', ids[2]!))?.version).toBe(8);
+    // Every command goes out, in its order, with its command.
+    const push = await new IndexedDBSyncStorage(second).readPush();
+    expect(push.map(({ stream, events }) => [stream, events.length])).toEqual(
+      ids.map((id, i) => [id, 6 + i]),
+    );
+    expect(push[0]!.events.map((event) => event.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(push[0]!.events[0]).not.toHaveProperty('commands');
     // And it carries on from there.
     expect(await second.execute(ids[0]!, { type: 'increment' })).toMatchObject({ version: 7 });
     await expectExact(second, ids);
   });
 
-  it('rows are written together, later: a thousand presses of one counter are one row written', async () => {
+  it('written together, later: a thousand presses of one counter are one head and one row written', async () => {
     const engine = await open();
     const id = counterId(1);
     await engine.execute(id, { type: 'create', name: 'Hot' });
-    await engine.store.writeRows();
-    const before = engine.store.rowTransactions;
+    await engine.store.writeBehind();
+    const before = engine.store.behindTransactions;
     await Promise.all(
       Array.from({ length: 1_000 }, () => engine.execute(id, { type: 'increment' })),
     );
-    await engine.store.writeRows();
-    expect(engine.store.rowTransactions - before).toBeLessThanOrEqual(2);
+    await engine.store.writeBehind();
+    expect(engine.store.behindTransactions - before).toBeLessThanOrEqual(2);
     expect((await storedValues(engine)).get(id)).toBe(1_000);
-    expect(await metaPosition(engine, 'rows')).toBe(1_001);
+    expect(await metaPosition(engine, 'whole')).toBe(1_001);
   });
 
   it('a store from a build that wrote rows with their events is whole at its head', async () => {
@@ -78,12 +101,12 @@ describe('read-model rows written behind the appends', () => {
     const id = counterId(1);
     await first.execute(id, { type: 'create', name: 'Old' });
     await first.execute(id, { type: 'increment' });
-    await first.store.writeRows();
-    await first.db.delete('meta', 'rows');
+    await first.store.writeBehind();
+    await first.db.delete('meta', 'whole');
     const name = first.db.name;
     first.close();
     const second = await open({ dbName: name });
-    expect(await metaPosition(second, 'rows')).toBe(2);
+    expect(await metaPosition(second, 'whole')).toBe(2);
     expect((await listCounters(second)).map((row) => row.value)).toEqual([1]);
   });
 
@@ -91,7 +114,7 @@ describe('read-model rows written behind the appends', () => {
     const engine = await open();
     const id = counterId(1);
     await engine.execute(id, { type: 'create', name: 'Kept' });
-    await engine.store.writeRows();
+    await engine.store.writeBehind();
     await engine.execute(id, { type: 'increment' });
     const db = unwrap(engine.db);
     const original = IDBDatabase.prototype.transaction;
@@ -106,14 +129,14 @@ describe('read-model rows written behind the appends', () => {
       return tx;
     } as typeof original;
     try {
-      await expect(engine.store.writeRows()).rejects.toBeDefined();
+      await expect(engine.store.writeBehind()).rejects.toBeDefined();
     } finally {
       delete (db as Partial<IDBDatabase>).transaction;
     }
     expect(failed).toBe(1);
     expect((await storedValues(engine)).get(id)).toBe(0);
     await engine.execute(id, { type: 'increment' });
-    await engine.store.writeRows();
+    await engine.store.writeBehind();
     expect((await storedValues(engine)).get(id)).toBe(2);
     await expectExact(engine, [id]);
   });

@@ -1,0 +1,368 @@
+import { unwrap } from 'idb';
+import { streamHeadSchema, type OutboxEntry, type StreamHead } from '../core/append-plan.ts';
+import type { StoredEvent } from '../core/event-store.ts';
+import {
+  project,
+  rowChanges,
+  rowKey,
+  rowsTouched,
+  type Projections,
+  type RowChange,
+  type RowRef,
+} from '../core/projection.ts';
+import type { TallyDatabase, ViewRow } from './idb-schema.ts';
+
+/** Past this many rows or heads waiting, they are written at once. */
+const MAX_RECORDS = 2_000;
+/**
+ * Past this many events since the records were last written, they are written at once: what a
+ * start after a crash folds again (`recoverBehind`) stays bounded.
+ */
+const MAX_EVENTS = 5_000;
+/** Otherwise they are written once this long passed without an append committing. */
+const IDLE_MS = 250;
+
+/** What one append transaction decided beside its events. */
+type Decided = {
+  readonly rows: Map<string, RowChange>;
+  readonly heads: Map<string, StreamHead>;
+  readonly outbox: readonly OutboxEntry[];
+};
+
+/**
+ * What append transactions decide beside their events, written behind them
+ * (docs/architecture.md, "Written behind the appends"): each stream's head, each command's
+ * outbox entry and the read models' rows. An append transaction writes only its events (each
+ * command's first event carries the command itself); the rest is kept here and written together,
+ * in one relaxed transaction of its own, for many appends at once (a counter pressed a thousand
+ * times is one head and one row written, not a thousand). `meta` record `whole` holds the
+ * position up to which the stored heads, outbox and rows are whole; a start folds the events
+ * after it again (`recoverBehind`), so nothing is missed or doubled, whatever stops the worker.
+ *
+ * Everyone else who reads or writes these records, or moves the position (a receive, a push, a
+ * deletion, an import, a base, leaving a space), does so with no append in flight and this
+ * written first (`IndexedDBEventStore.beside`), and sets `whole` to the position it leaves.
+ */
+export class WrittenBehind {
+  /** What append transactions not yet committed decided, by their number, oldest first. */
+  private readonly inFlight = new Map<number, Decided>();
+  /** What committed appends decided, not yet written. */
+  private waiting: Decided = empty();
+  /** What is being written now. */
+  private writingNow: Decided = empty();
+  /** The position of the last committed append's last event. */
+  private committedAt = 0;
+  /** The position up to which the records are known written (`meta` `whole`). */
+  private writtenAt = 0;
+  private eventsBehind = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<void> | undefined;
+  /** Transactions that wrote what was behind; a figure for tests and benchmarks. */
+  transactions = 0;
+
+  constructor(
+    private readonly db: TallyDatabase,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** The store is whole up to `position` (read at open). */
+  wholeAt(position: number): void {
+    this.committedAt = Math.max(this.committedAt, position);
+    this.writtenAt = Math.max(this.writtenAt, position);
+  }
+
+  /** An append transaction numbered `seq` was created; this is what it decided. */
+  planned(
+    seq: number,
+    plan: {
+      readonly rows: readonly RowChange[];
+      readonly heads: readonly StreamHead[];
+      readonly outbox: readonly OutboxEntry[];
+    },
+  ): void {
+    const rows = new Map<string, RowChange>();
+    for (const row of plan.rows) rows.set(rowKey(row), row);
+    const heads = new Map<string, StreamHead>();
+    for (const head of plan.heads) heads.set(head.stream, head);
+    this.inFlight.set(seq, { rows, heads, outbox: plan.outbox });
+  }
+
+  /** The append transaction `seq` committed, its last event at `position`. */
+  committed(seq: number, position: number, events: number): void {
+    const decided = this.inFlight.get(seq);
+    this.inFlight.delete(seq);
+    if (decided) {
+      for (const [k, row] of decided.rows) this.waiting.rows.set(k, row);
+      for (const [stream, head] of decided.heads) this.waiting.heads.set(stream, head);
+      this.waiting = { ...this.waiting, outbox: [...this.waiting.outbox, ...decided.outbox] };
+    }
+    this.committedAt = Math.max(this.committedAt, position);
+    this.eventsBehind += events;
+    const records = Math.max(this.waiting.rows.size, this.waiting.heads.size);
+    this.writeSoon(records >= MAX_RECORDS || this.eventsBehind >= MAX_EVENTS ? 0 : IDLE_MS);
+  }
+
+  /**
+   * The append transaction `seq` failed: it, and every one after it (they were decided on it),
+   * wrote nothing; one before it may still commit.
+   */
+  failed(seq: number): void {
+    for (const planned of [...this.inFlight.keys()])
+      if (planned >= seq) this.inFlight.delete(planned);
+  }
+
+  /** Newest first: transactions in flight, then those committed, then what is being written. */
+  private *layers(): Iterable<Decided> {
+    const inFlight = [...this.inFlight.values()];
+    for (let i = inFlight.length - 1; i >= 0; i--) yield inFlight[i]!;
+    yield this.waiting;
+    yield this.writingNow;
+  }
+
+  /**
+   * A row's value as the appends created so far leave it, when it is not written yet:
+   * `{ value }` (`value` undefined: deleted), or undefined when the store has it.
+   */
+  row(k: string): { readonly value: unknown } | undefined {
+    for (const layer of this.layers()) {
+      const row = layer.rows.get(k);
+      if (row) return row;
+    }
+    return undefined;
+  }
+
+  /** A stream's head as the appends created so far leave it, when it is not written yet. */
+  head(stream: string): StreamHead | undefined {
+    for (const layer of this.layers()) {
+      const head = layer.heads.get(stream);
+      if (head) return head;
+    }
+    return undefined;
+  }
+
+  /** Every stream whose head is not written yet. */
+  streams(): Set<string> {
+    const streams = new Set<string>();
+    for (const layer of this.layers()) for (const stream of layer.heads.keys()) streams.add(stream);
+    return streams;
+  }
+
+  /** Writes after `ms` without another commit (or at once, for 0). */
+  private writeSoon(ms: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.write().catch(this.onError);
+    }, ms);
+  }
+
+  /**
+   * Writes what the appends committed so far decided, and the position it is whole at, in one
+   * transaction. Relaxed durability: the events are on disk already, and what a crash loses is
+   * folded again at the next start. Resolves once that transaction committed.
+   */
+  async write(): Promise<void> {
+    while (this.writing) await this.writing.catch(() => undefined);
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const decided = this.waiting;
+    if (
+      decided.rows.size === 0 &&
+      decided.heads.size === 0 &&
+      decided.outbox.length === 0 &&
+      this.committedAt <= this.writtenAt
+    )
+      return;
+    this.waiting = empty();
+    const at = this.committedAt;
+    const events = this.eventsBehind;
+    this.eventsBehind = 0;
+    this.writingNow = decided;
+    const tx = unwrap(this.db).transaction(['views', 'streams', 'outbox', 'meta'], 'readwrite', {
+      durability: 'relaxed',
+    });
+    const views = tx.objectStore('views');
+    for (const { view, key, value } of decided.rows.values())
+      if (value === undefined) views.delete([view, key]);
+      else views.put({ view, key, value } satisfies ViewRow);
+    const streams = tx.objectStore('streams');
+    for (const head of decided.heads.values())
+      if (!head.confirmed) streams.put(head);
+      else {
+        // The confirmed head belongs to sync, which also lowers it when a device leaves its
+        // space: it is taken from the stored record (and a base kept); a damaged one is left.
+        const stored = streams.get(head.stream);
+        stored.onsuccess = () => {
+          const parsed = streamHeadSchema.safeParse(stored.result);
+          if (parsed.success)
+            streams.put({
+              ...head,
+              confirmed: parsed.data.confirmed ?? 0,
+              ...(parsed.data.base ? { base: parsed.data.base } : {}),
+            });
+        };
+      }
+    const outbox = tx.objectStore('outbox');
+    for (const entry of decided.outbox) outbox.add(entry);
+    tx.objectStore('meta').put({ key: 'whole', position: at });
+    this.writing = new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = () =>
+        reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
+    }).then(
+      () => {
+        this.writtenAt = Math.max(this.writtenAt, at);
+        this.transactions++;
+      },
+      (error: unknown) => {
+        // Kept to be written again; what changed meanwhile keeps its newer value.
+        for (const [k, row] of decided.rows)
+          if (!this.waiting.rows.has(k)) this.waiting.rows.set(k, row);
+        for (const [stream, head] of decided.heads)
+          if (!this.waiting.heads.has(stream)) this.waiting.heads.set(stream, head);
+        this.waiting = { ...this.waiting, outbox: [...decided.outbox, ...this.waiting.outbox] };
+        this.eventsBehind += events;
+        throw error;
+      },
+    );
+    try {
+      await this.writing;
+    } finally {
+      this.writing = undefined;
+      this.writingNow = empty();
+    }
+  }
+
+  /** Stops the timer (the database is closing); what was not written is folded at the next start. */
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+const empty = (): Decided => ({ rows: new Map(), heads: new Map(), outbox: [] });
+
+/** A stored event record's command, on the first event of each local command. */
+type RawEvent = {
+  readonly position: number;
+  readonly id: string;
+  readonly stream: string;
+  readonly version: number;
+  readonly meta?: { readonly command?: unknown };
+  readonly commands?: unknown;
+};
+
+/**
+ * At open, before anything is read: folds the events after the position the store is whole at
+ * (appends whose heads, outbox entries and rows were still behind when the worker stopped) into
+ * them, with the same `project()` as every writer, and stores the new position, in one strict
+ * transaction. A store without the record (written by a build that wrote them with the events)
+ * is whole at its head. Answers the position it is whole at.
+ */
+export async function recoverBehind(
+  db: TallyDatabase,
+  decode: (record: unknown) => StoredEvent,
+  projections: Projections,
+): Promise<number> {
+  const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
+    durability: 'strict',
+  });
+  const meta = tx.objectStore('meta');
+  const [wholeRecord, headRecord] = await Promise.all([meta.get('whole'), meta.get('head')]);
+  const head = positionOf(headRecord);
+  const whole = wholeRecord === undefined ? head : positionOf(wholeRecord);
+  let after = whole;
+  const rows = new Map<string, unknown>();
+  const changed = new Map<string, RowRef>();
+  const read = new Set<string>();
+  const damaged = new Set<string>();
+  const versions = new Map<string, number>();
+  const outbox: OutboxEntry[] = [];
+  for (;;) {
+    const page = await tx.objectStore('events').getAll(IDBKeyRange.lowerBound(after, true), 1_000);
+    const last = page.at(-1);
+    if (!last) break;
+    after = last.position;
+    const events: StoredEvent[] = [];
+    for (const record of page as unknown as RawEvent[]) {
+      if (typeof record.stream !== 'string' || !Number.isInteger(record.version)) continue;
+      versions.set(record.stream, Math.max(versions.get(record.stream) ?? 0, record.version));
+      const command = record.meta?.command;
+      // Each local command's first event carries the command; the rest of its events follow.
+      const entry = outbox.at(-1);
+      if (Array.isArray(record.commands) && typeof command === 'string')
+        outbox.push({
+          commandId: command,
+          stream: record.stream,
+          commands: record.commands as unknown[],
+          events: [{ id: record.id, version: record.version }],
+        });
+      else if (entry && entry.stream === record.stream && entry.commandId === command)
+        (entry.events as { id: string; version: number }[]).push({
+          id: record.id,
+          version: record.version,
+        });
+      try {
+        events.push(decode(record));
+      } catch {
+        // A damaged event is left out of the rows (its stream does not load, and says so).
+      }
+    }
+    const refs = [...rowsTouched(events, projections.of)].filter(([k]) => !read.has(k));
+    const found = await Promise.all(
+      refs.map(([, { view, key }]) => tx.objectStore('views').get([view, key])),
+    );
+    refs.forEach(([k, ref], i) => {
+      read.add(k);
+      const row = found[i];
+      if (!row) return;
+      // A damaged row is never written over.
+      if (projections.view(ref.view)?.schema.safeParse(row.value).success) rows.set(k, row.value);
+      else damaged.add(k);
+    });
+    project(
+      damaged.size === 0
+        ? events
+        : events.filter(
+            (event) =>
+              ![...rowsTouched([event], projections.of).keys()].some((k) => damaged.has(k)),
+          ),
+      projections.of,
+      rows,
+      changed,
+    );
+  }
+  const at = Math.max(head, after);
+  const ops: Promise<unknown>[] = [];
+  if (wholeRecord === undefined || at !== whole) {
+    const streams = [...versions];
+    const heads = await Promise.all(
+      streams.map(([stream]) => tx.objectStore('streams').get(stream)),
+    );
+    streams.forEach(([stream, version], i) => {
+      const stored = heads[i];
+      if (stored === undefined) {
+        ops.push(tx.objectStore('streams').put({ stream, version, confirmed: 0 }));
+        return;
+      }
+      // A damaged head is left as it is (the stream says so when used).
+      const parsed = streamHeadSchema.safeParse(stored);
+      if (parsed.success && parsed.data.version < version)
+        ops.push(tx.objectStore('streams').put({ ...parsed.data, version }));
+    });
+    for (const entry of outbox) ops.push(tx.objectStore('outbox').add(entry));
+    const views = tx.objectStore('views');
+    for (const { view, key, value } of rowChanges(rows, changed))
+      ops.push(value === undefined ? views.delete([view, key]) : views.put({ view, key, value }));
+    ops.push(meta.put({ key: 'whole', position: at }));
+  }
+  await Promise.all([...ops, tx.done]);
+  return at;
+}
+
+const positionOf = (record: unknown): number => {
+  const position = (record as { position?: unknown } | undefined)?.position;
+  return typeof position === 'number' && Number.isInteger(position) && position >= 0 ? position : 0;
+};
