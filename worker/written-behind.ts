@@ -266,6 +266,10 @@ export async function recoverBehind(
   decode: (record: unknown) => StoredEvent,
   projections: Projections,
 ): Promise<number> {
+  // Almost always whole: found so by a read, without a write transaction on the way of the start.
+  const [wholeAt, headAt] = await Promise.all([db.get('meta', 'whole'), db.get('meta', 'head')]);
+  if (wholeAt !== undefined && positionOf(wholeAt) >= positionOf(headAt))
+    return positionOf(wholeAt);
   const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
     durability: 'strict',
   });
