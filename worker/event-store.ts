@@ -527,9 +527,12 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * thousand, each queued behind the append transaction before it).
    */
   load(stream: StreamId, expected: { model: string; modelVersion: number }) {
-    // No commit waits for a transaction (appends queued, an atomic append, in `write`'s
-    // reading phase the transaction exists already; a receive creates its own at once).
-    if (!this.learning && this.queue.length === 0 && this.held === 0) this.learnStreams();
+    // No commit waits for a transaction (appends queued, an atomic append or anything beside
+    // the appends; a receive creates its own at once), and none is reading before it decides:
+    // its new streams' heads are neither stored nor behind yet (`WrittenBehind` learns them
+    // when it has decided), so the ids read would miss them.
+    if (!this.learning && this.queue.length === 0 && this.held === 0 && !this.reading)
+      this.learnStreams();
     return new Promise<LoadedStream<E>>((resolve, reject) => {
       this.loads.push({ stream, expected, resolve, reject });
       if (this.loads.length === 1 && !this.loading) queueMicrotask(() => this.loadAll());

@@ -74,7 +74,14 @@ export type BaseRecord = {
 
 export type TallyDatabase = IDBPDatabase<TallyDB>;
 
-export const DB_VERSION = 4;
+/**
+ * 5: appends write heads, outbox entries and rows behind their events (`meta` `whole`,
+ * worker/written-behind.ts). Nothing is migrated (a v4 store is whole at its head), but a build
+ * that does not know it must not open such a store: it would miss what is still behind, and
+ * what it wrote would be folded again. An upgrade must not read `streams`, `outbox` or `views`:
+ * what is behind is made again by the engine's first start after it (`recoverBehind`).
+ */
+export const DB_VERSION = 5;
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox
@@ -118,6 +125,7 @@ export function openTallyDB(
           events.deleteIndex('byCommand' as never);
       }
       if (oldVersion < 4) db.createObjectStore('bases', { keyPath: 'stream' });
+      // v5 changes what the records mean, not the stores (see DB_VERSION).
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
     blocking: onBlocking,

@@ -264,3 +264,30 @@ describe('heads, outbox and rows written behind the appends', () => {
     );
   });
 });
+
+describe('which streams exist, with heads written behind', () => {
+  it('a counter created while an append reads, as the stream ids are learned, still loads with its events', async () => {
+    const engine = await open({ maxResident: 1, maxCached: 1 });
+    const store = engine.store as unknown as { reading: boolean; streamsLearned: Promise<void> };
+    const [s, t] = [counterId(1), counterId(2)];
+    // Something beside the appends (sync's pending count at start) holds the first learning back.
+    const side = engine.store.beside(() => engine.db.count('outbox'));
+    const made = engine.execute(s, { type: 'create', name: 'Tea' });
+    await side;
+    // S's first append reads before it decides (nothing is known at start): caught in that
+    // phase, which lasts a few turns of the event loop.
+    for (let turn = 0; turn < 10_000 && !store.reading; turn++)
+      await new Promise((resolve) => setImmediate(resolve));
+    expect(store.reading).toBe(true);
+    const other = engine.execute(t, { type: 'create', name: 'Milk' });
+    expect(await made).toMatchObject({ type: 'accepted' });
+    expect(await other).toMatchObject({ type: 'accepted' });
+    await store.streamsLearned;
+    // T's actor evicted S's (maxResident 1): S loads again, from its events.
+    expect(await engine.execute(s, { type: 'increment' })).toMatchObject({
+      type: 'accepted',
+      version: 2,
+    });
+    await expectExact(engine, [s, t]);
+  });
+});
