@@ -137,6 +137,17 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     return this.behind.transactions;
   }
 
+  /**
+   * Runs `read` (which must create its transaction before its first await) once what the
+   * appends committed so far decided is stored, without holding the appends: what commits
+   * meanwhile is not in what it reads, and is there the next time. For reads that may lag (the
+   * next push, the pending count), so sync does not hold up commands.
+   */
+  async afterBehind<T>(read: () => Promise<T>): Promise<T> {
+    await this.behind.write();
+    return read();
+  }
+
   /** The database is closing: nothing more is written behind. */
   close(): void {
     this.behind.stop();

@@ -25,13 +25,14 @@ export class IndexedDBSyncStorage implements SyncStorage {
   }
 
   // The outbox and heads are written behind the appends (worker/written-behind.ts): what reads
-  // or writes them here does so beside the appends, after what is behind is stored.
+  // them here does so once what the appends committed is stored (commits made meanwhile go in
+  // the next push), and what writes them does so beside the appends.
   readPush = (skip?: ReadonlySet<StreamId>) =>
-    this.engine.store.beside(() => readPush(this.db, this.decode, skip));
+    this.engine.store.afterBehind(() => readPush(this.db, this.decode, skip));
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
   pendingCount = (skip?: ReadonlySet<StreamId>) =>
-    this.engine.store.beside(async () => {
+    this.engine.store.afterBehind(async () => {
       const tx = this.db.transaction('outbox', 'readonly');
       const [all, ...skipped] = await Promise.all([
         tx.store.count(),
