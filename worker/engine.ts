@@ -129,11 +129,15 @@ export class Engine {
       maxBatch: options.maxBatch,
       maxCached: options.maxCached,
     });
-    await store.recoverBehind();
-    // The device's id and the views are read side by side (read-only transactions run at once).
+    // The device's id is read beside the views, which are read once what was left behind the
+    // appends is made again (usually a read finds nothing was).
     const [device, views] = await Promise.all([
       options.device ?? deviceId(db),
-      Promise.all(models.projections.map((projection) => store.inspectKeyedView(projection))),
+      store
+        .recoverBehind()
+        .then(() =>
+          Promise.all(models.projections.map((projection) => store.inspectKeyedView(projection))),
+        ),
     ]);
     const engine = new Engine(db, store, models, device, options);
     await engine.observeStoredRows(views);

@@ -24,7 +24,7 @@ import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { receiveInTransaction } from './receive.ts';
-import { WrittenBehind, recoverBehind } from './written-behind.ts';
+import { WrittenBehind, recoverBehind, writeDecided } from './written-behind.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -794,38 +794,13 @@ function writeAppend(
   meta.put({ key: 'head', position: plan.position });
   meta.put({ key: 'append', seq });
   if (options.behind) return;
-  const outbox = raw.objectStore('outbox');
-  for (const entry of plan.outbox) outbox.add(entry);
-  const streams = raw.objectStore('streams');
-  for (const head of plan.heads)
-    if (!head.confirmed) streams.put(head);
-    else {
-      // The confirmed head belongs to sync, which also lowers it when a device leaves its space
-      // (worker/sync-storage.ts): it is taken from the stored record, in this transaction.
-      const stored = streams.get(head.stream);
-      stored.onsuccess = () => {
-        const parsed = streamHeadSchema.safeParse(stored.result);
-        if (parsed.success)
-          streams.put({
-            ...head,
-            confirmed: parsed.data.confirmed ?? 0,
-            // A stream joined from a snapshot stays one until its history is read.
-            ...(parsed.data.base ? { base: parsed.data.base } : {}),
-          });
-        else {
-          damaged.push(
-            new TallyError(
-              'invalid',
-              `The stored head of stream ${head.stream} is damaged; Tally writes nothing to that stream.`,
-            ),
-          );
-          raw.abort();
-        }
-      };
-    }
-  const views = raw.objectStore('views');
-  for (const { view, key, value } of plan.rows)
-    if (value === undefined) views.delete([view, key]);
-    else views.put({ view, key, value } satisfies ViewRow);
-  meta.put({ key: 'whole', position: plan.position });
+  writeDecided(raw, plan, plan.position, (stream) => {
+    damaged.push(
+      new TallyError(
+        'invalid',
+        `The stored head of stream ${stream} is damaged; Tally writes nothing to that stream.`,
+      ),
+    );
+    raw.abort();
+  });
 }

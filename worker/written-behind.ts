@@ -26,7 +26,8 @@ const IDLE_MS = 250;
 type Decided = {
   readonly rows: Map<string, RowChange>;
   readonly heads: Map<string, StreamHead>;
-  readonly outbox: readonly OutboxEntry[];
+  /** In commit order; appended to while it waits. */
+  readonly outbox: OutboxEntry[];
 };
 
 /**
@@ -84,7 +85,7 @@ export class WrittenBehind {
     for (const row of plan.rows) rows.set(rowKey(row), row);
     const heads = new Map<string, StreamHead>();
     for (const head of plan.heads) heads.set(head.stream, head);
-    this.inFlight.set(seq, { rows, heads, outbox: plan.outbox });
+    this.inFlight.set(seq, { rows, heads, outbox: [...plan.outbox] });
   }
 
   /** The append transaction `seq` committed, its last event at `position`. */
@@ -94,7 +95,7 @@ export class WrittenBehind {
     if (decided) {
       for (const [k, row] of decided.rows) this.waiting.rows.set(k, row);
       for (const [stream, head] of decided.heads) this.waiting.heads.set(stream, head);
-      this.waiting = { ...this.waiting, outbox: [...this.waiting.outbox, ...decided.outbox] };
+      this.waiting.outbox.push(...decided.outbox);
     }
     this.committedAt = Math.max(this.committedAt, position);
     this.eventsBehind += events;
@@ -183,30 +184,13 @@ export class WrittenBehind {
     const tx = unwrap(this.db).transaction(['views', 'streams', 'outbox', 'meta'], 'readwrite', {
       durability: 'relaxed',
     });
-    const views = tx.objectStore('views');
-    for (const { view, key, value } of decided.rows.values())
-      if (value === undefined) views.delete([view, key]);
-      else views.put({ view, key, value } satisfies ViewRow);
-    const streams = tx.objectStore('streams');
-    for (const head of decided.heads.values())
-      if (!head.confirmed) streams.put(head);
-      else {
-        // The confirmed head belongs to sync, which also lowers it when a device leaves its
-        // space: it is taken from the stored record (and a base kept); a damaged one is left.
-        const stored = streams.get(head.stream);
-        stored.onsuccess = () => {
-          const parsed = streamHeadSchema.safeParse(stored.result);
-          if (parsed.success)
-            streams.put({
-              ...head,
-              confirmed: parsed.data.confirmed ?? 0,
-              ...(parsed.data.base ? { base: parsed.data.base } : {}),
-            });
-        };
-      }
-    const outbox = tx.objectStore('outbox');
-    for (const entry of decided.outbox) outbox.add(entry);
-    tx.objectStore('meta').put({ key: 'whole', position: at });
+    // A damaged stored head is left as it is (the stream says so when it is used).
+    writeDecided(
+      tx,
+      { rows: decided.rows.values(), heads: decided.heads.values(), outbox: decided.outbox },
+      at,
+      () => undefined,
+    );
     this.writing = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onabort = () =>
@@ -222,7 +206,7 @@ export class WrittenBehind {
           if (!this.waiting.rows.has(k)) this.waiting.rows.set(k, row);
         for (const [stream, head] of decided.heads)
           if (!this.waiting.heads.has(stream)) this.waiting.heads.set(stream, head);
-        this.waiting = { ...this.waiting, outbox: [...decided.outbox, ...this.waiting.outbox] };
+        this.waiting.outbox.unshift(...decided.outbox);
         this.eventsBehind += events;
         throw error;
       },
@@ -243,6 +227,48 @@ export class WrittenBehind {
 }
 
 const empty = (): Decided => ({ rows: new Map(), heads: new Map(), outbox: [] });
+
+/**
+ * Writes what appends decided beside their events on the raw transaction, and `whole` at
+ * `position`: behind them (`WrittenBehind.write`), or with them (an import, `writeAppend`). The
+ * confirmed head belongs to sync, which also lowers it when a device leaves its space: a head
+ * with a confirmed version takes it (and a base) from the stored record; a stored head that is
+ * damaged goes to `onDamaged`, and nothing is written over it.
+ */
+export function writeDecided(
+  tx: IDBTransaction,
+  decided: {
+    readonly rows: Iterable<RowChange>;
+    readonly heads: Iterable<StreamHead>;
+    readonly outbox: readonly OutboxEntry[];
+  },
+  position: number,
+  onDamaged: (stream: string) => void,
+): void {
+  const views = tx.objectStore('views');
+  for (const { view, key, value } of decided.rows)
+    if (value === undefined) views.delete([view, key]);
+    else views.put({ view, key, value } satisfies ViewRow);
+  const streams = tx.objectStore('streams');
+  for (const head of decided.heads)
+    if (!head.confirmed) streams.put(head);
+    else {
+      const stored = streams.get(head.stream);
+      stored.onsuccess = () => {
+        const parsed = streamHeadSchema.safeParse(stored.result);
+        if (parsed.success)
+          streams.put({
+            ...head,
+            confirmed: parsed.data.confirmed ?? 0,
+            ...(parsed.data.base ? { base: parsed.data.base } : {}),
+          });
+        else onDamaged(head.stream);
+      };
+    }
+  const outbox = tx.objectStore('outbox');
+  for (const entry of decided.outbox) outbox.add(entry);
+  tx.objectStore('meta').put({ key: 'whole', position });
+}
 
 /** A stored event record's command, on the first event of each local command. */
 type RawEvent = {
