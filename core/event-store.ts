@@ -136,4 +136,6 @@ export type CommitNotice<E extends AnyEvent = AnyEvent> = {
   readonly events: readonly StoredEvent<E>[];
   readonly rows: readonly RowChange[];
   readonly rebased: readonly StreamId[];
+  /** This device's own commands (appends, an import): new pending commands for sync. */
+  readonly local?: true;
 };

@@ -12,6 +12,7 @@ export type SyncSettings = {
 
 /** One stream's part of a push: the device's confirmed head and the events after it. */
 export type PushStream = PushRequest['streams'][number];
+export type NextPush = { readonly streams: PushStream[]; readonly more: boolean };
 
 /**
  * What the sync client needs of the device's storage and engine (docs/architecture.md,
@@ -22,9 +23,10 @@ export interface SyncStorage {
   /**
    * The next push: per stream with pending commands, its confirmed head as `expectedVersion`
    * and the pending events, within the protocol's limits; whole commands only. Streams in
-   * `skip` (never pushed by this client) take none of the push's room.
+   * `skip` (never pushed by this client) take none of the push's room. `more`: pending commands
+   * were left out for want of room, so another push follows at once.
    */
-  readPush(skip?: ReadonlySet<StreamId>): Promise<PushStream[]>;
+  readPush(skip?: ReadonlySet<StreamId>): Promise<NextPush>;
   /**
    * This device's confirmed events of `stream` after `from`, up to `to`, as pushes: what it
    * gives back to a server that lost them.

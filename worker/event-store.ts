@@ -5,6 +5,7 @@ import {
   streamHeadSchema,
   type AppendPlan,
   type AppendState,
+  type OutboxEntry,
 } from '../core/append-plan.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
@@ -138,14 +139,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   /**
-   * Runs `read` (which must create its transaction before its first await) once what the
-   * appends committed so far decided is stored, without holding the appends: what commits
-   * meanwhile is not in what it reads, and is there the next time. For reads that may lag (the
-   * next push, the pending count), so sync does not hold up commands.
+   * Runs `read`, which must create its transaction before its first await, with the outbox
+   * entries of committed appends that transaction does not see (still behind), without holding
+   * the appends or writing anything first: what commits meanwhile is in the next read. For the
+   * next push and the pending count, on the way of every command to the other devices.
    */
-  async afterBehind<T>(read: () => Promise<T>): Promise<T> {
-    await this.behind.write();
-    return read();
+  withUnwritten<T>(read: (unwritten: readonly OutboxEntry[]) => Promise<T>): Promise<T> {
+    return read(this.behind.unwrittenOutbox());
   }
 
   /** The database is closing: nothing more is written behind. */
@@ -358,7 +358,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         throw damaged[0] ?? error;
       }
       this.transactions++;
-      this.notify({ events: plan.events, rows: plan.rows, rebased: [] });
+      this.notify({ events: plan.events, rows: plan.rows, rebased: [], local: true });
       return plan;
     } finally {
       this.cache.clear();
@@ -450,7 +450,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       if (outcome instanceof TallyError) waiting.reject(outcome);
       else waiting.resolve(outcome);
     });
-    this.notify({ events: plan.events, rows: plan.rows, rebased: [] });
+    this.notify({ events: plan.events, rows: plan.rows, rebased: [], local: true });
   }
 
   /** A group commit's transaction did not commit: nothing of it was written. */

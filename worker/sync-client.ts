@@ -60,6 +60,9 @@ const divergedError = (stream: StreamId) =>
     `The server's history of ${stream} differs from this device's: it lost events and others wrote there since. This device keeps its copy and stops sending that counter.`,
   );
 
+/** How many applied event ids a run keeps (`SyncClient.applied`) before it starts over. */
+const APPLIED_KEPT = 10_000;
+
 export class SyncClient {
   private running = false;
   private online = true;
@@ -85,6 +88,14 @@ export class SyncClient {
   /** Stretches the server lost: pushed again, before anything pending. */
   private readonly giveBacks: GiveBack[] = [];
   private verifyTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Ids of the server's events this run has applied (received, at the version the server gives
+   * them): the second of a push's answer and its echo in the feed, which carry the same events,
+   * is not applied again (no transaction, no appends held). Bounded; forgotten on a catch-up from
+   * the start. An event it holds is stored, confirmed, at that version: a confirmed event never
+   * moves, and a stream deleted here comes back only in a catch-up from the start.
+   */
+  private readonly applied = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: SyncClientOptions) {
     this.feedBackoff = new Backoff(options.backoff);
@@ -309,9 +320,9 @@ export class SyncClient {
         await this.failedPush(error);
         continue;
       }
-      let streams;
+      let streams, more;
       try {
-        streams = await storage.readPush(new Set([...this.diverged, ...this.tied]));
+        ({ streams, more } = await storage.readPush(new Set([...this.diverged, ...this.tied])));
       } catch (error) {
         this.fail(error);
         return;
@@ -332,12 +343,16 @@ export class SyncClient {
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
         this.pushBackoff.reset();
         if (this.live) this.clearError();
-        this.pushRequested = true;
+        // Read again at once only when something may be left: commands the push had no room
+        // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
+        if (more || results.some((result) => result.status !== 'accepted'))
+          this.pushRequested = true;
       } catch (error) {
         if (this.refused(error)) return;
         await this.failedPush(error);
       }
       await this.refreshPending();
+      if (!this.pushRequested) return;
     }
   }
 
@@ -370,16 +385,15 @@ export class SyncClient {
     }
     if (result.status === 'accepted') this.acked(sent.events);
     // Accepted: the server now holds exactly the events sent, at their versions, so they are
-    // applied as the server's like any other (they echo the pending ones). Conflict: the events
-    // the device has not seen; applying them rebases. Accepted events are this device's own,
-    // read from its store and validated there: not decoded again. The server's conflict events
-    // are (the server is an edge).
-    return storage.receive(
-      result.stream,
+    // applied as the server's like any other (they echo the pending ones), unless their echo in
+    // the feed came first. Conflict: the events the device has not seen; applying them rebases.
+    // Accepted events are this device's own, read from its store and validated there: not
+    // decoded again. The server's conflict events are (the server is an edge).
+    const events =
       result.status === 'accepted'
         ? (sent.events as readonly EventEnvelope[])
-        : result.events.map(storage.decodeRemote),
-    );
+        : result.events.map(storage.decodeRemote);
+    return this.receiveOnce(result.stream, events);
   }
 
   /**
@@ -495,6 +509,28 @@ export class SyncClient {
     this.lastError = split === undefined ? undefined : divergedError(split).message;
   }
 
+  /**
+   * Receives the server's `events` of `stream`, unless this run applied (or is applying) every
+   * one of them already: then it waits for that instead (`applied`).
+   */
+  private async receiveOnce(
+    stream: StreamId,
+    events: readonly EventEnvelope[],
+  ): Promise<ReceiveOutcome | { readonly type: 'applied' }> {
+    const earlier = events.map(({ id }) => this.applied.get(id));
+    if (earlier.length > 0 && earlier.every((done) => done !== undefined)) {
+      if ((await Promise.all(earlier)).every(Boolean)) return { type: 'applied' };
+    }
+    const receiving = this.options.storage.receive(stream, events);
+    const done = receiving.then(
+      (outcome) => outcome.type !== 'gap',
+      () => false,
+    );
+    if (this.applied.size + events.length > APPLIED_KEPT) this.applied.clear();
+    for (const { id } of events) this.applied.set(id, done);
+    return receiving;
+  }
+
   private requestResync(): void {
     this.resyncFromStart = true;
     this.feed?.abort();
@@ -510,6 +546,7 @@ export class SyncClient {
         await this.readUnreadable();
         // Catch up page by page from the stored cursor (or from the start after a gap)…
         const fromStart = this.resyncFromStart;
+        if (fromStart) this.applied.clear();
         let after = fromStart ? '0' : await storage.readFeedCursor(config.space);
         this.resyncFromStart = false;
         // …or, joining, from where the space's snapshots leave off.
@@ -697,7 +734,7 @@ export class SyncClient {
       [...byStream]
         .filter(([stream]) => !this.diverged.has(stream))
         .map(([stream, events]) =>
-          storage.receive(stream, events).catch((error: unknown) => {
+          this.receiveOnce(stream, events).catch((error: unknown) => {
             // One stream whose history split must not stop the feed for all the others.
             if (!(error instanceof DivergedError)) throw error;
             this.split(stream);

@@ -1,7 +1,7 @@
 import type { EventEnvelope, StreamId } from '../core/envelope.ts';
 import type { AnyEvent, RejectedAfterSync, StoredEvent } from '../core/event-store.ts';
 import { limits } from '../core/protocol.ts';
-import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
+import type { NextPush, PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
 import type { Engine } from './engine.ts';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { TallyDatabase } from './idb-schema.ts';
@@ -24,21 +24,23 @@ export class IndexedDBSyncStorage implements SyncStorage {
     this.decode = (record) => engine.store.decodeRecord(record);
   }
 
-  // The outbox and heads are written behind the appends (worker/written-behind.ts): what reads
-  // them here does so once what the appends committed is stored (commits made meanwhile go in
-  // the next push), and what writes them does so beside the appends.
+  // The outbox and heads are written behind the appends (worker/written-behind.ts): the next
+  // push and the pending count read what is stored, plus the outbox entries of committed appends
+  // not written yet (commits made meanwhile go in the next push). A head still behind needs no
+  // overlay: the confirmed version and base belong to sync, and are always the stored ones.
   readPush = (skip?: ReadonlySet<StreamId>) =>
-    this.engine.store.afterBehind(() => readPush(this.db, this.decode, skip));
+    this.engine.store.withUnwritten((unwritten) => readPush(this.db, this.decode, unwritten, skip));
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
   pendingCount = (skip?: ReadonlySet<StreamId>) =>
-    this.engine.store.afterBehind(async () => {
+    this.engine.store.withUnwritten(async (unwritten) => {
       const tx = this.db.transaction('outbox', 'readonly');
       const [all, ...skipped] = await Promise.all([
         tx.store.count(),
         ...[...(skip ?? [])].map((stream) => tx.store.index('byStream').count(stream)),
       ]);
-      return all - skipped.reduce((sum, n) => sum + n, 0);
+      const behind = unwritten.filter((entry) => !skip?.has(entry.stream)).length;
+      return all - skipped.reduce((sum, n) => sum + n, 0) + behind;
     });
   readSettings = () => readSyncConfig(this.db);
   writeSettings = (settings: SyncSettings) => writeSyncConfig(this.db, settings);
@@ -86,7 +88,11 @@ export class IndexedDBSyncStorage implements SyncStorage {
     await this.engine.forgetDeleted(stream);
   };
   onChange(listener: (change: { readonly rebased: boolean }) => void): () => void {
-    return this.engine.onCommit((notice) => listener({ rebased: notice.rebased.length > 0 }));
+    return this.engine.onCommit((notice) => {
+      // What others decided (a receive, a base, a deletion) leaves nothing new to push.
+      if (notice.local || notice.rebased.length > 0)
+        listener({ rebased: notice.rebased.length > 0 });
+    });
   }
 }
 
@@ -107,21 +113,26 @@ const envelope = <E extends AnyEvent>({
 async function readPush<E extends AnyEvent>(
   db: TallyDatabase,
   decode: (record: unknown) => StoredEvent<E>,
+  unwritten: readonly OutboxEntry[],
   skip?: ReadonlySet<StreamId>,
-): Promise<PushStream[]> {
+): Promise<NextPush> {
   const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
   const byVersion = tx.objectStore('events').index('byStream');
   const [outboxRows, settings] = await Promise.all([
     tx.objectStore('outbox').getAll(),
     tx.objectStore('meta').get('sync'),
   ]);
-  const rows = outboxRows.map(checkOutboxRow).filter((row) => !skip?.has(row.stream));
+  // Stored entries come before those not written yet (they get the next keys when they are).
+  const rows = [...outboxRows.map(checkOutboxRow), ...unwritten].filter(
+    (row) => !skip?.has(row.stream),
+  );
   const space = settings?.key === 'sync' ? settings.space : undefined;
-  const candidates = commandsThatFit(rows);
+  const { fit: candidates, leftOut } = commandsThatFit(rows);
   const streams: PushStream[] = [];
   // Streams whose versions do not follow their confirmed head are skipped, so more may be read
   // than pushed; in chunks, so a long outbox is not read far past the limit.
-  for (let next = 0; next < candidates.length && streams.length < limits.maxStreamsPerPush;) {
+  let next = 0;
+  while (next < candidates.length && streams.length < limits.maxStreamsPerPush) {
     const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
     const read = await Promise.all(
       chunk.map(({ stream, versions }) =>
@@ -156,11 +167,17 @@ async function readPush<E extends AnyEvent>(
     });
   }
   await tx.done;
-  return streams;
+  return { streams, more: leftOut || next < candidates.length };
 }
 
-/** Per stream, oldest first, the versions of its first commands that fit in one push, whole. */
-function commandsThatFit(rows: readonly OutboxEntry[]): { stream: string; versions: number[] }[] {
+/**
+ * Per stream, oldest first, the versions of its first commands that fit in one push, whole; and
+ * whether any command was left out for want of room.
+ */
+function commandsThatFit(rows: readonly OutboxEntry[]): {
+  fit: { stream: string; versions: number[] }[];
+  leftOut: boolean;
+} {
   const byStream = new Map<string, OutboxEntry[]>();
   for (const row of rows) {
     let list = byStream.get(row.stream);
@@ -169,17 +186,19 @@ function commandsThatFit(rows: readonly OutboxEntry[]): { stream: string; versio
   }
   const fit: { stream: string; versions: number[] }[] = [];
   let budget: number = limits.maxEventsPerPush;
+  let taken = 0;
   for (const [stream, commands] of byStream) {
     const versions: number[] = [];
     for (const command of commands) {
       if (command.events.length > budget) break;
       versions.push(...command.events.map(({ version }) => version));
       budget -= command.events.length;
+      taken++;
     }
     if (versions.length > 0) fit.push({ stream, versions });
     if (budget === 0) break;
   }
-  return fit;
+  return { fit, leftOut: taken < rows.length };
 }
 
 async function readSyncConfig(db: TallyDatabase): Promise<SyncSettings | undefined> {

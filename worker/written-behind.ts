@@ -141,6 +141,16 @@ export class WrittenBehind {
     return undefined;
   }
 
+  /**
+   * The outbox entries of committed appends not yet in a write, in commit order: what a
+   * transaction created now does not see. (Those being written are seen: their transaction was
+   * created first, and IndexedDB runs one created later after it; if it fails they come back
+   * here, for the next read.)
+   */
+  unwrittenOutbox(): readonly OutboxEntry[] {
+    return [...this.waiting.outbox];
+  }
+
   /** Every stream whose head is not written yet. */
   streams(): Set<string> {
     const streams = new Set<string>();

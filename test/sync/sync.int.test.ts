@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../server/local-redis.ts';
 import type { RunningServer } from '../../server/server.ts';
-import { counterId, listCounters } from '../helpers/engine.ts';
+import { counterId, listCounters, openEngine } from '../helpers/engine.ts';
+import { SyncManager } from '../../worker/sync-manager.ts';
+import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import {
@@ -11,6 +13,7 @@ import {
   serverStreams,
   streamsOf,
   synced,
+  testSyncOptions,
   type Device,
 } from '../helpers/sync.ts';
 import { startTestServer, waitFor } from '../server/fixtures.ts';
@@ -36,6 +39,10 @@ afterAll(async () => {
   await server?.close();
   await redis?.dispose();
 });
+
+/** The id of the space feed's last entry. */
+const serverCursor = async (redis: TestRedis, space: string) =>
+  (await redis.client.xrevrange(redisKeys.feed(space), '+', '-', 'COUNT', 1))[0]?.[0];
 
 const valueOf = async (d: Device, stream: string) =>
   (await listCounters(d.engine)).find((row) => row.id === stream)?.value;
@@ -165,6 +172,67 @@ describe('sync', () => {
     expect((await listCounters(c.engine)).map((r) => r.name).sort()).toEqual(
       ['C0', 'C1', 'C2', 'C3', 'C4', 'From b'].sort(),
     );
+  });
+
+  it('a pushed command is applied once (its answer or its echo), and a device that only receives never reads a push', async () => {
+    // Devices whose storage counts the pushes it reads.
+    const counting = async (name: string) => {
+      const engine = await openEngine({ device: name });
+      const storage = new IndexedDBSyncStorage(engine);
+      const reads = { n: 0 };
+      const readPush = storage.readPush;
+      storage.readPush = (skip) => {
+        reads.n++;
+        return readPush(skip);
+      };
+      const sync = new SyncManager(storage, testSyncOptions);
+      const opened = {
+        name,
+        engine,
+        sync,
+        storage,
+        reads,
+        async close() {
+          await sync.stop();
+          await engine.stop();
+        },
+      };
+      devices.push(opened);
+      return opened;
+    };
+    const a = await counting('device-counts-a');
+    const b = await counting('device-counts-b');
+    const id = counterId(1);
+    await a.engine.execute(id, { type: 'create', name: 'Tea' });
+    const { space, pairingLink } = await a.sync.startSync(server.url);
+    await b.sync.joinSpace(server.url, decodeURIComponent(pairingLink.split('#pair=')[1]!));
+    await waitFor(async () => (await valueOf(b, id)) === 0, 'b to see the counter');
+    // Both have read the feed as far as it goes (a its own echo too).
+    const feedRead = async () => {
+      const [atA, atB] = await Promise.all([a, b].map((d) => d.storage.readFeedCursor(space)));
+      return atA === atB && atA === (await serverCursor(redis, space));
+    };
+    await Promise.all([synced(a), synced(b)]);
+    await waitFor(feedRead, 'both devices to have read the whole feed');
+    const [appendsA, readsA, readsB, appendsB] = [
+      a.engine.store.transactions,
+      a.reads.n,
+      b.reads.n,
+      b.engine.store.transactions,
+    ];
+    for (let n = 1; n <= 3; n++) {
+      await a.engine.execute(id, { type: 'increment' });
+      await waitFor(async () => (await valueOf(b, id)) === n, `b to see ${n}`);
+      await synced(a);
+      await waitFor(feedRead, 'both devices to have read the whole feed');
+    }
+    // a: each command's append, and one receive of the server's copy (answer or echo, never
+    // both); one read of the push each, none after an accepted one.
+    expect(a.engine.store.transactions - appendsA).toBe(3 * 2);
+    expect(a.reads.n - readsA).toBe(3);
+    // b: one receive each; nothing of its own to push.
+    expect(b.engine.store.transactions - appendsB).toBe(3);
+    expect(b.reads.n - readsB).toBe(0);
   });
 
   it('a name created offline on two devices ends unique and the same everywhere', async () => {

@@ -38,16 +38,16 @@ describe('a stream joined from a snapshot, on the device', () => {
       events: [expect.objectContaining({ id: server[3]!.id, version: 4 })],
     });
     // Not syncing with the space it came from: it waits (another space cannot take it).
-    expect(await storage.readPush()).toEqual([]);
+    expect((await storage.readPush()).streams).toEqual([]);
     await storage.writeSettings({
       origin: 'http://127.0.0.1:9',
       space: 'space-bases-00001',
       token: 'token-of-this-device',
     });
     // In its space, the pending increment is pushed after the confirmed head, as any.
-    expect((await storage.readPush()).map((s) => [s.expectedVersion, s.expectedId])).toEqual([
-      [4, server[3]!.id],
-    ]);
+    expect(
+      (await storage.readPush()).streams.map((s) => [s.expectedVersion, s.expectedId]),
+    ).toEqual([[4, server[3]!.id]]);
   });
 
   it('takes its early history only when it folds to exactly the base', async () => {

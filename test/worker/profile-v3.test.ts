@@ -86,7 +86,7 @@ describe('a profile made by the previous build (schema v3)', () => {
     expect((await storage.readRejections()).map((r) => r.commandId)).toEqual([
       'cmd-old-rejected-1',
     ]);
-    const push = await storage.readPush();
+    const { streams: push } = await storage.readPush();
     expect(
       push.map(({ stream, expectedVersion, events }) => [stream, expectedVersion, events.length]),
     ).toEqual([

@@ -7,8 +7,8 @@ const open = engineFixture();
 
 const increments = (n: number) => Array.from({ length: n }, () => ({ type: 'increment' }));
 
-const summary = (push: Awaited<ReturnType<IndexedDBSyncStorage['readPush']>>) =>
-  push.map(({ stream, expectedVersion, expectedId, events }) => ({
+const summary = ({ streams }: Awaited<ReturnType<IndexedDBSyncStorage['readPush']>>) =>
+  streams.map(({ stream, expectedVersion, expectedId, events }) => ({
     stream,
     expectedVersion,
     expectedId,
@@ -27,7 +27,10 @@ describe('the next push (readPush)', () => {
     await engine.execute(a, increments(limits.maxEventsPerPush - 401));
     await engine.execute(b, increments(499));
     await engine.execute(c, { type: 'increment' });
-    const push = summary(await new IndexedDBSyncStorage(engine).readPush());
+    const next = await new IndexedDBSyncStorage(engine).readPush();
+    // b's batch waits for the next push, which follows at once.
+    expect(next.more).toBe(true);
+    const push = summary(next);
     expect(push.map(({ stream, versions }) => [stream, versions.length, versions.at(-1)])).toEqual([
       [a, 600, 600],
       [b, 1, 1],
@@ -60,9 +63,44 @@ describe('the next push (readPush)', () => {
     await engine.store.writeBehind();
     // The first stream waits for a rebase: its pending create is not right after its head.
     await engine.db.put('streams', { stream: counterId(1), version: 1, confirmed: 5 });
-    const push = summary(await new IndexedDBSyncStorage(engine).readPush());
+    const next = await new IndexedDBSyncStorage(engine).readPush();
+    // Nothing that can be pushed was left out.
+    expect(next.more).toBe(false);
+    const push = summary(next);
     expect(push).toHaveLength(limits.maxStreamsPerPush);
     expect(push[0]!.stream).toBe(counterId(2));
     expect(push.at(-1)!.stream).toBe(counterId(n));
+  });
+
+  it('takes commands whose outbox entries are still behind the appends, without writing them', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const [a, b] = [counterId(1), counterId(2)];
+    await engine.execute(a, { type: 'create', name: 'A' });
+    await engine.execute(b, { type: 'create', name: 'B' });
+    await engine.store.writeBehind();
+    await engine.execute(a, { type: 'increment' });
+    await engine.execute(b, [{ type: 'increment' }, { type: 'increment' }]);
+    const written = engine.store.behindTransactions;
+    expect(await engine.db.count('outbox')).toBe(2);
+    expect(await storage.pendingCount()).toBe(4);
+    expect(await storage.pendingCount(new Set([b]))).toBe(2);
+    expect(
+      summary(await storage.readPush()).map(({ stream, versions }) => [stream, versions]),
+    ).toEqual([
+      [a, [1, 2]],
+      [b, [1, 2, 3]],
+    ]);
+    expect(engine.store.behindTransactions).toBe(written);
+    // Read while they are being written: each command once, whichever side of the write.
+    const writing = engine.store.writeBehind();
+    const [count, next] = await Promise.all([storage.pendingCount(), storage.readPush()]);
+    await writing;
+    expect(count).toBe(4);
+    expect(summary(next).map(({ versions }) => versions)).toEqual([
+      [1, 2],
+      [1, 2, 3],
+    ]);
+    expect(await storage.pendingCount()).toBe(4);
   });
 });

@@ -70,7 +70,7 @@ describe('heads, outbox and rows written behind the appends', () => {
     expect(await second.db.count('outbox')).toBe(3 + 5 + 6 + 7);
     expect((await second.db.get('streams', ids[2]!))?.version).toBe(8);
     // Every command goes out, in its order, with its command.
-    const push = await new IndexedDBSyncStorage(second).readPush();
+    const { streams: push } = await new IndexedDBSyncStorage(second).readPush();
     expect(push.map(({ stream, events }) => [stream, events.length])).toEqual(
       ids.map((id, i) => [id, 6 + i]),
     );
