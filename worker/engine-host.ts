@@ -145,18 +145,27 @@ export class EngineHost {
       return engine;
     }
     const { SyncManager, IndexedDBSyncStorage } = code;
+    const sync = new SyncManager(new IndexedDBSyncStorage(engine), this.options.sync);
     try {
-      const sync = new SyncManager(new IndexedDBSyncStorage(engine), this.options.sync);
-      sync.onUpdate((update) => this.broadcast(update, 'sync'));
-      this.followNetwork(sync);
       // Sync resumes with the engine when a space is stored.
       await sync.resume();
-      this.sync = sync;
-      return engine;
     } catch (error) {
-      this.lock?.release();
-      throw error;
+      // What sync keeps could not be read (its stored settings are damaged, say): counting
+      // works here as ever, and sync says why it is off. Nothing is written over what it found.
+      await sync.stop().catch(() => undefined);
+      const failed = toTallyError(error);
+      console.error('Tally: sync could not start', error);
+      this.syncMissing = new TallyError(
+        'unavailable',
+        `${failed.message.replace(/\.$/, '')}. Sync is off; counting works here meanwhile.`,
+      );
+      this.broadcast(EngineHost.syncMissingUpdate(this.syncMissing), 'sync');
+      return engine;
     }
+    sync.onUpdate((update) => this.broadcast(update, 'sync'));
+    this.followNetwork(sync);
+    this.sync = sync;
+    return engine;
   }
 
   /** The platform's online/offline events, where the worker has them, as hints to sync. */

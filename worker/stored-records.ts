@@ -38,12 +38,12 @@ const cursorRecordSchema = z.object({
   cursor: cursorSchema,
 });
 
-function check<T>(schema: z.ZodMiniType<T>, value: unknown, what: string): T {
+function check<T>(schema: z.ZodMiniType<T>, value: unknown, what: string, plural = false): T {
   const parsed = schema.safeParse(value);
   if (!parsed.success)
     throw new TallyError(
       'invalid',
-      `${what} is damaged (${parsed.error.issues
+      `${what} ${plural ? 'are' : 'is'} damaged (${parsed.error.issues
         .slice(0, 2)
         .map((issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`)
         .join('; ')}); Tally leaves it as it is.`,
@@ -58,7 +58,12 @@ export const checkStreamHead = (head: unknown): StreamHead =>
   check(streamHeadSchema, head, 'A stored stream head');
 
 export function checkSyncConfig(record: unknown): SyncSettings {
-  const { origin, space, token } = check(syncConfigSchema, record, 'The stored sync settings');
+  const { origin, space, token } = check(
+    syncConfigSchema,
+    record,
+    'The stored sync settings',
+    true,
+  );
   return { origin, space, token };
 }
 

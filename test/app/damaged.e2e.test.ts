@@ -125,3 +125,55 @@ it('opens with damaged records, names them, keeps working, and never writes over
   expect(await readBack(after, broken)).toEqual(written);
   await context.close();
 });
+
+it('opens with damaged sync settings: counting works, sync says why it is off, and nothing writes over them', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  await context.route('**/__blank', (route) =>
+    route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>blank</title>' }),
+  );
+  const app = await context.newPage();
+  await app.goto(server.url);
+  await addCounter(app, 'Water');
+  await app.close();
+
+  const blank = await blankPage(context);
+  const settings = (page: Page, write?: unknown) =>
+    page.evaluate(
+      (write) =>
+        new Promise<unknown>((resolve, reject) => {
+          const open = indexedDB.open('tally');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const db = open.result;
+            const tx = db.transaction('meta', write === undefined ? 'readonly' : 'readwrite');
+            const request =
+              write === undefined
+                ? tx.objectStore('meta').get('sync')
+                : tx.objectStore('meta').put(write);
+            tx.oncomplete = () => {
+              db.close();
+              resolve(write ?? request.result);
+            };
+            tx.onerror = () => reject(tx.error);
+          };
+        }),
+      write,
+    );
+  const damaged = await settings(blank, { key: 'sync', origin: 42, space: ['no'] });
+  await blank.close();
+
+  const reopened = await context.newPage();
+  await reopened.goto(server.url);
+  // Sync says, in words, why it is off…
+  await reopened
+    .getByText('Not syncing · The stored sync settings are damaged', { exact: false })
+    .waitFor();
+  // …and the counters still count.
+  await reopened.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(reopened, 'Water', 1);
+  await reopened.close();
+
+  const after = await blankPage(context);
+  expect(await settings(after)).toEqual(damaged);
+  await context.close();
+});

@@ -28,7 +28,7 @@ describe('the engine’s own records, read back', () => {
       token: 'y',
     });
     await expect(new IndexedDBSyncStorage(engine).readSettings()).rejects.toThrow(
-      /sync settings is damaged/,
+      /sync settings are damaged/,
     );
     await engine.db.put('meta', { key: 'cursor', space: 'space-0000000000000', cursor: '../../' });
     await expect(
