@@ -33,6 +33,12 @@ export interface SyncStorage {
    */
   readRestore(stream: StreamId, from: number, to: number): Promise<PushStream[]>;
   /**
+   * The server accepted these events of `stream`, pushed from here: confirmed at once, in memory,
+   * when the store can (their commands still behind its appends); false when they must be
+   * received as usual (`receive`), nothing changed.
+   */
+  confirmPushed(stream: StreamId, events: readonly EventEnvelope[]): boolean;
+  /**
    * Commands committed here and not yet accepted by the server, those of the streams in `skip`
    * (which this client never pushes) left out.
    */

@@ -427,8 +427,10 @@ export class Engine {
 
   /** The confirmed head of a stream here (0 for none). */
   async confirmedOf(stream: StreamId): Promise<number> {
+    // A push accepted meanwhile may have raised it in memory (written behind the appends).
+    const behind = this.store.confirmedBehind(stream);
     const head = streamHeadSchema.safeParse(await this.db.get('streams', stream));
-    return head.success ? (head.data.confirmed ?? 0) : 0;
+    return Math.max(behind, head.success ? (head.data.confirmed ?? 0) : 0);
   }
 
   /**

@@ -62,6 +62,19 @@ const SNAPSHOT_STORES = ['events', 'meta', 'snapshots'] as const;
 const allVersions = (stream: StreamId, from = 1) =>
   IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
 
+/** What of the outbox and the confirmed versions is still behind the appends (`withUnwritten`). */
+export type Unwritten = {
+  /** The outbox entries of committed appends not stored yet, in commit order. */
+  readonly outbox: readonly OutboxEntry[];
+  /**
+   * How many of the first ones are being written: a transaction created now finds them stored
+   * too once that write commits (the same command, by stream and command id), or not at all.
+   */
+  readonly maybeStored: number;
+  /** Confirmed versions accepted pushes raised, not stored yet, by stream. */
+  readonly confirmed: ReadonlyMap<string, number>;
+};
+
 /**
  * The browser's event store over IndexedDB (docs/architecture.md, "Appending"). Appends use
  * group commit: commits that arrive while a transaction is in flight share the next one, and
@@ -139,13 +152,36 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   /**
-   * Runs `read`, which must create its transaction before its first await, with the outbox
-   * entries of committed appends that transaction does not see (still behind), without holding
-   * the appends or writing anything first: what commits meanwhile is in the next read. For the
-   * next push and the pending count, on the way of every command to the other devices.
+   * Runs `read`, which must create its transaction before its first await, with what of the
+   * outbox and the confirmed versions that transaction does not see (still behind: the entries
+   * of committed appends, the versions accepted pushes confirmed), without holding the appends
+   * or writing anything first: what commits meanwhile is in the next read. For the next push
+   * and the pending count, on the way of every command to the other devices.
    */
-  withUnwritten<T>(read: (unwritten: readonly OutboxEntry[]) => Promise<T>): Promise<T> {
-    return read(this.behind.unwrittenOutbox());
+  withUnwritten<T>(read: (unwritten: Unwritten) => Promise<T>): Promise<T> {
+    const { entries, writing } = this.behind.unwrittenOutbox();
+    return read({
+      outbox: entries,
+      maybeStored: writing,
+      confirmed: this.behind.unwrittenConfirmed(),
+    });
+  }
+
+  /**
+   * The server accepted a push of `stream` with `events`: confirmed in memory, with no
+   * transaction, when their commands are all still behind the appends; false otherwise, and
+   * nothing changed (`WrittenBehind.confirmPushed`): receive them as usual then.
+   */
+  confirmPushed(stream: StreamId, events: readonly { id: string; version: number }[]): boolean {
+    const confirmed = this.behind.confirmPushed(stream, events);
+    if (confirmed === 0) return false;
+    this.cache.raiseConfirmed(stream, confirmed);
+    return true;
+  }
+
+  /** A stream's confirmed version raised in memory and not yet stored (0: none). */
+  confirmedBehind(stream: StreamId): number {
+    return this.behind.confirmedOf(stream);
   }
 
   /** The database is closing: nothing more is written behind. */

@@ -383,12 +383,21 @@ export class SyncClient {
       );
       return { type: 'applied' };
     }
-    if (result.status === 'accepted') this.acked(sent.events);
-    // Accepted: the server now holds exactly the events sent, at their versions, so they are
-    // applied as the server's like any other (they echo the pending ones), unless their echo in
-    // the feed came first. Conflict: the events the device has not seen; applying them rebases.
-    // Accepted events are this device's own, read from its store and validated there: not
-    // decoded again. The server's conflict events are (the server is an edge).
+    if (result.status === 'accepted') {
+      this.acked(sent.events);
+      // Accepted: the server now holds exactly the events sent, at their versions. While their
+      // commands are still behind the store's appends (the usual case: pushed as soon as they
+      // commit), they are confirmed there in memory, with no transaction.
+      if (storage.confirmPushed(result.stream, sent.events)) {
+        this.remember(sent.events, Promise.resolve(true));
+        return { type: 'applied' };
+      }
+    }
+    // Otherwise they are applied as the server's like any other (they echo the pending ones),
+    // unless their echo in the feed came first. Conflict: the events the device has not seen;
+    // applying them rebases. Accepted events are this device's own, read from its store and
+    // validated there: not decoded again. The server's conflict events are (the server is an
+    // edge).
     const events =
       result.status === 'accepted'
         ? (sent.events as readonly EventEnvelope[])
@@ -522,13 +531,20 @@ export class SyncClient {
       if ((await Promise.all(earlier)).every(Boolean)) return { type: 'applied' };
     }
     const receiving = this.options.storage.receive(stream, events);
-    const done = receiving.then(
-      (outcome) => outcome.type !== 'gap',
-      () => false,
+    this.remember(
+      events,
+      receiving.then(
+        (outcome) => outcome.type !== 'gap',
+        () => false,
+      ),
     );
+    return receiving;
+  }
+
+  /** `events` are applied (or being applied: `done` tells whether they were). */
+  private remember(events: readonly { readonly id: string }[], done: Promise<boolean>): void {
     if (this.applied.size + events.length > APPLIED_KEPT) this.applied.clear();
     for (const { id } of events) this.applied.set(id, done);
-    return receiving;
   }
 
   private requestResync(): void {

@@ -3,6 +3,7 @@ import type { AnyEvent, RejectedAfterSync, StoredEvent } from '../core/event-sto
 import { limits } from '../core/protocol.ts';
 import type { NextPush, PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
 import type { Engine } from './engine.ts';
+import type { Unwritten } from './event-store.ts';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { TallyDatabase } from './idb-schema.ts';
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';
@@ -26,21 +27,28 @@ export class IndexedDBSyncStorage implements SyncStorage {
 
   // The outbox and heads are written behind the appends (worker/written-behind.ts): the next
   // push and the pending count read what is stored, plus the outbox entries of committed appends
-  // not written yet (commits made meanwhile go in the next push). A head still behind needs no
-  // overlay: the confirmed version and base belong to sync, and are always the stored ones.
+  // and the confirmed versions of accepted pushes not written yet (commits made meanwhile go in
+  // the next push). A head's confirmed version and base belong to sync: stored, or raised in
+  // memory by an accepted push, never taken from an append's head.
   readPush = (skip?: ReadonlySet<StreamId>) =>
     this.engine.store.withUnwritten((unwritten) => readPush(this.db, this.decode, unwritten, skip));
+  confirmPushed = (stream: StreamId, events: readonly EventEnvelope[]) =>
+    this.engine.store.confirmPushed(stream, events);
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
   pendingCount = (skip?: ReadonlySet<StreamId>) =>
     this.engine.store.withUnwritten(async (unwritten) => {
       const tx = this.db.transaction('outbox', 'readonly');
+      const counts = (entries: readonly OutboxEntry[]) =>
+        entries.filter((entry) => !skip?.has(entry.stream)).length;
+      // A write of what is behind in progress: its entries may be stored already, or not.
+      if (unwritten.maybeStored > 0)
+        return counts(withUnwritten((await tx.store.getAll()).map(checkOutboxRow), unwritten));
       const [all, ...skipped] = await Promise.all([
         tx.store.count(),
         ...[...(skip ?? [])].map((stream) => tx.store.index('byStream').count(stream)),
       ]);
-      const behind = unwritten.filter((entry) => !skip?.has(entry.stream)).length;
-      return all - skipped.reduce((sum, n) => sum + n, 0) + behind;
+      return all - skipped.reduce((sum, n) => sum + n, 0) + counts(unwritten.outbox);
     });
   readSettings = () => readSyncConfig(this.db);
   writeSettings = (settings: SyncSettings) => writeSyncConfig(this.db, settings);
@@ -113,7 +121,7 @@ const envelope = <E extends AnyEvent>({
 async function readPush<E extends AnyEvent>(
   db: TallyDatabase,
   decode: (record: unknown) => StoredEvent<E>,
-  unwritten: readonly OutboxEntry[],
+  unwritten: Unwritten,
   skip?: ReadonlySet<StreamId>,
 ): Promise<NextPush> {
   const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
@@ -122,8 +130,7 @@ async function readPush<E extends AnyEvent>(
     tx.objectStore('outbox').getAll(),
     tx.objectStore('meta').get('sync'),
   ]);
-  // Stored entries come before those not written yet (they get the next keys when they are).
-  const rows = [...outboxRows.map(checkOutboxRow), ...unwritten].filter(
+  const rows = withUnwritten(outboxRows.map(checkOutboxRow), unwritten).filter(
     (row) => !skip?.has(row.stream),
   );
   const space = settings?.key === 'sync' ? settings.space : undefined;
@@ -151,7 +158,7 @@ async function readPush<E extends AnyEvent>(
       // Joined from another space's snapshot (this device left it before reading the history
       // below): that space alone can take it. It waits here until this device is back there.
       if (head?.base && head.base.space !== space) return;
-      const expectedVersion = head?.confirmed ?? 0;
+      const expectedVersion = Math.max(head?.confirmed ?? 0, unwritten.confirmed.get(stream) ?? 0);
       // At a base, the event there is the server's: its id is the base's.
       if (head?.base && expectedVersion === head.base.version && !expectedId.expectedId)
         expectedId.expectedId = head.base.id;
@@ -168,6 +175,19 @@ async function readPush<E extends AnyEvent>(
   }
   await tx.done;
   return { streams, more: leftOut || next < candidates.length };
+}
+
+/**
+ * The stored outbox entries, then those still behind the appends (they get the next keys when
+ * they are written), each command once: one being written may be both.
+ */
+function withUnwritten(stored: OutboxEntry[], unwritten: Unwritten): OutboxEntry[] {
+  const key = (entry: OutboxEntry) => `${entry.stream}\u0000${entry.commandId}`;
+  const held = unwritten.maybeStored > 0 ? new Set(stored.map(key)) : new Set<string>();
+  return [
+    ...stored,
+    ...unwritten.outbox.filter((entry, i) => i >= unwritten.maybeStored || !held.has(key(entry))),
+  ];
 }
 
 /**

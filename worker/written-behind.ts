@@ -28,6 +28,11 @@ type Decided = {
   readonly heads: Map<string, StreamHead>;
   /** In commit order; appended to while it waits. */
   readonly outbox: OutboxEntry[];
+  /**
+   * Streams whose confirmed version an accepted push raised (`confirmPushed`), to that
+   * version: written into their stored heads.
+   */
+  readonly confirmed: Map<string, number>;
 };
 
 /**
@@ -85,7 +90,7 @@ export class WrittenBehind {
     for (const row of plan.rows) rows.set(rowKey(row), row);
     const heads = new Map<string, StreamHead>();
     for (const head of plan.heads) heads.set(head.stream, head);
-    this.inFlight.set(seq, { rows, heads, outbox: [...plan.outbox] });
+    this.inFlight.set(seq, { rows, heads, outbox: [...plan.outbox], confirmed: new Map() });
   }
 
   /** The append transaction `seq` committed, its last event at `position`. */
@@ -142,13 +147,73 @@ export class WrittenBehind {
   }
 
   /**
-   * The outbox entries of committed appends not yet in a write, in commit order: what a
-   * transaction created now does not see. (Those being written are seen: their transaction was
-   * created first, and IndexedDB runs one created later after it; if it fails they come back
-   * here, for the next read.)
+   * The outbox entries of committed appends not yet stored, in commit order: those being
+   * written first (a transaction created now sees them stored once that write commits, but not
+   * if it fails: then they wait here again, and a read must not miss them meanwhile; `writing`
+   * says how many of the first ones a reader may also find stored), then those waiting.
    */
-  unwrittenOutbox(): readonly OutboxEntry[] {
-    return [...this.waiting.outbox];
+  unwrittenOutbox(): { readonly entries: readonly OutboxEntry[]; readonly writing: number } {
+    return {
+      entries: [...this.writingNow.outbox, ...this.waiting.outbox],
+      writing: this.writingNow.outbox.length,
+    };
+  }
+
+  /**
+   * The server accepted a push of `stream` with these events: when every one of them belongs to
+   * a command whose outbox entry is waiting here (committed, not written yet), whole and with
+   * these very ids at these versions, they are confirmed here, in memory: the entries go without
+   * ever being written, and the stream's confirmed version is raised (written with what is
+   * behind, `confirmed`). Answers false, changing nothing, otherwise (an entry already written,
+   * being written, or rewritten by a rebase meanwhile): the caller then receives them as usual.
+   * A crash before the write loses only this: the start makes the entries again from the events,
+   * and the next push is answered `accepted` again (the server knows them).
+   */
+  confirmPushed(stream: string, events: readonly { id: string; version: number }[]): number {
+    const sent = new Map(events.map(({ id, version }) => [version, id]));
+    if (sent.size === 0 || sent.size !== events.length) return 0;
+    const matched = new Set<OutboxEntry>();
+    let covered = 0;
+    for (const entry of this.waiting.outbox) {
+      if (entry.stream !== stream) continue;
+      const inPush = entry.events.filter(({ version }) => sent.has(version));
+      if (inPush.length === 0) continue;
+      if (
+        inPush.length !== entry.events.length ||
+        inPush.some(({ id, version }) => sent.get(version) !== id)
+      )
+        return 0;
+      matched.add(entry);
+      covered += inPush.length;
+    }
+    if (covered !== sent.size) return 0;
+    const outbox = this.waiting.outbox;
+    for (let i = outbox.length - 1; i >= 0; i--) if (matched.has(outbox[i]!)) outbox.splice(i, 1);
+    const last = Math.max(...sent.keys());
+    this.waiting.confirmed.set(stream, Math.max(this.waiting.confirmed.get(stream) ?? 0, last));
+    // Heads not written yet carry it too: an append decided on one keeps it.
+    for (const layer of this.layers()) {
+      const head = layer.heads.get(stream);
+      if (head && (head.confirmed ?? 0) < last)
+        layer.heads.set(stream, { ...head, confirmed: last });
+    }
+    return last;
+  }
+
+  /**
+   * Confirmed versions raised in memory that a transaction created now does not see (not yet in
+   * a write), by stream.
+   */
+  unwrittenConfirmed(): ReadonlyMap<string, number> {
+    return new Map(this.waiting.confirmed);
+  }
+
+  /** A stream's confirmed version as raised in memory and not yet stored (0: none). */
+  confirmedOf(stream: string): number {
+    return Math.max(
+      this.waiting.confirmed.get(stream) ?? 0,
+      this.writingNow.confirmed.get(stream) ?? 0,
+    );
   }
 
   /** Every stream whose head is not written yet. */
@@ -183,6 +248,7 @@ export class WrittenBehind {
       decided.rows.size === 0 &&
       decided.heads.size === 0 &&
       decided.outbox.length === 0 &&
+      decided.confirmed.size === 0 &&
       this.committedAt <= this.writtenAt
     )
       return;
@@ -197,7 +263,12 @@ export class WrittenBehind {
     // A damaged stored head is left as it is (the stream says so when it is used).
     writeDecided(
       tx,
-      { rows: decided.rows.values(), heads: decided.heads.values(), outbox: decided.outbox },
+      {
+        rows: decided.rows.values(),
+        heads: decided.heads.values(),
+        outbox: decided.outbox,
+        confirmed: decided.confirmed,
+      },
       at,
       () => undefined,
     );
@@ -217,6 +288,11 @@ export class WrittenBehind {
         for (const [stream, head] of decided.heads)
           if (!this.waiting.heads.has(stream)) this.waiting.heads.set(stream, head);
         this.waiting.outbox.unshift(...decided.outbox);
+        for (const [stream, version] of decided.confirmed)
+          this.waiting.confirmed.set(
+            stream,
+            Math.max(this.waiting.confirmed.get(stream) ?? 0, version),
+          );
         this.eventsBehind += events;
         throw error;
       },
@@ -236,14 +312,21 @@ export class WrittenBehind {
   }
 }
 
-const empty = (): Decided => ({ rows: new Map(), heads: new Map(), outbox: [] });
+const empty = (): Decided => ({
+  rows: new Map(),
+  heads: new Map(),
+  outbox: [],
+  confirmed: new Map(),
+});
 
 /**
  * Writes what appends decided beside their events on the raw transaction, and `whole` at
  * `position`: behind them (`WrittenBehind.write`), or with them (an import, `writeAppend`). The
  * confirmed head belongs to sync, which also lowers it when a device leaves its space: a head
- * with a confirmed version takes it (and a base) from the stored record; a stored head that is
- * damaged goes to `onDamaged`, and nothing is written over it.
+ * with a confirmed version takes it (and a base) from the stored record, raised to what an
+ * accepted push confirmed in memory (`confirmed`, which also raises the stored head of a stream
+ * with no head here); a stored head that is damaged goes to `onDamaged`, and nothing is written
+ * over it.
  */
 export function writeDecided(
   tx: IDBTransaction,
@@ -251,6 +334,7 @@ export function writeDecided(
     readonly rows: Iterable<RowChange>;
     readonly heads: Iterable<StreamHead>;
     readonly outbox: readonly OutboxEntry[];
+    readonly confirmed?: ReadonlyMap<string, number>;
   },
   position: number,
   onDamaged: (stream: string) => void,
@@ -260,21 +344,32 @@ export function writeDecided(
     if (value === undefined) views.delete([view, key]);
     else views.put({ view, key, value } satisfies ViewRow);
   const streams = tx.objectStore('streams');
-  for (const head of decided.heads)
-    if (!head.confirmed) streams.put(head);
-    else {
-      const stored = streams.get(head.stream);
-      stored.onsuccess = () => {
-        const parsed = streamHeadSchema.safeParse(stored.result);
-        if (parsed.success)
-          streams.put({
-            ...head,
-            confirmed: parsed.data.confirmed ?? 0,
-            ...(parsed.data.base ? { base: parsed.data.base } : {}),
-          });
-        else onDamaged(head.stream);
-      };
-    }
+  const raised = decided.confirmed ?? new Map<string, number>();
+  const merge = (stream: string, head: StreamHead | undefined) => {
+    const up = raised.get(stream) ?? 0;
+    const stored = streams.get(stream);
+    stored.onsuccess = () => {
+      // Never written yet: only a push accepted since can have confirmed any of it.
+      if (stored.result === undefined) {
+        if (head) streams.put({ ...head, confirmed: up });
+        return;
+      }
+      const parsed = streamHeadSchema.safeParse(stored.result);
+      if (!parsed.success) return onDamaged(stream);
+      streams.put({
+        ...(head ?? parsed.data),
+        confirmed: Math.max(parsed.data.confirmed ?? 0, up),
+        ...(parsed.data.base ? { base: parsed.data.base } : {}),
+      });
+    };
+  };
+  const withHead = new Set<string>();
+  for (const head of decided.heads) {
+    withHead.add(head.stream);
+    if (!head.confirmed && !raised.has(head.stream)) streams.put(head);
+    else merge(head.stream, head);
+  }
+  for (const stream of raised.keys()) if (!withHead.has(stream)) merge(stream, undefined);
   const outbox = tx.objectStore('outbox');
   for (const entry of decided.outbox) outbox.add(entry);
   tx.objectStore('meta').put({ key: 'whole', position });

@@ -141,10 +141,114 @@ describe('heads, outbox and rows written behind the appends', () => {
     await expectExact(engine, [id]);
   });
 
+  it('a push read while what is behind is being written, and that write fails, still takes its commands', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const id = counterId(1);
+    await engine.execute(id, { type: 'create', name: 'Kept' });
+    const db = unwrap(engine.db);
+    const original = IDBDatabase.prototype.transaction;
+    db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
+      const tx = original.apply(this, args);
+      const stores = [args[0]].flat();
+      if (stores.includes('views') && args[1] === 'readwrite') queueMicrotask(() => tx.abort());
+      return tx;
+    } as typeof original;
+    let read;
+    try {
+      const writing = engine.store.writeBehind().then(
+        () => 'written',
+        () => 'failed',
+      );
+      read = await Promise.all([storage.readPush(), storage.pendingCount()]);
+      expect(await writing).toBe('failed');
+    } finally {
+      delete (db as Partial<IDBDatabase>).transaction;
+    }
+    const [push, count] = read;
+    expect(push.streams.map(({ stream, events }) => [stream, events.length])).toEqual([[id, 1]]);
+    expect(count).toBe(1);
+    // And once it is written, each command once.
+    await engine.store.writeBehind();
+    expect(await storage.pendingCount()).toBe(1);
+    await expectExact(engine, [id]);
+  });
+
+  it('a push accepted while its commands are behind is confirmed in memory: their outbox entries are never written', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const [a, b] = [counterId(1), counterId(2)];
+    await engine.execute(a, { type: 'create', name: 'A' });
+    await engine.execute(b, { type: 'create', name: 'B' });
+    // a's create was accepted and received the usual way; b's waits, stored.
+    const created = (await storage.readPush()).streams.find((s) => s.stream === a)!;
+    await engine.receive(a, created.events);
+    await engine.execute(a, { type: 'increment' });
+    await engine.execute(a, [{ type: 'increment' }, { type: 'increment' }]);
+    const { streams } = await storage.readPush();
+    const pushedA = streams.find((s) => s.stream === a)!;
+    const pushedB = streams.find((s) => s.stream === b)!;
+    expect([pushedA.expectedVersion, pushedA.events.map((e) => e.version)]).toEqual([1, [2, 3, 4]]);
+    const before = engine.store.transactions;
+    // b's create is stored already: not confirmed in memory, nothing changes.
+    expect(storage.confirmPushed(b, pushedB.events)).toBe(false);
+    // Half of a command, or other ids: refused too.
+    expect(storage.confirmPushed(a, pushedA.events.slice(0, 2))).toBe(false);
+    expect(
+      storage.confirmPushed(
+        a,
+        pushedA.events.map((e, i) => (i === 1 ? { ...e, id: 'evt-other' } : e)),
+      ),
+    ).toBe(false);
+    expect(await engine.confirmedOf(a)).toBe(1);
+    expect(await storage.pendingCount()).toBe(3);
+    expect(storage.confirmPushed(a, pushedA.events)).toBe(true);
+    expect(engine.store.transactions).toBe(before);
+    expect(await engine.confirmedOf(a)).toBe(4);
+    expect(await storage.pendingCount()).toBe(1);
+    expect((await storage.readPush()).streams.map((s) => s.stream)).toEqual([b]);
+    // More commands on it push from the new confirmed head.
+    await engine.execute(a, { type: 'increment' });
+    const next = (await storage.readPush()).streams.find((s) => s.stream === a)!;
+    expect([next.expectedVersion, next.events.map((e) => e.version)]).toEqual([4, [5]]);
+    await engine.store.writeBehind();
+    expect((await engine.db.get('streams', a))?.confirmed).toBe(4);
+    const stored = await engine.db.getAllFromIndex('outbox', 'byStream', a);
+    expect(stored.map((entry) => entry.events.map((e) => e.version))).toEqual([[5]]);
+    await expectExact(engine, [a, b]);
+  });
+
+  it('a crash after a push was confirmed in memory pushes it again at the next start', async () => {
+    const first = await openEngine();
+    const storage = new IndexedDBSyncStorage(first);
+    const id = counterId(1);
+    await first.execute(id, { type: 'create', name: 'A' });
+    await first.execute(id, { type: 'increment' });
+    const { streams } = await storage.readPush();
+    expect(storage.confirmPushed(id, streams[0]!.events)).toBe(true);
+    expect(await first.confirmedOf(id)).toBe(2);
+    const name = first.db.name;
+    first.close();
+    const second = await openEngine({ dbName: name });
+    try {
+      // Nothing confirmed is stored: both commands are pending again, as the server's answer
+      // to their push again will say.
+      expect(await second.confirmedOf(id)).toBe(0);
+      const again = await new IndexedDBSyncStorage(second).readPush();
+      expect(again.streams[0]!.events.map((e) => e.id)).toEqual(
+        streams[0]!.events.map((e) => e.id),
+      );
+      await expectExact(second, [id]);
+    } finally {
+      second.close();
+    }
+  });
+
   it('whatever mix of counting, the server’s events and restarts, every row counts each event once', async () => {
     type Op =
       | { kind: 'count'; stream: number; times: number }
       | { kind: 'echo'; stream: number }
+      | { kind: 'accepted'; stream: number }
       | { kind: 'theirs'; stream: number }
       | { kind: 'remote'; stream: number }
       | { kind: 'restart' };
@@ -155,6 +259,10 @@ describe('heads, outbox and rows written behind the appends', () => {
         times: fc.integer({ min: 1, max: 6 }),
       }),
       fc.record({ kind: fc.constant('echo' as const), stream: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({
+        kind: fc.constant('accepted' as const),
+        stream: fc.integer({ min: 0, max: 2 }),
+      }),
       fc.record({ kind: fc.constant('theirs' as const), stream: fc.integer({ min: 0, max: 2 }) }),
       fc.record({ kind: fc.constant('remote' as const), stream: fc.integer({ min: 0, max: 1 }) }),
       fc.constant({ kind: 'restart' as const }),
@@ -214,6 +322,18 @@ describe('heads, outbox and rows written behind the appends', () => {
                       (e) => e.version > confirmed,
                     );
                     if (pending.length > 0) await target.receive(id, pending.map(strip));
+                  });
+                } else if (o.kind === 'accepted') {
+                  // The server accepted a push of its pending events: as the sync client does,
+                  // confirmed in memory where the store can, else received.
+                  const id = mine[o.stream]!;
+                  await inTurn(id, async () => {
+                    const confirmed = await target.confirmedOf(id);
+                    const pending = (await target.store.readStream(id))
+                      .filter((e) => e.version > confirmed)
+                      .map(strip);
+                    if (pending.length === 0) return;
+                    if (!target.store.confirmPushed(id, pending)) await target.receive(id, pending);
                   });
                 } else if (o.kind === 'theirs') {
                   // Another device's increment at our first pending version: a rebase.
