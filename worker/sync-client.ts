@@ -60,8 +60,12 @@ const divergedError = (stream: StreamId) =>
     `The server's history of ${stream} differs from this device's: it lost events and others wrote there since. This device keeps its copy and stops sending that counter.`,
   );
 
-/** How many applied event ids a run keeps (`SyncClient.applied`) before it starts over. */
+/** How many applied events a run keeps (`SyncClient.applied`) before it starts over. */
 const APPLIED_KEPT = 10_000;
+
+/** An event as applied: its id at its place (the same id elsewhere is not the same event). */
+const appliedKey = ({ stream, version, id }: EventEnvelope) =>
+  `${stream}\u0000${version}\u0000${id}`;
 
 export class SyncClient {
   private running = false;
@@ -89,11 +93,12 @@ export class SyncClient {
   private readonly giveBacks: GiveBack[] = [];
   private verifyTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * Ids of the server's events this run has applied (received, at the version the server gives
-   * them): the second of a push's answer and its echo in the feed, which carry the same events,
-   * is not applied again (no transaction, no appends held). Bounded; forgotten on a catch-up from
-   * the start. An event it holds is stored, confirmed, at that version: a confirmed event never
-   * moves, and a stream deleted here comes back only in a catch-up from the start.
+   * The server's events this run has applied (received, or confirmed in memory, at the version
+   * the server gives them; by stream, version and id): the second of a push's answer and its
+   * echo in the feed, which carry the same events, is not applied again (no transaction, no
+   * appends held). Bounded; forgotten on a catch-up from the start. An event it holds is stored,
+   * confirmed, at that version: a confirmed event never moves, and a stream deleted here comes
+   * back only in a catch-up from the start.
    */
   private readonly applied = new Map<string, Promise<boolean>>();
 
@@ -526,7 +531,7 @@ export class SyncClient {
     stream: StreamId,
     events: readonly EventEnvelope[],
   ): Promise<ReceiveOutcome | { readonly type: 'applied' }> {
-    const earlier = events.map(({ id }) => this.applied.get(id));
+    const earlier = events.map((event) => this.applied.get(appliedKey(event)));
     if (earlier.length > 0 && earlier.every((done) => done !== undefined)) {
       if ((await Promise.all(earlier)).every(Boolean)) return { type: 'applied' };
     }
@@ -542,9 +547,9 @@ export class SyncClient {
   }
 
   /** `events` are applied (or being applied: `done` tells whether they were). */
-  private remember(events: readonly { readonly id: string }[], done: Promise<boolean>): void {
+  private remember(events: readonly EventEnvelope[], done: Promise<boolean>): void {
     if (this.applied.size + events.length > APPLIED_KEPT) this.applied.clear();
-    for (const { id } of events) this.applied.set(id, done);
+    for (const event of events) this.applied.set(appliedKey(event), done);
   }
 
   private requestResync(): void {
