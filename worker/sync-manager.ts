@@ -6,7 +6,7 @@ import {
   syncOriginSchema,
   type SyncUpdate,
 } from '../core/engine-protocol.ts';
-import { TallyError } from '../core/errors.ts';
+import { TallyError, toTallyError } from '../core/errors.ts';
 import type { SyncSettings, SyncStorage } from '../core/sync-port.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { defaultDeviceName } from './device-name.ts';
@@ -80,9 +80,33 @@ export class SyncManager {
 
   /** Resumes syncing with the stored space, if any: how sync starts with the engine. */
   async resume(): Promise<void> {
-    const config = await this.storage.readSettings();
+    let config;
+    try {
+      config = await this.storage.readSettings();
+    } catch (error) {
+      if (!damaged(error)) throw error;
+      // Sync is off and says why; counting goes on. Starting, joining or leaving writes over
+      // them, as the person asks (`stored`).
+      console.warn('Tally: sync is off', error);
+      this.removed = damagedMessage;
+      await this.refresh();
+      return;
+    }
     if (config) this.run(config);
     await this.refresh();
+  }
+
+  /**
+   * The stored settings, or undefined: none, or damaged (starting, joining or leaving, which
+   * the person asked for, replaces them; nothing else writes over them).
+   */
+  private async stored(): Promise<SyncSettings | undefined> {
+    try {
+      return await this.storage.readSettings();
+    } catch (error) {
+      if (damaged(error)) return undefined;
+      throw error;
+    }
   }
 
   onUpdate(listener: (update: SyncUpdate) => void): () => void {
@@ -103,7 +127,7 @@ export class SyncManager {
     const base = check(syncOriginSchema, origin);
     // Asked again (a tab re-sending after its leader went away): the space already made stands,
     // and so does the invite made for it.
-    const current = await this.storage.readSettings();
+    const current = await this.stored();
     if (current?.origin === base) {
       const held = this.invite;
       if (held?.space === current.space && held.expiresAt - Date.now() > inviteMarginMs)
@@ -173,7 +197,7 @@ export class SyncManager {
     const valid = check(pairingTokenSchema, token);
     const space = valid.split('.')[1]!;
     // Already in that space (the same link opened twice, or a re-sent call): nothing to do.
-    const current = await this.storage.readSettings();
+    const current = await this.stored();
     if (current?.origin === base && current.space === space) return;
     // The invite is redeemed first: a used or expired one leaves the device in the space it
     // was in, syncing as before.
@@ -231,7 +255,7 @@ export class SyncManager {
   }
 
   private async leaveSpaceNow(): Promise<void> {
-    const config = await this.storage.readSettings();
+    const config = await this.stored();
     // Counters joined from the space's snapshots: their history below is read first, so they
     // leave whole and go to the next space like any other.
     const based = (await this.client?.fillBases()) ?? 0;
@@ -239,6 +263,7 @@ export class SyncManager {
     let revoked = true;
     if (config) await this.transport.leave(config).catch(() => (revoked = false));
     await this.storage.clearSettings();
+    this.removed = undefined;
     await this.refresh();
     const tied =
       based === 0
@@ -289,7 +314,7 @@ export class SyncManager {
   }
 
   private async join(config: SyncSettings): Promise<void> {
-    const current = await this.storage.readSettings();
+    const current = await this.stored();
     if (current && current.space !== config.space)
       throw new TallyError(
         'conflict',
@@ -376,3 +401,9 @@ export class SyncManager {
     for (const listener of this.listeners) listener(this.latest);
   }
 }
+
+const damagedMessage =
+  'The sync settings stored on this device are damaged, so sync is off. Start syncing or join a space to replace them; counting works here meanwhile.';
+
+/** A stored record failed its check (worker/stored-records.ts): it is there, and unreadable. */
+const damaged = (error: unknown) => toTallyError(error).code === 'invalid';

@@ -166,7 +166,9 @@ it('opens with damaged sync settings: counting works, sync says why it is off, a
   await reopened.goto(server.url);
   // Sync says, in words, why it is off…
   await reopened
-    .getByText('Not syncing · The stored sync settings are damaged', { exact: false })
+    .getByText('Not syncing · The sync settings stored on this device are damaged', {
+      exact: false,
+    })
     .waitFor();
   // …and the counters still count.
   await reopened.getByRole('button', { name: 'Increment Water', exact: true }).click();

@@ -242,6 +242,37 @@ describe('sync', () => {
     expect(b.reads.n - readsB).toBe(0);
   });
 
+  it('damaged sync settings: sync is off and says why, counting goes on, and starting sync replaces them', async () => {
+    const engine = await openEngine({ device: 'device-damaged-1' });
+    const sync = new SyncManager(new IndexedDBSyncStorage(engine), testSyncOptions);
+    devices.push({
+      name: 'device-damaged-1',
+      engine,
+      sync,
+      async close() {
+        await sync.stop();
+        await engine.stop();
+      },
+    });
+    const id = counterId('damaged');
+    await engine.execute(id, { type: 'create', name: 'Kept' });
+    await engine.db.put('meta', { key: 'sync', origin: 42, space: ['no'] } as never);
+    await sync.resume();
+    expect(sync.current()).toMatchObject({
+      state: 'off',
+      lastError: expect.stringMatching(
+        /^The sync settings stored on this device are damaged.*Start syncing or join a space to replace them/,
+      ),
+    });
+    expect(await engine.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
+    // Asked for by the person: a new space, with everything this device counted.
+    const { space } = await sync.startSync(server.url);
+    await synced({ name: 'device-damaged-1', engine, sync, close: async () => undefined });
+    expect(sync.current().lastError).toBeUndefined();
+    expect(await new IndexedDBSyncStorage(engine).readSettings()).toMatchObject({ space });
+    expect((await serverStreams(redis, space))[id]).toHaveLength(2);
+  });
+
   it('a name created offline on two devices ends unique and the same everywhere', async () => {
     const a = await device();
     const b = await device();
