@@ -134,47 +134,72 @@ async function readPush<E extends AnyEvent>(
     (row) => !skip?.has(row.stream),
   );
   const space = settings?.key === 'sync' ? settings.space : undefined;
-  const { fit: candidates, leftOut } = commandsThatFit(rows);
   const streams: PushStream[] = [];
-  // Streams whose versions do not follow their confirmed head are skipped, so more may be read
-  // than pushed; in chunks, so a long outbox is not read far past the limit.
-  let next = 0;
-  while (next < candidates.length && streams.length < limits.maxStreamsPerPush) {
-    const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
-    const read = await Promise.all(
-      chunk.map(({ stream, versions }) =>
-        Promise.all([
-          tx.objectStore('streams').get(stream),
-          Promise.all(versions.map((version) => byVersion.get([stream, version]))),
-          // The id at the confirmed head, which is the version before the first pending one
-          // whenever the stream is pushed at all (checked below).
-          idAt(byVersion, stream, versions[0]! - 1),
-        ]),
-      ),
+  /** Streams that cannot be pushed now: the room they took goes to the others. */
+  const waiting = new Set<StreamId>();
+  for (;;) {
+    const taken = new Set(streams.map(({ stream }) => stream));
+    const budget = limits.maxEventsPerPush - streams.reduce((n, s) => n + s.events.length, 0);
+    const skipped = waiting.size;
+    const { fit: candidates, leftOut } = commandsThatFit(
+      rows.filter(({ stream }) => !waiting.has(stream) && !taken.has(stream)),
+      budget,
     );
-    chunk.forEach(({ stream }, i) => {
-      const [raw, stored, expectedId] = read[i]!;
-      const head = raw === undefined ? undefined : checkStreamHead(raw);
-      // Joined from another space's snapshot (this device left it before reading the history
-      // below): that space alone can take it. It waits here until this device is back there.
-      if (head?.base && head.base.space !== space) return;
-      const expectedVersion = Math.max(head?.confirmed ?? 0, unwritten.confirmed.get(stream) ?? 0);
-      // At a base, the event there is the server's: its id is the base's.
-      if (head?.base && expectedVersion === head.base.version && !expectedId.expectedId)
-        expectedId.expectedId = head.base.id;
-      const events = stored.map(
-        (record) => envelope(decode(record)) as PushStream['events'][number],
-      );
-      // Versions must follow the confirmed head; anything else waits for the next rebase.
-      if (
-        streams.length < limits.maxStreamsPerPush &&
-        events.every((e, i) => e.version === expectedVersion + i + 1)
-      )
-        streams.push({ stream, expectedVersion, ...expectedId, events });
-    });
+    await pushable(candidates);
+    if (!leftOut || waiting.size === skipped || streams.length >= limits.maxStreamsPerPush) break;
   }
   await tx.done;
-  return { streams, more: leftOut || next < candidates.length };
+  // More: a command of a stream that can be pushed now, not in this push.
+  const pushedTo = new Map(streams.map(({ stream, events }) => [stream, events.at(-1)!.version]));
+  const more = rows.some(
+    ({ stream, events }) =>
+      !waiting.has(stream) && events.some(({ version }) => version > (pushedTo.get(stream) ?? 0)),
+  );
+  return { streams, more };
+
+  /**
+   * Reads the candidates' heads and events, and adds the streams that can be pushed. Streams whose
+   * versions do not follow their confirmed head are skipped, so more may be read than pushed; in
+   * chunks, so a long outbox is not read far past the limit.
+   */
+  async function pushable(candidates: { stream: string; versions: number[] }[]): Promise<void> {
+    let next = 0;
+    while (next < candidates.length && streams.length < limits.maxStreamsPerPush) {
+      const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
+      const read = await Promise.all(
+        chunk.map(({ stream, versions }) =>
+          Promise.all([
+            tx.objectStore('streams').get(stream),
+            Promise.all(versions.map((version) => byVersion.get([stream, version]))),
+            // The id at the confirmed head, which is the version before the first pending one
+            // whenever the stream is pushed at all (checked below).
+            idAt(byVersion, stream, versions[0]! - 1),
+          ]),
+        ),
+      );
+      chunk.forEach(({ stream }, i) => {
+        const [raw, stored, expectedId] = read[i]!;
+        const head = raw === undefined ? undefined : checkStreamHead(raw);
+        // Joined from another space's snapshot (this device left it before reading the history
+        // below): that space alone can take it. It waits here until this device is back there.
+        if (head?.base && head.base.space !== space) return void waiting.add(stream);
+        const expectedVersion = Math.max(
+          head?.confirmed ?? 0,
+          unwritten.confirmed.get(stream) ?? 0,
+        );
+        // At a base, the event there is the server's: its id is the base's.
+        if (head?.base && expectedVersion === head.base.version && !expectedId.expectedId)
+          expectedId.expectedId = head.base.id;
+        const events = stored.map(
+          (record) => envelope(decode(record)) as PushStream['events'][number],
+        );
+        // Versions must follow the confirmed head; anything else waits for the next rebase.
+        if (!events.every((e, i) => e.version === expectedVersion + i + 1)) waiting.add(stream);
+        else if (streams.length < limits.maxStreamsPerPush)
+          streams.push({ stream, expectedVersion, ...expectedId, events });
+      });
+    }
+  }
 }
 
 /**
@@ -194,7 +219,10 @@ function withUnwritten(stored: OutboxEntry[], unwritten: Unwritten): OutboxEntry
  * Per stream, oldest first, the versions of its first commands that fit in one push, whole; and
  * whether any command was left out for want of room.
  */
-function commandsThatFit(rows: readonly OutboxEntry[]): {
+function commandsThatFit(
+  rows: readonly OutboxEntry[],
+  room: number = limits.maxEventsPerPush,
+): {
   fit: { stream: string; versions: number[] }[];
   leftOut: boolean;
 } {
@@ -205,7 +233,7 @@ function commandsThatFit(rows: readonly OutboxEntry[]): {
     list.push(row);
   }
   const fit: { stream: string; versions: number[] }[] = [];
-  let budget: number = limits.maxEventsPerPush;
+  let budget = room;
   let taken = 0;
   for (const [stream, commands] of byStream) {
     const versions: number[] = [];

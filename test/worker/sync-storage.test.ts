@@ -72,6 +72,24 @@ describe('the next push (readPush)', () => {
     expect(push.at(-1)!.stream).toBe(counterId(n));
   });
 
+  it('a stream that cannot be pushed yet does not keep the room from the others, however much it holds', async () => {
+    const engine = await open();
+    const [stuck, other] = [counterId(1), counterId(2)];
+    await engine.execute(stuck, { type: 'create', name: 'Stuck' });
+    await engine.execute(stuck, increments(limits.maxEventsPerPush - 1));
+    await engine.execute(other, { type: 'create', name: 'Other' });
+    await engine.store.writeBehind();
+    // The first stream waits for a rebase: its pending events are not right after its head.
+    await engine.db.put('streams', {
+      stream: stuck,
+      version: limits.maxEventsPerPush,
+      confirmed: limits.maxEventsPerPush + 5,
+    });
+    const next = await new IndexedDBSyncStorage(engine).readPush();
+    expect(summary(next).map(({ stream, versions }) => [stream, versions])).toEqual([[other, [1]]]);
+    expect(next.more).toBe(false);
+  });
+
   it('takes commands whose outbox entries are still behind the appends, without writing them', async () => {
     const engine = await open();
     const storage = new IndexedDBSyncStorage(engine);
