@@ -171,7 +171,8 @@ export class SyncManager {
    * with none (then there is nothing to delete there).
    */
   async deleteStream(stream: string): Promise<boolean> {
-    const config = await this.storage.readSettings();
+    // Damaged settings are none: the counter is deleted on this device only.
+    const config = await this.stored();
     if (!config) return false;
     await this.transport.deleteStream(config, stream);
     return true;

@@ -205,7 +205,11 @@ export class WrittenBehind {
    * a write), by stream.
    */
   unwrittenConfirmed(): ReadonlyMap<string, number> {
-    return new Map(this.waiting.confirmed);
+    // Those being written too: if that write fails, the stored ones are older.
+    const confirmed = new Map(this.writingNow.confirmed);
+    for (const [stream, version] of this.waiting.confirmed)
+      confirmed.set(stream, Math.max(confirmed.get(stream) ?? 0, version));
+    return confirmed;
   }
 
   /** A stream's confirmed version as raised in memory and not yet stored (0: none). */
@@ -280,9 +284,12 @@ export class WrittenBehind {
       () => {
         this.writtenAt = Math.max(this.writtenAt, at);
         this.transactions++;
+        this.writingNow = empty();
       },
       (error: unknown) => {
-        // Kept to be written again; what changed meanwhile keeps its newer value.
+        // Kept to be written again, and no longer being written, in the same step: a read
+        // meanwhile sees each entry once. What changed meanwhile keeps its newer value.
+        this.writingNow = empty();
         for (const [k, row] of decided.rows)
           if (!this.waiting.rows.has(k)) this.waiting.rows.set(k, row);
         for (const [stream, head] of decided.heads)
@@ -363,11 +370,12 @@ export function writeDecided(
       });
     };
   };
+  // Every head is merged with the stored one: an append may have decided on a copy read before
+  // a push was confirmed in memory, and its confirmed version is never the one to keep.
   const withHead = new Set<string>();
   for (const head of decided.heads) {
     withHead.add(head.stream);
-    if (!head.confirmed && !raised.has(head.stream)) streams.put(head);
-    else merge(head.stream, head);
+    merge(head.stream, head);
   }
   for (const stream of raised.keys()) if (!withHead.has(stream)) merge(stream, undefined);
   const outbox = tx.objectStore('outbox');

@@ -265,6 +265,8 @@ describe('sync', () => {
       ),
     });
     expect(await engine.execute(id, { type: 'increment' })).toMatchObject({ type: 'accepted' });
+    // Deleting forever counts them as none: nothing to tell a server, no raw error.
+    expect(await sync.deleteStream(counterId('other'))).toBe(false);
     // Asked for by the person: a new space, with everything this device counted.
     const { space } = await sync.startSync(server.url);
     await synced({ name: 'device-damaged-1', engine, sync, close: async () => undefined });

@@ -244,6 +244,77 @@ describe('heads, outbox and rows written behind the appends', () => {
     }
   });
 
+  it('an append that read its head before a push was confirmed in memory never lowers the stored confirmed version', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const [s, x] = [counterId(1), counterId(2)];
+    await engine.execute(s, { type: 'create', name: 'S' });
+    const pushed = (await storage.readPush()).streams.find((p) => p.stream === s)!;
+    // Another stream written beside the appends: the next append reads before it decides.
+    engine.store.forgetCached(x);
+    const store = engine.store as unknown as {
+      readForAppend: (...args: unknown[]) => Promise<unknown>;
+    };
+    const read = store.readForAppend.bind(store);
+    let confirmed: boolean | undefined;
+    store.readForAppend = async (...args: unknown[]) => {
+      const result = await read(...args);
+      // The push's answer arrives while the append reads.
+      confirmed ??= storage.confirmPushed(s, pushed.events);
+      return result;
+    };
+    try {
+      await engine.execute(s, { type: 'increment' });
+    } finally {
+      store.readForAppend = read;
+    }
+    expect(confirmed).toBe(true);
+    await engine.store.writeBehind();
+    await engine.execute(s, { type: 'increment' });
+    await engine.store.writeBehind();
+    expect((await engine.db.get('streams', s))?.confirmed).toBe(1);
+    const next = await storage.readPush();
+    expect(
+      next.streams.map((p) => [p.stream, p.expectedVersion, p.events.map((e) => e.version)]),
+    ).toEqual([[s, 1, [2, 3]]]);
+    await expectExact(engine, [s]);
+  });
+
+  it('a push read while a write carrying a confirmed version fails still starts from it', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const s = counterId(1);
+    await engine.execute(s, { type: 'create', name: 'S' });
+    const pushed = (await storage.readPush()).streams[0]!;
+    expect(storage.confirmPushed(s, pushed.events)).toBe(true);
+    await engine.execute(s, { type: 'increment' });
+    const db = unwrap(engine.db);
+    const original = IDBDatabase.prototype.transaction;
+    db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
+      const tx = original.apply(this, args);
+      const stores = [args[0]].flat();
+      if (stores.includes('views') && args[1] === 'readwrite') queueMicrotask(() => tx.abort());
+      return tx;
+    } as typeof original;
+    let next;
+    try {
+      const writing = engine.store.writeBehind().then(
+        () => 'written',
+        () => 'failed',
+      );
+      next = await storage.readPush();
+      expect(await writing).toBe('failed');
+    } finally {
+      delete (db as Partial<IDBDatabase>).transaction;
+    }
+    expect(next.streams.map((p) => [p.expectedVersion, p.events.map((e) => e.version)])).toEqual([
+      [1, [2]],
+    ]);
+    await engine.store.writeBehind();
+    expect((await engine.db.get('streams', s))?.confirmed).toBe(1);
+    await expectExact(engine, [s]);
+  });
+
   it('whatever mix of counting, the server’s events and restarts, every row counts each event once', async () => {
     type Op =
       | { kind: 'count'; stream: number; times: number }
