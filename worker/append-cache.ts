@@ -68,12 +68,6 @@ export class AppendCache {
     this.epoch++;
   }
 
-  /** An accepted push confirmed `stream` up to `version` (nothing else changed). */
-  raiseConfirmed(stream: StreamId, version: number): void {
-    const known = this.streams.get(stream);
-    if (known && known.confirmed < version) known.confirmed = version;
-  }
-
   /** Someone else is writing `stream` (the server's events): it and the position are unknown. */
   forget(stream: StreamId): void {
     this.streams.delete(stream);

@@ -150,8 +150,8 @@ export class EngineHost {
       // Sync resumes with the engine when a space is stored.
       await sync.resume();
     } catch (error) {
-      // What sync keeps could not be read (its stored settings are damaged, say): counting
-      // works here as ever, and sync says why it is off. Nothing is written over what it found.
+      // Sync could not start at all (damaged settings it handles itself: `SyncManager.resume`):
+      // counting works here as ever, and sync says why it is off.
       await sync.stop().catch(() => undefined);
       const failed = toTallyError(error);
       console.error('Tally: sync could not start', error);

@@ -5,7 +5,6 @@ import {
   streamHeadSchema,
   type AppendPlan,
   type AppendState,
-  type OutboxEntry,
 } from '../core/append-plan.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
@@ -25,7 +24,7 @@ import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { receiveInTransaction } from './receive.ts';
-import { WrittenBehind, recoverBehind, writeDecided } from './written-behind.ts';
+import { WrittenBehind, recoverBehind, writeDecided, type Unwritten } from './written-behind.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -61,19 +60,6 @@ const COMMAND_STORES = ['events', 'meta'] as const;
 const SNAPSHOT_STORES = ['events', 'meta', 'snapshots'] as const;
 const allVersions = (stream: StreamId, from = 1) =>
   IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
-
-/** What of the outbox and the confirmed versions is still behind the appends (`withUnwritten`). */
-export type Unwritten = {
-  /** The outbox entries of committed appends not stored yet, in commit order. */
-  readonly outbox: readonly OutboxEntry[];
-  /**
-   * How many of the first ones are being written: a transaction created now finds them stored
-   * too once that write commits (the same command, by stream and command id), or not at all.
-   */
-  readonly maybeStored: number;
-  /** Confirmed versions accepted pushes raised, not stored yet, by stream. */
-  readonly confirmed: ReadonlyMap<string, number>;
-};
 
 /**
  * The browser's event store over IndexedDB (docs/architecture.md, "Appending"). Appends use
@@ -159,12 +145,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * and the pending count, on the way of every command to the other devices.
    */
   withUnwritten<T>(read: (unwritten: Unwritten) => Promise<T>): Promise<T> {
-    const { entries, writing } = this.behind.unwrittenOutbox();
-    return read({
-      outbox: entries,
-      maybeStored: writing,
-      confirmed: this.behind.unwrittenConfirmed(),
-    });
+    return read(this.behind.unwritten());
   }
 
   /**
@@ -173,10 +154,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * nothing changed (`WrittenBehind.confirmPushed`): receive them as usual then.
    */
   confirmPushed(stream: StreamId, events: readonly { id: string; version: number }[]): boolean {
-    const confirmed = this.behind.confirmPushed(stream, events);
-    if (confirmed === 0) return false;
-    this.cache.raiseConfirmed(stream, confirmed);
-    return true;
+    return this.behind.confirmPushed(stream, events);
   }
 
   /** A stream's confirmed version raised in memory and not yet stored (0: none). */

@@ -183,7 +183,8 @@ export class SyncManager {
   }
 
   private async settings(): Promise<SyncSettings> {
-    const config = await this.storage.readSettings();
+    // Damaged settings are none here too: the person is told to start syncing, not the damage.
+    const config = await this.stored();
     if (!config)
       throw new TallyError('conflict', 'This device does not sync yet: start syncing first.');
     return config;

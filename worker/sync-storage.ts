@@ -3,7 +3,7 @@ import type { AnyEvent, RejectedAfterSync, StoredEvent } from '../core/event-sto
 import { limits } from '../core/protocol.ts';
 import type { NextPush, PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
 import type { Engine } from './engine.ts';
-import type { Unwritten } from './event-store.ts';
+import type { Unwritten } from './written-behind.ts';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { TallyDatabase } from './idb-schema.ts';
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';

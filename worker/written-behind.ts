@@ -22,6 +22,19 @@ const MAX_EVENTS = 5_000;
 /** Otherwise they are written once this long passed without an append committing. */
 const IDLE_MS = 250;
 
+/** What of the outbox and the confirmed versions is still behind the appends. */
+export type Unwritten = {
+  /** The outbox entries of committed appends not stored yet, in commit order. */
+  readonly outbox: readonly OutboxEntry[];
+  /**
+   * How many of the first ones are being written: a transaction created now finds them stored
+   * too once that write commits (the same command, by stream and command id), or not at all.
+   */
+  readonly maybeStored: number;
+  /** Confirmed versions accepted pushes raised, not stored yet, by stream. */
+  readonly confirmed: ReadonlyMap<string, number>;
+};
+
 /** What one append transaction decided beside its events. */
 type Decided = {
   readonly rows: Map<string, RowChange>;
@@ -147,15 +160,19 @@ export class WrittenBehind {
   }
 
   /**
-   * The outbox entries of committed appends not yet stored, in commit order: those being
-   * written first (a transaction created now sees them stored once that write commits, but not
-   * if it fails: then they wait here again, and a read must not miss them meanwhile; `writing`
-   * says how many of the first ones a reader may also find stored), then those waiting.
+   * What a transaction created now does not see of the outbox and the confirmed versions: the
+   * entries being written first (it sees them stored once that write commits, but not if it
+   * fails: then they wait here again, and a read must not miss them meanwhile), then those
+   * waiting; the versions accepted pushes raised, being written (likewise) or waiting.
    */
-  unwrittenOutbox(): { readonly entries: readonly OutboxEntry[]; readonly writing: number } {
+  unwritten(): Unwritten {
+    const confirmed = new Map(this.writingNow.confirmed);
+    for (const [stream, version] of this.waiting.confirmed)
+      confirmed.set(stream, Math.max(confirmed.get(stream) ?? 0, version));
     return {
-      entries: [...this.writingNow.outbox, ...this.waiting.outbox],
-      writing: this.writingNow.outbox.length,
+      outbox: [...this.writingNow.outbox, ...this.waiting.outbox],
+      maybeStored: this.writingNow.outbox.length,
+      confirmed,
     };
   }
 
@@ -169,9 +186,9 @@ export class WrittenBehind {
    * A crash before the write loses only this: the start makes the entries again from the events,
    * and the next push is answered `accepted` again (the server knows them).
    */
-  confirmPushed(stream: string, events: readonly { id: string; version: number }[]): number {
+  confirmPushed(stream: string, events: readonly { id: string; version: number }[]): boolean {
     const sent = new Map(events.map(({ id, version }) => [version, id]));
-    if (sent.size === 0 || sent.size !== events.length) return 0;
+    if (sent.size === 0 || sent.size !== events.length) return false;
     const matched = new Set<OutboxEntry>();
     let covered = 0;
     for (const entry of this.waiting.outbox) {
@@ -182,34 +199,18 @@ export class WrittenBehind {
         inPush.length !== entry.events.length ||
         inPush.some(({ id, version }) => sent.get(version) !== id)
       )
-        return 0;
+        return false;
       matched.add(entry);
       covered += inPush.length;
     }
-    if (covered !== sent.size) return 0;
+    if (covered !== sent.size) return false;
     const outbox = this.waiting.outbox;
     for (let i = outbox.length - 1; i >= 0; i--) if (matched.has(outbox[i]!)) outbox.splice(i, 1);
     const last = Math.max(...sent.keys());
+    // Only here: a head's own confirmed version is never written (`writeDecided` merges every
+    // head with the stored one and this), nor read by anyone but an append, which passes it on.
     this.waiting.confirmed.set(stream, Math.max(this.waiting.confirmed.get(stream) ?? 0, last));
-    // Heads not written yet carry it too: an append decided on one keeps it.
-    for (const layer of this.layers()) {
-      const head = layer.heads.get(stream);
-      if (head && (head.confirmed ?? 0) < last)
-        layer.heads.set(stream, { ...head, confirmed: last });
-    }
-    return last;
-  }
-
-  /**
-   * Confirmed versions raised in memory that a transaction created now does not see (not yet in
-   * a write), by stream.
-   */
-  unwrittenConfirmed(): ReadonlyMap<string, number> {
-    // Those being written too: if that write fails, the stored ones are older.
-    const confirmed = new Map(this.writingNow.confirmed);
-    for (const [stream, version] of this.waiting.confirmed)
-      confirmed.set(stream, Math.max(confirmed.get(stream) ?? 0, version));
-    return confirmed;
+    return true;
   }
 
   /** A stream's confirmed version as raised in memory and not yet stored (0: none). */
