@@ -36,13 +36,22 @@ let devices = 0;
 export async function openDevice(options: SyncManagerOptions = {}): Promise<Device> {
   const name = `device-sim${++devices}`;
   const engine = await openEngine({ device: name });
-  const sync = new SyncManager(new IndexedDBSyncStorage(engine), {
-    ...testSyncOptions,
-    ...options,
-  });
+  return deviceOn(engine, new IndexedDBSyncStorage(engine), options);
+}
+
+/**
+ * A device on an engine and a storage over it, its sync resumed: what `openDevice` makes, for
+ * tests that prepare the engine or wrap the storage first.
+ */
+export async function deviceOn(
+  engine: Engine,
+  storage: IndexedDBSyncStorage,
+  options: SyncManagerOptions = {},
+): Promise<Device> {
+  const sync = new SyncManager(storage, { ...testSyncOptions, ...options });
   await sync.resume();
   return {
-    name,
+    name: engine.device,
     engine,
     sync,
     async close() {

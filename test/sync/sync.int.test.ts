@@ -2,7 +2,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../server/local-redis.ts';
 import type { RunningServer } from '../../server/server.ts';
 import { counterId, listCounters, openEngine } from '../helpers/engine.ts';
-import { SyncManager } from '../../worker/sync-manager.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
 import { redisKeys } from '../../server/redis-store.ts';
@@ -13,7 +12,7 @@ import {
   serverStreams,
   streamsOf,
   synced,
-  testSyncOptions,
+  deviceOn,
   type Device,
 } from '../helpers/sync.ts';
 import { startTestServer, waitFor } from '../server/fixtures.ts';
@@ -185,20 +184,9 @@ describe('sync', () => {
         reads.n++;
         return readPush(skip);
       };
-      const sync = new SyncManager(storage, testSyncOptions);
-      const opened = {
-        name,
-        engine,
-        sync,
-        storage,
-        reads,
-        async close() {
-          await sync.stop();
-          await engine.stop();
-        },
-      };
+      const opened = await deviceOn(engine, storage);
       devices.push(opened);
-      return opened;
+      return { ...opened, storage, reads };
     };
     const a = await counting('device-counts-a');
     const b = await counting('device-counts-b');
@@ -244,20 +232,12 @@ describe('sync', () => {
 
   it('damaged sync settings: sync is off and says why, counting goes on, and starting sync replaces them', async () => {
     const engine = await openEngine({ device: 'device-damaged-1' });
-    const sync = new SyncManager(new IndexedDBSyncStorage(engine), testSyncOptions);
-    devices.push({
-      name: 'device-damaged-1',
-      engine,
-      sync,
-      async close() {
-        await sync.stop();
-        await engine.stop();
-      },
-    });
     const id = counterId('damaged');
     await engine.execute(id, { type: 'create', name: 'Kept' });
     await engine.db.put('meta', { key: 'sync', origin: 42, space: ['no'] } as never);
-    await sync.resume();
+    const device = await deviceOn(engine, new IndexedDBSyncStorage(engine));
+    devices.push(device);
+    const { sync } = device;
     expect(sync.current()).toMatchObject({
       state: 'off',
       lastError: expect.stringMatching(
@@ -269,7 +249,7 @@ describe('sync', () => {
     expect(await sync.deleteStream(counterId('other'))).toBe(false);
     // Asked for by the person: a new space, with everything this device counted.
     const { space } = await sync.startSync(server.url);
-    await synced({ name: 'device-damaged-1', engine, sync, close: async () => undefined });
+    await synced(device);
     expect(sync.current().lastError).toBeUndefined();
     expect(await new IndexedDBSyncStorage(engine).readSettings()).toMatchObject({ space });
     expect((await serverStreams(redis, space))[id]).toHaveLength(2);

@@ -18,6 +18,33 @@ async function storedValues(engine: Engine): Promise<Map<string, number>> {
   return new Map(rows.map((row) => [row.key, (row.value as { value: number }).value]));
 }
 
+/**
+ * Runs `work` while every write of what is behind the appends (a readwrite transaction over the
+ * views) aborts; answers what `work` answered and how many writes it failed.
+ */
+async function whileWritesBehindFail<T>(
+  engine: Engine,
+  work: () => Promise<T>,
+): Promise<{ result: T; failed: number }> {
+  const db = unwrap(engine.db);
+  const original = IDBDatabase.prototype.transaction;
+  let failed = 0;
+  db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
+    const tx = original.apply(this, args);
+    const stores = [args[0]].flat();
+    if (stores.includes('views') && args[1] === 'readwrite') {
+      failed++;
+      queueMicrotask(() => tx.abort());
+    }
+    return tx;
+  } as typeof original;
+  try {
+    return { result: await work(), failed };
+  } finally {
+    delete (db as Partial<IDBDatabase>).transaction;
+  }
+}
+
 const metaPosition = async (engine: Engine, key: 'whole' | 'head') => {
   const record = (await engine.db.get('meta', key)) as { position?: number } | undefined;
   return record?.position;
@@ -116,23 +143,9 @@ describe('heads, outbox and rows written behind the appends', () => {
     await engine.execute(id, { type: 'create', name: 'Kept' });
     await engine.store.writeBehind();
     await engine.execute(id, { type: 'increment' });
-    const db = unwrap(engine.db);
-    const original = IDBDatabase.prototype.transaction;
-    let failed = 0;
-    db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
-      const tx = original.apply(this, args);
-      const stores = [args[0]].flat();
-      if (stores.includes('views') && args[1] === 'readwrite') {
-        failed++;
-        queueMicrotask(() => tx.abort());
-      }
-      return tx;
-    } as typeof original;
-    try {
-      await expect(engine.store.writeBehind()).rejects.toBeDefined();
-    } finally {
-      delete (db as Partial<IDBDatabase>).transaction;
-    }
+    const { failed } = await whileWritesBehindFail(engine, () =>
+      expect(engine.store.writeBehind()).rejects.toBeDefined(),
+    );
     expect(failed).toBe(1);
     expect((await storedValues(engine)).get(id)).toBe(0);
     await engine.execute(id, { type: 'increment' });
@@ -146,25 +159,15 @@ describe('heads, outbox and rows written behind the appends', () => {
     const storage = new IndexedDBSyncStorage(engine);
     const id = counterId(1);
     await engine.execute(id, { type: 'create', name: 'Kept' });
-    const db = unwrap(engine.db);
-    const original = IDBDatabase.prototype.transaction;
-    db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
-      const tx = original.apply(this, args);
-      const stores = [args[0]].flat();
-      if (stores.includes('views') && args[1] === 'readwrite') queueMicrotask(() => tx.abort());
-      return tx;
-    } as typeof original;
-    let read;
-    try {
+    const { result: read } = await whileWritesBehindFail(engine, async () => {
       const writing = engine.store.writeBehind().then(
         () => 'written',
         () => 'failed',
       );
-      read = await Promise.all([storage.readPush(), storage.pendingCount()]);
+      const read = await Promise.all([storage.readPush(), storage.pendingCount()]);
       expect(await writing).toBe('failed');
-    } finally {
-      delete (db as Partial<IDBDatabase>).transaction;
-    }
+      return read;
+    });
     const [push, count] = read;
     expect(push.streams.map(({ stream, events }) => [stream, events.length])).toEqual([[id, 1]]);
     expect(count).toBe(1);
@@ -288,25 +291,15 @@ describe('heads, outbox and rows written behind the appends', () => {
     const pushed = (await storage.readPush()).streams[0]!;
     expect(storage.confirmPushed(s, pushed.events)).toBe(true);
     await engine.execute(s, { type: 'increment' });
-    const db = unwrap(engine.db);
-    const original = IDBDatabase.prototype.transaction;
-    db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
-      const tx = original.apply(this, args);
-      const stores = [args[0]].flat();
-      if (stores.includes('views') && args[1] === 'readwrite') queueMicrotask(() => tx.abort());
-      return tx;
-    } as typeof original;
-    let next;
-    try {
+    const { result: next } = await whileWritesBehindFail(engine, async () => {
       const writing = engine.store.writeBehind().then(
         () => 'written',
         () => 'failed',
       );
-      next = await storage.readPush();
+      const next = await storage.readPush();
       expect(await writing).toBe('failed');
-    } finally {
-      delete (db as Partial<IDBDatabase>).transaction;
-    }
+      return next;
+    });
     expect(next.streams.map((p) => [p.expectedVersion, p.events.map((e) => e.version)])).toEqual([
       [1, [2]],
     ]);
