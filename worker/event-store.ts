@@ -122,9 +122,35 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * written when the worker last stopped is folded again (worker/written-behind.ts).
    */
   async recoverBehind(): Promise<void> {
-    this.behind.wholeAt(
-      await recoverBehind(this.db, (record) => this.decodeRecord(record), this.models),
+    const { whole, syncing } = await recoverBehind(
+      this.db,
+      (record) => this.decodeRecord(record),
+      this.models,
     );
+    this.behind.wholeAt(whole);
+    this.behind.keepsOutbox = syncing;
+    this.outboxWhole = syncing;
+  }
+
+  /**
+   * Whether the stored outbox (with what is behind) holds every pending command: true while a
+   * space is stored; without one, appends keep no outbox entries (`WrittenBehind.keepsOutbox`)
+   * and it is made whole from the events when sync starts (worker/outbox.ts).
+   */
+  outboxWhole = true;
+
+  /** Whether appends keep their commands' outbox entries now. */
+  get keepsOutbox(): boolean {
+    return this.behind.keepsOutbox;
+  }
+
+  /**
+   * From now on every append keeps its commands' outbox entries. Called beside the appends
+   * (`beside`), as the transaction that makes the outbox whole is created: an append decided
+   * after it is in no read of it, so it must keep its own entry.
+   */
+  keepOutbox(): void {
+    this.behind.keepsOutbox = true;
   }
 
   /** What is written behind the appends, written now. Resolves once it is stored. */
@@ -365,7 +391,10 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       }
       const damaged: TallyError[] = [];
       // Written whole with its events: nothing is behind now, and nothing is left behind.
-      writeAppend(raw, plan, read.seq + 1, damaged, { behind: false });
+      writeAppend(raw, plan, read.seq + 1, damaged, {
+        behind: false,
+        outbox: this.behind.keepsOutbox,
+      });
       try {
         await done;
       } catch (error) {
@@ -791,7 +820,7 @@ function writeAppend(
   plan: AppendPlan,
   seq: number,
   damaged: TallyError[],
-  options: { readonly behind: boolean },
+  options: { readonly behind: boolean; readonly outbox?: boolean },
 ): void {
   if (plan.events.length === 0) return;
   // Each command's first event carries the command, so what is written behind (its outbox
@@ -808,13 +837,18 @@ function writeAppend(
   meta.put({ key: 'head', position: plan.position });
   meta.put({ key: 'append', seq });
   if (options.behind) return;
-  writeDecided(raw, plan, plan.position, (stream) => {
-    damaged.push(
-      new TallyError(
-        'invalid',
-        `The stored head of stream ${stream} is damaged; Tally writes nothing to that stream.`,
-      ),
-    );
-    raw.abort();
-  });
+  writeDecided(
+    raw,
+    options.outbox === false ? { ...plan, outbox: [] } : plan,
+    plan.position,
+    (stream) => {
+      damaged.push(
+        new TallyError(
+          'invalid',
+          `The stored head of stream ${stream} is damaged; Tally writes nothing to that stream.`,
+        ),
+      );
+      raw.abort();
+    },
+  );
 }

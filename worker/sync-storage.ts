@@ -4,7 +4,9 @@ import { limits } from '../core/protocol.ts';
 import type { NextPush, PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
 import type { Engine } from './engine.ts';
 import type { Unwritten } from './written-behind.ts';
-import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
+import type { OutboxEntry } from '../core/append-plan.ts';
+import { makeOutboxWhole } from './outbox.ts';
+import { TallyError } from '../core/errors.ts';
 import type { TallyDatabase } from './idb-schema.ts';
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';
 import {
@@ -30,14 +32,19 @@ export class IndexedDBSyncStorage implements SyncStorage {
   // and the confirmed versions of accepted pushes not written yet (commits made meanwhile go in
   // the next push). A head's confirmed version and base belong to sync: stored, or raised in
   // memory by an accepted push, never taken from an append's head.
-  readPush = (skip?: ReadonlySet<StreamId>) =>
-    this.engine.store.withUnwritten((unwritten) => readPush(this.db, this.decode, unwritten, skip));
+  readPush = async (skip?: ReadonlySet<StreamId>) => {
+    this.outboxKept();
+    return this.engine.store.withUnwritten((unwritten) =>
+      readPush(this.db, this.decode, unwritten, skip),
+    );
+  };
   confirmPushed = (stream: StreamId, events: readonly EventEnvelope[]) =>
     this.engine.store.confirmPushed(stream, events);
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
   pendingCount = (skip?: ReadonlySet<StreamId>) =>
     this.engine.store.withUnwritten(async (unwritten) => {
+      this.outboxKept();
       const tx = this.db.transaction('outbox', 'readonly');
       const counts = (entries: readonly OutboxEntry[]) =>
         entries.filter((entry) => !skip?.has(entry.stream)).length;
@@ -51,13 +58,35 @@ export class IndexedDBSyncStorage implements SyncStorage {
       return all - skipped.reduce((sum, n) => sum + n, 0) + counts(unwritten.outbox);
     });
   readSettings = () => readSyncConfig(this.db);
-  writeSettings = (settings: SyncSettings) => writeSyncConfig(this.db, settings);
-  clearSettings = () =>
-    this.engine.store.beside(() =>
-      forgetSpace(this.db, this.decode, (events) =>
-        this.engine.models.modelOf(events[0]!.stream).commandsOf(events),
-      ),
-    );
+  /**
+   * Sync starts: stored with every pending command in the outbox, made from the events when the
+   * appends kept none (no space was stored: worker/outbox.ts).
+   */
+  writeSettings = (settings: SyncSettings) =>
+    this.engine.store.outboxWhole
+      ? writeSyncConfig(this.db, settings)
+      : this.outboxWhole({ forget: false, settings });
+  clearSettings = () => this.outboxWhole({ forget: true });
+
+  private outboxWhole(change: Parameters<typeof makeOutboxWhole>[3]): Promise<void> {
+    const store = this.engine.store;
+    return store.beside(async () => {
+      const made = makeOutboxWhole(this.db, this.decode, this.commandsOf, change);
+      // Its transaction is created: an append decided from now on is not in what it reads.
+      store.keepOutbox();
+      await made;
+      store.outboxWhole = true;
+    });
+  }
+
+  /** The outbox is read only where it holds every pending command: a space is stored. */
+  private outboxKept(): void {
+    if (!this.engine.store.outboxWhole)
+      throw new TallyError('conflict', 'No space is stored here: nothing is pending for one.');
+  }
+
+  private readonly commandsOf = (events: readonly StoredEvent[]) =>
+    this.engine.models.modelOf(events[0]!.stream).commandsOf(events);
   readFeedCursor = (space: string) => readCursor(this.db, space);
   writeFeedCursor = (space: string, cursor: string) => writeCursor(this.db, space, cursor);
   readJoinCursor = async (space: string) => {
@@ -256,80 +285,6 @@ async function readSyncConfig(db: TallyDatabase): Promise<SyncSettings | undefin
 
 async function writeSyncConfig(db: TallyDatabase, config: SyncSettings): Promise<void> {
   await db.put('meta', { key: 'sync', ...config });
-}
-
-/**
- * Forgets the space and its feed cursor, and makes everything this device holds pending again,
- * in one transaction: the next space it starts or joins gets its whole history (same event ids,
- * so a space that already has them answers them as its own). Events another device decided get
- * the commands that decide exactly them (`Model.commandsOf`), so a rebase can re-run them too.
- * Pending commands keep their place after the history they follow.
- */
-async function forgetSpace(
-  db: TallyDatabase,
-  decode: (record: unknown) => StoredEvent,
-  commandsOf: (events: readonly StoredEvent[]) => readonly unknown[],
-): Promise<void> {
-  const tx = db.transaction(['meta', 'streams', 'outbox', 'events'], 'readwrite');
-  const byStream = tx.objectStore('events').index('byStream');
-  const [heads, pending] = await Promise.all([
-    tx.objectStore('streams').getAll(),
-    tx.objectStore('outbox').getAll(),
-  ]);
-  const kept = pending.map(checkOutboxRow).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
-  const history: OutboxEntry[] = [];
-  const unconfirmed: StreamHead[] = [];
-  for (const head of heads.map(checkStreamHead)) {
-    const confirmed = head.confirmed ?? 0;
-    // Joined from the space's snapshot and its history below not read (the sync manager reads
-    // it before leaving; it could not): it stays as it is, tied to that space (`readPush`).
-    if (confirmed === 0 || head.base) continue;
-    const events = (
-      await byStream.getAll(IDBKeyRange.bound([head.stream, 1], [head.stream, confirmed]))
-    ).map(decode);
-    history.push(...commandRuns(events, commandsOf));
-    unconfirmed.push({ stream: head.stream, version: head.version, confirmed: 0 });
-  }
-  const outbox = tx.objectStore('outbox');
-  await Promise.all([
-    tx.objectStore('meta').delete('sync'),
-    tx.objectStore('meta').delete('cursor'),
-    tx.objectStore('meta').delete('join'),
-    ...unconfirmed.map((head) => tx.objectStore('streams').put(head)),
-    outbox.clear(),
-  ]);
-  // Fresh sequence numbers, history first: a stream's commands stay in version order.
-  for (const entry of [...history, ...kept]) {
-    const { seq: _, ...rest } = entry;
-    await outbox.add(rest);
-  }
-  await tx.done;
-}
-
-/** A stream's events as the commands that made them: each run of one command id is one entry. */
-function commandRuns(
-  events: readonly StoredEvent[],
-  commandsOf: (events: readonly StoredEvent[]) => readonly unknown[],
-): OutboxEntry[] {
-  const entries: OutboxEntry[] = [];
-  let run: StoredEvent[] = [];
-  const flush = () => {
-    const first = run[0];
-    if (first)
-      entries.push({
-        commandId: first.meta.command,
-        stream: first.stream,
-        commands: commandsOf(run),
-        events: run.map(({ id, version }) => ({ id, version })),
-      });
-    run = [];
-  };
-  for (const event of events) {
-    if (run[0] && run[0].meta.command !== event.meta.command) flush();
-    run.push(event);
-  }
-  flush();
-  return entries;
 }
 
 async function readCursor(db: TallyDatabase, space: string): Promise<string> {

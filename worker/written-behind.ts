@@ -78,6 +78,13 @@ export class WrittenBehind {
   private writing: Promise<void> | undefined;
   /** Transactions that wrote what was behind; a figure for tests and benchmarks. */
   transactions = 0;
+  /**
+   * Whether appends keep their commands' outbox entries: only once a space is stored, or is
+   * being stored (docs/architecture.md, "Pending commands only while syncing"). Before, each
+   * command's first event carries its commands, and the outbox is made from the events when
+   * sync starts (worker/outbox.ts). Changed only beside the appends.
+   */
+  keepsOutbox = true;
 
   constructor(
     private readonly db: TallyDatabase,
@@ -103,7 +110,8 @@ export class WrittenBehind {
     for (const row of plan.rows) rows.set(rowKey(row), row);
     const heads = new Map<string, StreamHead>();
     for (const head of plan.heads) heads.set(head.stream, head);
-    this.inFlight.set(seq, { rows, heads, outbox: [...plan.outbox], confirmed: new Map() });
+    const outbox = this.keepsOutbox ? [...plan.outbox] : [];
+    this.inFlight.set(seq, { rows, heads, outbox, confirmed: new Map() });
   }
 
   /** The append transaction `seq` committed, its last event at `position`. */
@@ -399,17 +407,23 @@ type RawEvent = {
  * (appends whose heads, outbox entries and rows were still behind when the worker stopped) into
  * them, with the same `project()` as every writer, and stores the new position, in one strict
  * transaction. A store without the record (written by a build that wrote them with the events)
- * is whole at its head. Answers the position it is whole at.
+ * is whole at its head. Answers the position it is whole at, and whether a space is stored (the
+ * outbox is kept only then: `WrittenBehind.keepsOutbox`; a damaged record counts as stored).
  */
 export async function recoverBehind(
   db: TallyDatabase,
   decode: (record: unknown) => StoredEvent,
   projections: Projections,
-): Promise<number> {
+): Promise<{ readonly whole: number; readonly syncing: boolean }> {
   // Almost always whole: found so by a read, without a write transaction on the way of the start.
-  const [wholeAt, headAt] = await Promise.all([db.get('meta', 'whole'), db.get('meta', 'head')]);
+  const [wholeAt, headAt, sync] = await Promise.all([
+    db.get('meta', 'whole'),
+    db.get('meta', 'head'),
+    db.getKey('meta', 'sync'),
+  ]);
+  const syncing = sync !== undefined;
   if (wholeAt !== undefined && positionOf(wholeAt) >= positionOf(headAt))
-    return positionOf(wholeAt);
+    return { whole: positionOf(wholeAt), syncing };
   const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
     durability: 'strict',
   });
@@ -436,7 +450,9 @@ export async function recoverBehind(
       const command = record.meta?.command;
       // Each local command's first event carries the command; the rest of its events follow.
       const entry = outbox.at(-1);
-      if (Array.isArray(record.commands) && typeof command === 'string')
+      if (!syncing) {
+        // No space stored: no outbox is kept (the commands stay on the events).
+      } else if (Array.isArray(record.commands) && typeof command === 'string')
         outbox.push({
           commandId: command,
           stream: record.stream,
@@ -503,7 +519,7 @@ export async function recoverBehind(
     ops.push(meta.put({ key: 'whole', position: at }));
   }
   await Promise.all([...ops, tx.done]);
-  return at;
+  return { whole: at, syncing };
 }
 
 const positionOf = (record: unknown): number => {

@@ -4,7 +4,13 @@ import { boardStream } from '../../core/models/board/order.ts';
 import { models } from '../../core/models/index.ts';
 import { exportBackup, exportHistory, importBackup, previewImport } from '../../worker/backup.ts';
 import type { Engine } from '../../worker/engine.ts';
-import { counterId, dumpDatabase, listCounters, openEngine } from '../helpers/engine.ts';
+import {
+  counterId,
+  dumpDatabase,
+  listCounters,
+  openEngine,
+  storeSpace,
+} from '../helpers/engine.ts';
 
 const engines: Engine[] = [];
 afterEach(async () => {
@@ -58,7 +64,10 @@ describe('backup: export, then import into a fresh profile', () => {
       ['Water', 3],
       ['Pages', 1],
     ]);
-    // Pending like local commits: one outbox entry per command, with the command that decides it.
+    // Pending like local commits: no outbox kept while no space is stored; once one is (sync
+    // starts), one outbox entry per command, with the command that decides it.
+    expect(await to.db.count('outbox')).toBe(0);
+    await storeSpace(to);
     const outbox = await to.db.getAll('outbox');
     expect(outbox.map(({ commands }) => commands)).toEqual([
       [{ type: 'create', name: 'Water' }],

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { models } from '../../core/models/index.ts';
 import { foldStream } from '../../core/stream-snapshot.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
-import { engineFixture, listCounters } from '../helpers/engine.ts';
+import { engineFixture, listCounters, testSpace } from '../helpers/engine.ts';
 import { events, streamOf } from '../server/fixtures.ts';
 
 const open = engineFixture();
@@ -37,13 +37,11 @@ describe('a stream joined from a snapshot, on the device', () => {
       expectedId: snapshot.id,
       events: [expect.objectContaining({ id: server[3]!.id, version: 4 })],
     });
-    // Not syncing with the space it came from: it waits (another space cannot take it).
+    // Syncing with another space than the one it came from: it waits (another space cannot
+    // take it).
+    await storage.writeSettings({ ...testSpace, space: 'space-other-00001' });
     expect((await storage.readPush()).streams).toEqual([]);
-    await storage.writeSettings({
-      origin: 'http://127.0.0.1:9',
-      space: 'space-bases-00001',
-      token: 'token-of-this-device',
-    });
+    await storage.writeSettings({ ...testSpace, space: 'space-bases-00001' });
     // In its space, the pending increment is pushed after the confirmed head, as any.
     expect(
       (await storage.readPush()).streams.map((s) => [s.expectedVersion, s.expectedId]),

@@ -3,7 +3,7 @@ import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import { counterId, listCounters, engineFixture } from '../helpers/engine.ts';
 
-const open = engineFixture();
+const open = engineFixture({ syncing: true });
 
 const strip = ({ position: _, ...event }: EventEnvelope & { position?: number }) =>
   event as EventEnvelope<CounterEvent>;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { counterId, dumpDatabase, engineFixture } from '../helpers/engine.ts';
 
-const open = engineFixture();
+const open = engineFixture({ syncing: true });
 
 describe('the engine’s own records, read back', () => {
   it('a damaged pending command is named, and nothing is pushed or rewritten', async () => {

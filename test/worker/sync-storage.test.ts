@@ -3,7 +3,7 @@ import { limits } from '../../core/protocol.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { counterId, engineFixture } from '../helpers/engine.ts';
 
-const open = engineFixture();
+const open = engineFixture({ syncing: true });
 
 const increments = (n: number) => Array.from({ length: n }, () => ({ type: 'increment' }));
 

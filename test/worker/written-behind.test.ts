@@ -5,9 +5,15 @@ import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
-import { counterId, engineFixture, listCounters, openEngine } from '../helpers/engine.ts';
+import {
+  counterId,
+  engineFixture,
+  listCounters,
+  openEngine,
+  storeSpace,
+} from '../helpers/engine.ts';
 
-const open = engineFixture();
+const open = engineFixture({ syncing: true });
 
 const strip = ({ position: _, ...event }: EventEnvelope & { position?: number }) =>
   event as EventEnvelope<CounterEvent>;
@@ -52,9 +58,14 @@ const metaPosition = async (engine: Engine, key: 'whole' | 'head') => {
 
 /**
  * Every counter's row, head and outbox agree with its history: each event counted once, none
- * missed, and exactly the events after the confirmed head pending, each once.
+ * missed, and exactly the events after the confirmed head pending, each once (in the outbox, and
+ * in the pushes read from it). `syncing: false`: no space is stored, so no outbox is kept.
  */
-async function expectExact(engine: Engine, streams: readonly string[]): Promise<void> {
+async function expectExact(
+  engine: Engine,
+  streams: readonly string[],
+  syncing = true,
+): Promise<void> {
   const rows = new Map((await listCounters(engine)).map((row) => [row.id, row]));
   for (const stream of streams) {
     const history = await engine.history(stream);
@@ -62,13 +73,20 @@ async function expectExact(engine: Engine, streams: readonly string[]): Promise<
     expect(rows.get(stream)?.value).toBe(history.at(-1)?.value);
     expect(rows.get(stream)?.version).toBe(history.length);
     expect(await engine.store.streamVersion(stream)).toBe(history.length);
+    if (!syncing) continue;
     const confirmed = await engine.confirmedOf(stream);
+    const expected = Array.from(
+      { length: history.length - confirmed },
+      (_, i) => confirmed + i + 1,
+    );
     const pending = (
       await engine.store.beside(() => engine.db.getAllFromIndex('outbox', 'byStream', stream))
     ).flatMap((entry) => entry.events.map((event) => event.version));
-    expect(pending).toEqual(
-      Array.from({ length: history.length - confirmed }, (_, i) => confirmed + i + 1),
+    expect(pending).toEqual(expected);
+    const pushed = (await new IndexedDBSyncStorage(engine).readPush()).streams.find(
+      (s) => s.stream === stream,
     );
+    expect(pushed?.events.map((e) => e.version) ?? []).toEqual(expected);
   }
 }
 
@@ -223,6 +241,7 @@ describe('heads, outbox and rows written behind the appends', () => {
 
   it('a crash after a push was confirmed in memory pushes it again at the next start', async () => {
     const first = await openEngine();
+    await storeSpace(first);
     const storage = new IndexedDBSyncStorage(first);
     const id = counterId(1);
     await first.execute(id, { type: 'create', name: 'A' });
@@ -315,6 +334,7 @@ describe('heads, outbox and rows written behind the appends', () => {
       | { kind: 'accepted'; stream: number }
       | { kind: 'theirs'; stream: number }
       | { kind: 'remote'; stream: number }
+      | { kind: 'sync' }
       | { kind: 'restart' };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({
@@ -329,6 +349,9 @@ describe('heads, outbox and rows written behind the appends', () => {
       }),
       fc.record({ kind: fc.constant('theirs' as const), stream: fc.integer({ min: 0, max: 2 }) }),
       fc.record({ kind: fc.constant('remote' as const), stream: fc.integer({ min: 0, max: 1 }) }),
+      // Sync starts (a space stored): until then no outbox is kept, and the server says nothing
+      // of this device's commands.
+      fc.constant({ kind: 'sync' as const }),
       fc.constant({ kind: 'restart' as const }),
     );
     await fc.assert(
@@ -341,6 +364,10 @@ describe('heads, outbox and rows written behind the appends', () => {
           let engine = await openEngine();
           const other = await openEngine({ device: 'device-other-1' });
           let theirs = 0;
+          /** A space is stored: the server answers this device's pushes. */
+          let syncing = false;
+          const spaceStored = async () =>
+            (syncing = (await engine.db.getKey('meta', 'sync')) !== undefined);
           try {
             for (const [i, id] of mine.entries())
               await engine.execute(id, { type: 'create', name: `M${i}` });
@@ -372,7 +399,15 @@ describe('heads, outbox and rows written behind the appends', () => {
               const target = engine;
               const restarts = group.some((o) => o.kind === 'restart');
               const work = group.map(async (o): Promise<void> => {
-                if (o.kind === 'count') {
+                if (o.kind === 'sync') {
+                  await storeSpace(target);
+                  syncing = true;
+                } else if (
+                  !syncing &&
+                  (o.kind === 'echo' || o.kind === 'accepted' || o.kind === 'theirs')
+                ) {
+                  // Nothing pushed yet: the server has nothing of ours to answer.
+                } else if (o.kind === 'count') {
                   await Promise.all(
                     Array.from({ length: o.times }, () =>
                       target.execute(mine[o.stream]!, { type: 'increment' }),
@@ -430,14 +465,21 @@ describe('heads, outbox and rows written behind the appends', () => {
                 target.close();
                 await Promise.allSettled(work);
                 engine = await openEngine({ dbName: name });
+                // Storing the space may have been cut short: it is stored whole, or not at all.
+                await spaceStored();
               } else await Promise.all(work);
             }
-            await expectExact(engine, [...mine, ...(await heldRemote())]);
+            await expectExact(engine, [...mine, ...(await heldRemote())], syncing);
             // The same once more after a restart: what the start folded is exact too.
             const name = engine.db.name;
             engine.close();
             engine = await openEngine({ dbName: name });
-            await expectExact(engine, [...mine, ...(await heldRemote())]);
+            await expectExact(engine, [...mine, ...(await heldRemote())], syncing);
+            // And sync starting after it all: every pending command is in the outbox once.
+            if (!syncing) {
+              await storeSpace(engine);
+              await expectExact(engine, [...mine, ...(await heldRemote())]);
+            }
           } finally {
             engine.close();
             other.close();
