@@ -131,7 +131,12 @@ async function shapedBulk(n, perTx, streams, shape) {
       const commands = [{ type: 'increment' }];
       tx.objectStore('events').add({ ...e, commands });
       if (shape === 'syncing')
-        outbox.push({ commandId: e.meta.command, stream, commands, events: [{ id: e.id, version }] });
+        outbox.push({
+          commandId: e.meta.command,
+          stream,
+          commands,
+          events: [{ id: e.id, version }],
+        });
       heads.set(stream, { stream, version, confirmed: 0 });
       rows.set(stream, {
         view: 'counters',
