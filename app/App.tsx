@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { boardStream, boardViewName, inBoardOrder } from '../core/models/board/order.ts';
+import { boardStream, boardViewName, counterListOrder } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
@@ -70,19 +70,16 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   }, [updates]);
   const rows = useView<CounterRow>(client, counterViewName);
   const board = useView<BoardRow>(client, boardViewName)?.get(boardStream);
+  // The first screen the engine kept (docs/architecture.md, "The first screen"): its rows come
+  // in the list's order, the list's length beside them, until the whole view is read.
+  const listed = rows && client.viewListed(counterViewName);
   const counters = useMemo(
     () =>
       rows &&
-      inBoardOrder(
-        [...rows.values()]
-          // Archived counters leave the list (and its order's moves): they are under "Archived".
-          .filter((row) => !row.archived)
-          // Ties by id in code-point order: the same everywhere, and no collator per pair
-          // (100,000 rows made in bulk share many milliseconds).
-          .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
-        board?.order,
-      ),
-    [rows, board],
+      (listed === undefined
+        ? counterListOrder(rows.values(), board?.order)
+        : [...rows.values()].filter((row) => !row.archived)),
+    [rows, board, listed],
   );
   /** Counters with a card on screen: their rejections after sync show there. */
   const onCards = useMemo(() => new Set(counters?.map((row) => row.id)), [counters]);
@@ -151,7 +148,8 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
 
   const move = useCallback<Move>(
     async (id, to) => {
-      if (!counters) return false;
+      // Not while only the list's first rows are here: a move is placed among all of them.
+      if (!counters || listed !== undefined) return false;
       const order = counters.map((row) => row.id);
       const index = order.indexOf(id);
       // Up or down is a move to the neighbour's place; a drop is a move to the target's place.
@@ -166,7 +164,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         { type: 'move', counter: id, after },
       ]);
     },
-    [counters, board, run],
+    [counters, listed, board, run],
   );
 
   return (
@@ -219,7 +217,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         <SyncPanel
           client={client}
           onError={setMessage}
-          counterCount={counters?.length ?? 0}
+          counterCount={listed ?? counters?.length ?? 0}
           shownOnCards={onCards}
         />
         <AddCounterForm run={run} />
@@ -261,11 +259,12 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           <p className="muted" aria-busy="true">
             Opening your counters…
           </p>
-        ) : counters.length === 0 ? (
+        ) : (listed ?? counters.length) === 0 ? (
           <p className="empty">No counters yet. Name one above to start counting.</p>
         ) : (
           <CounterList
             counters={counters}
+            {...(listed === undefined ? {} : { listed })}
             card={({ row, index, position }) => (
               <ErrorBoundary
                 key={row.id}
@@ -287,7 +286,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
                   onChange={setChange}
                   move={move}
                   first={index === 0}
-                  last={index === counters.length - 1}
+                  last={index === (listed ?? counters.length) - 1}
                   client={client}
                   rejections={rejectionsOf.get(row.id) ?? noRejections}
                   onDismiss={dismiss}

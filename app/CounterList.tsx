@@ -23,12 +23,15 @@ export const virtualFrom = 300;
  */
 export function CounterList({
   counters,
+  listed,
   card,
 }: {
   counters: readonly CounterRow[];
+  /** The whole list's length, when only its first rows are here (the first screen). */
+  listed?: number;
   card: (slot: CardSlot) => ReactNode;
 }) {
-  const long = counters.length >= virtualFrom;
+  const long = (listed ?? counters.length) >= virtualFrom;
   // Chosen once, when the long list first renders: switching later would remount the grid.
   const grid = useRef<ComponentType<VirtualGridProps>>(undefined);
   if (long && !grid.current) grid.current = loadedGrid() ?? LazyGrid;
@@ -48,7 +51,7 @@ export function CounterList({
         </p>
       }
     >
-      <Grid counters={counters} card={card} />
+      <Grid counters={counters} {...(listed === undefined ? {} : { listed })} card={card} />
     </Suspense>
   );
 }

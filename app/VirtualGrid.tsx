@@ -7,7 +7,9 @@ const minCard = 280;
 const gap = 8;
 
 /** The long list of CounterList.tsx, a window of rows at a time. */
-export default function VirtualGrid({ counters, card }: VirtualGridProps) {
+export default function VirtualGrid({ counters, listed, card }: VirtualGridProps) {
+  // The first screen holds the list's first rows; the rest shows as it is read.
+  const length = Math.max(listed ?? 0, counters.length);
   const list = useRef<HTMLDivElement>(null);
   const [columns, setColumns] = useState(1);
   const [top, setTop] = useState(0);
@@ -23,7 +25,7 @@ export default function VirtualGrid({ counters, card }: VirtualGridProps) {
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
-  const rows = Math.ceil(counters.length / columns);
+  const rows = Math.ceil(length / columns);
   const virtualizer = useWindowVirtualizer({
     count: rows,
     estimateSize: () => 120,
@@ -51,13 +53,24 @@ export default function VirtualGrid({ counters, card }: VirtualGridProps) {
             transform: `translateY(${item.start - top}px)`,
           }}
         >
-          {counters.slice(item.index * columns, (item.index + 1) * columns).map((row, offset) => {
+          {Array.from({ length: Math.min(columns, length - item.index * columns) }, (_, offset) => {
             const index = item.index * columns + offset;
-            return card({
-              row,
-              index,
-              position: { posinset: index + 1, setsize: counters.length },
-            });
+            const row = counters[index];
+            const position = { posinset: index + 1, setsize: length };
+            return row ? (
+              card({ row, index, position })
+            ) : (
+              <div
+                key={`later-${index}`}
+                role="listitem"
+                aria-posinset={position.posinset}
+                aria-setsize={position.setsize}
+                aria-busy="true"
+                className="card card-later"
+              >
+                <span className="muted">Opening…</span>
+              </div>
+            );
           })}
         </div>
       ))}

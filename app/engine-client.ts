@@ -21,6 +21,11 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
    * while nobody here watches it or its first rows are on the way.
    */
   viewRows(view: string): ReadonlyMap<string, unknown> | undefined;
+  /**
+   * While `viewRows` are a first screen (the engine has not read the whole view yet): how many
+   * rows its list holds; the rows are its first ones, in its order. Undefined once whole.
+   */
+  viewListed(view: string): number | undefined;
   /** Resolves once every command this tab sent has been answered (before a reload). */
   whenIdle(): Promise<void>;
 };
@@ -69,10 +74,15 @@ type Listener = (update: EngineUpdate) => void;
  */
 function sharedViews(
   subscribe: EngineClient['subscribe'],
-): Pick<EngineClient, 'subscribe' | 'viewRows'> {
+): Pick<EngineClient, 'subscribe' | 'viewRows' | 'viewListed'> {
   // One entry per subscription (the same callback may subscribe twice, and end each alone).
   type Watcher = { readonly onUpdate: Listener };
-  type Shared = { rows?: Map<string, unknown>; readonly watchers: Set<Watcher>; end(): void };
+  type Shared = {
+    rows?: Map<string, unknown>;
+    listed?: number;
+    readonly watchers: Set<Watcher>;
+    end(): void;
+  };
   const views = new Map<string, Shared>();
   const watch = (view: string): Shared => {
     const known = views.get(view);
@@ -85,6 +95,7 @@ function sharedViews(
       for (const key of update.removed) rows.delete(key);
       for (const { key, value } of update.rows) rows.set(key, value);
       shared.rows = rows;
+      if (update.reset) shared.listed = update.listed;
       for (const { onUpdate } of shared.watchers)
         try {
           onUpdate(update);
@@ -113,6 +124,7 @@ function sharedViews(
           reset: true,
           rows: [...shared.rows].map(([key, value]) => ({ key, value })),
           removed: [],
+          ...(shared.listed === undefined ? {} : { listed: shared.listed }),
         });
       });
       return () => {
@@ -125,6 +137,7 @@ function sharedViews(
       };
     },
     viewRows: (view) => views.get(view)?.rows,
+    viewListed: (view) => views.get(view)?.listed,
   };
 }
 
@@ -164,6 +177,7 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
       };
     },
     viewRows: (view) => resolved?.viewRows(view),
+    viewListed: (view) => resolved?.viewListed(view),
     whenIdle: () => ready.then((client) => client.whenIdle()),
   };
 }

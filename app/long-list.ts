@@ -11,6 +11,8 @@ export type CardSlot = {
 
 export type VirtualGridProps = {
   counters: readonly CounterRow[];
+  /** The whole list's length, when only its first rows are here (the first screen). */
+  listed?: number;
   card: (slot: CardSlot) => ReactNode;
 };
 

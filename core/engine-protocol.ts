@@ -112,6 +112,12 @@ const viewUpdateSchema = z.strictObject({
   rows: z.array(z.strictObject({ key: z.string(), value: z.unknown() })),
   /** Keys of rows that are gone. */
   removed: z.array(z.string()),
+  /**
+   * On a reset, before the engine has read the whole view (docs/architecture.md, "The first
+   * screen"): `rows` are the first of the view's list, in its order, and the list holds `listed`
+   * rows; a reset with the whole view follows.
+   */
+  listed: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 const historyUpdateSchema = z.strictObject({
   type: z.literal('history'),

@@ -89,6 +89,16 @@ export interface Model<S, C extends Typed, E extends AnyEvent & Typed, Ctx> {
     readonly tombstone: E['type'];
     refuse(state: S): string | undefined;
   };
+  /**
+   * A list a tab shows first (docs/architecture.md, "The first screen"): the keys of the rows of
+   * `view` it shows, in its order, from the views the host keeps (`views` gives any view's rows
+   * by key). Its first rows are kept beside the views, so the next start shows them before the
+   * whole view is read.
+   */
+  readonly firstScreen?: {
+    readonly view: string;
+    order(views: (view: string) => ReadonlyMap<string, unknown> | undefined): readonly string[];
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list holds models of any types

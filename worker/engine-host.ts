@@ -19,11 +19,17 @@ import { deleteForever } from './delete-forever.ts';
 import { Engine } from './engine.ts';
 import type { SyncManager, SyncManagerOptions } from './sync-manager.ts';
 import { WriterLock } from './writer-lock.ts';
+import { firstScreenRecord, type FirstScreen } from '../core/first-screen.ts';
+import { models as allModels } from '../core/models/index.ts';
+import { writeFirstScreen } from './first-screen.ts';
 
 type Callback = (update: EngineUpdate) => void;
 
 /** How long opening a history waits for its early history from the server before showing what is held. */
 const historyFillWaitMs = 1_500;
+/** The first screen is kept this long after the list's last change, and at least this often. */
+const firstScreenQuietMs = 1_000;
+const firstScreenAtLeastMs = 10_000;
 type Subscription = {
   readonly request: SubscribeRequest;
   readonly callback: Callback | Remote<Callback>;
@@ -64,6 +70,18 @@ export class EngineHost {
   private outdated: TallyError | undefined;
   private readonly running = new Map<string, Promise<ExecuteResult>>();
   private readonly methods: EngineMethods;
+  /** The views are read (`open`): until then, at most the first screen kept from the last run. */
+  private isOpen = false;
+  /** The first screen the last run kept, shown until the views are read (docs/architecture.md). */
+  private firstScreen: FirstScreen | undefined;
+  private firstScreenCame!: () => void;
+  private readonly firstScreenShown = new Promise<void>(
+    (resolve) => (this.firstScreenCame = resolve),
+  );
+  /** The position of the last event the views reflect: what a first screen kept now is true at. */
+  private position = 0;
+  private screenTimer: ReturnType<typeof setTimeout> | undefined;
+  private screenDirtySince: number | undefined;
 
   constructor(private readonly options: EngineHostOptions) {
     this.opened = this.open();
@@ -109,11 +127,25 @@ export class EngineHost {
         dbName: this.options.dbName,
         maxResident: this.options.maxResident,
         onOutdated: () => void this.retire(),
+        onFirstScreen: (screen) => {
+          if (this.isOpen) return;
+          this.firstScreen = screen;
+          this.firstScreenCame();
+        },
       });
+      const head = (await engine.db.get('meta', 'head')) as { position?: unknown } | undefined;
+      this.position = typeof head?.position === 'number' ? head.position : 0;
       // The rows the engine read when it opened: no commit can have happened since.
       for (const [view, rows] of engine.takeStartRows())
         this.views.set(view, new Map(rows.map(({ key, value }) => [key, value])));
+      this.isOpen = true;
+      this.firstScreen = undefined;
+      // Tabs that were shown the first screen get every view whole now.
+      for (const [id, { request }] of this.subscriptions)
+        if (request.topic === 'view') this.sendView(id, request.view);
       engine.onCommit((notice) => this.publish(engine, notice));
+      // Kept soon after a start too: the next one may find none, or a stale one.
+      this.keepFirstScreen(engine);
       // A history open from a base shows the whole history once its early part is here.
       engine.onBaseFilled((stream) => void this.republishHistory(engine, stream));
       return engine;
@@ -221,6 +253,7 @@ export class EngineHost {
   /** A newer Tally took over: finish what was taken, stop writing, tell every tab to reload. */
   private async retire(): Promise<void> {
     if (this.outdated) return;
+    clearTimeout(this.screenTimer);
     this.outdated = new TallyError(
       'outdated',
       'Tally was updated in another tab. Reload this tab to keep going.',
@@ -298,13 +331,29 @@ export class EngineHost {
     }
     if (topic.topic === 'view') {
       if (this.outdated) throw this.outdated;
-      await this.opened;
-      const rows = this.views.get(topic.view);
-      if (!rows) throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
+      if (!this.isOpen) await Promise.race([this.opened, this.firstScreenShown]);
+      if (!this.isOpen) {
+        // Only the first screen so far: shown now; every view follows whole once read (`open`).
+        if (!allModels.view(topic.view))
+          throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
+        this.subscriptions.set(id, subscription);
+        const screen = this.firstScreen;
+        if (screen?.view === topic.view)
+          this.send(id, {
+            type: 'view',
+            view: topic.view,
+            reset: true,
+            rows: [...screen.rows],
+            removed: [],
+            listed: screen.listed,
+          });
+        return id;
+      }
+      if (!this.views.has(topic.view))
+        throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
       // From memory and synchronous with registration: no commit can fall between the two.
       this.subscriptions.set(id, subscription);
-      const all = [...rows].map(([key, value]) => ({ key, value }));
-      this.send(id, { type: 'view', view: topic.view, reset: true, rows: all, removed: [] });
+      this.sendView(id, topic.view);
       return id;
     }
     const engine = await this.ready();
@@ -414,8 +463,43 @@ export class EngineHost {
         this.send(id, update);
   }
 
+  /** A view whole, from memory: a reset. */
+  private sendView(id: number, view: string): void {
+    const all = [...(this.views.get(view) ?? [])].map(([key, value]) => ({ key, value }));
+    this.send(id, { type: 'view', view, reset: true, rows: all, removed: [] });
+  }
+
+  /**
+   * The list changed: its first screen is kept for the next start once it has been quiet for a
+   * moment (sorting 100,000 rows is not for every command), and at least every few seconds.
+   */
+  private keepFirstScreen(engine: Engine): void {
+    const screen = engine.models.all.find((model) => model.firstScreen)?.firstScreen;
+    if (!screen) return;
+    const now = Date.now();
+    this.screenDirtySince ??= now;
+    clearTimeout(this.screenTimer);
+    const wait = Math.min(firstScreenQuietMs, this.screenDirtySince + firstScreenAtLeastMs - now);
+    this.screenTimer = setTimeout(
+      () => {
+        this.screenTimer = undefined;
+        this.screenDirtySince = undefined;
+        if (this.outdated || engine.closed) return;
+        const record = firstScreenRecord(screen, (view) => this.views.get(view), this.position);
+        if (!record) return;
+        writeFirstScreen(engine.db, record).catch((error: unknown) =>
+          // A cache: the next start reads the whole view instead.
+          console.warn('Tally: the first screen could not be kept', error),
+        );
+      },
+      Math.max(0, wait),
+    );
+  }
+
   /** A transaction completed: its rows go to the views' watchers, its events to histories. */
   private publish(engine: Engine, notice: CommitNotice): void {
+    for (const event of notice.events) this.position = Math.max(this.position, event.position);
+    if (notice.rows.length > 0) this.keepFirstScreen(engine);
     const changes = new Map<
       string,
       { rows: { key: string; value: unknown }[]; removed: string[] }

@@ -21,6 +21,8 @@ import {
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';
 import { streamHeadSchema } from '../core/append-plan.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
+import { readFirstScreen } from './first-screen.ts';
+import type { FirstScreen } from '../core/first-screen.ts';
 
 export type EngineOptions = {
   readonly dbName: string;
@@ -37,6 +39,11 @@ export type EngineOptions = {
   readonly maxCached?: number;
   /** Called when a newer app version needs the database: this engine must stop writing. */
   readonly onOutdated?: () => void;
+  /**
+   * Called with the first screen kept from the last run, when it is still true, as soon as it
+   * is read: before the views are (worker/first-screen.ts). Not called when there is none.
+   */
+  readonly onFirstScreen?: (screen: FirstScreen) => void;
 };
 
 /** One model's part of the engine: its registry of actors and its cross-aggregate rules. */
@@ -123,6 +130,13 @@ export class Engine {
         return first ? models.modelOf(first.stream).commandsOf(events) : [];
       },
     );
+    const { onFirstScreen } = options;
+    if (onFirstScreen)
+      void readFirstScreen(db, models).then(
+        (screen) => screen && onFirstScreen(screen),
+        // A cache: without it, the list shows once the views are read.
+        () => undefined,
+      );
     const store = new IndexedDBEventStore({
       db,
       models,
@@ -320,7 +334,9 @@ export class Engine {
 
   private recheck(stream: StreamId): void {
     // At start the rules learn what the rows say; duplicates among them are settled on sync.
-    if (this.closed_ || this.starting) return;
+    // Without a space stored, no command is pending for a server: nothing to decide again (and
+    // no outbox entry to decide it from: worker/outbox.ts).
+    if (this.closed_ || this.starting || !this.store.keepsOutbox) return;
     const run = this.route(stream)
       .registry.receive(stream, [], { recheck: true })
       .catch(() => undefined)

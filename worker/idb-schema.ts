@@ -1,3 +1,4 @@
+import type { FirstScreenRecord } from '../core/first-screen.ts';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { RejectedAfterSync, Snapshot, StoredEvent } from '../core/event-store.ts';
@@ -27,7 +28,9 @@ export type MetaRecord =
    * A join from the space's snapshots under way: the first page's cursor of its first attempt,
    * where the feed is followed from once every page is taken (sync-client.ts).
    */
-  | { readonly key: 'join'; readonly space: string; readonly cursor: string };
+  | { readonly key: 'join'; readonly space: string; readonly cursor: string }
+  /** The list's first rows, for the next start (docs/architecture.md, "The first screen"). */
+  | FirstScreenRecord;
 export type ViewRow = { readonly view: string; readonly key: string; readonly value: unknown };
 
 /** A pending command with its events (ids and versions), in the order it was committed. */
@@ -80,8 +83,12 @@ export type TallyDatabase = IDBPDatabase<TallyDB>;
  * that does not know it must not open such a store: it would miss what is still behind, and
  * what it wrote would be folded again. An upgrade must not read `streams`, `outbox` or `views`:
  * what is behind is made again by the engine's first start after it (`recoverBehind`).
+ *
+ * 6: the outbox is kept only while a space is stored (worker/outbox.ts): without one, pending
+ * commands are on their events alone. Nothing is migrated (a v5 store's outbox is whole), but a
+ * v5 build would start sync without making the outbox from the events, and never push them.
  */
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox
@@ -125,7 +132,7 @@ export function openTallyDB(
           events.deleteIndex('byCommand' as never);
       }
       if (oldVersion < 4) db.createObjectStore('bases', { keyPath: 'stream' });
-      // v5 changes what the records mean, not the stores (see DB_VERSION).
+      // v5 and v6 change what the records mean, not the stores (see DB_VERSION).
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
     blocking: onBlocking,

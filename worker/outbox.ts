@@ -75,7 +75,7 @@ export async function makeOutboxWhole(
     remade.push({
       stream: head.stream,
       first: pending[0]?.position ?? 0,
-      entries: commandRuns(pending, decode, commandsOf, own),
+      entries: commandRuns(pending, decode, commandsOf, { own }),
     });
   }
   remade.sort((a, b) => a.first - b.first);
@@ -120,17 +120,19 @@ function covers(entries: readonly OutboxEntry[], confirmed: number, version: num
 
 /**
  * A stream's event records (in version order) as the commands that made them: each run of one
- * command id is one entry. Its commands: those of an entry in `own` with exactly its events,
- * else those its first event carries (every command decided here), else those that decide
- * exactly its events (another device's).
+ * command id is one entry. Confirmed history (no `pending`) gets the commands that decide exactly
+ * its events (`Model.commandsOf`): a command whose part changed nothing (a move to where the
+ * counter already was) must not add events when a rebase runs it again in another space. Pending
+ * commands get those of an entry in `pending.own` with exactly their events, else those their
+ * first event carries (every command decided here), else `commandsOf`.
  */
 function commandRuns(
   records: readonly unknown[],
   decode: Decode,
   commandsOf: CommandsOf,
-  own: readonly OutboxEntry[] = [],
+  pending?: { readonly own: readonly OutboxEntry[] },
 ): OutboxEntry[] {
-  const ownBy = new Map(own.map((entry) => [entry.commandId, entry]));
+  const ownBy = new Map(pending?.own.map((entry) => [entry.commandId, entry]));
   const entries: OutboxEntry[] = [];
   let run: StoredEvent[] = [];
   let carried: unknown;
@@ -146,7 +148,11 @@ function commandRuns(
     entries.push({
       commandId: first.meta.command,
       stream: first.stream,
-      commands: matches ? same.commands : Array.isArray(carried) ? carried : commandsOf(run),
+      commands: matches
+        ? same.commands
+        : pending && Array.isArray(carried)
+          ? carried
+          : commandsOf(run),
       events: ids,
     });
     run = [];

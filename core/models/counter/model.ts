@@ -13,7 +13,9 @@ import {
 } from './decider.ts';
 import { counterCommandsOf } from './legacy-commands.ts';
 import { uniqueNames } from './names.ts';
-import { counterList } from './projections.ts';
+import { counterList, type CounterRow } from './projections.ts';
+import { boardStream, boardViewName, counterListOrder } from '../board/order.ts';
+import { counterViewName } from './view.ts';
 
 /** The counter model, as the engine, sync and the server take it: `counter-<id>` streams. */
 export const counterModel: Model<CounterState, CounterCommand, CounterEvent, CounterContext> = {
@@ -41,6 +43,15 @@ export const counterModel: Model<CounterState, CounterCommand, CounterEvent, Cou
   historyLine: (state) =>
     state.exists ? { name: state.name, value: state.value } : { name: '', value: 0 },
   commandsOf: counterCommandsOf,
+  firstScreen: {
+    view: counterViewName,
+    order: (views) =>
+      counterListOrder(
+        (views(counterViewName)?.values() ?? []) as Iterable<CounterRow>,
+        (views(boardViewName)?.get(boardStream) as { order?: readonly string[] } | undefined)
+          ?.order,
+      ).map((row) => row.id),
+  },
   checkSequence(expectedVersion, events) {
     for (const event of events) {
       // A name exactly as a device of this version writes it: normal, visible, at most 60.

@@ -1,0 +1,53 @@
+import {
+  firstScreenSchema,
+  type FirstScreen,
+  type FirstScreenRecord,
+} from '../core/first-screen.ts';
+import type { Projections } from '../core/projection.ts';
+import type { TallyDatabase } from './idb-schema.ts';
+
+const positionOf = (record: unknown): number => {
+  const position = (record as { position?: unknown } | undefined)?.position;
+  return typeof position === 'number' && Number.isInteger(position) && position >= 0 ? position : 0;
+};
+
+/**
+ * The first screen kept from the last run (docs/architecture.md, "The first screen"), if it is
+ * still true: written at the store's head, and the view holds as many rows as it did (deleting a
+ * counter forever takes its row without moving the head). One read transaction, so the head and
+ * the count are of the same moment. A record that fails validation is a cache: not shown, and
+ * written again once the views are read.
+ */
+export async function readFirstScreen(
+  db: TallyDatabase,
+  projections: Projections,
+): Promise<FirstScreen | undefined> {
+  const tx = db.transaction(['meta', 'views'], 'readonly');
+  const [record, head] = await Promise.all([
+    tx.objectStore('meta').get('firstScreen'),
+    tx.objectStore('meta').get('head'),
+  ]);
+  if (record === undefined) return undefined;
+  const parsed = firstScreenSchema.safeParse(record);
+  if (!parsed.success || parsed.data.position !== positionOf(head)) return undefined;
+  const { view, counted, listed } = parsed.data;
+  const projection = projections.view(view);
+  if (!projection) return undefined;
+  if ((await tx.objectStore('views').index('byView').count(view)) !== counted) return undefined;
+  const rows: { key: string; value: unknown }[] = [];
+  for (const { key, value } of parsed.data.rows) {
+    const row = projection.schema.safeParse(value);
+    if (!row.success) return undefined;
+    rows.push({ key, value: row.data });
+  }
+  return { view, rows, listed };
+}
+
+/** Keeps `record` for the next start, in a relaxed transaction of its own (a cache). */
+export async function writeFirstScreen(
+  db: TallyDatabase,
+  record: FirstScreenRecord,
+): Promise<void> {
+  const tx = db.transaction('meta', 'readwrite', { durability: 'relaxed' });
+  await Promise.all([tx.store.put(record), tx.done]);
+}
