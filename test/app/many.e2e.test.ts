@@ -107,3 +107,95 @@ it('a thousand counters: a window of them in the page, every one reachable, axe 
   }
   await context.close();
 });
+
+it('a long list at the next start: its first screen shows before the whole list is read, in its order', async () => {
+  const long = 20_000;
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  let page = await context.newPage();
+  await page.goto(server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  const streamOf = (n: number) => `counter-long-${String(n).padStart(5, '0')}`;
+  await page.evaluate(
+    async ({ long, ids }) => {
+      const tally = (
+        globalThis as unknown as {
+          tally: { execute(stream: string, command: object): Promise<{ type: string }> };
+        }
+      ).tally;
+      const results = await Promise.all(
+        ids.map((id, i) => tally.execute(id, { type: 'create', name: `Long ${i}` })),
+      );
+      if (results.filter((r) => r.type === 'accepted').length !== long)
+        throw new Error('Not every counter was created.');
+      // Archived: not in the list, so not in its first screen.
+      await tally.execute(ids[1]!, { type: 'archive' });
+    },
+    { long, ids: Array.from({ length: long }, (_, i) => streamOf(i)) },
+  );
+  // The engine keeps the first screen once the list has been quiet for a moment.
+  await waitFor(
+    () =>
+      page.evaluate(
+        (listed) =>
+          new Promise<boolean>((resolve) => {
+            const opening = indexedDB.open('tally');
+            opening.onsuccess = () => {
+              const meta = opening.result.transaction('meta').objectStore('meta');
+              const screen = meta.get('firstScreen');
+              const head = meta.get('head');
+              meta.transaction.oncomplete = () => {
+                opening.result.close();
+                const kept = screen.result as { listed?: number; position?: number } | undefined;
+                resolve(
+                  kept?.listed === listed &&
+                    kept.position === (head.result as { position: number }).position,
+                );
+              };
+            };
+            opening.onerror = () => resolve(false);
+          }),
+        long - 1,
+      ),
+    'the first screen to be kept',
+    15_000,
+  );
+  await page.close();
+
+  // A fresh start (the engine's worker went with the last page): what the tab gets first.
+  page = await context.newPage();
+  await page.addInitScript(() => {
+    type Client = {
+      viewRows(view: string): ReadonlyMap<string, unknown> | undefined;
+      viewListed(view: string): number | undefined;
+    };
+    const seen: { listed?: number; keys?: string[]; whole?: boolean } = {};
+    (globalThis as { seen?: typeof seen }).seen = seen;
+    const look = () => {
+      const tally = (globalThis as { tally?: Client }).tally;
+      const rows = tally?.viewRows('counters');
+      if (rows && seen.keys === undefined) {
+        seen.keys = [...rows.keys()].slice(0, 3);
+        seen.listed = tally!.viewListed('counters');
+      }
+      if (rows && seen.keys !== undefined && tally!.viewListed('counters') === undefined)
+        seen.whole = true;
+      else setTimeout(look, 1);
+    };
+    look();
+  });
+  await page.goto(server.url);
+  await waitFor(
+    () => page.evaluate(() => (globalThis as { seen?: { whole?: boolean } }).seen?.whole === true),
+    'the whole list',
+    30_000,
+  );
+  const seen = await page.evaluate(
+    () => (globalThis as { seen?: { listed?: number; keys?: string[] } }).seen,
+  );
+  expect(seen).toEqual({ listed: long - 1, keys: [0, 2, 3].map(streamOf), whole: true });
+  // The whole list then: the same order, every one there.
+  const first = page.locator('[data-counter]').first();
+  await expect.poll(() => first.getAttribute('aria-setsize')).toBe(String(long - 1));
+  expect(await page.getByLabel('Long 0 count', { exact: true }).count()).toBe(1);
+  await context.close();
+}, 120_000);
