@@ -3,6 +3,7 @@ import { idbCall, openApp, openBench, type Win } from './pages.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
 import { median } from './stats.ts';
+import { firstScreenFrom, firstScreenRows } from '../core/first-screen.ts';
 
 const REPEATS = 3;
 
@@ -65,7 +66,7 @@ async function listShown(
   context: BrowserContext,
   url: string,
   counters: number,
-): Promise<{ page: Page; ms: number }> {
+): Promise<{ page: Page; ms: number; whole: number }> {
   const page = await context.newPage();
   await page.goto(url, { waitUntil: 'commit' });
   const shown = await page.waitForFunction(
@@ -80,7 +81,60 @@ async function listShown(
     counters,
     { polling: 'raf', timeout: 60_000 },
   );
-  return { page, ms: (await shown.jsonValue()) as number };
+  // And when the tab holds the whole list (not only its first screen: docs/architecture.md).
+  const whole = await page.waitForFunction(
+    () => {
+      const tally = (
+        globalThis as {
+          tally?: { viewRows(view: string): unknown; viewListed(view: string): unknown };
+        }
+      ).tally;
+      return (
+        tally?.viewRows('counters') !== undefined &&
+        tally.viewListed('counters') === undefined &&
+        performance.now()
+      );
+    },
+    undefined,
+    { polling: 'raf', timeout: 60_000 },
+  );
+  return {
+    page,
+    ms: (await shown.jsonValue()) as number,
+    whole: (await whole.jsonValue()) as number,
+  };
+}
+
+/**
+ * Waits until the engine has kept the list's first screen at the store's head, as it does once
+ * a long list has been quiet for a moment (a person's app stays open longer than a benchmark's
+ * page): the start measured is the start a person gets.
+ */
+async function firstScreenKept(context: BrowserContext, origin: string): Promise<void> {
+  const page = await openBench(context, origin);
+  try {
+    await page.waitForFunction(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const opening = indexedDB.open('tally');
+          opening.onsuccess = () => {
+            const meta = opening.result.transaction('meta').objectStore('meta');
+            const screen = meta.get('firstScreen');
+            const head = meta.get('head');
+            meta.transaction.oncomplete = () => {
+              opening.result.close();
+              const kept = screen.result as { position?: number } | undefined;
+              resolve(kept?.position === (head.result as { position?: number }).position);
+            };
+          };
+          opening.onerror = () => resolve(false);
+        }),
+      undefined,
+      { polling: 250, timeout: 30_000 },
+    );
+  } finally {
+    await page.close();
+  }
 }
 
 /** The bare baseline page (bench/static/cold-page.js) at `url`, until it has its rows. */
@@ -108,9 +162,14 @@ export async function measureColdApp(
 ): Promise<Row[]> {
   bench.log(`§5 cold start: app with ${counters} counters, ${REPEATS} times`);
   const render: number[] = [];
+  const whole: number[] = [];
+  const screen = counters >= firstScreenFrom;
+  if (screen) await firstScreenKept(context, bench.origin);
   for (let i = 0; i < REPEATS; i++) {
     await closePages(bench, context);
-    render.push((await listShown(context, bench.origin, counters)).ms);
+    const shown = await listShown(context, bench.origin, counters);
+    render.push(shown.ms);
+    whole.push(shown.whole);
   }
   // The baseline: a bare page and SharedWorker that open the same database and read the same
   // rows (bench/static/cold-page.js), timed the same way, in the same profile.
@@ -137,7 +196,7 @@ export async function measureColdApp(
         label: `bare page + SharedWorker: open the database, getAll the list's ${rows.toLocaleString('en-US')} rows, post them (median of ${REPEATS})`,
         value: median(bare),
       },
-      note: `raw getAll of every event of the profile (${raw.count.toLocaleString('en-US')}): ${raw.ms.toFixed(0)} ms`,
+      note: `${screen ? `from the first screen kept (${firstScreenRows} rows); the whole list in the tab at ${median(whole).toFixed(0)} ms; ` : ''}raw getAll of every event of the profile (${raw.count.toLocaleString('en-US')}): ${raw.ms.toFixed(0)} ms`,
     },
   ];
 }
