@@ -134,6 +134,9 @@ export class SyncManager {
         return { space: current.space, ...held.pairing };
       return { space: current.space, ...(await this.pairDevice()) };
     }
+    // Everything this device holds made pending first (worker/outbox.ts): a record that cannot
+    // be read refuses here, before a space is made on the server for nothing.
+    if (!current) await this.storage.clearSettings();
     const { space, token } = await this.transport.createSpace(base, this.deviceName());
     await this.join({ origin: base, space, token });
     return { space, ...(await this.pairDevice()) };
@@ -213,6 +216,9 @@ export class SyncManager {
           `${left === 1 ? 'One counter' : `${left} counters`} joined from this space could not read ${left === 1 ? 'its' : 'their'} early history from the sync server, so ${left === 1 ? 'it' : 'they'} cannot move to the other space yet. Try again when the server can be reached.`,
         );
     }
+    // Not in a space: everything it holds made pending first (worker/outbox.ts), so a record
+    // that cannot be read refuses here, before the single-use invite is spent.
+    if (!current) await this.storage.clearSettings();
     const own = await this.transport.deviceToken(
       { origin: base, space, token: valid },
       this.deviceName(),

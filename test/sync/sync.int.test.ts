@@ -255,6 +255,30 @@ describe('sync', () => {
     expect((await serverStreams(redis, space))[id]).toHaveLength(2);
   });
 
+  it('a damaged pending event: starting or joining refuses in words, before a space is made or an invite spent', async () => {
+    const a = await device();
+    const { pairingLink } = await a.sync.startSync(server.url);
+    const link = decodeURIComponent(pairingLink.split('#pair=')[1]!);
+    const engine = await openEngine({ device: 'device-damaged-2' });
+    const id = counterId('damaged-event');
+    await engine.execute(id, { type: 'create', name: 'Counted' });
+    await engine.execute(id, { type: 'increment' });
+    const [position] = await engine.db.getAllKeys('events');
+    const record = await engine.db.get('events', position!);
+    await engine.db.put('events', { ...record!, data: { name: 7 } } as never);
+    const b = await deviceOn(engine, new IndexedDBSyncStorage(engine));
+    devices.push(b);
+    const keys = await redis.client.dbsize();
+    await expect(b.sync.startSync(server.url)).rejects.toThrow(/damaged|malformed|invalid/i);
+    await expect(b.sync.joinSpace(server.url, link)).rejects.toThrow(/damaged|malformed|invalid/i);
+    // Nothing was made on the server, and the link still pairs another device.
+    expect(await redis.client.dbsize()).toBe(keys);
+    expect(b.sync.current().state).toBe('off');
+    const c = await device();
+    await c.sync.joinSpace(server.url, link);
+    await synced(c);
+  });
+
   it('a name created offline on two devices ends unique and the same everywhere', async () => {
     const a = await device();
     const b = await device();
