@@ -339,7 +339,7 @@ export class SyncManager {
   }
 
   private run(config: SyncSettings): void {
-    this.client = new SyncClient({
+    const client: SyncClient = new SyncClient({
       config,
       storage: this.storage,
       transport: this.transport,
@@ -347,10 +347,13 @@ export class SyncManager {
       pushDelayMs: this.options.pushDelayMs,
       verifyMs: this.options.verifyMs,
       onStatus: () => void this.refresh(),
-      onRefused: () => void this.refused(),
+      // In turn with starting, joining and leaving: a refusal heard while the device moves to
+      // another space belongs to the client that was stopped, not to the space it moved to.
+      onRefused: () => void this.serially(() => this.refused(client)),
     });
-    this.client.setOnline(this.online);
-    this.client.start();
+    this.client = client;
+    client.setOnline(this.online);
+    client.start();
   }
 
   private async stopClient(): Promise<void> {
@@ -366,7 +369,9 @@ export class SyncManager {
   private removed: string | undefined;
 
   /** The server no longer takes this device's token: it was removed from the space. */
-  private async refused(): Promise<void> {
+  private async refused(client: SyncClient): Promise<void> {
+    // That client was stopped meanwhile (the device left, or moved to another space).
+    if (this.client !== client) return;
     await this.stopClient();
     await this.storage.clearSettings();
     this.removed = removedMessage;
