@@ -449,11 +449,15 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
           raw.abort();
         };
       } else {
+        // Decided on the last append in flight too (what it decided is taken from memory, not
+        // read): that one must have committed. The cache forgets its number when an append
+        // fails, before that failure reaches what is behind, so it is asked there as well.
+        const after = expected ?? this.behind.lastInFlight();
         raw = this.begin(APPEND_STORES);
         this.reading = true;
         try {
           const read = await this.readForAppend(raw, commits);
-          if (expected !== undefined && read.seq !== expected) throw new Superseded();
+          if (after !== undefined && read.seq !== after) throw new Superseded();
           state = read.state;
           seq = read.seq + 1;
         } finally {

@@ -130,6 +130,17 @@ export class WrittenBehind {
   }
 
   /**
+   * The number of the last append transaction decided and not yet known to have committed or
+   * failed: an append that reads a head or a row from it is decided on it, so it may commit only
+   * after that one did (`IndexedDBEventStore.write`).
+   */
+  lastInFlight(): number | undefined {
+    let last: number | undefined;
+    for (const seq of this.inFlight.keys()) if (last === undefined || seq > last) last = seq;
+    return last;
+  }
+
+  /**
    * The append transaction `seq` failed: it, and every one after it (they were decided on it),
    * wrote nothing; one before it may still commit.
    */
