@@ -148,8 +148,12 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
 
   const move = useCallback<Move>(
     async (id, to) => {
+      if (!counters) return false;
       // Not while only the list's first rows are here: a move is placed among all of them.
-      if (!counters || listed !== undefined) return false;
+      if (listed !== undefined) {
+        setMessage('Counters can be moved once the whole list is read: a moment, please.');
+        return false;
+      }
       const order = counters.map((row) => row.id);
       const index = order.indexOf(id);
       // Up or down is a move to the neighbour's place; a drop is a move to the target's place.
@@ -265,6 +269,8 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           <CounterList
             counters={counters}
             {...(listed === undefined ? {} : { listed })}
+            // Only the first screen came, and the engine could not open: the rest never will.
+            {...(listed !== undefined && notices.damaged ? { stalled: true } : {})}
             card={({ row, index, position }) => (
               <ErrorBoundary
                 key={row.id}

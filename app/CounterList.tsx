@@ -24,11 +24,14 @@ export const virtualFrom = 300;
 export function CounterList({
   counters,
   listed,
+  stalled,
   card,
 }: {
   counters: readonly CounterRow[];
   /** The whole list's length, when only its first rows are here (the first screen). */
   listed?: number;
+  /** The rest of the list will not come: the engine could not open its storage. */
+  stalled?: boolean;
   card: (slot: CardSlot) => ReactNode;
 }) {
   const long = (listed ?? counters.length) >= virtualFrom;
@@ -51,7 +54,12 @@ export function CounterList({
         </p>
       }
     >
-      <Grid counters={counters} {...(listed === undefined ? {} : { listed })} card={card} />
+      <Grid
+        counters={counters}
+        {...(listed === undefined ? {} : { listed })}
+        {...(stalled ? { stalled } : {})}
+        card={card}
+      />
     </Suspense>
   );
 }

@@ -7,7 +7,7 @@ const minCard = 280;
 const gap = 8;
 
 /** The long list of CounterList.tsx, a window of rows at a time. */
-export default function VirtualGrid({ counters, listed, card }: VirtualGridProps) {
+export default function VirtualGrid({ counters, listed, stalled, card }: VirtualGridProps) {
   // The first screen holds the list's first rows; the rest shows as it is read.
   const length = Math.max(listed ?? 0, counters.length);
   const list = useRef<HTMLDivElement>(null);
@@ -65,10 +65,12 @@ export default function VirtualGrid({ counters, listed, card }: VirtualGridProps
                 role="listitem"
                 aria-posinset={position.posinset}
                 aria-setsize={position.setsize}
-                aria-busy="true"
+                {...(stalled ? {} : { 'aria-busy': true })}
                 className="card card-later"
               >
-                <span className="muted">Opening…</span>
+                <span className="muted">
+                  {stalled ? 'Not read: see the message above.' : 'Opening…'}
+                </span>
               </div>
             );
           })}

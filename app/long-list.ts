@@ -13,6 +13,8 @@ export type VirtualGridProps = {
   counters: readonly CounterRow[];
   /** The whole list's length, when only its first rows are here (the first screen). */
   listed?: number;
+  /** The rest of the list will not come: the engine could not open its storage. */
+  stalled?: boolean;
   card: (slot: CardSlot) => ReactNode;
 };
 

@@ -49,10 +49,12 @@ export function firstScreenRecord(
   views: (view: string) => ReadonlyMap<string, unknown> | undefined,
   position: number,
   from: number = firstScreenFrom,
+  /** The list's order as computed before, when nothing that moves a row changed since. */
+  known?: readonly string[],
 ): FirstScreenRecord | undefined {
   const rows = views(screen.view) ?? new Map<string, unknown>();
   if (rows.size < from) return undefined;
-  const order = screen.order(views);
+  const order = known ?? screen.order(views);
   return {
     key: 'firstScreen',
     view: screen.view,

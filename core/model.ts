@@ -98,6 +98,12 @@ export interface Model<S, C extends Typed, E extends AnyEvent & Typed, Ctx> {
   readonly firstScreen?: {
     readonly view: string;
     order(views: (view: string) => ReadonlyMap<string, unknown> | undefined): readonly string[];
+    /**
+     * A row of `view` changed from `before` to `after` without moving in the order (a count, a
+     * rename): the order is not computed again for it. A change to any other view, or a row
+     * added or removed, always computes it again.
+     */
+    keepsOrder?(before: unknown, after: unknown): boolean;
   };
 }
 

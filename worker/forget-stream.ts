@@ -12,6 +12,7 @@ const STORES = [
   'outbox',
   'rejections',
   'bases',
+  'meta',
 ] as const;
 
 /**
@@ -65,6 +66,9 @@ export async function forgetStream(
     tx.objectStore('snapshots').delete(stream),
     tx.objectStore('bases').delete(stream),
     ...(told ? [tx.objectStore('rejections').put(told)] : []),
+    // Rows go without the head moving: the list's first screen kept for the next start is not
+    // true any more (docs/architecture.md, "The first screen").
+    tx.objectStore('meta').delete('firstScreen'),
   ];
   await Promise.all([...ops, tx.done]);
   // Its pending commands and rejections went too: sync reads its count and its list again.

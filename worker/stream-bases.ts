@@ -101,7 +101,9 @@ export async function installBases(
   space: string,
   snapshots: readonly CheckedSnapshot[],
 ): Promise<Installed> {
-  const tx = db.transaction(['streams', 'bases', 'views'], 'readwrite', { durability: 'strict' });
+  const tx = db.transaction(['streams', 'bases', 'views', 'meta'], 'readwrite', {
+    durability: 'strict',
+  });
   const heads = await Promise.all(
     snapshots.map(({ snapshot }) => tx.objectStore('streams').get(snapshot.stream)),
   );
@@ -145,6 +147,9 @@ export async function installBases(
     rows.push(...checked.rows);
     based.push({ stream: snapshot.stream, state: checked.state });
   });
+  // Rows written without the head moving: the list's first screen kept for the next start is
+  // not true any more (docs/architecture.md, "The first screen").
+  if (rows.length > 0) ops.push(tx.objectStore('meta').delete('firstScreen'));
   await Promise.all([...ops, tx.done]);
   return { based, behind, notice: { events: [], rows, rebased: [] } };
 }

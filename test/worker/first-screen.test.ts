@@ -10,6 +10,8 @@ import { models } from '../../core/models/index.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { readFirstScreen, writeFirstScreen } from '../../worker/first-screen.ts';
 import { counterId, engineFixture, listCounters } from '../helpers/engine.ts';
+import { foldStream } from '../../core/stream-snapshot.ts';
+import { events, streamOf } from '../server/fixtures.ts';
 
 const open = engineFixture();
 const screen = models.all.find((model) => model.firstScreen)!.firstScreen!;
@@ -61,6 +63,29 @@ describe('the first screen kept for the next start', () => {
       firstScreenRows,
       7,
     ]);
+  });
+
+  it('is sorted again only when a row may have moved: a count or a rename keeps the order', () => {
+    const row = { id: counterId(1), name: 'A', value: 1, version: 2, createdAt: 5, updatedAt: 6 };
+    expect(screen.keepsOrder?.(row, { ...row, value: 9, name: 'B', version: 4 })).toBe(true);
+    expect(screen.keepsOrder?.(row, { ...row, archived: true })).toBe(false);
+    expect(screen.keepsOrder?.(row, { ...row, createdAt: 4 })).toBe(false);
+    // The order computed before is used as given; the values are the current ones.
+    const long = new Map(
+      Array.from({ length: firstScreenFrom }, (_, i) => [
+        counterId(i),
+        { ...row, id: counterId(i), value: i },
+      ]),
+    );
+    const known = [...long.keys()].reverse();
+    const kept = firstScreenRecord(
+      screen,
+      (v) => (v === 'counters' ? long : undefined),
+      3,
+      firstScreenFrom,
+      known,
+    );
+    expect(kept?.rows[0]).toEqual({ key: known[0], value: long.get(known[0]!) });
   });
 
   it('is the list’s first rows in its order (the board’s, then by creation), without archived ones', async () => {
@@ -122,6 +147,24 @@ describe('the first screen kept for the next start', () => {
     const at = await head(engine);
     await engine.forgetDeleted(counterId(3));
     expect(await head(engine)).toBe(at);
+    // Its transaction dropped the record (the row count would tell too).
+    expect(await engine.db.getKey('meta', 'firstScreen')).toBeUndefined();
+    next = await nextStart(engine);
+    expect(next.shown).toBeUndefined();
+
+    // Joining a counter from the server's snapshot writes its row without moving the head: the
+    // record goes in the same transaction.
+    engine = next.again;
+    await keep(engine);
+    const joined = streamOf();
+    const server = events(joined, 0, ['Created', 'Incremented']);
+    expect(
+      await engine.installBases('space-first-00001', [
+        foldStream(models, joined, undefined, server),
+      ]),
+    ).toEqual([]);
+    expect(await head(engine)).toBe(at);
+    expect(await engine.db.getKey('meta', 'firstScreen')).toBeUndefined();
     next = await nextStart(engine);
     expect(next.shown).toBeUndefined();
 
@@ -132,12 +175,14 @@ describe('the first screen kept for the next start', () => {
       key: 'firstScreen',
       view: 'counters',
       position: await head(engine),
-      counted: 2,
+      counted: await engine.db.countFromIndex('views', 'byView', 'counters'),
       listed: 2,
       rows: [{ key: counterId(1), value: { id: counterId(1), name: 42 } }],
     } as never);
     next = await nextStart(engine);
     expect(next.shown).toBeUndefined();
-    expect((await listCounters(next.again)).map((row) => row.name)).toEqual(['D1', 'D2']);
+    expect((await listCounters(next.again)).map((row) => row.name).sort()).toEqual(
+      ['Counter 0', 'D1', 'D2'].sort(),
+    );
   });
 });

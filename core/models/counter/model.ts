@@ -51,6 +51,10 @@ export const counterModel: Model<CounterState, CounterCommand, CounterEvent, Cou
         (views(boardViewName)?.get(boardStream) as { order?: readonly string[] } | undefined)
           ?.order,
       ).map((row) => row.id),
+    keepsOrder: (before, after) => {
+      const [a, b] = [before as CounterRow, after as CounterRow];
+      return a.createdAt === b.createdAt && !a.archived === !b.archived;
+    },
   },
   checkSequence(expectedVersion, events) {
     for (const event of events) {
