@@ -28,8 +28,8 @@ type Callback = (update: EngineUpdate) => void;
 /** How long opening a history waits for its early history from the server before showing what is held. */
 const historyFillWaitMs = 1_500;
 /** The first screen is kept this long after the list's last change, and at least this often. */
-const firstScreenQuietMs = 1_000;
-const firstScreenAtLeastMs = 10_000;
+const firstScreenQuietMs = 300;
+const firstScreenAtLeastMs = 5_000;
 type Subscription = {
   readonly request: SubscribeRequest;
   readonly callback: Callback | Remote<Callback>;
@@ -141,13 +141,15 @@ export class EngineHost {
       for (const [view, rows] of engine.takeStartRows())
         this.views.set(view, new Map(rows.map(({ key, value }) => [key, value])));
       this.isOpen = true;
+      // Shown, so still true: nothing to keep again until the list changes.
+      const kept = this.firstScreen !== undefined;
       this.firstScreen = undefined;
       // Tabs that were shown the first screen get every view whole now.
       for (const [id, { request }] of this.subscriptions)
         if (request.topic === 'view') this.sendView(id, request.view);
       engine.onCommit((notice) => this.publish(engine, notice));
-      // Kept soon after a start too: the next one may find none, or a stale one.
-      this.keepFirstScreen(engine);
+      // Kept soon after a start that had none (or a stale one) too.
+      if (!kept) this.keepFirstScreen(engine);
       // A history open from a base shows the whole history once its early part is here.
       engine.onBaseFilled((stream) => void this.republishHistory(engine, stream));
       return engine;
