@@ -302,7 +302,10 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
             )}
           />
         )}
-        <ArchivedCounters rows={archived} run={run} client={client} onError={setMessage} />
+        {/* Not from the first screen, which holds the list's first rows only (none archived). */}
+        {listed === undefined && (
+          <ArchivedCounters rows={archived} run={run} client={client} onError={setMessage} />
+        )}
         <BackupPanel
           client={client}
           rows={[...(rows?.values() ?? [])]}
