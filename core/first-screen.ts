@@ -49,18 +49,18 @@ export function firstScreenRecord(
   views: (view: string) => ReadonlyMap<string, unknown> | undefined,
   position: number,
   from: number = firstScreenFrom,
-  /** The list's order as computed before, when nothing that moves a row changed since. */
-  known?: readonly string[],
+  /** The list's order, asked for only for a long view (a caller may keep it between calls). */
+  order: () => readonly string[] = () => screen.order(views),
 ): FirstScreenRecord | undefined {
   const rows = views(screen.view) ?? new Map<string, unknown>();
   if (rows.size < from) return undefined;
-  const order = known ?? screen.order(views);
+  const keys = order();
   return {
     key: 'firstScreen',
     view: screen.view,
     position,
     counted: rows.size,
-    listed: order.length,
-    rows: order.slice(0, firstScreenRows).map((key) => ({ key, value: rows.get(key) })),
+    listed: keys.length,
+    rows: keys.slice(0, firstScreenRows).map((key) => ({ key, value: rows.get(key) })),
   };
 }

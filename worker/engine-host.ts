@@ -18,6 +18,7 @@ import { exportBackup, exportHistory, importBackup, previewImport } from './back
 import { deleteForever } from './delete-forever.ts';
 import { Engine } from './engine.ts';
 import type { SyncManager, SyncManagerOptions } from './sync-manager.ts';
+import type { AnyModel } from '../core/model.ts';
 import { WriterLock } from './writer-lock.ts';
 import { firstScreenFrom, firstScreenRecord, type FirstScreen } from '../core/first-screen.ts';
 import { models as allModels } from '../core/models/index.ts';
@@ -84,6 +85,8 @@ export class EngineHost {
   private screenDirtySince: number | undefined;
   /** The list's order as last computed, until something that moves a row changes. */
   private screenOrder: readonly string[] | undefined;
+  /** The model's list whose first screen is kept, if any (set at open). */
+  private screen: AnyModel['firstScreen'];
 
   constructor(private readonly options: EngineHostOptions) {
     this.opened = this.open();
@@ -135,8 +138,8 @@ export class EngineHost {
           this.firstScreenCame();
         },
       });
-      const head = (await engine.db.get('meta', 'head')) as { position?: unknown } | undefined;
-      this.position = typeof head?.position === 'number' ? head.position : 0;
+      this.position = await engine.store.head();
+      this.screen = engine.models.all.find((model) => model.firstScreen)?.firstScreen;
       // The rows the engine read when it opened: no commit can have happened since.
       for (const [view, rows] of engine.takeStartRows())
         this.views.set(view, new Map(rows.map(({ key, value }) => [key, value])));
@@ -478,8 +481,9 @@ export class EngineHost {
    * moment (sorting 100,000 rows is not for every command), and at least every few seconds.
    */
   private keepFirstScreen(engine: Engine): void {
-    const screen = engine.models.all.find((model) => model.firstScreen)?.firstScreen;
-    if (!screen) return;
+    const { screen } = this;
+    // None kept for a short list (core/first-screen.ts): no timer on the way of its commands.
+    if (!screen || (this.views.get(screen.view)?.size ?? 0) < firstScreenFrom) return;
     const now = Date.now();
     this.screenDirtySince ??= now;
     clearTimeout(this.screenTimer);
@@ -492,14 +496,12 @@ export class EngineHost {
         const views = (view: string) => this.views.get(view);
         // Sorting 100,000 rows is a few hundred milliseconds of this thread: only when the
         // order may have changed.
-        if ((views(screen.view)?.size ?? 0) >= firstScreenFrom)
-          this.screenOrder ??= screen.order(views);
         const record = firstScreenRecord(
           screen,
           views,
           this.position,
           firstScreenFrom,
-          this.screenOrder,
+          () => (this.screenOrder ??= screen.order(views)),
         );
         if (!record) return;
         writeFirstScreen(engine.db, record).catch((error: unknown) =>
@@ -514,12 +516,11 @@ export class EngineHost {
   /** A transaction completed: its rows go to the views' watchers, its events to histories. */
   private publish(engine: Engine, notice: CommitNotice): void {
     for (const event of notice.events) this.position = Math.max(this.position, event.position);
-    if (notice.rows.length > 0) this.keepFirstScreen(engine);
     const changes = new Map<
       string,
       { rows: { key: string; value: unknown }[]; removed: string[] }
     >();
-    const screen = engine.models.all.find((model) => model.firstScreen)?.firstScreen;
+    const { screen } = this;
     for (const { view, key, value } of notice.rows) {
       if (this.screenOrder) {
         const before = this.views.get(view)?.get(key);
@@ -544,6 +545,7 @@ export class EngineHost {
     }
     for (const [view, { rows, removed }] of changes)
       this.broadcast({ type: 'view', view, reset: false, rows, removed }, 'view', view);
+    if (changes.size > 0) this.keepFirstScreen(engine);
     for (const stream of notice.rebased) void this.republishHistory(engine, stream);
     const byStream = new Map<string, StoredEvent[]>();
     for (const event of notice.events) {

@@ -5,11 +5,7 @@ import {
 } from '../core/first-screen.ts';
 import type { Projections } from '../core/projection.ts';
 import type { TallyDatabase } from './idb-schema.ts';
-
-const positionOf = (record: unknown): number => {
-  const position = (record as { position?: unknown } | undefined)?.position;
-  return typeof position === 'number' && Number.isInteger(position) && position >= 0 ? position : 0;
-};
+import { positionOf } from './written-behind.ts';
 
 /**
  * The first screen kept from the last run (docs/architecture.md, "The first screen"), if it is

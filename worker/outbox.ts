@@ -46,10 +46,13 @@ export async function makeOutboxWhole(
   const unconfirmed: StreamHead[] = [];
   /** Streams whose pending entries are made again, with the position of their first event. */
   const remade: { stream: string; first: number; entries: OutboxEntry[] }[] = [];
+  // What each stream needs read, decided first; then every read at once (one round trip, not
+  // one per stream).
+  const reads: { head: StreamHead; confirmed: number; whole: boolean; forgets: boolean }[] = [];
+  const ranges: IDBKeyRange[] = [];
   for (const head of heads.map(checkStreamHead)) {
     const confirmed = head.confirmed ?? 0;
-    const own = keptOf.get(head.stream) ?? [];
-    const whole = covers(own, confirmed, head.version);
+    const whole = covers(keptOf.get(head.stream) ?? [], confirmed, head.version);
     // Joined from the space's snapshot and its history below not read (the sync manager reads
     // it before leaving; it could not): it stays confirmed, tied to that space (`readPush`).
     const forgets = change.forget && confirmed > 0 && !head.base;
@@ -57,9 +60,12 @@ export async function makeOutboxWhole(
     const from = forgets ? 1 : confirmed + 1;
     const to = whole ? confirmed : head.version;
     if (to < from) continue;
-    const records = await byStream.getAll(
-      IDBKeyRange.bound([head.stream, from], [head.stream, to]),
-    );
+    reads.push({ head, confirmed, whole, forgets });
+    ranges.push(IDBKeyRange.bound([head.stream, from], [head.stream, to]));
+  }
+  const read = await Promise.all(ranges.map((range) => byStream.getAll(range)));
+  for (const [i, { head, confirmed, whole, forgets }] of reads.entries()) {
+    const records = read[i]!;
     if (forgets) {
       history.push(
         ...commandRuns(
@@ -75,7 +81,7 @@ export async function makeOutboxWhole(
     remade.push({
       stream: head.stream,
       first: pending[0]?.position ?? 0,
-      entries: commandRuns(pending, decode, commandsOf, { own }),
+      entries: commandRuns(pending, decode, commandsOf, { own: keptOf.get(head.stream) ?? [] }),
     });
   }
   remade.sort((a, b) => a.first - b.first);

@@ -533,7 +533,8 @@ export async function recoverBehind(
   return { whole: at, syncing };
 }
 
-const positionOf = (record: unknown): number => {
+/** The position a `meta` record (`head`, `whole`) holds, 0 when none or malformed. */
+export const positionOf = (record: unknown): number => {
   const position = (record as { position?: unknown } | undefined)?.position;
   return typeof position === 'number' && Number.isInteger(position) && position >= 0 ? position : 0;
 };

@@ -83,7 +83,7 @@ describe('the first screen kept for the next start', () => {
       (v) => (v === 'counters' ? long : undefined),
       3,
       firstScreenFrom,
-      known,
+      () => known,
     );
     expect(kept?.rows[0]).toEqual({ key: known[0], value: long.get(known[0]!) });
   });
