@@ -170,8 +170,76 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * or writing anything first: what commits meanwhile is in the next read. For the next push
    * and the pending count, on the way of every command to the other devices.
    */
-  withUnwritten<T>(read: (unwritten: Unwritten) => Promise<T>): Promise<T> {
-    return read(this.behind.unwritten());
+  withUnwritten<T>(
+    read: (unwritten: Unwritten, sawOutboxEmpty: () => void) => Promise<T>,
+  ): Promise<T> {
+    // The stored outbox, found empty by this read, is known empty until a writer starts.
+    const at = this.writers === 0 ? this.outboxEpoch() : undefined;
+    return read(this.behind.unwritten(), () => {
+      if (at !== undefined && at === this.outboxEpoch()) this.outboxEmptyAt = at;
+    });
+  }
+
+  /**
+   * Writers beside the appends (`beside`, `appendAtomically`) started and not ended. Whatever
+   * they read or write of heads and the outbox is not known in memory meanwhile.
+   */
+  private writers = 0;
+  /** Changes whenever such a writer starts or ends. */
+  private writerEpoch = 0;
+  /** The value of `outboxEpoch()` when the stored outbox was last read empty. */
+  private outboxEmptyAt: number | undefined;
+  /**
+   * Streams whose confirmed head is known without a read, and the id of its event: set by an
+   * accepted push confirmed in memory, forgotten when any writer beside the appends starts.
+   */
+  private readonly pushedHeads = new Map<
+    StreamId,
+    { readonly version: number; readonly id: string }
+  >();
+
+  private outboxEpoch(): number {
+    return this.writerEpoch + this.behind.outboxWrites;
+  }
+
+  private writerStarted(): void {
+    this.writers++;
+    this.writerEpoch++;
+    this.pushedHeads.clear();
+    this.outboxEmptyAt = undefined;
+  }
+
+  private writerEnded(): void {
+    this.writers--;
+    this.writerEpoch++;
+  }
+
+  /**
+   * What the next push needs, from memory (docs/architecture.md, "Pushing from memory"): the
+   * entries still behind the appends, each with its events, and the confirmed heads accepted
+   * pushes left, when the stored outbox is known to be empty (read so, and nothing has written
+   * it since). Undefined otherwise: the push reads the store.
+   */
+  pushFromMemory():
+    | {
+        readonly unwritten: Unwritten;
+        readonly confirmedHead: (
+          stream: StreamId,
+        ) => { readonly version: number; readonly id: string } | undefined;
+      }
+    | undefined {
+    if (this.writers > 0 || this.outboxEmptyAt !== this.outboxEpoch()) return undefined;
+    const unwritten = this.behind.unwritten();
+    if (unwritten.maybeStored > 0) return undefined;
+    return {
+      unwritten,
+      confirmedHead: (stream) => {
+        const head = this.pushedHeads.get(stream);
+        // Raised in memory past what is known here: read it.
+        if (!head || (unwritten.confirmed.get(stream) ?? 0) > head.version) return undefined;
+        return head;
+      },
+    };
   }
 
   /**
@@ -180,7 +248,12 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * nothing changed (`WrittenBehind.confirmPushed`): receive them as usual then.
    */
   confirmPushed(stream: StreamId, events: readonly { id: string; version: number }[]): boolean {
-    return this.behind.confirmPushed(stream, events);
+    if (!this.behind.confirmPushed(stream, events)) return false;
+    // Its confirmed head is now the last of them, unless a writer beside the appends (which may
+    // move it) has started.
+    const last = events.reduce((a, b) => (b.version > a.version ? b : a));
+    if (this.writers === 0) this.pushedHeads.set(stream, { version: last.version, id: last.id });
+    return true;
   }
 
   /** A stream's confirmed version raised in memory and not yet stored (0: none). */
@@ -202,16 +275,20 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    */
   async beside<T>(write: () => Promise<T>): Promise<T> {
     this.held++;
+    this.writerStarted();
     let running: Promise<T>;
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       await this.behind.write();
       running = write();
+    } catch (error) {
+      this.writerEnded();
+      throw error;
     } finally {
       this.held--;
       queueMicrotask(() => this.flush());
     }
-    return running;
+    return running.finally(() => this.writerEnded());
   }
 
   /** Told after every completed transaction that wrote something, with what it wrote. */
@@ -373,6 +450,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    */
   async appendAtomically(commits: readonly Commit<E>[]): Promise<AppendPlan<E>> {
     this.held++;
+    this.writerStarted();
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       await this.behind.write();
@@ -406,6 +484,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     } finally {
       this.cache.clear();
       this.held--;
+      this.writerEnded();
       queueMicrotask(() => this.flush());
     }
   }

@@ -33,6 +33,11 @@ export type SyncClientOptions = {
    * may have lost it in a failover). Default 5 s.
    */
   readonly verifyMs?: number;
+  /**
+   * How long the feed's echo of a push in flight waits for its answer before it is received as
+   * usual (a push that hangs must not hold the feed). Default 2 s.
+   */
+  readonly echoWaitMs?: number;
   readonly onStatus?: (status: SyncStatus) => void;
   /** The server refused this device's token (it was removed from the space): stop for good. */
   readonly onRefused?: () => void;
@@ -337,12 +342,16 @@ export class SyncClient {
         await this.refreshPending();
         return;
       }
+      // The feed's echo of a push usually comes before its answer: it waits for the answer (a
+      // while at most) instead of receiving, in a transaction, what an accepted push confirms in
+      // memory.
+      const settled = this.inFlightPush(streams);
       try {
         const answer = transport.push(config, { streams });
         void this.refreshPending();
         const { results } = await answer;
         const outcomes = await Promise.all(
-          results.map((result) => this.settlePushed(streams, result)),
+          results.map((result) => this.settlePushed(streams, result, settled)),
         );
         // Conflict events start at the confirmed head, so a gap means the feed must catch up.
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
@@ -355,20 +364,44 @@ export class SyncClient {
       } catch (error) {
         if (this.refused(error)) return;
         await this.failedPush(error);
+      } finally {
+        for (const settle of settled.values()) settle(false);
       }
       await this.refreshPending();
       if (!this.pushRequested) return;
     }
   }
 
+  /**
+   * The events of a push about to go out are remembered as being applied, until its answer says
+   * whether they were (`settled`, by stream: true once confirmed in memory; anything else,
+   * false, and the echo is received as usual), or `echoWaitMs` passed.
+   */
+  private inFlightPush(streams: readonly PushStream[]): Map<StreamId, (done: boolean) => void> {
+    const settled = new Map<StreamId, (done: boolean) => void>();
+    for (const { stream, events } of streams) {
+      const done = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), this.options.echoWaitMs ?? 2_000);
+        settled.set(stream, (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        });
+      });
+      this.remember(events as readonly EventEnvelope[], done);
+    }
+    return settled;
+  }
+
   /** What one stream's answer to a push means here: applied through its mailbox like any. */
   private async settlePushed(
     streams: readonly PushStream[],
     result: PushResult,
+    settled: ReadonlyMap<StreamId, (done: boolean) => void>,
   ): Promise<ReceiveOutcome | { readonly type: 'applied' }> {
     const { storage } = this.options;
     const sent = streams.find((s) => s.stream === result.stream);
     if (!sent) throw new TallyError('unavailable', 'The server answered for a stream never sent.');
+    const settle = settled.get(result.stream)!;
     // Redis lost events and someone else wrote at those versions since: the server's history
     // and ours differ below the confirmed head. Never guess; say so.
     if (result.status === 'diverged') {
@@ -394,10 +427,13 @@ export class SyncClient {
       // commands are still behind the store's appends (the usual case: pushed as soon as they
       // commit), they are confirmed there in memory, with no transaction.
       if (storage.confirmPushed(result.stream, sent.events)) {
-        this.remember(sent.events, Promise.resolve(true));
+        settle(true);
         return { type: 'applied' };
       }
     }
+    // Not confirmed here: an echo waiting for this answer is received as usual (receiving the
+    // same events twice is a no-op), and so are the answer's events.
+    settle(false);
     // Otherwise they are applied as the server's like any other (they echo the pending ones),
     // unless their echo in the feed came first. Conflict: the events the device has not seen;
     // applying them rebases. Accepted events are this device's own, read from its store and

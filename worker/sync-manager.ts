@@ -19,6 +19,8 @@ export type SyncManagerOptions = {
   readonly pushDelayMs?: number;
   /** How long an acked event may stay unseen in the live feed before it is given back. */
   readonly verifyMs?: number;
+  /** How long the echo of a push in flight waits for its answer before it is received. */
+  readonly echoWaitMs?: number;
 };
 
 const pairingLink = (origin: string, invite: string) =>
@@ -346,6 +348,7 @@ export class SyncManager {
       backoff: this.options.backoff,
       pushDelayMs: this.options.pushDelayMs,
       verifyMs: this.options.verifyMs,
+      echoWaitMs: this.options.echoWaitMs,
       onStatus: () => void this.refresh(),
       // In turn with starting, joining and leaving: a refusal heard while the device moves to
       // another space belongs to the client that was stopped, not to the space it moved to.

@@ -34,10 +34,19 @@ export class IndexedDBSyncStorage implements SyncStorage {
   // memory by an accepted push, never taken from an append's head.
   readPush = async (skip?: ReadonlySet<StreamId>) => {
     this.outboxKept();
-    return this.engine.store.withUnwritten((unwritten) =>
-      readPush(this.db, this.decode, unwritten, skip),
+    const memory = this.engine.store.pushFromMemory();
+    const fromMemory = memory && pushFromMemory(memory, skip);
+    if (fromMemory) {
+      this.pushReads.memory++;
+      return fromMemory;
+    }
+    this.pushReads.store++;
+    return this.engine.store.withUnwritten((unwritten, sawOutboxEmpty) =>
+      readPushFromStore(this.db, this.decode, unwritten, skip, sawOutboxEmpty),
     );
   };
+  /** How the pushes so far were made: from memory, or read from the store. A figure for tests. */
+  readonly pushReads = { memory: 0, store: 0 };
   confirmPushed = (stream: StreamId, events: readonly EventEnvelope[]) =>
     this.engine.store.confirmPushed(stream, events);
   readRestore = (stream: StreamId, from: number, to: number) =>
@@ -147,11 +156,12 @@ const envelope = <E extends AnyEvent>({
  * id at each confirmed head) is then asked for at once: two round trips, not one per stream and
  * command. A push is on the way of every command to the other devices.
  */
-async function readPush<E extends AnyEvent>(
+export async function readPushFromStore<E extends AnyEvent>(
   db: TallyDatabase,
   decode: (record: unknown) => StoredEvent<E>,
   unwritten: Unwritten,
-  skip?: ReadonlySet<StreamId>,
+  skip: ReadonlySet<StreamId> | undefined,
+  sawOutboxEmpty: () => void = () => undefined,
 ): Promise<NextPush> {
   const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
   const byVersion = tx.objectStore('events').index('byStream');
@@ -159,6 +169,7 @@ async function readPush<E extends AnyEvent>(
     tx.objectStore('outbox').getAll(),
     tx.objectStore('meta').get('sync'),
   ]);
+  if (outboxRows.length === 0) sawOutboxEmpty();
   const rows = withUnwritten(outboxRows.map(checkOutboxRow), unwritten).filter(
     (row) => !skip?.has(row.stream),
   );
@@ -178,13 +189,7 @@ async function readPush<E extends AnyEvent>(
     if (!leftOut || waiting.size === skipped || streams.length >= limits.maxStreamsPerPush) break;
   }
   await tx.done;
-  // More: a command of a stream that can be pushed now, not in this push.
-  const pushedTo = new Map(streams.map(({ stream, events }) => [stream, events.at(-1)!.version]));
-  const more = rows.some(
-    ({ stream, events }) =>
-      !waiting.has(stream) && events.some(({ version }) => version > (pushedTo.get(stream) ?? 0)),
-  );
-  return { streams, more };
+  return { streams, more: morePending(rows, streams, waiting) };
 
   /**
    * Reads the candidates' heads and events, and adds the streams that can be pushed. Streams whose
@@ -229,6 +234,60 @@ async function readPush<E extends AnyEvent>(
       });
     }
   }
+}
+
+/** More: a command of a stream that can be pushed now, not in `streams`. */
+function morePending(
+  rows: readonly OutboxEntry[],
+  streams: readonly PushStream[],
+  waiting: ReadonlySet<StreamId>,
+): boolean {
+  const pushedTo = new Map(streams.map(({ stream, events }) => [stream, events.at(-1)!.version]));
+  return rows.some(
+    ({ stream, events }) =>
+      !waiting.has(stream) && events.some(({ version }) => version > (pushedTo.get(stream) ?? 0)),
+  );
+}
+
+/**
+ * The next push made from memory (docs/architecture.md, "Pushing from memory"): the same push
+ * `readPush` would read, when the stored outbox is known empty, every pending command is still
+ * behind the appends with its events, and each stream's confirmed head is known from the push
+ * the server accepted last. Undefined when any of it is not known (or the push would need the
+ * store's judgement: a stream whose versions do not follow its head): the store is read then.
+ */
+function pushFromMemory(
+  { unwritten, confirmedHead }: NonNullable<ReturnType<Engine['store']['pushFromMemory']>>,
+  skip: ReadonlySet<StreamId> | undefined,
+): NextPush | undefined {
+  const rows = unwritten.outbox.filter((row) => !skip?.has(row.stream));
+  if (rows.length === 0) return { streams: [], more: false };
+  const { fit } = commandsThatFit(rows, limits.maxEventsPerPush);
+  if (fit.length === 0) return undefined;
+  const eventsOf = new Map<string, StoredEvent>();
+  for (const row of rows) {
+    const events = unwritten.eventsOf(row);
+    if (!events) return undefined;
+    for (const event of events) eventsOf.set(`${event.stream}\u0000${event.version}`, event);
+  }
+  const streams: PushStream[] = [];
+  for (const { stream, versions } of fit.slice(0, limits.maxStreamsPerPush)) {
+    const head = confirmedHead(stream);
+    if (!head) return undefined;
+    const events: PushStream['events'][number][] = [];
+    for (const [i, version] of versions.entries()) {
+      const event = eventsOf.get(`${stream}\u0000${version}`);
+      if (!event || version !== head.version + i + 1) return undefined;
+      events.push(envelope(event) as PushStream['events'][number]);
+    }
+    streams.push({
+      stream,
+      expectedVersion: head.version,
+      ...(head.version > 0 ? { expectedId: head.id } : {}),
+      events,
+    });
+  }
+  return { streams, more: morePending(rows, streams, new Set()) };
 }
 
 /**

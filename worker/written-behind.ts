@@ -33,6 +33,8 @@ export type Unwritten = {
   readonly maybeStored: number;
   /** Confirmed versions accepted pushes raised, not stored yet, by stream. */
   readonly confirmed: ReadonlyMap<string, number>;
+  /** The events an entry of `outbox` names, as its append decided them (in version order). */
+  eventsOf(entry: OutboxEntry): readonly StoredEvent[] | undefined;
 };
 
 /** What one append transaction decided beside its events. */
@@ -79,6 +81,13 @@ export class WrittenBehind {
   /** Transactions that wrote what was behind; a figure for tests and benchmarks. */
   transactions = 0;
   /**
+   * Changes whenever a write of outbox entries starts or ends: a read of the stored outbox
+   * knows it is still what it read only while this stays the same.
+   */
+  outboxWrites = 0;
+  /** The events of each kept entry (for a push from memory), held while the entry is. */
+  private readonly eventsOfEntry = new WeakMap<OutboxEntry, readonly StoredEvent[]>();
+  /**
    * Whether appends keep their commands' outbox entries: only once a space is stored, or is
    * being stored (docs/architecture.md, "Pending commands only while syncing"). Before, each
    * command's first event carries its commands, and the outbox is made from the events when
@@ -104,6 +113,7 @@ export class WrittenBehind {
       readonly rows: readonly RowChange[];
       readonly heads: readonly StreamHead[];
       readonly outbox: readonly OutboxEntry[];
+      readonly events: readonly StoredEvent[];
     },
   ): void {
     const rows = new Map<string, RowChange>();
@@ -111,6 +121,13 @@ export class WrittenBehind {
     const heads = new Map<string, StreamHead>();
     for (const head of plan.heads) heads.set(head.stream, head);
     const outbox = this.keepsOutbox ? [...plan.outbox] : [];
+    if (outbox.length > 0) {
+      const byId = new Map(plan.events.map((event) => [event.id, event]));
+      for (const entry of outbox) {
+        const events = entry.events.map(({ id }) => byId.get(id));
+        if (events.every((event) => event !== undefined)) this.eventsOfEntry.set(entry, events);
+      }
+    }
     this.inFlight.set(seq, { rows, heads, outbox, confirmed: new Map() });
   }
 
@@ -192,6 +209,7 @@ export class WrittenBehind {
       outbox: [...this.writingNow.outbox, ...this.waiting.outbox],
       maybeStored: this.writingNow.outbox.length,
       confirmed,
+      eventsOf: (entry) => this.eventsOfEntry.get(entry),
     };
   }
 
@@ -281,6 +299,8 @@ export class WrittenBehind {
     const events = this.eventsBehind;
     this.eventsBehind = 0;
     this.writingNow = decided;
+    const writesOutbox = decided.outbox.length > 0;
+    if (writesOutbox) this.outboxWrites++;
     const tx = unwrap(this.db).transaction(['views', 'streams', 'outbox', 'meta'], 'readwrite', {
       durability: 'relaxed',
     });
@@ -329,6 +349,7 @@ export class WrittenBehind {
     } finally {
       this.writing = undefined;
       this.writingNow = empty();
+      if (writesOutbox) this.outboxWrites++;
     }
   }
 

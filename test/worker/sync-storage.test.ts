@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { limits } from '../../core/protocol.ts';
-import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
+import type { PushStream } from '../../core/sync-port.ts';
+import { IndexedDBSyncStorage, readPushFromStore } from '../../worker/sync-storage.ts';
+import type { Engine } from '../../worker/engine.ts';
 import { counterId, engineFixture } from '../helpers/engine.ts';
 
 const open = engineFixture({ syncing: true });
@@ -120,5 +122,129 @@ describe('the next push (readPush)', () => {
       [1, 2, 3],
     ]);
     expect(await storage.pendingCount()).toBe(4);
+  });
+});
+
+/** The push the store holds now, read from it whatever memory knows. */
+const pushInStore = (engine: Engine) =>
+  engine.store.withUnwritten((unwritten) =>
+    readPushFromStore(
+      engine.db,
+      (record) => engine.store.decodeRecord(record),
+      unwritten,
+      undefined,
+    ),
+  );
+
+/** The server accepted `push`: what the sync client tells the storage. */
+const accepted = (storage: IndexedDBSyncStorage, push: { streams: readonly PushStream[] }) => {
+  for (const { stream, events } of push.streams)
+    expect(storage.confirmPushed(stream, events)).toBe(true);
+};
+
+describe('the next push from memory', () => {
+  it('is the push the store holds, made without a read once the streams were pushed and accepted', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const [a, b] = [counterId(1), counterId(2)];
+    await engine.execute(a, { type: 'create', name: 'A' });
+    await engine.execute(b, { type: 'create', name: 'B' });
+    const first = await storage.readPush();
+    expect(storage.pushReads).toEqual({ memory: 0, store: 1 });
+    accepted(storage, first);
+    await engine.execute(a, increments(3));
+    await engine.execute(b, { type: 'rename', name: 'Bee' });
+    await engine.execute(a, { type: 'increment', amount: 5 });
+    const next = await storage.readPush();
+    expect(storage.pushReads).toEqual({ memory: 1, store: 1 });
+    expect(next).toEqual(await pushInStore(engine));
+    const created = new Map(first.streams.map(({ stream, events }) => [stream, events[0]!.id]));
+    expect(summary(next)).toEqual([
+      { stream: a, expectedVersion: 1, expectedId: created.get(a), versions: [2, 3, 4, 5] },
+      { stream: b, expectedVersion: 1, expectedId: created.get(b), versions: [2] },
+    ]);
+    accepted(storage, next);
+    // All of it accepted: nothing left, known without a read either.
+    expect(await storage.readPush()).toEqual({ streams: [], more: false });
+    expect(storage.pushReads).toEqual({ memory: 2, store: 1 });
+    // A stream never pushed (its head not known here): the store is read.
+    await engine.execute(counterId(3), { type: 'create', name: 'C' });
+    await engine.execute(a, { type: 'decrement' });
+    const third = await storage.readPush();
+    expect(storage.pushReads).toEqual({ memory: 2, store: 2 });
+    expect(summary(third).map(({ stream, versions }) => [stream, versions])).toEqual([
+      [counterId(3), [1]],
+      [a, [6]],
+    ]);
+  });
+
+  it('reads the store again once anything may have written its outbox or heads', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const [a, b] = [counterId(1), counterId(2)];
+    await engine.execute(a, { type: 'create', name: 'A' });
+    await engine.execute(b, { type: 'create', name: 'B' });
+    accepted(storage, await storage.readPush());
+    await engine.execute(a, { type: 'increment' });
+    await engine.execute(b, { type: 'increment' });
+    // Written behind: the entries are stored now, and so would be any written beside them.
+    await engine.store.writeBehind();
+    expect(await engine.db.count('outbox')).toBe(2);
+    const stored = await storage.readPush();
+    expect(storage.pushReads).toEqual({ memory: 0, store: 2 });
+    expect(summary(stored).map(({ stream, versions }) => [stream, versions])).toEqual([
+      [a, [2]],
+      [b, [2]],
+    ]);
+    // Stored entries are not confirmed in memory: received, they leave the outbox empty again.
+    for (const { stream, events } of stored.streams) {
+      expect(storage.confirmPushed(stream, events)).toBe(false);
+      await storage.receive(stream, events);
+    }
+    expect(await engine.db.count('outbox')).toBe(0);
+    // A writer beside the appends (here a receive) forgot the heads: read once more…
+    await engine.execute(a, { type: 'increment' });
+    const again = await storage.readPush();
+    expect(storage.pushReads).toEqual({ memory: 0, store: 3 });
+    expect(again).toEqual(await pushInStore(engine));
+    accepted(storage, again);
+    // …and from then on, from memory; a forgotten stream's commands go with it.
+    await engine.execute(a, { type: 'increment' });
+    await engine.execute(b, { type: 'increment' });
+    await engine.forget(b);
+    const last = await storage.readPush();
+    expect(storage.pushReads).toEqual({ memory: 0, store: 4 });
+    expect(summary(last).map(({ stream, versions }) => [stream, versions])).toEqual([[a, [4]]]);
+  });
+
+  it('pushes a stream another device moved meanwhile on its new head, naming that device’s event', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const a = counterId(1);
+    await engine.execute(a, { type: 'create', name: 'A' });
+    accepted(storage, await storage.readPush());
+    const theirs = {
+      type: 'Incremented',
+      data: { amount: 2 },
+      id: 'ev-other-device-0001',
+      stream: a,
+      version: 2,
+      meta: { time: 1, device: 'device-other-1', command: 'cmd-other-1', schema: 1 },
+    };
+    await storage.receive(a, [theirs]);
+    expect(await storage.readPush()).toEqual({ streams: [], more: false });
+    await engine.execute(a, { type: 'increment' });
+    const next = await storage.readPush();
+    expect(next).toEqual(await pushInStore(engine));
+    expect(summary(next)).toEqual([
+      { stream: a, expectedVersion: 2, expectedId: theirs.id, versions: [3] },
+    ]);
+    accepted(storage, next);
+    await engine.execute(a, { type: 'increment' });
+    const memory = storage.pushReads.memory;
+    expect(summary(await storage.readPush())).toEqual([
+      { stream: a, expectedVersion: 3, expectedId: next.streams[0]!.events[0]!.id, versions: [4] },
+    ]);
+    expect(storage.pushReads.memory).toBe(memory + 1);
   });
 });
