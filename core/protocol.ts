@@ -49,22 +49,32 @@ export const pushStreamSchema = z
   })
   .check(
     z.superRefine((push, ctx) => {
-      push.events.forEach((event, index) => {
-        if (event.stream !== push.stream)
-          ctx.addIssue({
-            code: 'custom',
-            message: 'Event belongs to another stream.',
-            path: ['events', index],
-          });
-        if (event.version !== push.expectedVersion + index + 1)
-          ctx.addIssue({
-            code: 'custom',
-            message: 'Event versions must follow expectedVersion without gaps.',
-            path: ['events', index, 'version'],
-          });
-      });
+      for (const issue of pushStreamIssues(push)) ctx.addIssue({ code: 'custom', ...issue });
     }),
   );
+
+/**
+ * What a push stream of the right shape may still get wrong: events of another stream, or
+ * versions that do not follow `expectedVersion` one by one (the schema's own rule, and the
+ * server's fast check's: server/push-validation.ts).
+ */
+export function pushStreamIssues(push: {
+  readonly stream: string;
+  readonly expectedVersion: number;
+  readonly events: readonly { readonly stream: string; readonly version: number }[];
+}): { message: string; path: (string | number)[] }[] {
+  const issues: { message: string; path: (string | number)[] }[] = [];
+  push.events.forEach((event, index) => {
+    if (event.stream !== push.stream)
+      issues.push({ message: 'Event belongs to another stream.', path: ['events', index] });
+    if (event.version !== push.expectedVersion + index + 1)
+      issues.push({
+        message: 'Event versions must follow expectedVersion without gaps.',
+        path: ['events', index, 'version'],
+      });
+  });
+  return issues;
+}
 
 export const pushRequestSchema = z.strictObject({
   streams: z.array(pushStreamSchema).check(z.minLength(1), z.maxLength(limits.maxStreamsPerPush)),

@@ -16,18 +16,25 @@ const suspicious = /__proto__|constructor|prototype|\\/;
  */
 export const maxJsonDepth = 64;
 
-/** Whether `text` opens more than `max` arrays or objects inside one another (strings skipped). */
+/**
+ * Whether `text` opens more than `max` arrays or objects inside one another (strings skipped:
+ * each is jumped over to its closing quote, one no odd run of backslashes escapes).
+ */
 function nestsDeeperThan(text: string, max: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // a backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    if (c === 0x22) {
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        // Never closed: not JSON, which the parse says.
+        if (end === -1) return false;
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        i = end;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) return true;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
