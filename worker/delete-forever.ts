@@ -24,8 +24,9 @@ export async function deleteForever(
   if (refused) throw new TallyError('rejected', refused);
   const name = model.label(state, []) ?? 'It';
   // The outbox is written behind the appends: read beside them.
-  const pending = await engine.store.beside(() =>
-    engine.db.countFromIndex('outbox', 'byStream', stream),
+  const pending = await engine.store.beside(
+    () => engine.db.countFromIndex('outbox', 'byStream', stream),
+    { readOnly: true },
   );
   const syncing = sync !== undefined && sync.current().state !== 'off';
   if (pending > 0 && syncing)

@@ -273,22 +273,29 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * whole and leaves them whole (docs/architecture.md, "Written behind the appends"). Appends
    * created after it run after its transaction.
    */
-  async beside<T>(write: () => Promise<T>): Promise<T> {
+  async beside<T>(
+    write: () => Promise<T>,
+    options: {
+      /** It only reads: what memory knows of the outbox and the heads still holds. */
+      readonly readOnly?: boolean;
+    } = {},
+  ): Promise<T> {
     this.held++;
-    this.writerStarted();
+    const writer = options.readOnly !== true;
+    if (writer) this.writerStarted();
     let running: Promise<T>;
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       await this.behind.write();
       running = write();
     } catch (error) {
-      this.writerEnded();
+      if (writer) this.writerEnded();
       throw error;
     } finally {
       this.held--;
       queueMicrotask(() => this.flush());
     }
-    return running.finally(() => this.writerEnded());
+    return writer ? running.finally(() => this.writerEnded()) : running;
   }
 
   /** Told after every completed transaction that wrote something, with what it wrote. */
@@ -811,7 +818,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   async streamVersion(stream: StreamId): Promise<number> {
-    const head = await this.beside(() => this.db.get('streams', stream));
+    const head = await this.beside(() => this.db.get('streams', stream), { readOnly: true });
     return head?.version ?? NO_STREAM;
   }
 
@@ -838,8 +845,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     rows: readonly { readonly key: string; readonly value: Row }[];
     damaged: readonly TallyError[];
   }> {
-    const stored = await this.beside(() =>
-      this.db.getAllFromIndex('views', 'byView', projection.view),
+    const stored = await this.beside(
+      () => this.db.getAllFromIndex('views', 'byView', projection.view),
+      { readOnly: true },
     );
     const rows: { key: string; value: Row }[] = [];
     const damaged: TallyError[] = [];

@@ -49,6 +49,9 @@ const fillTimeoutMs = 15_000;
 /** Snapshot pages one join reads at most (a space of 5 million streams, with retries). */
 const maxSnapshotPages = 20_000;
 
+/** A push's stream in flight: what its echo waits for, and how its answer settles it. */
+type InFlight = { readonly settle: (done: boolean) => void; readonly done: Promise<boolean> };
+
 /** Thrown inside the feed loop when a stream's events skipped versions: catch up from 0. */
 class Gap extends Error {}
 
@@ -362,10 +365,12 @@ export class SyncClient {
         if (more || results.some((result) => result.status !== 'accepted'))
           this.pushRequested = true;
       } catch (error) {
+        // Its echo (the server may have stored it) is received now, not after the backoff.
+        for (const { settle } of settled.values()) settle(false);
         if (this.refused(error)) return;
         await this.failedPush(error);
       } finally {
-        for (const settle of settled.values()) settle(false);
+        for (const { settle } of settled.values()) settle(false);
       }
       await this.refreshPending();
       if (!this.pushRequested) return;
@@ -377,16 +382,18 @@ export class SyncClient {
    * whether they were (`settled`, by stream: true once confirmed in memory; anything else,
    * false, and the echo is received as usual), or `echoWaitMs` passed.
    */
-  private inFlightPush(streams: readonly PushStream[]): Map<StreamId, (done: boolean) => void> {
-    const settled = new Map<StreamId, (done: boolean) => void>();
+  private inFlightPush(streams: readonly PushStream[]): Map<StreamId, InFlight> {
+    const settled = new Map<StreamId, InFlight>();
     for (const { stream, events } of streams) {
+      let settle!: (done: boolean) => void;
       const done = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), this.options.echoWaitMs ?? 2_000);
-        settled.set(stream, (value) => {
+        settle = (value) => {
           clearTimeout(timer);
           resolve(value);
-        });
+        };
       });
+      settled.set(stream, { settle, done });
       this.remember(events as readonly EventEnvelope[], done);
     }
     return settled;
@@ -396,12 +403,12 @@ export class SyncClient {
   private async settlePushed(
     streams: readonly PushStream[],
     result: PushResult,
-    settled: ReadonlyMap<StreamId, (done: boolean) => void>,
+    settled: ReadonlyMap<StreamId, InFlight>,
   ): Promise<ReceiveOutcome | { readonly type: 'applied' }> {
     const { storage } = this.options;
     const sent = streams.find((s) => s.stream === result.stream);
     if (!sent) throw new TallyError('unavailable', 'The server answered for a stream never sent.');
-    const settle = settled.get(result.stream)!;
+    const { settle, done: waited } = settled.get(result.stream)!;
     // Redis lost events and someone else wrote at those versions since: the server's history
     // and ours differ below the confirmed head. Never guess; say so.
     if (result.status === 'diverged') {
@@ -430,20 +437,28 @@ export class SyncClient {
         settle(true);
         return { type: 'applied' };
       }
+      // Accepted, and not confirmable in memory (its commands were written behind meanwhile):
+      // received once, here, and an echo waiting for this answer waits for that receive;
+      // unless the echo stopped waiting and is received already.
+      const events = sent.events as readonly EventEnvelope[];
+      if (events.some((event) => this.applied.get(appliedKey(event)) !== waited)) {
+        settle(false);
+        return this.receiveOnce(result.stream, events);
+      }
+      const receiving = storage.receive(result.stream, events);
+      const done = receiving.then(
+        (outcome) => outcome.type !== 'gap',
+        () => false,
+      );
+      this.remember(events, done);
+      void done.then(settle);
+      return receiving;
     }
-    // Not confirmed here: an echo waiting for this answer is received as usual (receiving the
-    // same events twice is a no-op), and so are the answer's events.
+    // Not accepted: no echo of these events comes; one waiting on them is received as usual.
     settle(false);
-    // Otherwise they are applied as the server's like any other (they echo the pending ones),
-    // unless their echo in the feed came first. Conflict: the events the device has not seen;
-    // applying them rebases. Accepted events are this device's own, read from its store and
-    // validated there: not decoded again. The server's conflict events are (the server is an
-    // edge).
-    const events =
-      result.status === 'accepted'
-        ? (sent.events as readonly EventEnvelope[])
-        : result.events.map(storage.decodeRemote);
-    return this.receiveOnce(result.stream, events);
+    // Conflict: the events the device has not seen; applying them rebases. They are the
+    // server's, decoded (the server is an edge).
+    return this.receiveOnce(result.stream, result.events.map(storage.decodeRemote));
   }
 
   /**

@@ -145,8 +145,7 @@ describe('the server’s fast check of a push (checkPushRequest)', () => {
         skipped.streams[0]!.events[0]!.version += 1;
         expect(() => checkPushRequest(skipped)).toThrow(/follow expectedVersion/);
         const foreign = structuredClone(value);
-        foreign.streams[0]!.events[0]!.stream =
-          first!.stream === 'counter-zz' ? 'counter-yy' : 'counter-zz';
+        (foreign.streams[0]!.events[0] as { stream: string }).stream = `${first!.stream}z`;
         expect(() => checkPushRequest(foreign)).toThrow(/another stream/);
       }),
       { numRuns: 300 },

@@ -110,8 +110,10 @@ describe('sync', () => {
   it('the pending count falls to 0 as the feed confirms a push whose answer was lost, not after the backoff', async () => {
     let lost = 0;
     const a = await device({
-      // After the failed push, one pause far longer than the test may wait.
+      // After the failed push, one pause far longer than the test may wait; and an echo that
+      // would wait for the answer as long (it must not: the push failed).
       backoff: { baseMs: 60_000, maxMs: 60_000, random: () => 1 },
+      echoWaitMs: 60_000,
       fetch: async (input, init) => {
         const response = await fetch(input, init);
         if (String(input).endsWith('/push') && lost++ === 0) throw new TypeError('network lost');
@@ -150,6 +152,75 @@ describe('sync', () => {
     const streams = await converged([a], redis, space);
     expect(streams[id]).toHaveLength(1);
     expect(a.sync.current().pending).toBe(0);
+  });
+
+  it('an accepted push its device could not confirm in memory is received once, its echo waiting for that', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let pushes = 0;
+    // The held push's event ids, and whether the live feed has brought one of them back.
+    let heldIds: string[] = [];
+    let echoed = false;
+    const watchEcho = (response: Response) =>
+      new Response(
+        response.body!.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              const text = new TextDecoder().decode(chunk);
+              if (heldIds.some((id) => text.includes(id))) echoed = true;
+              controller.enqueue(chunk);
+            },
+          }),
+        ),
+        response,
+      );
+    const engine = await openEngine({ device: 'device-once-a' });
+    const storage = new IndexedDBSyncStorage(engine);
+    const receives = new Map<string, number>();
+    const receive = storage.receive;
+    storage.receive = (stream, events) => {
+      receives.set(stream, (receives.get(stream) ?? 0) + 1);
+      return receive(stream, events);
+    };
+    const a = await deviceOn(engine, storage, {
+      echoWaitMs: 60_000,
+      fetch: async (input, init) => {
+        const url = String(input);
+        if (url.includes('/live')) return watchEcho(await fetch(input, init));
+        // The second push (the first after pairing) is read, and waits to be sent; its answer
+        // then waits for its echo, so the echo is the first to bring it back.
+        if (!url.endsWith('/push') || ++pushes !== 2) return fetch(input, init);
+        await held;
+        const body = JSON.parse(String(init!.body)) as { streams: { events: { id: string }[] }[] };
+        heldIds = body.streams.flatMap(({ events }) => events.map(({ id }) => id));
+        const response = await fetch(input, init);
+        await waitFor(() => echoed, 'the echo before the answer');
+        return response;
+      },
+    });
+    devices.push(a);
+    const [mine, theirs] = [counterId(11), counterId(12)];
+    await a.engine.execute(mine, { type: 'create', name: 'Mine' });
+    const { space, pairingLink } = await a.sync.startSync(server.url);
+    await synced(a);
+    const b = await device();
+    await b.sync.joinSpace(server.url, decodeURIComponent(pairingLink.split('#pair=')[1]!));
+    await a.engine.execute(mine, { type: 'increment' });
+    await waitFor(() => pushes === 2, 'the push about to be sent');
+    // Meanwhile another device's counter arrives: receiving it writes what is behind the
+    // appends first, the push's command too, which then cannot be confirmed in memory.
+    await b.engine.execute(theirs, { type: 'create', name: 'Theirs' });
+    await waitFor(async () => (await a.engine.confirmedOf(theirs)) === 1, 'theirs on a');
+    const before = receives.get(mine) ?? 0;
+    // Sent: its answer and its echo both bring it back, in either order; one receive.
+    release();
+    await waitFor(async () => (await a.engine.confirmedOf(mine)) === 2, 'mine confirmed');
+    await waitFor(
+      async () => (await storage.readFeedCursor(space)) === (await serverCursor(redis, space)),
+      'a to have read the whole feed',
+    );
+    expect((await serverStreams(redis, space))[mine]).toHaveLength(2);
+    expect((receives.get(mine) ?? 0) - before).toBe(1);
   });
 
   it('a lost push answer with no feed to tell: the retried push is accepted, nothing doubled', async () => {
