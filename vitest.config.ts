@@ -15,6 +15,7 @@ const onClusterToo = [
   'test/server/bad-input.int.test.ts',
   'test/server/delete.int.test.ts',
   'test/server/snapshots.int.test.ts',
+  'test/server/live-carried.int.test.ts',
   // Devices (engines over fake-indexeddb) syncing through the server on the cluster.
   'test/sync/pairing.int.test.ts',
   'test/sync/board.int.test.ts',

@@ -39,14 +39,22 @@
  * of the stream, and a device gives them back) names nothing: it may be stored again. Checking
  * reads that stream's list, a key in the space's slot that the push need not name.
  *
- * When it appended anything, the script SPUBLISHes the feed id of its last entry on the space's
- * wake-up channel: every instance following the space live reads its feed from its own cursor
- * (live-feed.ts). Sharded pub/sub stays within the slot's shard, so the wake-up costs what the
- * number of instances listening costs, never a broadcast to the whole Cluster.
+ * When it appended anything, the script SPUBLISHes on the space's wake-up channel the entries
+ * it added to the feed (`entries:<the feed's newest id before them>`, then a line `<feed id>
+ * <event JSON>` each), or, past `maxCarriedBytes` of events, the feed id of its last entry: an
+ * instance following the space live whose cursor is that newest id sends the entries on as they
+ * are; any other reads its feed from its own cursor (live-feed.ts). Sharded pub/sub stays within
+ * the slot's shard, so the wake-up costs what the number of instances listening costs, never a
+ * broadcast to the whole Cluster.
  *
  * Work is bounded by the push, never by the stream: one LLEN, at most one LINDEX, one LRANGE of
  * at most `count` events per stream, and conflict pages of at most ARGV[2] events in all.
  */
+/** What a wake-up carrying the appended entries starts with (then the feed id before them). */
+export const carriedPrefix = 'entries:';
+/** Events of one push up to this many bytes ride in its wake-up; a larger push's are read. */
+export const maxCarriedBytes = 16_384;
+
 export const appendScript = `
 local feed = KEYS[1]
 local ids = KEYS[2]
@@ -62,6 +70,11 @@ local pushed = {}
 local at = 5
 local last = nil
 local added = 0
+-- The feed's newest entry before this push's, and this push's entries while they are small
+-- enough to carry in the wake-up (one line each: "<feed id> <event JSON>").
+local prev = nil
+local carried = {}
+local carriedBytes = 0
 
 -- Whether an id is stored as an event of the space, where the index says it is.
 local function taken(id)
@@ -130,7 +143,15 @@ for _, plan in ipairs(plans) do
     for i = plan.present + 1, plan.count do
       local event = ARGV[plan.first + 2 * (i - 1) + 1]
       redis.call('RPUSH', plan.list, event)
+      if prev == nil then
+        local top = redis.call('XREVRANGE', feed, '+', '-', 'COUNT', 1)
+        if top[1] then prev = top[1][1] else prev = '0-0' end
+      end
       last = redis.call('XADD', feed, '*', 'e', event)
+      if carried then
+        carriedBytes = carriedBytes + #event
+        if carriedBytes > ${maxCarriedBytes} then carried = nil else carried[#carried + 1] = last .. ' ' .. event end
+      end
       added = added + 1
       redis.call('HSET', ids, ARGV[plan.first + 2 * (i - 1)], plan.stream .. ' ' .. (plan.expected + i))
     end
@@ -150,7 +171,11 @@ for _, plan in ipairs(plans) do
 end
 if last then
   redis.call('HINCRBY', snaps, '~appended', added)
-  redis.call('SPUBLISH', wake, last)
+  if carried then
+    redis.call('SPUBLISH', wake, '${carriedPrefix}' .. prev .. '\\n' .. table.concat(carried, '\\n'))
+  else
+    redis.call('SPUBLISH', wake, last)
+  end
 end
 return replies
 `;

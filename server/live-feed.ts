@@ -1,8 +1,10 @@
 import { TallyError } from '../core/errors.ts';
 import { limits, type FeedEntry } from '../core/protocol.ts';
+import { carriedPrefix } from './append-script.ts';
 import { compareCursors } from './cursor.ts';
 import type { RedisConnection } from './redis-client.ts';
 import { redisKeys, spaceOfWake, type SyncStore } from './redis-store.ts';
+import { parseFeedEntry } from './stored-event.ts';
 import { createWakeUps } from './wake-ups.ts';
 
 export type LiveSubscriber = {
@@ -32,8 +34,10 @@ export interface LiveFeed {
 /**
  * One follower per space with live clients on this instance, shared by all of them, and no
  * connection of its own: the append script SPUBLISHes a wake-up on the space's channel, the
- * follower (subscribed once, sharded pub/sub) then reads the feed from its cursor with a plain
- * XRANGE on the app's connection. Pub/sub may lose a message (a reconnect, a failover), so
+ * follower (subscribed once, sharded pub/sub) then sends on the entries it carries when they
+ * follow its cursor, or reads the feed from its cursor with a plain XRANGE on the app's
+ * connection (append-script.ts). The channel is trusted as the database is: whoever may publish
+ * on it may write the feed. Pub/sub may lose a message (a reconnect, a failover), so
  * followers also read after every resubscription and every `rereadMs`: a lost wake-up delays an
  * entry, never drops it. Redis is the only thing instances share, so a push to any instance
  * reaches every follower.
@@ -198,12 +202,24 @@ class SpaceFollower {
   }
 
   /**
-   * Reads the feed from the cursor, unless `newest` (a wake-up's feed id) is already delivered.
-   * Wake-ups during a read make it read once more, so a burst costs one or two reads.
+   * Sends on the entries a wake-up carries when they follow the cursor; otherwise reads the feed
+   * from the cursor, unless the wake-up's newest entry is already delivered. Wake-ups during a
+   * read make it read once more, so a burst costs one or two reads.
    */
-  wake(newest?: string): void {
+  wake(message?: string): void {
     if (this.stopped || this.cursor === '') return;
+    const carried = message?.startsWith(carriedPrefix) ? carriedIds(message) : undefined;
+    const newest = carried ? carried.last : message;
     if (newest && /^\d+-\d+$/.test(newest) && compareCursors(newest, this.cursor) <= 0) return;
+    if (carried && !this.reading && carried.after === this.cursor) {
+      // They follow what was delivered: sent on as they are, with no read of the feed.
+      const entries = carriedEntries(message!);
+      if (entries) {
+        this.cursor = carried.last;
+        for (const subscriber of this.subscribers) subscriber.entries(entries);
+        return;
+      }
+    }
     if (this.reading) {
       this.again = true;
       return;
@@ -232,5 +248,40 @@ class SpaceFollower {
       }
       if (page.more) this.again = true;
     } while (this.again && !this.stopped);
+  }
+}
+
+/**
+ * The feed's newest id before the entries a wake-up carries, and the last one's, read from the
+ * message alone (its entries are parsed only when they are sent on). Undefined when malformed.
+ */
+function carriedIds(
+  message: string,
+): { readonly after: string; readonly last: string } | undefined {
+  const afterEnd = message.indexOf('\n');
+  const lastStart = message.lastIndexOf('\n') + 1;
+  if (afterEnd === -1) return undefined;
+  const after = message.slice(carriedPrefix.length, afterEnd);
+  const last = message.slice(lastStart, message.indexOf(' ', lastStart));
+  const id = /^\d+-\d+$/;
+  return id.test(after) && id.test(last) ? { after, last } : undefined;
+}
+
+/**
+ * The entries a wake-up carries (append-script.ts), each as the feed holds it; undefined for
+ * anything malformed: the feed is read instead.
+ */
+function carriedEntries(message: string): FeedEntry[] | undefined {
+  const lines = message.split('\n').slice(1);
+  try {
+    const entries = lines.map((line) => {
+      const space = line.indexOf(' ');
+      return parseFeedEntry([line.slice(0, space), ['e', line.slice(space + 1)]]);
+    });
+    return entries.length > 0 && entries.every(({ cursor }) => /^\d+-\d+$/.test(cursor))
+      ? entries
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -27,8 +27,8 @@ export const redisKeys = {
   /** Deleted streams whose events are swept out of the feed and id index: swept once. */
   swept: (space: string) => `tally:{${space}}:swept`,
   /**
-   * The sharded pub/sub channel an append announces its last feed id on (append-script.ts). A
-   * channel, not a key; the hash tag puts it on the space's shard.
+   * The sharded pub/sub channel an append announces its feed entries (or its last feed id) on
+   * (append-script.ts). A channel, not a key; the hash tag puts it on the space's shard.
    */
   wake: (space: string) => `tally:{${space}}:wake`,
 };
