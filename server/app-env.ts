@@ -9,6 +9,11 @@ export type AppEnv = {
     device: string;
     /** The pairing invite a joining device came with (`POST …/devices` only). */
     invite: Invite;
+    /**
+     * The request's admission, when it runs beside the route (`requireSpaceToken`'s
+     * `admitAlongside`): awaited before anything is stored.
+     */
+    admitted: Promise<void>;
     /** The Tally error code a failed request answered with, for the request log. */
     errorCode: string;
   };

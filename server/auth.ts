@@ -131,6 +131,13 @@ export function requireSpaceToken(
      * device is served. A device token is refused there, so no device can mint another's.
      */
     invite?: boolean;
+    /**
+     * The admission (revoked? over the space's limit? one Redis round trip) runs while the route
+     * reads and checks its body, instead of before: the route must `await c.var.admitted` before
+     * it stores anything, and whatever it answers, a refused admission answers instead. For the
+     * push, on the way of every command to the other devices.
+     */
+    admitAlongside?: boolean;
   } = {},
 ): MiddlewareHandler<AppEnv> {
   const { rateLimit } = gate;
@@ -186,15 +193,35 @@ export function requireSpaceToken(
     if (holder.space !== space)
       return refuse(ip, new TallyError('forbidden', 'That token belongs to another space.'));
     // One round trip checks the revoked set and counts the request against the space.
-    const admitted = await gate.access().admit(holder, rateLimit ? rateLimit : undefined);
-    if (admitted === 'revoked')
-      return refuse(
-        ip,
-        new TallyError(
-          'unauthorized',
-          'This device left the space or was removed from it. Join again with a new pairing link from a device in the space.',
-        ),
-      );
+    const admit = async () => {
+      const admitted = await gate.access().admit(holder, rateLimit ? rateLimit : undefined);
+      if (admitted === 'revoked')
+        return refuse(
+          ip,
+          new TallyError(
+            'unauthorized',
+            'This device left the space or was removed from it. Join again with a new pairing link from a device in the space.',
+          ),
+        );
+    };
+    if (options.admitAlongside) {
+      const admitted = admit();
+      // Awaited below in any case; a refusal is never an unhandled rejection meanwhile.
+      admitted.catch(() => undefined);
+      c.set('admitted', admitted);
+      c.set('space', space);
+      c.set('device', holder.device);
+      await next();
+      // Refused: that is the answer, whatever the route said (it stored nothing).
+      await admitted;
+      if (c.res.status < 400)
+        await gate
+          .access()
+          .seen(holder)
+          .catch(() => undefined);
+      return;
+    }
+    await admit();
     // A genuine device token where only an invite will do: no device mints another's token.
     if (options.invite)
       return refuse(

@@ -15,7 +15,7 @@ const isJson = (contentType: string | undefined) =>
 export function pushRoute(options: { gate: SpaceGate; store: () => SyncStore }) {
   return new Hono<AppEnv>().post(
     '/api/spaces/:space/push',
-    requireSpaceToken(options.gate),
+    requireSpaceToken(options.gate, { admitAlongside: true }),
     bodyLimit({
       maxSize: limits.maxBodyBytes,
       onError: () => {
@@ -23,8 +23,14 @@ export function pushRoute(options: { gate: SpaceGate; store: () => SyncStore }) 
       },
     }),
     async (c) => {
-      if (!isJson(c.req.header('Content-Type'))) throw unsupportedMediaType();
-      const streams = validatePush(parseJsonBody(await c.req.text()));
+      let streams;
+      try {
+        if (!isJson(c.req.header('Content-Type'))) throw unsupportedMediaType();
+        streams = validatePush(parseJsonBody(await c.req.text()));
+      } finally {
+        // Read and checked while the admission ran; nothing is stored before it said yes.
+        await c.get('admitted');
+      }
       const results = await options.store().append(c.get('space'), streams);
       const body: PushResponse = { results };
       return c.json(body, 200);

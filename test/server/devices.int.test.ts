@@ -5,6 +5,7 @@ import {
   inviteResponseSchema,
 } from '../../core/protocol.ts';
 import { createSpaceTokens } from '../../server/auth.ts';
+import { redisKeys } from '../../server/redis-store.ts';
 import { freePort } from '../../server/local-redis.ts';
 import { startServerProcess } from '../reliability/server-process.ts';
 import { syncServerFixture } from '../helpers/sync-server.ts';
@@ -251,6 +252,30 @@ describe('every credential on every device endpoint', () => {
     expect(await names()).toBe(before);
     // The pending invite was neither used nor cancelled by any of it.
     expect((await join(space, live)).status).toBe(201);
+  });
+
+  it('a removed device’s push is refused 401 whatever its body (its admission runs beside the read), and stores nothing', async () => {
+    const { space, gone } = await given();
+    const stream = streamOf();
+    const valid = JSON.stringify(pushBody(stream, 0, events(stream, 0, ['Created'])));
+    const feedBefore = await sync.redis.client.xlen(redisKeys.feed(space));
+    for (const [contentType, body] of [
+      ['application/json', valid],
+      ['application/json', '{"streams": ['],
+      ['application/json', JSON.stringify({ streams: [] })],
+      ['text/plain', valid],
+    ] as const) {
+      const response = await fetch(`${sync.url}/api/spaces/${space}/push`, {
+        method: 'POST',
+        headers: { ...auth(gone), 'Content-Type': contentType },
+        body,
+      });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(
+        /left the space or was removed/,
+      );
+    }
+    expect(await sync.redis.client.xlen(redisKeys.feed(space))).toBe(feedBefore);
   });
 
   it('joining takes only a pending invite of the space: anything else is refused in words, and changes nothing', async () => {
