@@ -23,7 +23,7 @@ import type { ModelSet } from '../core/model.ts';
 import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
-import { receiveInTransaction } from './receive.ts';
+import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
 import { WrittenBehind, recoverBehind, writeDecided, type Unwritten } from './written-behind.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
@@ -44,6 +44,9 @@ export type IndexedDBEventStoreOptions = {
   /** How many streams' heads and rows the store keeps in memory (`AppendCache`). */
   readonly maxCached?: number;
 };
+
+/** A receive of one stream, told apart from every other write by its identity. */
+type Receiving = { readonly stream: StreamId };
 
 /** The transaction was decided on a transaction before it that did not commit. */
 class Superseded extends Error {}
@@ -103,6 +106,15 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   streamsLearned: Promise<void> = Promise.resolve();
   /** Transactions completed; a figure for benchmarks and tests of group commit. */
   transactions = 0;
+  /** Receives decided without a read (`receiveKnown`); a figure for tests. */
+  receivedFromMemory = 0;
+
+  /**
+   * This device's id, once the engine has read it: the server's events of this device's own
+   * commands may clear a rejection, so a receive of them reads first. Until then, every receive
+   * reads first.
+   */
+  device: string | undefined;
 
   constructor(options: IndexedDBEventStoreOptions) {
     this.db = options.db;
@@ -202,11 +214,27 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     return this.writerEpoch + this.behind.outboxWrites;
   }
 
-  private writerStarted(): void {
+  private writerStarted(receiving?: Receiving): void {
     this.writers++;
     this.writerEpoch++;
     this.pushedHeads.clear();
     this.outboxEmptyAt = undefined;
+    this.otherWriteStarted(receiving);
+  }
+
+  /**
+   * What the last receive left known of its stream (`ReceivedKnown`): kept while no other write
+   * has started since, so the next receive of that stream is decided without a read
+   * (docs/architecture.md, "Receiving from memory").
+   */
+  private lastReceived: { readonly stream: StreamId; readonly known: ReceivedKnown } | undefined;
+  /** The receive that has run alone since it started, if one has: another write ends that. */
+  private aloneSince: Receiving | undefined;
+
+  /** A write starts: unless it is the receive of the stream last received, that is unknown. */
+  private otherWriteStarted(receiving?: Receiving): void {
+    if (receiving?.stream !== this.lastReceived?.stream) this.lastReceived = undefined;
+    this.aloneSince = receiving;
   }
 
   private writerEnded(): void {
@@ -278,11 +306,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     options: {
       /** It only reads: what memory knows of the outbox and the heads still holds. */
       readonly readOnly?: boolean;
+      /** It receives the server's events of one stream (`receive`). */
+      readonly receiving?: Receiving;
     } = {},
   ): Promise<T> {
     this.held++;
     const writer = options.readOnly !== true;
-    if (writer) this.writerStarted();
+    if (writer) this.writerStarted(options.receiving);
     let running: Promise<T>;
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
@@ -356,20 +386,47 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     // so far) writes this stream's head and rows and the position: none of them is known now.
     this.cache.forget(stream);
     this.mayWrite(stream);
+    const receiving: Receiving = { stream };
+    const context = {
+      db: this.db,
+      decode: (record: unknown) => this.decodeRecord(record),
+      projections: this.models,
+    };
     let result;
     try {
-      result = await this.beside(() =>
-        receiveInTransaction<E>(
-          { db: this.db, decode: (record) => this.decodeRecord(record), projections: this.models },
-          stream,
-          events,
-          rebase,
-          options.recheck === true,
-        ),
+      result = await this.beside(
+        async () => {
+          // Decided from memory when the last receive left this stream known and nothing else
+          // has written since (nor writes now); read first otherwise.
+          const last = this.lastReceived;
+          const alone = this.aloneSince === receiving && this.writers === 1;
+          const fromMemory =
+            alone && last?.stream === stream && this.device !== undefined && !options.recheck
+              ? await receiveKnown<E>(context, last.known, events, this.device)
+              : undefined;
+          if (fromMemory) this.receivedFromMemory++;
+          return (
+            fromMemory ??
+            (await receiveInTransaction<E>(
+              context,
+              stream,
+              events,
+              rebase,
+              options.recheck === true,
+            ))
+          );
+        },
+        { receiving },
       );
+    } catch (error) {
+      if (this.aloneSince === receiving) this.lastReceived = undefined;
+      throw error;
     } finally {
       this.cache.forget(stream);
     }
+    // Known for the next receive of this stream only if no other write started meanwhile.
+    this.lastReceived =
+      this.aloneSince === receiving && result.known ? { stream, known: result.known } : undefined;
     const { outcome, notice } = result;
     this.transactions++;
     this.notify(notice);
@@ -437,6 +494,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       this.held === 0
     ) {
       const batch = this.queue.splice(0, this.maxBatch);
+      this.otherWriteStarted();
       this.writing++;
       void this.write(batch).finally(() => {
         this.writing--;

@@ -8,6 +8,7 @@ import type {
   ReceiveOutcome,
   StoredEvent,
 } from '../core/event-store.ts';
+import type { StreamHead } from '../core/append-plan.ts';
 import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
 import {
   planExtend,
@@ -55,7 +56,7 @@ export async function receiveInTransaction<E extends AnyEvent>(
   remote: readonly EventEnvelope<E>[],
   rebase: Rebaser<E>,
   recheck: boolean,
-): Promise<{ outcome: ReceiveOutcome<E>; notice: CommitNotice<E> }> {
+): Promise<Received<E>> {
   // Strict like appends: confirming and rebasing must be on disk before anything follows them.
   const tx = context.db.transaction(RECEIVE_STORES, 'readwrite', { durability: 'strict' });
   const ops: Promise<unknown>[] = [];
@@ -64,18 +65,125 @@ export async function receiveInTransaction<E extends AnyEvent>(
     const plan = planReceive(at, remote, recheck);
     const result = await carryOut(tx, context, at, around, plan, rebase, ops);
     await Promise.all([...ops, tx.done]);
-    return result;
+    return { ...result, known: knownAfter(at, around, plan, remote, context.projections) };
   } catch (error) {
-    // Must write nothing: abort, and keep the transaction's own failure observed.
-    try {
-      tx.abort();
-    } catch {
-      // Already finished or aborted.
-    }
-    await tx.done.catch(() => undefined);
-    await Promise.allSettled(ops);
+    await abandon(tx, ops);
     throw error;
   }
+}
+
+/** What a receive did, and what it leaves known of its stream (`ReceivedKnown`), if anything. */
+export type Received<E extends AnyEvent> = {
+  readonly outcome: ReceiveOutcome<E>;
+  readonly notice: CommitNotice<E>;
+  readonly known?: ReceivedKnown;
+};
+
+/**
+ * A stream as a receive left it stored, with nothing pending: its head, the rows its events
+ * feed (`refs`: every row known, `rows`: the values of those that exist) and the store-wide
+ * position. What the next receive of the same stream is decided on without a read, while
+ * nothing else has written since (`IndexedDBEventStore.receive`).
+ */
+export type ReceivedKnown = {
+  readonly head: StreamHead;
+  readonly refs: ReadonlySet<string>;
+  readonly rows: ReadonlyMap<string, unknown>;
+  readonly position: number;
+};
+
+/** What a receive that confirmed or extended leaves known, when nothing is pending after it. */
+function knownAfter<E extends AnyEvent>(
+  at: StreamAtReceive<E>,
+  { position, rows }: Around,
+  plan: ReceivePlan<E>,
+  remote: readonly EventEnvelope<E>[],
+  projections: Projections,
+): ReceivedKnown | undefined {
+  if (plan.type !== 'confirm' && plan.type !== 'extend') return undefined;
+  const version = plan.type === 'extend' ? plan.confirmed + plan.foreign.length : at.version;
+  const confirmed = plan.type === 'extend' ? version : plan.confirmed;
+  if (version !== confirmed) return undefined;
+  // `rows` is what the extend folded into (carryOut): the values after it.
+  return {
+    head: { stream: at.stream, version, confirmed, ...(at.base ? { base: at.base } : {}) },
+    refs: new Set(rowsTouched(remote, projections.of).keys()),
+    rows,
+    position: plan.type === 'extend' ? position + plan.foreign.length : position,
+  };
+}
+
+/**
+ * The server's next events for a stream a receive left known (`ReceivedKnown`), nothing
+ * pending: written without reading first, the same writes `planExtend` makes after a read, in
+ * one strict transaction. Undefined, nothing done, unless the events simply follow its head,
+ * touch only rows it knows, and carry no command of this device (whose rejection they could
+ * clear: `planReceive`): the receive then reads, as any.
+ */
+export async function receiveKnown<E extends AnyEvent>(
+  context: ReceiveContext<E>,
+  known: ReceivedKnown,
+  remote: readonly EventEnvelope<E>[],
+  device: string,
+): Promise<Received<E> | undefined> {
+  const { head } = known;
+  if (
+    remote.length === 0 ||
+    !remote.every(
+      (event, i) =>
+        event.stream === head.stream &&
+        event.version === head.version + i + 1 &&
+        event.meta.device !== device,
+    )
+  )
+    return undefined;
+  const touched = rowsTouched(remote, context.projections.of);
+  if (![...touched.keys()].every((k) => known.refs.has(k))) return undefined;
+  const at: StreamAtReceive<E> = {
+    stream: head.stream,
+    version: head.version,
+    confirmed: head.confirmed ?? NO_STREAM,
+    ...(head.base ? { base: head.base } : {}),
+    tail: [],
+    outbox: [],
+    confirmedIds: new Map(),
+    rejected: new Set(),
+  };
+  // Folded into a copy: what is known stays as stored until this transaction commits.
+  const rows = new Map(known.rows);
+  const writes = planExtend(at, remote, known.position, rows, context.projections.of);
+  const tx = context.db.transaction(RECEIVE_STORES, 'readwrite', { durability: 'strict' });
+  const ops: Promise<unknown>[] = [];
+  try {
+    await write(tx, writes, ops);
+    await Promise.all([...ops, tx.done]);
+  } catch (error) {
+    await abandon(tx, ops);
+    throw error;
+  }
+  return {
+    outcome: {
+      type: 'applied',
+      confirmed: writes.head.version,
+      version: writes.head.version,
+      appended: writes.add,
+      rebased: false,
+      rejected: [],
+    },
+    notice: { events: writes.add, rows: writes.rows, rebased: [] },
+    known: { head: writes.head, refs: known.refs, rows, position: writes.position },
+  };
+}
+
+/** A receive's transaction that must write nothing: aborted, its own failure kept observed. */
+async function abandon(tx: Tx, ops: readonly Promise<unknown>[]): Promise<void> {
+  try {
+    tx.abort();
+  } catch {
+    // Already finished or aborted.
+  }
+  await tx.done.catch(() => undefined);
+  await Promise.allSettled(ops);
 }
 
 /** What a receive may need, beside the stream: read with it, so it costs no round trip later. */

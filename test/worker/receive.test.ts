@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
-import { counterId, listCounters, engineFixture } from '../helpers/engine.ts';
+import { counterId, dumpDatabase, listCounters, engineFixture } from '../helpers/engine.ts';
 
 const open = engineFixture({ syncing: true });
 
@@ -32,5 +32,74 @@ describe('receiving the server’s events', () => {
     expect(outcome).toMatchObject({ type: 'applied', confirmed: 2, version: 2 + pending });
     expect(await engine.db.count('outbox')).toBe(pending);
     expect((await listCounters(engine)).map((row) => row.value)).toEqual([1 + pending]);
+  });
+});
+
+/** Another device's events for `stream`, versions from `after + 1`. */
+let made = 0;
+const theirs = (stream: string, after: number, events: readonly CounterEvent[]) =>
+  events.map(
+    (event, i) =>
+      ({
+        ...event,
+        id: `evt-other-${String(++made).padStart(8, '0')}`,
+        stream,
+        version: after + i + 1,
+        meta: { time: 1, device: 'device-other-1', command: `cmd-other-${made}`, schema: 1 },
+      }) as EventEnvelope<CounterEvent>,
+  );
+const up = (amount = 1): CounterEvent => ({ type: 'Incremented', data: { amount } });
+
+describe('receiving from memory', () => {
+  it('the next receive of the stream the last one left known writes what a read one writes, without the read', async () => {
+    // Two devices given the same events; one never receives from memory (its id not known).
+    const [fast, read] = [await open(), await open()];
+    read.store.device = undefined;
+    const [a, b] = [counterId(1), counterId(2)];
+    const steps: [string, (after: number) => EventEnvelope<CounterEvent>[]][] = [
+      [a, (after) => theirs(a, after, [{ type: 'Created', data: { name: 'Water' } }])],
+      [a, (after) => theirs(a, after, [up()])],
+      [a, (after) => theirs(a, after, [up(2), up(3)])],
+      [a, (after) => theirs(a, after, [{ type: 'Renamed', data: { name: 'Tea' } }])],
+      [b, (after) => theirs(b, after, [{ type: 'Created', data: { name: 'Coffee' } }])],
+      [a, (after) => theirs(a, after, [up()])],
+      [a, (after) => theirs(a, after, [{ type: 'Archived', data: {} }])],
+    ];
+    const versions = new Map<string, number>();
+    for (const [stream, make] of steps) {
+      const events = make(versions.get(stream) ?? 0);
+      versions.set(stream, events.at(-1)!.version);
+      const [got, expected] = [
+        await fast.receive(stream, events),
+        await read.receive(stream, events),
+      ];
+      expect(got).toEqual(expected);
+      expect(await dumpDatabase(fast.db)).toBe(await dumpDatabase(read.db));
+    }
+    // Read: the first of each stream, and a's after b's (b's receive wrote the position since).
+    expect(fast.store.receivedFromMemory).toBe(4);
+    expect(read.store.receivedFromMemory).toBe(0);
+    expect(
+      (await listCounters(fast)).map(({ name, value, archived }) => [name, value, archived]),
+    ).toEqual([
+      ['Tea', 7, true],
+      ['Coffee', 0, undefined],
+    ]);
+  });
+
+  it('reads first after anything else wrote, and for events that do not simply follow', async () => {
+    const engine = await open();
+    const a = counterId(1);
+    await engine.receive(a, theirs(a, 0, [{ type: 'Created', data: { name: 'Water' } }]));
+    // This device counted: its own command is pending, so the next receive rebases, read.
+    await engine.execute(a, { type: 'increment' });
+    await engine.receive(a, theirs(a, 1, [up()]));
+    expect(engine.store.receivedFromMemory).toBe(0);
+    expect((await listCounters(engine)).map(({ value }) => value)).toEqual([2]);
+    // A gap: never guessed over.
+    const echo = await engine.db.getAllFromIndex('events', 'byStream');
+    const next = echo.length;
+    expect(await engine.receive(a, theirs(a, next + 1, [up()]))).toMatchObject({ type: 'gap' });
+    expect(engine.store.receivedFromMemory).toBe(0);
   });
 });
