@@ -153,7 +153,6 @@ export class Engine {
           Promise.all(models.projections.map((projection) => store.inspectKeyedView(projection))),
         ),
     ]);
-    store.device = device;
     const engine = new Engine(db, store, models, device, options);
     await engine.observeStoredRows(views);
     self.engine = engine;

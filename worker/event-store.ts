@@ -109,13 +109,6 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   /** Receives decided without a read (`receiveKnown`); a figure for tests. */
   receivedFromMemory = 0;
 
-  /**
-   * This device's id, once the engine has read it: the server's events of this device's own
-   * commands may clear a rejection, so a receive of them reads first. Until then, every receive
-   * reads first.
-   */
-  device: string | undefined;
-
   constructor(options: IndexedDBEventStoreOptions) {
     this.db = options.db;
     this.models = options.models;
@@ -231,10 +224,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   /** The receive that has run alone since it started, if one has: another write ends that. */
   private aloneSince: Receiving | undefined;
 
-  /** A write starts: unless it is the receive of the stream last received, that is unknown. */
+  /**
+   * A write starts: unless it is the receive of the stream last received, that is unknown; and
+   * a receive that starts beside another writer (one still running) will leave nothing known.
+   */
   private otherWriteStarted(receiving?: Receiving): void {
     if (receiving?.stream !== this.lastReceived?.stream) this.lastReceived = undefined;
-    this.aloneSince = receiving;
+    this.aloneSince = receiving && this.writers === 1 ? receiving : undefined;
   }
 
   private writerEnded(): void {
@@ -401,8 +397,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
           const last = this.lastReceived;
           const alone = this.aloneSince === receiving && this.writers === 1;
           const fromMemory =
-            alone && last?.stream === stream && this.device !== undefined && !options.recheck
-              ? await receiveKnown<E>(context, last.known, events, this.device)
+            alone && last?.stream === stream && !options.recheck
+              ? await receiveKnown<E>(context, last.known, events)
               : undefined;
           if (fromMemory) this.receivedFromMemory++;
           return (

@@ -81,15 +81,17 @@ export type Received<E extends AnyEvent> = {
 
 /**
  * A stream as a receive left it stored, with nothing pending: its head, the rows its events
- * feed (`refs`: every row known, `rows`: the values of those that exist) and the store-wide
- * position. What the next receive of the same stream is decided on without a read, while
- * nothing else has written since (`IndexedDBEventStore.receive`).
+ * feed (`refs`: every row known, `rows`: the values of those that exist), the store-wide
+ * position and the commands listed as rejected after sync (only a rebase or a deletion adds
+ * one, and either leaves nothing known). What the next receive of the same stream is decided on
+ * without a read, while nothing else has written since (`IndexedDBEventStore.receive`).
  */
 export type ReceivedKnown = {
   readonly head: StreamHead;
   readonly refs: ReadonlySet<string>;
   readonly rows: ReadonlyMap<string, unknown>;
   readonly position: number;
+  readonly rejected: ReadonlySet<string>;
 };
 
 /** What a receive that confirmed or extended leaves known, when nothing is pending after it. */
@@ -110,6 +112,8 @@ function knownAfter<E extends AnyEvent>(
     refs: new Set(rowsTouched(remote, projections.of).keys()),
     rows,
     position: plan.type === 'extend' ? position + plan.foreign.length : position,
+    // Those the plan cleared are gone.
+    rejected: new Set([...at.rejected].filter((id) => !plan.clearRejections.includes(id))),
   };
 }
 
@@ -117,14 +121,13 @@ function knownAfter<E extends AnyEvent>(
  * The server's next events for a stream a receive left known (`ReceivedKnown`), nothing
  * pending: written without reading first, the same writes `planExtend` makes after a read, in
  * one strict transaction. Undefined, nothing done, unless the events simply follow its head,
- * touch only rows it knows, and carry no command of this device (whose rejection they could
- * clear: `planReceive`): the receive then reads, as any.
+ * touch only rows it knows, and carry no command listed as rejected (their outcome clears the
+ * rejection: `planReceive`): the receive then reads, as any.
  */
 export async function receiveKnown<E extends AnyEvent>(
   context: ReceiveContext<E>,
   known: ReceivedKnown,
   remote: readonly EventEnvelope<E>[],
-  device: string,
 ): Promise<Received<E> | undefined> {
   const { head } = known;
   if (
@@ -133,7 +136,7 @@ export async function receiveKnown<E extends AnyEvent>(
       (event, i) =>
         event.stream === head.stream &&
         event.version === head.version + i + 1 &&
-        event.meta.device !== device,
+        !known.rejected.has(event.meta.command),
     )
   )
     return undefined;
@@ -171,7 +174,7 @@ export async function receiveKnown<E extends AnyEvent>(
       rejected: [],
     },
     notice: { events: writes.add, rows: writes.rows, rebased: [] },
-    known: { head: writes.head, refs: known.refs, rows, position: writes.position },
+    known: { ...known, head: writes.head, rows, position: writes.position },
   };
 }
 

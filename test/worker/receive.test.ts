@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
+import type { Engine } from '../../worker/engine.ts';
 import { counterId, dumpDatabase, listCounters, engineFixture } from '../helpers/engine.ts';
 
 const open = engineFixture({ syncing: true });
@@ -50,11 +51,20 @@ const theirs = (stream: string, after: number, events: readonly CounterEvent[]) 
   );
 const up = (amount = 1): CounterEvent => ({ type: 'Incremented', data: { amount } });
 
+/** A receive that reads first: a writer beside the appends (doing nothing) started before it. */
+async function readFirst(
+  engine: Engine,
+  stream: string,
+  events: readonly EventEnvelope<CounterEvent>[],
+) {
+  await engine.store.beside(() => Promise.resolve());
+  return engine.receive(stream, events);
+}
+
 describe('receiving from memory', () => {
   it('the next receive of the stream the last one left known writes what a read one writes, without the read', async () => {
-    // Two devices given the same events; one never receives from memory (its id not known).
+    // Two devices given the same events; one never receives from memory (`readFirst`).
     const [fast, read] = [await open(), await open()];
-    read.store.device = undefined;
     const [a, b] = [counterId(1), counterId(2)];
     const steps: [string, (after: number) => EventEnvelope<CounterEvent>[]][] = [
       [a, (after) => theirs(a, after, [{ type: 'Created', data: { name: 'Water' } }])],
@@ -71,7 +81,7 @@ describe('receiving from memory', () => {
       versions.set(stream, events.at(-1)!.version);
       const [got, expected] = [
         await fast.receive(stream, events),
-        await read.receive(stream, events),
+        await readFirst(read, stream, events),
       ];
       expect(got).toEqual(expected);
       expect(await dumpDatabase(fast.db)).toBe(await dumpDatabase(read.db));
@@ -85,6 +95,33 @@ describe('receiving from memory', () => {
       ['Tea', 7, true],
       ['Coffee', 0, undefined],
     ]);
+  });
+
+  it('reads first for the server’s events of a command listed as rejected, which they clear', async () => {
+    const [fast, read] = [await open(), await open()];
+    const a = counterId(1);
+    // A command rejected after sync here (a recheck rewrote it while its push was in flight),
+    // its events naming another device (one a backup or leaving a space made pending here).
+    for (const engine of [fast, read])
+      await engine.db.put('rejections', {
+        commandId: 'cmd-rejected-1',
+        stream: a,
+        reason: 'It was rejected.',
+        at: 1,
+      });
+    const created = theirs(a, 0, [{ type: 'Created', data: { name: 'Water' } }]);
+    await fast.receive(a, created);
+    await readFirst(read, a, created);
+    // The server applied it after all: its events are that command's outcome.
+    const outcome = theirs(a, 1, [up()]).map((event) => ({
+      ...event,
+      meta: { ...event.meta, command: 'cmd-rejected-1' },
+    }));
+    await fast.receive(a, outcome);
+    await readFirst(read, a, outcome);
+    expect(fast.store.receivedFromMemory).toBe(0);
+    expect(await fast.db.count('rejections')).toBe(0);
+    expect(await dumpDatabase(fast.db)).toBe(await dumpDatabase(read.db));
   });
 
   it('reads first after anything else wrote, and for events that do not simply follow', async () => {
