@@ -1,4 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
+import { firstScreenAtHead } from '../test/helpers/browser.ts';
+import { waitFor } from '../test/server/fixtures.ts';
 import { idbCall, openApp, openBench, type Win } from './pages.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
@@ -113,25 +115,7 @@ async function listShown(
 async function firstScreenKept(context: BrowserContext, origin: string): Promise<void> {
   const page = await openBench(context, origin);
   try {
-    await page.waitForFunction(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const opening = indexedDB.open('tally');
-          opening.onsuccess = () => {
-            const meta = opening.result.transaction('meta').objectStore('meta');
-            const screen = meta.get('firstScreen');
-            const head = meta.get('head');
-            meta.transaction.oncomplete = () => {
-              opening.result.close();
-              const kept = screen.result as { position?: number } | undefined;
-              resolve(kept?.position === (head.result as { position?: number }).position);
-            };
-          };
-          opening.onerror = () => resolve(false);
-        }),
-      undefined,
-      { polling: 250, timeout: 30_000 },
-    );
+    await waitFor(() => firstScreenAtHead(page), 'the first screen to be kept', 30_000);
   } finally {
     await page.close();
   }

@@ -193,9 +193,9 @@ export function requireSpaceToken(
     if (holder.space !== space)
       return refuse(ip, new TallyError('forbidden', 'That token belongs to another space.'));
     // One round trip checks the revoked set and counts the request against the space.
-    const admit = async () => {
-      const admitted = await gate.access().admit(holder, rateLimit ? rateLimit : undefined);
-      if (admitted === 'revoked')
+    const admitted = (async () => {
+      const admission = await gate.access().admit(holder, rateLimit ? rateLimit : undefined);
+      if (admission === 'revoked')
         return refuse(
           ip,
           new TallyError(
@@ -203,25 +203,12 @@ export function requireSpaceToken(
             'This device left the space or was removed from it. Join again with a new pairing link from a device in the space.',
           ),
         );
-    };
+    })();
     if (options.admitAlongside) {
-      const admitted = admit();
-      // Awaited below in any case; a refusal is never an unhandled rejection meanwhile.
+      // Awaited after the route in any case; a refusal is never an unhandled rejection meanwhile.
       admitted.catch(() => undefined);
       c.set('admitted', admitted);
-      c.set('space', space);
-      c.set('device', holder.device);
-      await next();
-      // Refused: that is the answer, whatever the route said (it stored nothing).
-      await admitted;
-      if (c.res.status < 400)
-        await gate
-          .access()
-          .seen(holder)
-          .catch(() => undefined);
-      return;
-    }
-    await admit();
+    } else await admitted;
     // A genuine device token where only an invite will do: no device mints another's token.
     if (options.invite)
       return refuse(
@@ -234,6 +221,8 @@ export function requireSpaceToken(
     c.set('space', space);
     c.set('device', holder.device);
     await next();
+    // Refused beside the route: that is the answer, whatever the route said (it stored nothing).
+    await admitted;
     // Only a request that succeeded counts as the device being seen: a refused one stores nothing.
     if (c.res.status < 400)
       await gate

@@ -395,9 +395,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
           // Decided from memory when the last receive left this stream known and nothing else
           // has written since (nor writes now); read first otherwise.
           const last = this.lastReceived;
-          const alone = this.aloneSince === receiving && this.writers === 1;
+          // Alone: no writer ran when it started (`otherWriteStarted`), and none started since.
           const fromMemory =
-            alone && last?.stream === stream && !options.recheck
+            this.aloneSince === receiving && last?.stream === stream && !options.recheck
               ? await receiveKnown<E>(context, last.known, events)
               : undefined;
           if (fromMemory) this.receivedFromMemory++;

@@ -251,7 +251,7 @@ function morePending(
 
 /**
  * The next push made from memory (docs/architecture.md, "Pushing from memory"): the same push
- * `readPush` would read, when the stored outbox is known empty, every pending command is still
+ * `readPushFromStore` would read, when the stored outbox is known empty, every pending command is still
  * behind the appends with its events, and each stream's confirmed head is known from the push
  * the server accepted last. Undefined when any of it is not known (or the push would need the
  * store's judgement: a stream whose versions do not follow its head): the store is read then.

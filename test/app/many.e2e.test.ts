@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { expectCount, launchChromium } from '../helpers/browser.ts';
+import { expectCount, firstScreenAtHead, launchChromium } from '../helpers/browser.ts';
 import { waitFor } from '../server/fixtures.ts';
 
 /**
@@ -133,32 +133,7 @@ it('a long list at the next start: its first screen shows before the whole list 
     { long, ids: Array.from({ length: long }, (_, i) => streamOf(i)) },
   );
   // The engine keeps the first screen once the list has been quiet for a moment.
-  await waitFor(
-    () =>
-      page.evaluate(
-        (listed) =>
-          new Promise<boolean>((resolve) => {
-            const opening = indexedDB.open('tally');
-            opening.onsuccess = () => {
-              const meta = opening.result.transaction('meta').objectStore('meta');
-              const screen = meta.get('firstScreen');
-              const head = meta.get('head');
-              meta.transaction.oncomplete = () => {
-                opening.result.close();
-                const kept = screen.result as { listed?: number; position?: number } | undefined;
-                resolve(
-                  kept?.listed === listed &&
-                    kept.position === (head.result as { position: number }).position,
-                );
-              };
-            };
-            opening.onerror = () => resolve(false);
-          }),
-        long - 1,
-      ),
-    'the first screen to be kept',
-    15_000,
-  );
+  await waitFor(() => firstScreenAtHead(page, long - 1), 'the first screen to be kept', 15_000);
   await page.close();
 
   // A fresh start (the engine's worker went with the last page): what the tab gets first.

@@ -134,3 +134,32 @@ export async function openMore(page: Page, name: string): Promise<void> {
   const toggle = page.getByRole('button', { name: `More for ${name}`, exact: true });
   if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
 }
+
+/**
+ * Whether the engine of `page`'s origin has kept its list's first screen at the store's head
+ * (and, given `listed`, with that many counters listed), read from IndexedDB in the page: what
+ * a start after it shows first (worker/first-screen.ts).
+ */
+export function firstScreenAtHead(page: Page, listed?: number): Promise<boolean> {
+  return page.evaluate(
+    (listed) =>
+      new Promise<boolean>((resolve) => {
+        const opening = indexedDB.open('tally');
+        opening.onsuccess = () => {
+          const meta = opening.result.transaction('meta').objectStore('meta');
+          const screen = meta.get('firstScreen');
+          const head = meta.get('head');
+          meta.transaction.oncomplete = () => {
+            opening.result.close();
+            const kept = screen.result as { listed?: number; position?: number } | undefined;
+            resolve(
+              (listed === null || kept?.listed === listed) &&
+                kept?.position === (head.result as { position?: number } | undefined)?.position,
+            );
+          };
+        };
+        opening.onerror = () => resolve(false);
+      }),
+    listed ?? null,
+  );
+}
