@@ -3,10 +3,12 @@ import type {
   EngineApi,
   EngineMethods,
   EngineUpdate,
+  ExecuteRequest,
   ExecuteResult,
   SubscribeRequest,
 } from '../core/engine-protocol.ts';
-import { methodNames } from '../core/engine-methods.ts';
+import { maxCommandsPerCall, methodNames } from '../core/engine-methods.ts';
+import { reviveError, TallyError } from '../core/errors.ts';
 import { connectSharedWorker } from './shared-worker-client.ts';
 
 /** What the UI uses, whichever way the engine is reached. */
@@ -30,13 +32,46 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
   whenIdle(): Promise<void>;
 };
 
-/** The transports implement the engine's methods; this adds command ids and batches. */
+/**
+ * The transports implement the engine's methods; this adds command ids, and sends the commands
+ * a tab issues in one task together: one alone as `execute`, several as one `executeMany` (at
+ * most `maxCommandsPerCall` each), each answered on its own promise as if it had gone alone.
+ */
 export function clientOver(
   transport: EngineClient['transport'],
   api: { readonly call: EngineMethods; readonly subscribe: EngineClient['subscribe'] },
 ): EngineClient {
   let inFlight = 0;
   let idle: (() => void)[] = [];
+  type Queued = {
+    readonly request: ExecuteRequest;
+    readonly resolve: (result: ExecuteResult) => void;
+    readonly reject: (error: unknown) => void;
+  };
+  let queued: Queued[] = [];
+  const send = () => {
+    const all = queued;
+    queued = [];
+    for (let i = 0; i < all.length; i += maxCommandsPerCall) {
+      const part = all.slice(i, i + maxCommandsPerCall);
+      const [only] = part;
+      if (part.length === 1 && only) {
+        api.call.execute(only.request).then(only.resolve, only.reject);
+        continue;
+      }
+      api.call.executeMany(part.map(({ request }) => request)).then(
+        (outcomes) =>
+          part.forEach(({ resolve, reject }, k) => {
+            const outcome = outcomes[k];
+            if (!outcome)
+              reject(new TallyError('unavailable', 'The engine left a command unanswered.'));
+            else if (outcome.type === 'failed') reject(reviveError(outcome));
+            else resolve(outcome);
+          }),
+        (error: unknown) => part.forEach(({ reject }) => reject(error)),
+      );
+    }
+  };
   const methods = Object.fromEntries(
     methodNames.map((method) => [method, api.call[method]]),
   ) as unknown as EngineMethods;
@@ -46,10 +81,20 @@ export function clientOver(
     async execute(stream, commands) {
       inFlight++;
       try {
-        return await api.call.execute({
-          stream,
-          commands: (Array.isArray(commands) ? commands : [commands]) as Record<string, unknown>[],
-          commandId: crypto.randomUUID(),
+        return await new Promise<ExecuteResult>((resolve, reject) => {
+          if (queued.length === 0) queueMicrotask(send);
+          queued.push({
+            request: {
+              stream,
+              commands: (Array.isArray(commands) ? commands : [commands]) as Record<
+                string,
+                unknown
+              >[],
+              commandId: crypto.randomUUID(),
+            },
+            resolve,
+            reject,
+          });
         });
       } finally {
         if (--inFlight === 0) for (const wake of idle.splice(0)) wake();

@@ -96,6 +96,8 @@ export async function connectLeader(): Promise<EngineClient> {
     for (const [id, call] of calls) {
       // Whoever had it may have committed it before going away.
       if (call.method === 'execute') call.args = [{ ...(call.args[0] as object), retry: true }];
+      if (call.method === 'executeMany')
+        call.args = [(call.args[0] as object[]).map((request) => ({ ...request, retry: true }))];
       send(id, call);
     }
     for (const [id, sub] of subs) {

@@ -6,6 +6,7 @@
 export const methodNames = [
   'info',
   'execute',
+  'executeMany',
   'startSync',
   'pairDevice',
   'cancelPairing',
@@ -24,3 +25,6 @@ export const methodNames = [
   'importBackup',
 ] as const;
 export type Method = (typeof methodNames)[number];
+
+/** The most commands one `executeMany` call carries (a tab sends more as several calls). */
+export const maxCommandsPerCall = 1_000;

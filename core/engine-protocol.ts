@@ -1,10 +1,10 @@
 import { z } from './zod.ts';
 import { envelopeSchema, streamIdSchema } from './envelope.ts';
-import { methodNames, type Method } from './engine-methods.ts';
+import { maxCommandsPerCall, methodNames, type Method } from './engine-methods.ts';
 import { deviceNameSchema, devicesResponseSchema } from './protocol.ts';
-import { TallyError } from './errors.ts';
+import { errorCodes, TallyError } from './errors.ts';
 
-export { methodNames, type Method };
+export { maxCommandsPerCall, methodNames, type Method };
 
 /**
  * The tab ⇄ engine protocol, in one place (docs/architecture.md, "Tabs and the engine"): every
@@ -72,6 +72,16 @@ export const executeResultSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('rejected'), code: z.literal('rejected'), reason: z.string() }),
 ]);
 export type ExecuteResult = z.infer<typeof executeResultSchema>;
+
+/**
+ * One command's outcome in an `executeMany` answer: its result, or what `execute` would have
+ * thrown for it alone (a malformed request, an engine that could not write), as data.
+ */
+export const executeOutcomeSchema = z.union([
+  executeResultSchema,
+  z.strictObject({ type: z.literal('failed'), code: z.enum(errorCodes), message: z.string() }),
+]);
+export type ExecuteOutcome = z.infer<typeof executeOutcomeSchema>;
 
 export const historyEntrySchema = z.strictObject({
   version: z.number().check(z.int(), z.positive()),
@@ -224,6 +234,16 @@ const pairingSchema = z.strictObject({
 export const engineMethods = {
   info: { args: z.tuple([]), answer: engineInfoSchema },
   execute: { args: z.tuple([executeRequestSchema]), answer: executeResultSchema },
+  /**
+   * Many commands in one message, each checked and run as `execute` runs it alone (one that is
+   * malformed or fails does not fail the others), answered together once all are: what a tab
+   * sends when it issues several commands in one task (app/engine-client.ts), so a burst costs
+   * one message each way instead of one per command.
+   */
+  executeMany: {
+    args: z.tuple([z.array(z.unknown()).check(z.minLength(1), z.maxLength(maxCommandsPerCall))]),
+    answer: z.array(executeOutcomeSchema),
+  },
   /** Creates a space on the server at `origin`, joins it, starts syncing, makes an invite. */
   startSync: {
     args: z.tuple([syncOriginSchema]),

@@ -7,6 +7,7 @@ import {
   type EngineInfo,
   type EngineMethods,
   type EngineUpdate,
+  type ExecuteOutcome,
   type ExecuteRequest,
   type ExecuteResult,
   type SubscribeRequest,
@@ -97,6 +98,18 @@ export class EngineHost {
     this.methods = checkedMethods({
       info: () => this.engineInfo(),
       execute: (request) => this.runOnce(request),
+      // Each one through `execute`'s own check: one malformed request fails alone.
+      executeMany: (requests) =>
+        Promise.all(
+          requests.map((request) =>
+            this.methods
+              .execute(request as ExecuteRequest)
+              .catch((error: unknown): ExecuteOutcome => ({
+                type: 'failed',
+                ...toTallyError(error).toJSON(),
+              })),
+          ),
+        ),
       startSync: async (origin) => (await this.syncReady()).startSync(origin),
       pairDevice: async () => (await this.syncReady()).pairDevice(),
       cancelPairing: async (invite) => (await this.syncReady()).cancelPairing(invite),

@@ -1,4 +1,4 @@
-/* global document, SharedWorker, performance, crypto */
+/* global document, SharedWorker, performance, crypto, queueMicrotask */
 // The bench page (bench only, never part of the app). Two clients:
 // - `engine`: the app's own SharedWorker engine, spoken to over Comlink's wire format directly,
 //   so bulk work can run with no UI subscribed (the app page renders every counter it is told of).
@@ -17,7 +17,40 @@ function portClient(port) {
     else pending.resolve(value);
   });
   port.start();
+  // Commands issued in one task go together, as app/engine-client.ts sends them: one alone as
+  // `execute`, several as one `executeMany` of at most 1,000, each answered on its own promise.
+  let queued = [];
+  const send = (client) => {
+    const all = queued;
+    queued = [];
+    for (let i = 0; i < all.length; i += 1_000) {
+      const part = all.slice(i, i + 1_000);
+      if (part.length === 1) {
+        client.call('execute', part[0].request).then(part[0].resolve, part[0].reject);
+        continue;
+      }
+      client
+        .call(
+          'executeMany',
+          part.map(({ request }) => request),
+        )
+        .then(
+          (outcomes) =>
+            part.forEach(({ resolve, reject }, k) =>
+              outcomes[k]?.type === 'failed' ? reject(outcomes[k]) : resolve(outcomes[k]),
+            ),
+          (error) => part.forEach(({ reject }) => reject(error)),
+        );
+    }
+  };
   return {
+    /** A command, sent with the others issued in this task. */
+    execute(request) {
+      return new Promise((resolve, reject) => {
+        if (queued.length === 0) queueMicrotask(() => send(this));
+        queued.push({ request, resolve, reject });
+      });
+    },
     call(method, ...args) {
       return new Promise((resolve, reject) => {
         const id = `bench-${++seq}`;
@@ -57,7 +90,7 @@ globalThis.bench = {
     const lane = async () => {
       while (next < jobs.length) {
         const [stream, commands] = jobs[next++];
-        const result = await api.call('execute', {
+        const result = await api.execute({
           stream,
           commands,
           commandId: crypto.randomUUID(),

@@ -33,6 +33,15 @@ const NO_SHARED_WORKER = 'delete globalThis.SharedWorker;';
 const RECORD_CSP = `globalThis.cspViolations = [];
   addEventListener('securitypolicyviolation', (e) => cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));`;
 
+/** Records the engine method of every call the tab sends over its port, with its batch size. */
+const RECORD_CALLS = `globalThis.engineCalls = [];
+  const post = MessagePort.prototype.postMessage;
+  MessagePort.prototype.postMessage = function (message, ...rest) {
+    if (message?.type === 'APPLY' && String(message.path).startsWith('execute'))
+      engineCalls.push(message.path.join('.') + ' ' + (message.argumentList?.[0]?.value?.length ?? 1));
+    return post.call(this, message, ...rest);
+  };`;
+
 const cspViolations = (page: Page) =>
   page.evaluate(() => (globalThis as unknown as { cspViolations: string[] }).cspViolations);
 
@@ -126,6 +135,57 @@ describe('two tabs, one engine (SharedWorker)', () => {
     expect(await a.getByRole('list', { name: 'Counters' }).locator(':scope > li').count()).toBe(1);
     expect((await historyOf(b, 'Tea')).map((h) => h.value)).toEqual([0, 1_000_000_000, 0, 1, 2]);
     expect(await countOf(a, 'Tea')).toBe(2);
+  });
+
+  it('sends the commands of one task together and answers each as if it had gone alone', async () => {
+    context = await browser.newContext();
+    const page = await openTab(RECORD_CALLS);
+    await addCounter(page, 'Batch');
+    await addCounter(page, 'Empty');
+    const [batch, empty] = [await counterIdOf(page, 'Batch'), await counterIdOf(page, 'Empty')];
+    const answers = await page.evaluate(
+      async ([batch, empty]) => {
+        const { tally, engineCalls } = globalThis as unknown as {
+          tally: { execute(s: string, c: object): Promise<{ type: string; version?: number }> };
+          engineCalls: string[];
+        };
+        const answer = (p: Promise<{ type: string; version?: number; reason?: string }>) =>
+          p.then(
+            (r) => `${r.type} ${r.version ?? r.reason}`,
+            (e: { code: string; message: string }) => `failed ${e.code}: ${e.message}`,
+          );
+        // Odd ones among them: a stream of no model, a command its model does not know, and
+        // one its rules refuse.
+        const odd = () => [
+          answer(tally.execute('widget-1', { type: 'increment' })),
+          answer(tally.execute(batch, { type: 'explode' })),
+          answer(tally.execute(empty, { type: 'decrement' })),
+        ];
+        engineCalls.length = 0;
+        const together = await Promise.all([
+          ...Array.from({ length: 1_001 }, () =>
+            answer(tally.execute(batch, { type: 'increment' })),
+          ),
+          ...odd(),
+        ]);
+        const calls = [...engineCalls];
+        // The same odd ones, each alone in its own task.
+        const alone = [];
+        for (const one of odd()) alone.push(await one);
+        return { together, calls, alone };
+      },
+      [batch, empty] as const,
+    );
+    // One message each way per 1,000 commands, not one per command.
+    expect(answers.calls).toEqual(['executeMany 1000', 'executeMany 4']);
+    expect(answers.together.slice(0, 1_001)).toEqual(
+      Array.from({ length: 1_001 }, (_, i) => `accepted ${i + 2}`),
+    );
+    expect(answers.together.slice(1_001)).toEqual(answers.alone);
+    expect(answers.alone[0]).toMatch(/^failed invalid: /);
+    expect(answers.alone[2]).toMatch(/^rejected /);
+    await expectCount(page, 'Batch', 1_001);
+    await expectCount(page, 'Empty', 0);
   });
 
   it('a tab closed in the middle of a burst loses nothing that was committed and writes nothing twice', async () => {
@@ -244,5 +304,44 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
     await expectCount(third, 'Fallback', 260);
     const history = await historyOf(third, 'Fallback');
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 261 }, (_, i) => i + 1));
+  });
+
+  it('a burst a follower sends together is applied once each, though the leader closes before answering', async () => {
+    context = await browser.newContext();
+    // The leader commits the follower's commands but its answers never leave it: the follower
+    // must send them again to the next leader, which must not apply them twice.
+    const leader = await openTab(`${NO_SHARED_WORKER}
+      const post = BroadcastChannel.prototype.postMessage;
+      BroadcastChannel.prototype.postMessage = function (message) {
+        if (message?.kind === 'reply' && globalThis.dropReplies) return;
+        return post.call(this, message);
+      };`);
+    const follower = await openTab(NO_SHARED_WORKER);
+    await addCounter(leader, 'Relay');
+    const stream = await counterIdOf(follower, 'Relay');
+    await leader.evaluate(() => ((globalThis as { dropReplies?: boolean }).dropReplies = true));
+    // 400 commands from one task: one call through the leader.
+    await follower.evaluate((stream) => {
+      const { tally } = globalThis as unknown as {
+        tally: { execute(s: string, c: object): Promise<{ type: string }> };
+      };
+      (globalThis as unknown as { burst: Promise<string[]> }).burst = Promise.all(
+        Array.from({ length: 400 }, () =>
+          tally.execute(stream, { type: 'increment' }).then(
+            (r) => r.type,
+            (e: Error) => e.message,
+          ),
+        ),
+      );
+    }, stream);
+    await expectCount(follower, 'Relay', 400);
+    await leader.close();
+    const answers = await follower.evaluate(
+      () => (globalThis as unknown as { burst: Promise<string[]> }).burst,
+    );
+    expect(answers).toEqual(Array.from({ length: 400 }, () => 'accepted'));
+    await expectCount(follower, 'Relay', 400);
+    const history = await historyOf(follower, 'Relay');
+    expect(history.map((h) => h.version)).toEqual(Array.from({ length: 401 }, (_, i) => i + 1));
   });
 });
