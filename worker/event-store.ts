@@ -29,6 +29,11 @@ import { fillBase, installBases, type CheckedSnapshot, type Installed } from './
 
 type Waiting<E extends AnyEvent> = {
   readonly commit: Commit<E>;
+  /**
+   * Its stream had no head when it was asked for: the epoch of other writers then
+   * (`WrittenBehind.othersEpoch`), still new if none began since.
+   */
+  readonly fresh: number | undefined;
   readonly resolve: (events: readonly StoredEvent<E>[]) => void;
   readonly reject: (error: TallyError) => void;
 };
@@ -166,6 +171,11 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   /** Transactions that wrote what was behind the appends, so far; a figure for tests. */
   get behindTransactions(): number {
     return this.behind.transactions;
+  }
+
+  /** Heads read back to be merged with before being written behind, so far; a figure for tests. */
+  get headsReadBehind(): number {
+    return this.behind.headsRead;
   }
 
   /**
@@ -313,6 +323,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       await this.behind.write();
+      if (writer) this.behind.othersWrite();
       running = write();
     } catch (error) {
       if (writer) this.writerEnded();
@@ -358,11 +369,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   /** `stream` may get a head by a transaction about to be created (on every append: no allocation). */
-  private mayWrite(stream: StreamId): void {
+  /** Answers true when the stream surely has no head stored yet. */
+  private mayWrite(stream: StreamId): boolean {
     this.askedWhileLearning?.add(stream);
-    if (!this.streamIds) return;
+    if (!this.streamIds || this.streamIds.has(stream)) return false;
     this.streamIds.add(stream);
     if (this.streamIds.size > MAX_KNOWN_STREAMS) this.streamIds = undefined;
+    return true;
   }
 
   /** Tells listeners what a transaction wrote (this store's, or one it was handed, as a deletion). */
@@ -465,9 +478,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   }
 
   append(commit: Commit<E>): Promise<readonly StoredEvent<E>[]> {
-    this.mayWrite(commit.stream);
+    const fresh = this.mayWrite(commit.stream) ? this.behind.othersEpoch : undefined;
     return new Promise((resolve, reject) => {
-      this.queue.push({ commit, resolve, reject });
+      this.queue.push({ commit, fresh, resolve, reject });
       if (!this.flushing) {
         this.flushing = true;
         // Let every commit decided in this task join the first transaction.
@@ -515,6 +528,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     try {
       while (this.writing > 0) await new Promise<void>((resolve) => this.drained.push(resolve));
       await this.behind.write();
+      this.behind.othersWrite();
       this.cache.clear();
       for (const commit of commits) this.mayWrite(commit.stream);
       const raw = this.begin(APPEND_STORES);
@@ -611,7 +625,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       writeAppend(raw, plan, seq, damaged, { behind: true });
       if (plan.events.length > 0) {
         this.cache.seq = seq;
-        this.behind.planned(seq, plan);
+        const others = this.behind.othersEpoch;
+        const fresh = batch.filter((waiting) => waiting.fresh === others);
+        this.behind.planned(
+          seq,
+          plan,
+          fresh.map((waiting) => waiting.commit.stream),
+        );
         planned = seq;
       }
       this.cache.learn(commits, state, plan, this.models);

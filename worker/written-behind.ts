@@ -21,6 +21,8 @@ const MAX_RECORDS = 2_000;
 const MAX_EVENTS = 5_000;
 /** Otherwise they are written once this long passed without an append committing. */
 const IDLE_MS = 250;
+/** Past this many streams, what is known of their stored heads is forgotten (read again). */
+const MAX_KNOWN_HEADS = 10_000;
 
 /** What of the outbox and the confirmed versions is still behind the appends. */
 export type Unwritten = {
@@ -80,11 +82,23 @@ export class WrittenBehind {
   private writing: Promise<void> | undefined;
   /** Transactions that wrote what was behind; a figure for tests and benchmarks. */
   transactions = 0;
+  /** Heads read back to be merged with before being written; a figure for tests. */
+  headsRead = 0;
+  /** Moves with every write of what is behind, and when another writer begins. */
+  private writes = 0;
+  private others = 0;
   /**
    * Changes whenever a write of outbox entries starts or ends: a read of the stored outbox
    * knows it is still what it read only while this stays the same.
    */
   outboxWrites = 0;
+  /**
+   * The confirmed version each stream's stored head holds, where this writer knows it: a stream
+   * the appends made (no head stored: 0), or one whose head it wrote itself, without a base.
+   * Such a head is written without reading the stored one first. Forgotten whenever another
+   * writer may write heads (`othersWrite`), and past `MAX_KNOWN_HEADS` streams.
+   */
+  private readonly storedConfirmed = new Map<string, number>();
   /** The events of each kept entry (for a push from memory), held while the entry is. */
   private readonly eventsOfEntry = new WeakMap<OutboxEntry, readonly StoredEvent[]>();
   /**
@@ -106,7 +120,10 @@ export class WrittenBehind {
     this.writtenAt = Math.max(this.writtenAt, position);
   }
 
-  /** An append transaction numbered `seq` was created; this is what it decided. */
+  /**
+   * An append transaction numbered `seq` was created; this is what it decided. `fresh` are the
+   * streams it starts that have no head stored (the store knew every stream when it was asked).
+   */
   planned(
     seq: number,
     plan: {
@@ -115,7 +132,10 @@ export class WrittenBehind {
       readonly outbox: readonly OutboxEntry[];
       readonly events: readonly StoredEvent[];
     },
+    fresh: readonly string[] = [],
   ): void {
+    for (const stream of fresh)
+      if (!this.storedConfirmed.has(stream)) this.knowStored(stream, 0);
     const rows = new Map<string, RowChange>();
     for (const row of plan.rows) rows.set(rowKey(row), row);
     const heads = new Map<string, StreamHead>();
@@ -144,6 +164,27 @@ export class WrittenBehind {
     this.eventsBehind += events;
     const records = Math.max(this.waiting.rows.size, this.waiting.heads.size);
     this.writeSoon(records >= MAX_RECORDS || this.eventsBehind >= MAX_EVENTS ? 0 : IDLE_MS);
+  }
+
+  /**
+   * Another writer is about to write beside the appends (a receive, a base, a deletion, an
+   * import, leaving a space): it may write heads, so what is known of the stored ones is no more.
+   */
+  othersWrite(): void {
+    this.writes++;
+    this.others++;
+    this.storedConfirmed.clear();
+  }
+
+  /** Moves whenever another writer begins: a stream new before it may not be new after. */
+  get othersEpoch(): number {
+    return this.others;
+  }
+
+  private knowStored(stream: string, confirmed: number): void {
+    if (this.storedConfirmed.size >= MAX_KNOWN_HEADS && !this.storedConfirmed.has(stream))
+      this.storedConfirmed.clear();
+    this.storedConfirmed.set(stream, confirmed);
   }
 
   /**
@@ -305,6 +346,11 @@ export class WrittenBehind {
       durability: 'relaxed',
     });
     // A damaged stored head is left as it is (the stream says so when it is used).
+    const written: StreamHead[] = [];
+    const epoch = ++this.writes;
+    for (const stream of decided.heads.keys())
+      if (!this.storedConfirmed.has(stream)) this.headsRead++;
+    for (const stream of decided.confirmed.keys()) if (!decided.heads.has(stream)) this.headsRead++;
     writeDecided(
       tx,
       {
@@ -315,6 +361,7 @@ export class WrittenBehind {
       },
       at,
       () => undefined,
+      { stored: this.storedConfirmed, written },
     );
     this.writing = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
@@ -322,6 +369,11 @@ export class WrittenBehind {
         reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
     }).then(
       () => {
+        // What it wrote is what is stored, unless another writer began since it was created.
+        if (epoch === this.writes)
+          for (const head of written)
+            if (head.base) this.storedConfirmed.delete(head.stream);
+            else this.knowStored(head.stream, head.confirmed ?? 0);
         this.writtenAt = Math.max(this.writtenAt, at);
         this.transactions++;
         this.writingNow = empty();
@@ -386,6 +438,12 @@ export function writeDecided(
   },
   position: number,
   onDamaged: (stream: string) => void,
+  known?: {
+    /** The confirmed version of stored heads known without a read (0: none stored). */
+    readonly stored: ReadonlyMap<string, number>;
+    /** Every head put, as put. */
+    readonly written: StreamHead[];
+  },
 ): void {
   const views = tx.objectStore('views');
   for (const { view, key, value } of decided.rows)
@@ -393,18 +451,25 @@ export function writeDecided(
     else views.put({ view, key, value } satisfies ViewRow);
   const streams = tx.objectStore('streams');
   const raised = decided.confirmed ?? new Map<string, number>();
+  const put = (head: StreamHead) => {
+    streams.put(head);
+    known?.written.push(head);
+  };
   const merge = (stream: string, head: StreamHead | undefined) => {
     const up = raised.get(stream) ?? 0;
+    const confirmed = known?.stored.get(stream);
+    // Known without a read: no head stored (0), or one this writer wrote, without a base.
+    if (head && confirmed !== undefined) return put({ ...head, confirmed: Math.max(confirmed, up) });
     const stored = streams.get(stream);
     stored.onsuccess = () => {
       // Never written yet: only a push accepted since can have confirmed any of it.
       if (stored.result === undefined) {
-        if (head) streams.put({ ...head, confirmed: up });
+        if (head) put({ ...head, confirmed: up });
         return;
       }
       const parsed = streamHeadSchema.safeParse(stored.result);
       if (!parsed.success) return onDamaged(stream);
-      streams.put({
+      put({
         ...(head ?? parsed.data),
         confirmed: Math.max(parsed.data.confirmed ?? 0, up),
         ...(parsed.data.base ? { base: parsed.data.base } : {}),

@@ -139,6 +139,39 @@ describe('heads, outbox and rows written behind the appends', () => {
     expect(await metaPosition(engine, 'whole')).toBe(1_001);
   });
 
+  it('writes the heads it knows without reading them back, and reads them again after another writer', async () => {
+    const engine = await open();
+    const storage = new IndexedDBSyncStorage(engine);
+    const [a, b, c] = [1, 2, 3].map(counterId);
+    await engine.execute(a, { type: 'create', name: 'A' });
+    await engine.store.streamsLearned;
+    await engine.store.writeBehind();
+    const before = engine.store.headsReadBehind;
+    const reads = () => engine.store.headsReadBehind - before;
+    const incrementAll = async () => {
+      await Promise.all([a, b, c].map((id) => engine.execute(id, { type: 'increment' })));
+      await engine.store.writeBehind();
+    };
+    // New counters have no head stored; a's head is the one it wrote itself.
+    await engine.execute(b, { type: 'create', name: 'B' });
+    await engine.execute(c, { type: 'create', name: 'C' });
+    await engine.store.writeBehind();
+    await incrementAll();
+    expect(reads()).toBe(0);
+    // The server's echo of b, received: another writer raised b's stored confirmed version.
+    const pushed = (await storage.readPush()).streams.find((s) => s.stream === b)!;
+    await engine.receive(b, pushed.events.map(strip));
+    expect(await engine.confirmedOf(b)).toBe(2);
+    await incrementAll();
+    expect(reads()).toBe(3);
+    expect((await engine.db.get('streams', b))?.confirmed).toBe(2);
+    // Known again from that write.
+    await incrementAll();
+    expect(reads()).toBe(3);
+    expect((await engine.db.get('streams', b))?.confirmed).toBe(2);
+    await expectExact(engine, [a, b, c]);
+  });
+
   it('a store from a build that wrote rows with their events is whole at its head', async () => {
     const first = await open();
     const id = counterId(1);
