@@ -504,8 +504,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     ) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.otherWriteStarted();
+      const alone = this.writing === 0;
       this.writing++;
-      void this.write(batch).finally(() => {
+      void this.write(batch, alone).finally(() => {
         this.writing--;
         if (this.writing === 0) for (const drained of this.drained.splice(0)) drained();
         this.flush();
@@ -573,11 +574,12 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * One group commit (docs/architecture.md, "The path of one command"). When the cache knows
    * every head and row the batch touches, the batch is decided at once and the transaction only
    * writes; otherwise it first reads what is missing, and nothing else starts meanwhile. Either
-   * way the transaction checks, before it can commit, that the append transaction before it
-   * committed (`appendSeq`): if not, it aborts, and its commits are decided again on what is
-   * really stored, so a failed first transaction never leaves the second writing after a gap.
+   * way, created while another append is in flight (not `alone`), the transaction checks before
+   * it can commit that that one committed (the number in `meta` `head`): if not, it aborts, and
+   * its commits are decided again on what is really stored, so a failed first transaction never
+   * leaves the second writing after a gap.
    */
-  private async write(batch: readonly Waiting<E>[]): Promise<void> {
+  private async write(batch: readonly Waiting<E>[], alone: boolean): Promise<void> {
     const commits = batch.map((waiting) => waiting.commit);
     let plan: AppendPlan<E>;
     /** This transaction's number, once it is decided. */
@@ -596,12 +598,16 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         plan = planAppendOn(commits, state, this.models);
         raw = this.begin(plan.snapshots.length > 0 ? SNAPSHOT_STORES : COMMAND_STORES);
         seq = expected! + 1;
-        const guard = raw.objectStore('meta').get('append');
-        guard.onsuccess = () => {
-          if (seqOf(guard.result) === expected) return;
-          superseded = true;
-          raw.abort();
-        };
+        // With no other append in flight when it was created, the one before it has committed
+        // (a failed one clears the cache, and its successor reads): nothing to check.
+        if (!alone) {
+          const guard = raw.objectStore('meta').get('head');
+          guard.onsuccess = () => {
+            if (seqOf(guard.result) === expected) return;
+            superseded = true;
+            raw.abort();
+          };
+        }
       } else {
         // Decided on the last append in flight too (what it decided is taken from memory, not
         // read): that one must have committed. The cache forgets its number when an append
@@ -611,7 +617,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         this.reading = true;
         try {
           const read = await this.readForAppend(raw, commits);
-          if (after !== undefined && read.seq !== after) throw new Superseded();
+          if (!alone && after !== undefined && read.seq !== after) throw new Superseded();
           state = read.state;
           seq = read.seq + 1;
         } finally {
@@ -713,9 +719,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       return false;
     });
     const meta = tx.objectStore('meta');
-    const [headRecord, seqRecord, heads, rows] = await Promise.all([
+    const [headRecord, heads, rows] = await Promise.all([
       result<{ key?: string; position?: number } | undefined>(meta.get('head')),
-      result<unknown>(meta.get('append')),
       Promise.all(streams.map((stream) => result<unknown>(tx.objectStore('streams').get(stream)))),
       Promise.all(
         refs.map(([, { view, key }]) =>
@@ -734,7 +739,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         : 0;
     return {
       state: checkRead(commits, { ...known, position }, this.models),
-      seq: seqOf(seqRecord),
+      seq: seqOf(headRecord),
     };
   }
 
@@ -970,7 +975,11 @@ function completion(tx: IDBTransaction): Promise<void> {
   });
 }
 
-/** The number of the last append transaction stored (`meta` record `append`), 0 before any. */
+/**
+ * The number of the last append transaction stored (`meta` record `head`), 0 before any, or
+ * when a writer beside the appends wrote the position last (it writes no number; the next
+ * append, alone, needs none).
+ */
 function seqOf(record: unknown): number {
   const seq = (record as { key?: unknown; seq?: unknown } | undefined)?.seq;
   return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : 0;
@@ -999,8 +1008,8 @@ function writeAppend(
   }
   for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
   const meta = raw.objectStore('meta');
-  meta.put({ key: 'head', position: plan.position });
-  meta.put({ key: 'append', seq });
+  // One record: the store-wide position and this append transaction's number.
+  meta.put({ key: 'head', position: plan.position, seq });
   if (options.behind) return;
   writeDecided(
     raw,

@@ -8,12 +8,18 @@ import type { SyncSettings } from '../core/sync-port.ts';
 export type { StreamHead };
 
 export type MetaRecord =
-  | { readonly key: 'head'; readonly position: number }
-  /**
-   * How many append transactions have written: each one checks that the one before it
-   * committed (worker/event-store.ts), so the store can decide a batch before the last commits.
-   */
-  | { readonly key: 'append'; readonly seq: number }
+  | {
+      readonly key: 'head';
+      /** The position of the store's last event. */
+      readonly position: number;
+      /**
+       * How many append transactions have written, as the last one wrote it (others beside the
+       * appends write the position alone): an append created while another is in flight checks
+       * that that one committed (worker/event-store.ts), so the store can decide a batch before
+       * the last commits. (Builds before kept it in a record `append` of its own.)
+       */
+      readonly seq?: number;
+    }
   /**
    * The position up to which the stored heads, outbox and read-model rows are whole: appends
    * write them behind their events (worker/written-behind.ts), and a start folds the events

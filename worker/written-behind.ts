@@ -134,8 +134,7 @@ export class WrittenBehind {
     },
     fresh: readonly string[] = [],
   ): void {
-    for (const stream of fresh)
-      if (!this.storedConfirmed.has(stream)) this.knowStored(stream, 0);
+    for (const stream of fresh) if (!this.storedConfirmed.has(stream)) this.knowStored(stream, 0);
     const rows = new Map<string, RowChange>();
     for (const row of plan.rows) rows.set(rowKey(row), row);
     const heads = new Map<string, StreamHead>();
@@ -459,7 +458,8 @@ export function writeDecided(
     const up = raised.get(stream) ?? 0;
     const confirmed = known?.stored.get(stream);
     // Known without a read: no head stored (0), or one this writer wrote, without a base.
-    if (head && confirmed !== undefined) return put({ ...head, confirmed: Math.max(confirmed, up) });
+    if (head && confirmed !== undefined)
+      return put({ ...head, confirmed: Math.max(confirmed, up) });
     const stored = streams.get(stream);
     stored.onsuccess = () => {
       // Never written yet: only a push accepted since can have confirmed any of it.

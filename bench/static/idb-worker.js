@@ -79,17 +79,16 @@ async function commandWrites(durability = 'strict') {
   const tx = db.transaction(['events', 'meta'], 'readwrite', { durability });
   const version = ++shapedVersion;
   const e = { ...event(version), stream: `counter-shaped-${performance.timeOrigin}` };
-  tx.objectStore('meta').get('append');
   tx.objectStore('events').add({ ...e, commands: [{ type: 'increment' }] });
-  tx.objectStore('meta').put({ key: 'head', position: version });
-  tx.objectStore('meta').put({ key: 'append', seq: version });
+  // The position and the transaction's number, one record; alone, an append reads nothing.
+  tx.objectStore('meta').put({ key: 'head', position: version, seq: version });
   await done(tx);
 }
 
 /**
  * `n` commands' writes, `perTx` to a strict transaction, over `streams` streams, in the
  * engine-shaped database: `shape` 'engine' writes what the engine writes for each (the event,
- * carrying its command; the position and the guard once per transaction), and, as the engine
+ * carrying its command; the position and the number once per transaction), and, as the engine
  * writes them behind its appends, each stream's head and row once per 5,000 events in a relaxed
  * transaction; 'syncing' each command's outbox entry behind too (what the engine writes while a
  * space is stored and the server does not confirm the commands first); 'events' only the event,
@@ -144,8 +143,7 @@ async function shapedBulk(n, perTx, streams, shape) {
         value: { id: stream, name: 'Shaped', value: version, createdAt: 1, updatedAt: Date.now() },
       });
     }
-    tx.objectStore('meta').put({ key: 'head', position: shapedVersion });
-    tx.objectStore('meta').put({ key: 'append', seq: shapedVersion });
+    tx.objectStore('meta').put({ key: 'head', position: shapedVersion, seq: shapedVersion });
     await done(tx);
     if (shape !== 'events' && shapedVersion - behindFrom >= 5_000) await writeBehind();
   }

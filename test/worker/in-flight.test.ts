@@ -16,7 +16,8 @@ function injectFaults(engine: Engine, fail: (n: number) => boolean) {
   const original = IDBDatabase.prototype.transaction;
   let created = 0;
   let open = 0;
-  const seen = { maxOpen: 0, aborted: 0 };
+  /** `aborted`: those it aborted; `aborts`: every readwrite transaction that aborted. */
+  const seen = { maxOpen: 0, aborted: 0, aborts: 0 };
   db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
     const tx = original.apply(this, args);
     if (args[1] !== 'readwrite') return tx;
@@ -25,6 +26,7 @@ function injectFaults(engine: Engine, fail: (n: number) => boolean) {
     const closed = () => open--;
     tx.addEventListener('complete', closed);
     tx.addEventListener('abort', closed);
+    tx.addEventListener('abort', () => seen.aborts++);
     if (fail(created++))
       queueMicrotask(() => {
         try {
@@ -140,6 +142,51 @@ describe('two append transactions in flight', () => {
           ).toBe(result.value.events[0]!.id);
     } finally {
       engine.close();
+    }
+  });
+
+  it('a command alone reads nothing; after a receive wrote the position, the next appends, alone and two in flight, abort none', async () => {
+    const engine = await openEngine({ maxBatch: 1 });
+    const other = await openEngine({ device: 'device-other-1' });
+    const get = IDBObjectStore.prototype.get;
+    try {
+      const [a, r] = [counterId(1), counterId('r1')];
+      await engine.execute(a, { type: 'create', name: 'A' });
+      await engine.execute(a, { type: 'increment' });
+      let reads = 0;
+      IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey) {
+        reads++;
+        return get.call(this, key);
+      };
+      await engine.execute(a, { type: 'increment' });
+      IDBObjectStore.prototype.get = get;
+      expect(reads).toBe(0);
+      // The server's events of another counter: written beside the appends, with the position.
+      await other.execute(r, { type: 'create', name: 'R' });
+      const theirs = await other.store.readStream(r);
+      await engine.receive(
+        r,
+        theirs.map(({ position: _, ...event }) => event),
+      );
+      const { seen, restore } = injectFaults(engine, () => false);
+      await engine.execute(a, { type: 'increment' });
+      const results = await Promise.all([
+        engine.execute(a, { type: 'increment' }),
+        engine.execute(r, { type: 'increment' }),
+        engine.execute(a, { type: 'increment' }),
+      ]);
+      restore();
+      expect(seen.maxOpen).toBeGreaterThanOrEqual(2);
+      expect(seen.aborts).toBe(0);
+      expect(results.map((result) => result.type === 'accepted' && result.version)).toEqual([
+        5, 2, 6,
+      ]);
+      expect(await checkStream(engine, a)).toBe(6);
+      expect(await checkStream(engine, r)).toBe(2);
+    } finally {
+      IDBObjectStore.prototype.get = get;
+      engine.close();
+      other.close();
     }
   });
 

@@ -142,7 +142,7 @@ describe('heads, outbox and rows written behind the appends', () => {
   it('writes the heads it knows without reading them back, and reads them again after another writer', async () => {
     const engine = await open();
     const storage = new IndexedDBSyncStorage(engine);
-    const [a, b, c] = [1, 2, 3].map(counterId);
+    const [a, b, c] = [counterId(1), counterId(2), counterId(3)];
     await engine.execute(a, { type: 'create', name: 'A' });
     await engine.store.streamsLearned;
     await engine.store.writeBehind();
