@@ -1,6 +1,6 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
-import { useLayoutEffect, useRef, useState } from 'react';
-import type { VirtualGridProps } from './long-list.ts';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { rememberRowHeight, rowHeight, type VirtualGridProps } from './long-list.ts';
 
 /** The grid's column width and gap (styles.css `.grid`): how many cards fit a row. */
 const minCard = 280;
@@ -11,8 +11,11 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
   // The first screen holds the list's first rows; the rest shows as it is read.
   const length = Math.max(listed ?? 0, counters.length);
   const list = useRef<HTMLDivElement>(null);
-  const [columns, setColumns] = useState(1);
+  // Unknown until the grid's width is measured (before the first paint): no cards are rendered
+  // for a guess, only to be rendered again in other columns.
+  const [columns, setColumns] = useState<number>();
   const [top, setTop] = useState(0);
+  const [estimate] = useState(rowHeight);
   useLayoutEffect(() => {
     const element = list.current;
     if (!element) return;
@@ -25,13 +28,19 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
-  const rows = Math.ceil(length / columns);
+  const across = columns ?? 1;
+  const rows = columns === undefined ? 0 : Math.ceil(length / across);
   const virtualizer = useWindowVirtualizer({
     count: rows,
-    estimateSize: () => 120,
+    estimateSize: () => estimate,
     overscan: 6,
     gap,
     scrollMargin: top,
+  });
+  // The rows' height as rendered here, for the next start's estimate.
+  useEffect(() => {
+    const row = list.current?.querySelector('.grid-row');
+    if (row) rememberRowHeight(row.getBoundingClientRect().height);
   });
   return (
     <div
@@ -49,12 +58,12 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
           role="none"
           className="grid grid-row"
           style={{
-            gridTemplateColumns: `repeat(${columns}, minmax(0, 1fr))`,
+            gridTemplateColumns: `repeat(${across}, minmax(0, 1fr))`,
             transform: `translateY(${item.start - top}px)`,
           }}
         >
-          {Array.from({ length: Math.min(columns, length - item.index * columns) }, (_, offset) => {
-            const index = item.index * columns + offset;
+          {Array.from({ length: Math.min(across, length - item.index * across) }, (_, offset) => {
+            const index = item.index * across + offset;
             const row = counters[index];
             const position = { posinset: index + 1, setsize: length };
             return row ? (

@@ -45,6 +45,32 @@ export function preloadLongList(): void {
   }
 }
 
+const rowHeightHint = 'tally.rowHeight';
+
+/**
+ * A row of cards' height as this device last measured it: the virtual grid's estimate for rows
+ * not measured yet. Right, the rows it measures as they render change nothing, and render the
+ * list no second time; without it (a first start), 120 px, corrected as they are measured.
+ */
+export function rowHeight(): number {
+  try {
+    const stored = Number(localStorage.getItem(rowHeightHint));
+    if (Number.isFinite(stored) && stored >= 40 && stored <= 2_000) return stored;
+  } catch {
+    // No storage: the default.
+  }
+  return 120;
+}
+
+export function rememberRowHeight(height: number): void {
+  try {
+    const rounded = Math.round(height);
+    if (rounded !== rowHeight()) localStorage.setItem(rowHeightHint, String(rounded));
+  } catch {
+    // The hint only saves a render; without storage the rows are measured as they come.
+  }
+}
+
 /** Remembers, for the next start, whether the list was long. */
 export function rememberLongList(long: boolean): void {
   try {

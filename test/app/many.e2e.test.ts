@@ -98,6 +98,27 @@ it('a thousand counters: a window of them in the page, every one reachable, axe 
     await page.evaluate(() => (globalThis as { sawGridLoading?: boolean }).sawGridLoading),
   ).toBeUndefined();
 
+  // The grid starts from the row height it measured last time; a wrong one (a window resized
+  // since, a damaged value) is measured away: every card is still reached, and it is corrected.
+  const measured = await page.evaluate(() => localStorage.getItem('tally.rowHeight'));
+  expect(Number(measured)).toBeGreaterThan(40);
+  for (const wrong of ['1999', 'lots']) {
+    await page.evaluate((wrong) => localStorage.setItem('tally.rowHeight', wrong), wrong);
+    await page.reload();
+    await page.getByLabel(`${nameOf(0)} count`, { exact: true }).waitFor();
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    await waitFor(
+      async () => (await page.getByLabel(`${last} count`, { exact: true }).count()) === 1,
+      'the last counter to render',
+    );
+    await waitFor(
+      async () =>
+        (await page.evaluate(() => localStorage.getItem('tally.rowHeight'))) === measured,
+      'the row height to be measured again',
+    );
+  }
+  await page.evaluate(() => window.scrollTo(0, 0));
+
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme });
     const serious = (await axeViolations(page)).filter(
