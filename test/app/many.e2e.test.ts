@@ -112,8 +112,7 @@ it('a thousand counters: a window of them in the page, every one reachable, axe 
       'the last counter to render',
     );
     await waitFor(
-      async () =>
-        (await page.evaluate(() => localStorage.getItem('tally.rowHeight'))) === measured,
+      async () => (await page.evaluate(() => localStorage.getItem('tally.rowHeight'))) === measured,
       'the row height to be measured again',
     );
   }
