@@ -11,6 +11,11 @@ export type Bench = {
   readonly redisUrl: string;
   /** Progress for the person waiting; stderr, so stdout stays the table. */
   readonly log: (line: string) => void;
+  /**
+   * §3's baseline (raw strict IndexedDB puts, 1,000 per transaction, events/s), for a later
+   * section's throughput figure in the same run.
+   */
+  strictPuts?: { readonly label: string; readonly value: number; readonly unit: string };
 };
 
 /** A profile that the next sections keep using (the 100k-event aggregate, the 1,000 counters). */
