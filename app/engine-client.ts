@@ -3,6 +3,7 @@ import type {
   EngineApi,
   EngineMethods,
   EngineUpdate,
+  ExecuteOutcome,
   ExecuteRequest,
   ExecuteResult,
   SubscribeRequest,
@@ -33,13 +34,18 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
 };
 
 /**
- * The transports implement the engine's methods; this adds command ids, and sends the commands
- * a tab issues in one task together: one alone as `execute`, several as one `executeMany` (at
- * most `maxCommandsPerCall` each), each answered on its own promise as if it had gone alone.
+ * The transports implement the engine's methods; this adds command ids, and, over the
+ * SharedWorker's port (`together`), sends the commands a tab issues in one task together: one
+ * alone as `execute`, several as one `executeMany` (at most `maxCommandsPerCall` each), each
+ * answered on its own promise as if it had gone alone. Not through a leader tab: a call the
+ * leader took and did not answer before it closed is sent again to the next one, which can
+ * tell a command it already applied only among its stream's latest events (and a leader of an
+ * older build does not know `executeMany`); there each command goes, and is answered, alone.
  */
 export function clientOver(
   transport: EngineClient['transport'],
   api: { readonly call: EngineMethods; readonly subscribe: EngineClient['subscribe'] },
+  together = transport === 'shared-worker',
 ): EngineClient {
   let inFlight = 0;
   let idle: (() => void)[] = [];
@@ -49,27 +55,41 @@ export function clientOver(
     readonly reject: (error: unknown) => void;
   };
   let queued: Queued[] = [];
+  const alone = ({ request, resolve, reject }: Queued) => {
+    try {
+      api.call.execute(request).then(resolve, reject);
+    } catch (error) {
+      reject(error);
+    }
+  };
   const send = () => {
     const all = queued;
     queued = [];
     for (let i = 0; i < all.length; i += maxCommandsPerCall) {
       const part = all.slice(i, i + maxCommandsPerCall);
-      const [only] = part;
-      if (part.length === 1 && only) {
-        api.call.execute(only.request).then(only.resolve, only.reject);
+      if (part.length === 1) {
+        alone(part[0]!);
         continue;
       }
-      api.call.executeMany(part.map(({ request }) => request)).then(
-        (outcomes) =>
-          part.forEach(({ resolve, reject }, k) => {
-            const outcome = outcomes[k];
-            if (!outcome)
-              reject(new TallyError('unavailable', 'The engine left a command unanswered.'));
-            else if (outcome.type === 'failed') reject(reviveError(outcome));
-            else resolve(outcome);
-          }),
-        (error: unknown) => part.forEach(({ reject }) => reject(error)),
-      );
+      const answered = (outcomes: readonly ExecuteOutcome[]) =>
+        part.forEach(({ resolve, reject }, k) => {
+          const outcome = outcomes[k];
+          if (!outcome)
+            reject(new TallyError('unavailable', 'The engine left a command unanswered.'));
+          else if (outcome.type === 'failed') reject(reviveError(outcome));
+          else resolve(outcome);
+        });
+      // A command the browser cannot send (a function in it, say) fails the one message: then
+      // nothing was sent, and each goes alone, so that only it fails.
+      const unsent = (error: unknown) =>
+        error instanceof DOMException && error.name === 'DataCloneError'
+          ? part.forEach(alone)
+          : part.forEach(({ reject }) => reject(error));
+      try {
+        api.call.executeMany(part.map(({ request }) => request)).then(answered, unsent);
+      } catch (error) {
+        unsent(error);
+      }
     }
   };
   const methods = Object.fromEntries(
@@ -82,8 +102,7 @@ export function clientOver(
       inFlight++;
       try {
         return await new Promise<ExecuteResult>((resolve, reject) => {
-          if (queued.length === 0) queueMicrotask(send);
-          queued.push({
+          const command: Queued = {
             request: {
               stream,
               commands: (Array.isArray(commands) ? commands : [commands]) as Record<
@@ -94,7 +113,10 @@ export function clientOver(
             },
             resolve,
             reject,
-          });
+          };
+          if (!together) return alone(command);
+          if (queued.length === 0) queueMicrotask(send);
+          queued.push(command);
         });
       } finally {
         if (--inFlight === 0) for (const wake of idle.splice(0)) wake();

@@ -411,18 +411,18 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
           // Alone: no writer ran when it started (`otherWriteStarted`), and none started since.
           const fromMemory =
             this.aloneSince === receiving && last?.stream === stream && !options.recheck
-              ? await receiveKnown<E>(context, last.known, events)
+              ? receiveKnown<E>(context, last.known, events)
               : undefined;
-          if (fromMemory) this.receivedFromMemory++;
-          return (
-            fromMemory ??
-            (await receiveInTransaction<E>(
-              context,
-              stream,
-              events,
-              rebase,
-              options.recheck === true,
-            ))
+          if (fromMemory) {
+            this.receivedFromMemory++;
+            return await fromMemory;
+          }
+          return await receiveInTransaction<E>(
+            context,
+            stream,
+            events,
+            rebase,
+            options.recheck === true,
           );
         },
         { receiving },
@@ -589,6 +589,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       const expected = this.cache.seq;
       let state = this.cache.stateFor(commits, this.models);
       let seq: number;
+      /** The number stored when this transaction read (the read path only). */
+      let readSeq: number | undefined;
       let superseded = false;
       let raw: IDBTransaction;
       if (state) {
@@ -619,6 +621,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
           const read = await this.readForAppend(raw, commits);
           if (!alone && after !== undefined && read.seq !== after) throw new Superseded();
           state = read.state;
+          readSeq = read.seq;
           seq = read.seq + 1;
         } finally {
           this.reading = false;
@@ -629,6 +632,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       const done = completion(raw);
       const damaged: TallyError[] = [];
       writeAppend(raw, plan, seq, damaged, { behind: true });
+      // Writing nothing, it leaves the number it read (a receive may have written none).
+      if (plan.events.length === 0 && readSeq !== undefined) this.cache.seq = readSeq;
       if (plan.events.length > 0) {
         this.cache.seq = seq;
         const others = this.behind.othersEpoch;

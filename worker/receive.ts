@@ -122,13 +122,15 @@ function knownAfter<E extends AnyEvent>(
  * pending: written without reading first, the same writes `planExtend` makes after a read, in
  * one strict transaction. Undefined, nothing done, unless the events simply follow its head,
  * touch only rows it knows, and carry no command listed as rejected (their outcome clears the
- * rejection: `planReceive`): the receive then reads, as any.
+ * rejection: `planReceive`): the receive then reads, as any. Decided at once: when it answers a
+ * promise, its transaction exists already (a writer beside the appends must create it before
+ * anything else can start).
  */
-export async function receiveKnown<E extends AnyEvent>(
+export function receiveKnown<E extends AnyEvent>(
   context: ReceiveContext<E>,
   known: ReceivedKnown,
   remote: readonly EventEnvelope<E>[],
-): Promise<Received<E> | undefined> {
+): Promise<Received<E>> | undefined {
   const { head } = known;
   if (
     remote.length === 0 ||
@@ -156,6 +158,15 @@ export async function receiveKnown<E extends AnyEvent>(
   const rows = new Map(known.rows);
   const writes = planExtend(at, remote, known.position, rows, context.projections.of);
   const tx = context.db.transaction(RECEIVE_STORES, 'readwrite', { durability: 'strict' });
+  return writeKnown(tx, writes, known, rows);
+}
+
+async function writeKnown<E extends AnyEvent>(
+  tx: Tx,
+  writes: ReceiveWrites<E>,
+  known: ReceivedKnown,
+  rows: Map<string, unknown>,
+): Promise<Received<E>> {
   const ops: Promise<unknown>[] = [];
   try {
     await write(tx, writes, ops);

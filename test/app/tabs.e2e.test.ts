@@ -188,6 +188,31 @@ describe('two tabs, one engine (SharedWorker)', () => {
     await expectCount(page, 'Empty', 0);
   });
 
+  it('a command the browser cannot send fails alone, though it was issued with others', async () => {
+    context = await browser.newContext();
+    const page = await openTab(RECORD_CALLS);
+    await addCounter(page, 'Clone');
+    const stream = await counterIdOf(page, 'Clone');
+    const answers = await page.evaluate(async (stream) => {
+      const { tally } = globalThis as unknown as {
+        tally: { execute(s: string, c: object): Promise<{ type: string; version?: number }> };
+      };
+      const answer = (p: Promise<{ type: string; version?: number }>) =>
+        p.then(
+          (r) => `${r.type} ${r.version}`,
+          (e: Error) => `${e.name}`,
+        );
+      return Promise.all([
+        answer(tally.execute(stream, { type: 'increment' })),
+        // A function cannot cross to the worker.
+        answer(tally.execute(stream, { type: 'increment', by: () => 2 })),
+        answer(tally.execute(stream, { type: 'increment' })),
+      ]);
+    }, stream);
+    expect(answers).toEqual(['accepted 2', 'DataCloneError', 'accepted 3']);
+    await expectCount(page, 'Clone', 2);
+  });
+
   it('a tab closed in the middle of a burst loses nothing that was committed and writes nothing twice', async () => {
     context = await browser.newContext();
     const [a, b] = [await openTab(), await openTab()];
@@ -306,7 +331,7 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 261 }, (_, i) => i + 1));
   });
 
-  it('a burst a follower sends together is applied once each, though the leader closes before answering', async () => {
+  it('a burst a follower sends is applied once each, though the leader closes before answering', async () => {
     context = await browser.newContext();
     // The leader commits the follower's commands but its answers never leave it: the follower
     // must send them again to the next leader, which must not apply them twice.
@@ -316,11 +341,20 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
         if (message?.kind === 'reply' && globalThis.dropReplies) return;
         return post.call(this, message);
       };`);
-    const follower = await openTab(NO_SHARED_WORKER);
+    // Each command its own call through the leader (app/engine-client.ts `together`): a call
+    // the leader took and never answered is sent again, and the next leader tells a command it
+    // already applied only among its stream's latest events.
+    const follower = await openTab(`${NO_SHARED_WORKER}
+      globalThis.sentMethods = [];
+      const send = BroadcastChannel.prototype.postMessage;
+      BroadcastChannel.prototype.postMessage = function (message) {
+        if (message?.kind === 'call') sentMethods.push(message.method);
+        return send.call(this, message);
+      };`);
     await addCounter(leader, 'Relay');
     const stream = await counterIdOf(follower, 'Relay');
     await leader.evaluate(() => ((globalThis as { dropReplies?: boolean }).dropReplies = true));
-    // 400 commands from one task: one call through the leader.
+    // 400 commands from one task.
     await follower.evaluate((stream) => {
       const { tally } = globalThis as unknown as {
         tally: { execute(s: string, c: object): Promise<{ type: string }> };
@@ -340,6 +374,11 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
       () => (globalThis as unknown as { burst: Promise<string[]> }).burst,
     );
     expect(answers).toEqual(Array.from({ length: 400 }, () => 'accepted'));
+    const sent = await follower.evaluate(
+      () => (globalThis as unknown as { sentMethods: string[] }).sentMethods,
+    );
+    expect(sent.filter((method) => method === 'execute').length).toBeGreaterThanOrEqual(400);
+    expect(sent).not.toContain('executeMany');
     await expectCount(follower, 'Relay', 400);
     const history = await historyOf(follower, 'Relay');
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 401 }, (_, i) => i + 1));

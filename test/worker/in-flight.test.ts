@@ -16,11 +16,15 @@ function injectFaults(engine: Engine, fail: (n: number) => boolean) {
   const original = IDBDatabase.prototype.transaction;
   let created = 0;
   let open = 0;
-  /** `aborted`: those it aborted; `aborts`: every readwrite transaction that aborted. */
-  const seen = { maxOpen: 0, aborted: 0, aborts: 0 };
+  /**
+   * `aborted`: those it aborted; `aborts`: every readwrite transaction that aborted; `created`:
+   * every readwrite transaction (one decided again makes one more).
+   */
+  const seen = { maxOpen: 0, aborted: 0, aborts: 0, created: 0 };
   db.transaction = function (this: IDBDatabase, ...args: Parameters<typeof original>) {
     const tx = original.apply(this, args);
     if (args[1] !== 'readwrite') return tx;
+    seen.created++;
     open++;
     seen.maxOpen = Math.max(seen.maxOpen, open);
     const closed = () => open--;
@@ -178,6 +182,8 @@ describe('two append transactions in flight', () => {
       restore();
       expect(seen.maxOpen).toBeGreaterThanOrEqual(2);
       expect(seen.aborts).toBe(0);
+      // One transaction each (the one alone, then the three): none decided twice.
+      expect(seen.created).toBe(4);
       expect(results.map((result) => result.type === 'accepted' && result.version)).toEqual([
         5, 2, 6,
       ]);
