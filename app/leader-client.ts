@@ -8,10 +8,15 @@ import {
   type EngineUpdate,
   type SubscribeRequest,
 } from '../core/engine-protocol.ts';
-import { reviveError, toTallyError } from '../core/errors.ts';
+import { reviveError, TallyError, toTallyError } from '../core/errors.ts';
 import { models } from '../core/models/index.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
-import { tabMessageSchema, type Method, type TabMessage } from './tab-messages.ts';
+import {
+  tabMessageSchema,
+  unknownCallSchema,
+  type Method,
+  type TabMessage,
+} from './tab-messages.ts';
 
 /** An update from another tab, checked as a whole and each view row against its view's schema. */
 function checkUpdate(raw: unknown): EngineUpdate | undefined {
@@ -161,7 +166,23 @@ export async function connectLeader(): Promise<EngineClient> {
 
   channel.onmessage = ({ data }: MessageEvent<unknown>) => {
     const parsed = tabMessageSchema.safeParse(data);
-    if (!parsed.success) return; // not ours, or malformed: never acted on
+    if (!parsed.success) {
+      // A newer tab's call this build cannot serve is refused in words; anything else that is
+      // not ours, or malformed, is never acted on.
+      const unknown = engine ? unknownCallSchema.safeParse(data) : undefined;
+      if (unknown?.success)
+        post({
+          kind: 'reply',
+          to: unknown.data.from,
+          id: unknown.data.id,
+          ok: false,
+          error: new TallyError(
+            'outdated',
+            'Another Tally tab runs an older version. Reload your Tally tabs to keep going.',
+          ).toJSON(),
+        });
+      return;
+    }
     const message = parsed.data;
     if (message.kind === 'leader') {
       if (!engine) resendAll();

@@ -41,3 +41,14 @@ export const tabMessageSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('leader'), tab }),
 ]);
 export type TabMessage = z.infer<typeof tabMessageSchema>;
+
+/**
+ * A call to a method this build does not know: from a tab of a newer build, after an update. The
+ * leader answers it (as refused) instead of dropping it, so that the caller's promise settles.
+ */
+export const unknownCallSchema = z.object({
+  kind: z.literal('call'),
+  from: tab,
+  id: z.number().check(z.int()),
+  method: z.string().check(z.maxLength(64)),
+});

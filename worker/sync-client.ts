@@ -345,6 +345,13 @@ export class SyncClient {
         await this.refreshPending();
         return;
       }
+      // Went offline while it read (commits made since the check above are in what it read):
+      // it goes out with the next catch-up instead.
+      if (!this.online || !this.caughtUp) {
+        this.pushRequested = true;
+        void this.refreshPending();
+        continue;
+      }
       // The feed's echo of a push usually comes before its answer: it waits for the answer (a
       // while at most) instead of receiving, in a transaction, what an accepted push confirms in
       // memory.

@@ -331,6 +331,37 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 261 }, (_, i) => i + 1));
   });
 
+  it('a leader answers a call it does not know (a newer tab’s) as refused, in words, instead of dropping it', async () => {
+    context = await browser.newContext();
+    const leader = await openTab(NO_SHARED_WORKER);
+    const follower = await openTab(NO_SHARED_WORKER);
+    expect(await transport(leader)).toBe('leader');
+    // A tab of a newer build asks for a method this one does not have.
+    const reply = await follower.evaluate(
+      () =>
+        new Promise<unknown>((resolve) => {
+          const channel = new BroadcastChannel('tally-tabs');
+          channel.onmessage = ({ data }) => {
+            if (data?.kind === 'reply' && data.to === 'newer-tab-0001') resolve(data);
+          };
+          channel.postMessage({
+            kind: 'call',
+            from: 'newer-tab-0001',
+            id: 7,
+            method: 'countEverything',
+            args: [],
+          });
+        }),
+    );
+    expect(reply).toMatchObject({
+      kind: 'reply',
+      to: 'newer-tab-0001',
+      id: 7,
+      ok: false,
+      error: { code: 'outdated', message: expect.stringMatching(/older version/) },
+    });
+  });
+
   it('a burst a follower sends is applied once each, though the leader closes before answering', async () => {
     context = await browser.newContext();
     // The leader commits the follower's commands but its answers never leave it: the follower

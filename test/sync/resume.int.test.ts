@@ -1,7 +1,8 @@
 import { afterEach, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
-import { counterId, listCounters } from '../helpers/engine.ts';
-import { deviceFixture, synced } from '../helpers/sync.ts';
+import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
+import { counterId, listCounters, openEngine } from '../helpers/engine.ts';
+import { deviceFixture, deviceOn, synced } from '../helpers/sync.ts';
 import { syncServerFixture } from '../helpers/sync-server.ts';
 import { startTestServer, waitFor } from '../server/fixtures.ts';
 
@@ -40,4 +41,60 @@ it('resumes within seconds of the server coming back, however long its backoff h
   expect(a.sync.current().space).toBe(space);
   expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
   console.info(`sync resumed ${took} ms after the server came back (backoff 60 s)`);
+});
+
+it('a command made as the device goes offline is not pushed until it is back online', async () => {
+  server = await startTestServer(sync.redis.url);
+  // Every push request, with whether the device was online when it was sent.
+  let online = true;
+  const pushed: boolean[] = [];
+  const engine = await openEngine({ device: 'device-gate-1' });
+  const storage = new IndexedDBSyncStorage(engine);
+  // The next push's read is held once it has read: the device goes offline meanwhile.
+  const read = storage.readPush.bind(storage);
+  let held: { read: () => void; release: Promise<void> } | undefined;
+  storage.readPush = async (...args) => {
+    const gate = held;
+    held = undefined;
+    const result = await read(...args);
+    if (gate) {
+      gate.read();
+      await gate.release;
+    }
+    return result;
+  };
+  const a = await deviceOn(engine, storage, {
+    fetch: (input, init) => {
+      if (String(input).endsWith('/push')) pushed.push(online);
+      return fetch(input, init);
+    },
+  });
+  try {
+    const id = counterId('gate');
+    await engine.execute(id, { type: 'create', name: 'Gate' });
+    await a.sync.startSync(server.url);
+    await synced(a);
+    let release = () => undefined as void;
+    const readDone = new Promise<void>((resolve) => {
+      held = { read: resolve, release: new Promise<void>((r) => (release = r)) };
+    });
+    await engine.execute(id, { type: 'increment' });
+    await readDone;
+    online = false;
+    a.sync.setOnline(false);
+    release();
+    // It waits, its command pending: nothing went out while offline.
+    await waitFor(
+      () => a.sync.current().state === 'offline' && a.sync.current().pending === 1,
+      'a to be offline with 1 pending',
+    );
+    expect(pushed.filter((wasOnline) => !wasOnline)).toEqual([]);
+    online = true;
+    a.sync.setOnline(true);
+    await synced(a);
+    expect(pushed.every((wasOnline) => wasOnline)).toBe(true);
+    expect((await listCounters(engine)).map((row) => row.value)).toEqual([1]);
+  } finally {
+    await a.close();
+  }
 });
