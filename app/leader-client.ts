@@ -93,8 +93,15 @@ export async function connectLeader(): Promise<EngineClient> {
   };
 
   const send = (id: number, call: Call) => {
-    if (engine) runLocally(id, call);
-    else post({ kind: 'call', from: tabId, id, method: call.method, args: [...call.args] });
+    try {
+      if (engine) runLocally(id, call);
+      else post({ kind: 'call', from: tabId, id, method: call.method, args: [...call.args] });
+    } catch (error) {
+      // It cannot be sent at all (a function in its arguments, say): it fails now, and is not
+      // kept to be sent again to the next leader.
+      calls.delete(id);
+      call.reject(error);
+    }
   };
 
   const resendAll = () => {
@@ -178,7 +185,7 @@ export async function connectLeader(): Promise<EngineClient> {
           ok: false,
           error: new TallyError(
             'outdated',
-            'Another Tally tab runs an older version. Reload your Tally tabs to keep going.',
+            'Your Tally tabs run different versions. Reload them to keep going.',
           ).toJSON(),
         });
       return;

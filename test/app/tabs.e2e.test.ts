@@ -358,8 +358,36 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
       to: 'newer-tab-0001',
       id: 7,
       ok: false,
-      error: { code: 'outdated', message: expect.stringMatching(/older version/) },
+      error: { code: 'outdated', message: expect.stringMatching(/different versions/) },
     });
+  });
+
+  it('a command a follower cannot send fails alone, and the next leader still serves that tab', async () => {
+    context = await browser.newContext();
+    const leader = await openTab(NO_SHARED_WORKER);
+    const next = await openTab(NO_SHARED_WORKER);
+    const follower = await openTab(NO_SHARED_WORKER);
+    await addCounter(leader, 'Handover');
+    const stream = await counterIdOf(follower, 'Handover');
+    const failed = await follower.evaluate(
+      (stream) =>
+        (
+          globalThis as unknown as { tally: { execute(s: string, c: object): Promise<unknown> } }
+        ).tally
+          .execute(stream, { type: 'increment', by: () => 2 })
+          .then(
+            () => 'sent',
+            (e: Error) => e.name,
+          ),
+      stream,
+    );
+    expect(failed).toBe('DataCloneError');
+    // The leader goes; the next tab leads, and the follower's view and commands go on there.
+    await leader.close();
+    await hammer(next, 'Handover', 2);
+    await expectCount(follower, 'Handover', 2);
+    await hammer(follower, 'Handover', 1);
+    await expectCount(next, 'Handover', 3);
   });
 
   it('a burst a follower sends is applied once each, though the leader closes before answering', async () => {
