@@ -37,11 +37,13 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
     gap,
     scrollMargin: top,
   });
-  // The rows' height as rendered here, for the next start's estimate.
+  // The rows' height as rendered here, for the next start's estimate: once the rows are first
+  // drawn, and again when the columns change (not on every scroll).
+  const drawn = rows > 0;
   useEffect(() => {
-    const row = list.current?.querySelector('.grid-row');
+    const row = drawn && list.current?.querySelector('.grid-row');
     if (row) rememberRowHeight(row.getBoundingClientRect().height);
-  });
+  }, [drawn, columns]);
   return (
     <div
       ref={list}

@@ -368,8 +368,10 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     );
   }
 
-  /** `stream` may get a head by a transaction about to be created (on every append: no allocation). */
-  /** Answers true when the stream surely has no head stored yet. */
+  /**
+   * `stream` may get a head by a transaction about to be created (on every append: no
+   * allocation). Answers true when it surely has no head stored yet.
+   */
   private mayWrite(stream: StreamId): boolean {
     this.askedWhileLearning?.add(stream);
     if (!this.streamIds || this.streamIds.has(stream)) return false;

@@ -84,8 +84,7 @@ export class WrittenBehind {
   transactions = 0;
   /** Heads read back to be merged with before being written; a figure for tests. */
   headsRead = 0;
-  /** Moves with every write of what is behind, and when another writer begins. */
-  private writes = 0;
+  /** Moves whenever another writer begins beside the appends (`othersWrite`). */
   private others = 0;
   /**
    * Changes whenever a write of outbox entries starts or ends: a read of the stored outbox
@@ -170,7 +169,6 @@ export class WrittenBehind {
    * import, leaving a space): it may write heads, so what is known of the stored ones is no more.
    */
   othersWrite(): void {
-    this.writes++;
     this.others++;
     this.storedConfirmed.clear();
   }
@@ -346,11 +344,9 @@ export class WrittenBehind {
     });
     // A damaged stored head is left as it is (the stream says so when it is used).
     const written: StreamHead[] = [];
-    const epoch = ++this.writes;
-    for (const stream of decided.heads.keys())
-      if (!this.storedConfirmed.has(stream)) this.headsRead++;
-    for (const stream of decided.confirmed.keys()) if (!decided.heads.has(stream)) this.headsRead++;
-    writeDecided(
+    // Writes of what is behind go one at a time: only another writer can change what it wrote.
+    const others = this.others;
+    this.headsRead += writeDecided(
       tx,
       {
         rows: decided.rows.values(),
@@ -369,7 +365,7 @@ export class WrittenBehind {
     }).then(
       () => {
         // What it wrote is what is stored, unless another writer began since it was created.
-        if (epoch === this.writes)
+        if (others === this.others)
           for (const head of written)
             if (head.base) this.storedConfirmed.delete(head.stream);
             else this.knowStored(head.stream, head.confirmed ?? 0);
@@ -443,13 +439,14 @@ export function writeDecided(
     /** Every head put, as put. */
     readonly written: StreamHead[];
   },
-): void {
+): number {
   const views = tx.objectStore('views');
   for (const { view, key, value } of decided.rows)
     if (value === undefined) views.delete([view, key]);
     else views.put({ view, key, value } satisfies ViewRow);
   const streams = tx.objectStore('streams');
   const raised = decided.confirmed ?? new Map<string, number>();
+  let read = 0;
   const put = (head: StreamHead) => {
     streams.put(head);
     known?.written.push(head);
@@ -460,6 +457,7 @@ export function writeDecided(
     // Known without a read: no head stored (0), or one this writer wrote, without a base.
     if (head && confirmed !== undefined)
       return put({ ...head, confirmed: Math.max(confirmed, up) });
+    read++;
     const stored = streams.get(stream);
     stored.onsuccess = () => {
       // Never written yet: only a push accepted since can have confirmed any of it.
@@ -487,6 +485,7 @@ export function writeDecided(
   const outbox = tx.objectStore('outbox');
   for (const entry of decided.outbox) outbox.add(entry);
   tx.objectStore('meta').put({ key: 'whole', position });
+  return read;
 }
 
 /** A stored event record's command, on the first event of each local command. */
