@@ -210,7 +210,7 @@ export async function measureLatency(bench: Bench, app: Page, benchPage: Page): 
       value: percentile(shaped, 50),
       unit: 'ms',
       baseline: { label: 'bare strict round trip p50', value: strictP50 },
-      note: `the event with its command and 1 meta record, no read (outbox entry, head and row are written behind), engine-shaped stores; p99 ${percentile(shaped, 99).toFixed(2)} ms`,
+      note: `the event with its command, its position in it, no read (outbox entry, head, row and the position in meta are written behind), engine-shaped stores; p99 ${percentile(shaped, 99).toFixed(2)} ms`,
     },
     {
       section: s,

@@ -40,10 +40,10 @@ function setRow(known: KnownStream, { view, key }: RowRef, value: unknown): void
 /**
  * What the one writer knows about its own store without reading it (docs/architecture.md,
  * "The path of one command"): the heads and read-model rows it last wrote or read, the
- * store-wide position, and the number of the last append transaction. The engine is the only
- * writer (Web Lock), so what it wrote is what is stored, provided every transaction it created
- * commits: that is checked inside each transaction (`meta` `append`), and a failure empties this
- * cache. What others write is announced: the server's events (`forget`) make their stream and
+ * store-wide position. The engine is the only writer (Web Lock), so what it wrote is what is
+ * stored, provided every transaction it created commits: that is checked inside each
+ * transaction (the last event of the one in flight before it is stored), and a failure empties
+ * this cache. What others write is announced: the server's events (`forget`) make their stream and
  * the position unknown until read again.
  *
  * At most `limit` streams are kept, least recently used dropped: a dropped one is simply read
@@ -53,8 +53,6 @@ export class AppendCache {
   private readonly streams = new Map<StreamId, KnownStream>();
   /** The store-wide position of the newest event, once every transaction created commits. */
   position: number | undefined;
-  /** The number of the last append transaction that writes, likewise. */
-  seq: number | undefined;
   /** Changes whenever something other than an append may move the position. */
   epoch = 0;
 
@@ -64,7 +62,6 @@ export class AppendCache {
   clear(): void {
     this.streams.clear();
     this.position = undefined;
-    this.seq = undefined;
     this.epoch++;
   }
 
@@ -80,7 +77,7 @@ export class AppendCache {
    * (the transaction must read first).
    */
   stateFor(commits: readonly Commit[], projections: Projections): AppendState | undefined {
-    if (this.position === undefined || this.seq === undefined) return undefined;
+    if (this.position === undefined) return undefined;
     const versions = new Map<StreamId, number>();
     const confirmed = new Map<StreamId, number>();
     const rows = new Map<string, unknown>();

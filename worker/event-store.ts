@@ -24,7 +24,13 @@ import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
-import { WrittenBehind, recoverBehind, writeDecided, type Unwritten } from './written-behind.ts';
+import {
+  WrittenBehind,
+  readStoredPosition,
+  recoverBehind,
+  writeDecided,
+  type Unwritten,
+} from './written-behind.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -61,11 +67,12 @@ const MAX_TRANSACTIONS_IN_FLIGHT = 2;
 const MAX_KNOWN_STREAMS = 250_000;
 const APPEND_STORES = ['events', 'streams', 'snapshots', 'views', 'meta', 'outbox'] as const;
 /**
- * What a commit decided without a read writes: its events and the position (its heads, outbox
- * entries and rows are written behind, `WrittenBehind`).
+ * What a commit decided without a read writes: its events, which carry their positions (its
+ * heads, outbox entries and rows, and the position in `meta`, are written behind,
+ * `WrittenBehind`).
  */
-const COMMAND_STORES = ['events', 'meta'] as const;
-const SNAPSHOT_STORES = ['events', 'meta', 'snapshots'] as const;
+const COMMAND_STORES = ['events'] as const;
+const SNAPSHOT_STORES = ['events', 'snapshots'] as const;
 const allVersions = (stream: StreamId, from = 1) =>
   IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
 
@@ -111,6 +118,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   streamsLearned: Promise<void> = Promise.resolve();
   /** Transactions completed; a figure for benchmarks and tests of group commit. */
   transactions = 0;
+  /** Numbers the append transactions that write, for what is written behind them. */
+  private appendSeq = 0;
   /** Receives decided without a read (`receiveKnown`); a figure for tests. */
   receivedFromMemory = 0;
 
@@ -547,7 +556,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       }
       const damaged: TallyError[] = [];
       // Written whole with its events: nothing is behind now, and nothing is left behind.
-      writeAppend(raw, plan, read.seq + 1, damaged, {
+      writeAppend(raw, plan, damaged, {
         behind: false,
         outbox: this.behind.keepsOutbox,
       });
@@ -588,43 +597,35 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     let planned: number | undefined;
     try {
       const epoch = this.cache.epoch;
-      const expected = this.cache.seq;
       let state = this.cache.stateFor(commits, this.models);
-      let seq: number;
-      /** The number stored when this transaction read (the read path only). */
-      let readSeq: number | undefined;
       let superseded = false;
       let raw: IDBTransaction;
+      // Decided on the last append in flight that writes events (its heads and rows are taken
+      // from memory, not read): that one must have committed, which its last event, stored,
+      // proves. With none in flight when this one is created, those before it have committed (a
+      // failed one clears the cache, and its successor reads): nothing to check.
+      const after = alone ? undefined : this.behind.lastInFlight();
       if (state) {
         // Decided before the transaction exists, so it spans only the stores it writes (a
-        // narrower transaction is cheaper to open); `meta` is in every one, so every append
+        // narrower transaction is cheaper to open); `events` is in every one, so every append
         // transaction still runs after the one created before it.
         plan = planAppendOn(commits, state, this.models);
         raw = this.begin(plan.snapshots.length > 0 ? SNAPSHOT_STORES : COMMAND_STORES);
-        seq = expected! + 1;
-        // With no other append in flight when it was created, the one before it has committed
-        // (a failed one clears the cache, and its successor reads): nothing to check.
-        if (!alone) {
-          const guard = raw.objectStore('meta').get('head');
+        if (after !== undefined) {
+          const guard = raw.objectStore('events').getKey(after);
           guard.onsuccess = () => {
-            if (seqOf(guard.result) === expected) return;
+            if (guard.result !== undefined) return;
             superseded = true;
             raw.abort();
           };
         }
       } else {
-        // Decided on the last append in flight too (what it decided is taken from memory, not
-        // read): that one must have committed. The cache forgets its number when an append
-        // fails, before that failure reaches what is behind, so it is asked there as well.
-        const after = expected ?? this.behind.lastInFlight();
         raw = this.begin(APPEND_STORES);
         this.reading = true;
         try {
           const read = await this.readForAppend(raw, commits);
-          if (!alone && after !== undefined && read.seq !== after) throw new Superseded();
+          if (after !== undefined && read.position < after) throw new Superseded();
           state = read.state;
-          readSeq = read.seq;
-          seq = read.seq + 1;
         } finally {
           this.reading = false;
           queueMicrotask(() => this.flush());
@@ -633,11 +634,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       }
       const done = completion(raw);
       const damaged: TallyError[] = [];
-      writeAppend(raw, plan, seq, damaged, { behind: true });
-      // Writing nothing, it leaves the number it read (a receive may have written none).
-      if (plan.events.length === 0 && readSeq !== undefined) this.cache.seq = readSeq;
+      writeAppend(raw, plan, damaged, { behind: true });
+      const seq = ++this.appendSeq;
       if (plan.events.length > 0) {
-        this.cache.seq = seq;
         const others = this.behind.othersEpoch;
         const fresh = batch.filter((waiting) => waiting.fresh === others);
         this.behind.planned(
@@ -708,7 +707,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   private async readForAppend(
     tx: IDBTransaction,
     commits: readonly Commit<E>[],
-  ): Promise<{ state: AppendState; seq: number }> {
+  ): Promise<{ state: AppendState; position: number }> {
     // Both taken now, together: while the reads are out, the cache may drop a stream.
     const missing = this.cache.missing(commits, this.models);
     const known = this.cache.known(commits, this.models);
@@ -725,9 +724,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       if (behind.value !== undefined) known.rows.set(k, behind.value);
       return false;
     });
-    const meta = tx.objectStore('meta');
-    const [headRecord, heads, rows] = await Promise.all([
-      result<{ key?: string; position?: number } | undefined>(meta.get('head')),
+    const [position, heads, rows] = await Promise.all([
+      readStoredPosition(tx),
       Promise.all(streams.map((stream) => result<unknown>(tx.objectStore('streams').get(stream)))),
       Promise.all(
         refs.map(([, { view, key }]) =>
@@ -740,14 +738,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       const row = rows[i];
       if (row) known.rows.set(k, row.value);
     }
-    const position =
-      headRecord?.key === 'head' && typeof headRecord.position === 'number'
-        ? headRecord.position
-        : 0;
-    return {
-      state: checkRead(commits, { ...known, position }, this.models),
-      seq: seqOf(headRecord),
-    };
+    return { state: checkRead(commits, { ...known, position }, this.models), position };
   }
 
   /**
@@ -899,8 +890,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
 
   /** The last position written, 0 for an empty store. */
   async head(): Promise<number> {
-    const record = await this.db.get('meta', 'head');
-    return record?.key === 'head' ? record.position : 0;
+    return readStoredPosition(unwrap(this.db).transaction(['events', 'meta'], 'readonly'));
   }
 
   async streamVersion(stream: StreamId): Promise<number> {
@@ -983,23 +973,12 @@ function completion(tx: IDBTransaction): Promise<void> {
 }
 
 /**
- * The number of the last append transaction stored (`meta` record `head`), 0 before any, or
- * when a writer beside the appends wrote the position last (it writes no number; the next
- * append, alone, needs none).
- */
-function seqOf(record: unknown): number {
-  const seq = (record as { key?: unknown; seq?: unknown } | undefined)?.seq;
-  return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : 0;
-}
-
-/**
  * Carries an append plan out on the raw transaction: a failed request aborts it, so awaiting
  * `done` is enough, and thousands of per-request promises are not made.
  */
 function writeAppend(
   raw: IDBTransaction,
   plan: AppendPlan,
-  seq: number,
   damaged: TallyError[],
   options: { readonly behind: boolean; readonly outbox?: boolean },
 ): void {
@@ -1014,10 +993,9 @@ function writeAppend(
     events.add(commands === undefined ? event : { ...event, commands });
   }
   for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
-  const meta = raw.objectStore('meta');
-  // One record: the store-wide position and this append transaction's number.
-  meta.put({ key: 'head', position: plan.position, seq });
+  // Behind: the events are all it writes; the position they carry is put in `meta` behind them.
   if (options.behind) return;
+  raw.objectStore('meta').put({ key: 'head', position: plan.position });
   writeDecided(
     raw,
     options.outbox === false ? { ...plan, outbox: [] } : plan,

@@ -5,7 +5,8 @@ import {
 } from '../core/first-screen.ts';
 import type { Projections } from '../core/projection.ts';
 import type { TallyDatabase } from './idb-schema.ts';
-import { positionOf } from './written-behind.ts';
+import { unwrap } from 'idb';
+import { readStoredPosition } from './written-behind.ts';
 
 /**
  * The first screen kept from the last run (docs/architecture.md, "The first screen"), if it is
@@ -18,14 +19,14 @@ export async function readFirstScreen(
   db: TallyDatabase,
   projections: Projections,
 ): Promise<FirstScreen | undefined> {
-  const tx = db.transaction(['meta', 'views'], 'readonly');
+  const tx = db.transaction(['meta', 'views', 'events'], 'readonly');
   const [record, head] = await Promise.all([
     tx.objectStore('meta').get('firstScreen'),
-    tx.objectStore('meta').get('head'),
+    readStoredPosition(unwrap(tx)),
   ]);
   if (record === undefined) return undefined;
   const parsed = firstScreenSchema.safeParse(record);
-  if (!parsed.success || parsed.data.position !== positionOf(head)) return undefined;
+  if (!parsed.success || parsed.data.position !== head) return undefined;
   const { view, counted, listed } = parsed.data;
   const projection = projections.view(view);
   if (!projection) return undefined;

@@ -93,8 +93,13 @@ export type TallyDatabase = IDBPDatabase<TallyDB>;
  * 6: the outbox is kept only while a space is stored (worker/outbox.ts): without one, pending
  * commands are on their events alone. Nothing is migrated (a v5 store's outbox is whole), but a
  * v5 build would start sync without making the outbox from the events, and never push them.
+ *
+ * 7: an append writes only its events; `meta` `head` is written behind them (and by every
+ * other writer), so the position is the newest event's, or `head` where higher
+ * (`readStoredPosition`). Nothing is migrated (a v6 store's `head` is its position), but a v6
+ * build reads `head` alone: it would reuse positions and miss what is still behind.
  */
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox
@@ -138,7 +143,7 @@ export function openTallyDB(
           events.deleteIndex('byCommand' as never);
       }
       if (oldVersion < 4) db.createObjectStore('bases', { keyPath: 'stream' });
-      // v5 and v6 change what the records mean, not the stores (see DB_VERSION).
+      // v5, v6 and v7 change what the records mean, not the stores (see DB_VERSION).
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
     blocking: onBlocking,

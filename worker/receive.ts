@@ -1,4 +1,4 @@
-import type { IDBPTransaction, StoreNames } from 'idb';
+import { unwrap, type IDBPTransaction, type StoreNames } from 'idb';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
 import type {
@@ -20,6 +20,7 @@ import {
 } from '../core/receive-plan.ts';
 import type { TallyDB, TallyDatabase } from './idb-schema.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
+import { readStoredPosition } from './written-behind.ts';
 
 export type ReceiveContext<E extends AnyEvent> = {
   readonly db: TallyDatabase;
@@ -359,9 +360,8 @@ async function carryOutRebase<E extends AnyEvent>(
   };
 }
 
-async function readPosition(tx: Tx): Promise<number> {
-  const record = await tx.objectStore('meta').get('head');
-  return record?.key === 'head' ? record.position : 0;
+function readPosition(tx: Tx): Promise<number> {
+  return readStoredPosition(unwrap(tx));
 }
 
 async function readRows(

@@ -5,7 +5,9 @@ import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
 import type { ModelSet } from '../core/model.ts';
 import type { Projection, RowChange } from '../core/projection.ts';
 import { foldStream, type StreamSnapshot } from '../core/stream-snapshot.ts';
+import { unwrap } from 'idb';
 import type { BaseRecord, TallyDatabase, ViewRow } from './idb-schema.ts';
+import { readStoredPosition } from './written-behind.ts';
 
 /**
  * Joining a space from the server's snapshots (docs/architecture.md, "Joining a space"): each
@@ -169,9 +171,9 @@ export async function fillBase(
     durability: 'strict',
   });
   try {
-    const [raw, headRecord] = await Promise.all([
+    const [raw, storedAt] = await Promise.all([
       tx.objectStore('streams').get(stream),
-      tx.objectStore('meta').get('head'),
+      readStoredPosition(unwrap(tx)),
     ]);
     const head = streamHeadSchema.safeParse(raw).data;
     const base = head?.base;
@@ -190,7 +192,7 @@ export async function fillBase(
         'invalid',
         `The server's history of ${stream} does not end where this device joined it.`,
       );
-    let position = headRecord?.key === 'head' ? headRecord.position : 0;
+    let position = storedAt;
     const stored = events.map((event) => ({ ...event, position: ++position }));
     const { base: _, ...whole } = head;
     const ops: Promise<unknown>[] = [

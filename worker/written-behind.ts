@@ -50,6 +50,8 @@ type Decided = {
    * version: written into their stored heads.
    */
   readonly confirmed: Map<string, number>;
+  /** In flight: the position of its last event. */
+  readonly position?: number;
 };
 
 /**
@@ -130,6 +132,8 @@ export class WrittenBehind {
       readonly heads: readonly StreamHead[];
       readonly outbox: readonly OutboxEntry[];
       readonly events: readonly StoredEvent[];
+      /** The position of its last event. */
+      readonly position: number;
     },
     fresh: readonly string[] = [],
   ): void {
@@ -146,7 +150,7 @@ export class WrittenBehind {
         if (events.every((event) => event !== undefined)) this.eventsOfEntry.set(entry, events);
       }
     }
-    this.inFlight.set(seq, { rows, heads, outbox, confirmed: new Map() });
+    this.inFlight.set(seq, { rows, heads, outbox, confirmed: new Map(), position: plan.position });
   }
 
   /** The append transaction `seq` committed, its last event at `position`. */
@@ -185,14 +189,14 @@ export class WrittenBehind {
   }
 
   /**
-   * The number of the last append transaction decided and not yet known to have committed or
-   * failed: an append that reads a head or a row from it is decided on it, so it may commit only
+   * The position of the last event of the last append transaction decided and not yet known to
+   * have committed or failed: an append that reads a head or a row from it is decided on it, so it may commit only
    * after that one did (`IndexedDBEventStore.write`).
    */
   lastInFlight(): number | undefined {
     let last: number | undefined;
     for (const seq of this.inFlight.keys()) if (last === undefined || seq > last) last = seq;
-    return last;
+    return last === undefined ? undefined : this.inFlight.get(last)!.position;
   }
 
   /**
@@ -305,11 +309,41 @@ export class WrittenBehind {
 
   /** Writes after `ms` without another commit (or at once, for 0). */
   private writeSoon(ms: number): void {
+    const due = performance.now() + ms;
+    if (this.timer !== undefined) {
+      if (this.immediate) return;
+      // A later commit moves the time only: the timer is not made again for every commit (its
+      // callback waits out what is left).
+      if (ms > 0) {
+        this.dueAt = due;
+        return;
+      }
+      clearTimeout(this.timer);
+    }
+    this.dueAt = due;
+    this.immediate = ms === 0;
+    this.timer = setTimeout(this.due, ms);
+  }
+
+  /** When the pending write is due (`writeSoon`); whether it was asked for at once. */
+  private dueAt = 0;
+  private immediate = false;
+
+  private readonly due = () => {
+    this.timer = undefined;
+    const left = this.dueAt - performance.now();
+    if (!this.immediate && left >= 1) {
+      this.timer = setTimeout(this.due, left);
+      return;
+    }
+    this.immediate = false;
+    this.write().catch(this.onError);
+  };
+
+  private clearTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.write().catch(this.onError);
-    }, ms);
+    this.timer = undefined;
+    this.immediate = false;
   }
 
   /**
@@ -319,10 +353,7 @@ export class WrittenBehind {
    */
   async write(): Promise<void> {
     while (this.writing) await this.writing.catch(() => undefined);
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.clearTimer();
     const decided = this.waiting;
     if (
       decided.rows.size === 0 &&
@@ -358,6 +389,8 @@ export class WrittenBehind {
       () => undefined,
       { stored: this.storedConfirmed, written },
     );
+    // The appends wrote only their events: the position is kept here too (`readStoredPosition`).
+    tx.objectStore('meta').put({ key: 'head', position: at });
     this.writing = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onabort = () =>
@@ -402,8 +435,7 @@ export class WrittenBehind {
 
   /** Stops the timer (the database is closing); what was not written is folded at the next start. */
   stop(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearTimer();
   }
 }
 
@@ -512,20 +544,23 @@ export async function recoverBehind(
   projections: Projections,
 ): Promise<{ readonly whole: number; readonly syncing: boolean }> {
   // Almost always whole: found so by a read, without a write transaction on the way of the start.
+  const reading = db.transaction(['events', 'meta'], 'readonly');
   const [wholeAt, headAt, sync] = await Promise.all([
-    db.get('meta', 'whole'),
-    db.get('meta', 'head'),
-    db.getKey('meta', 'sync'),
+    reading.objectStore('meta').get('whole'),
+    readStoredPosition(unwrap(reading)),
+    reading.objectStore('meta').getKey('sync'),
   ]);
   const syncing = sync !== undefined;
-  if (wholeAt !== undefined && positionOf(wholeAt) >= positionOf(headAt))
+  if (wholeAt !== undefined && positionOf(wholeAt) >= headAt)
     return { whole: positionOf(wholeAt), syncing };
   const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
     durability: 'strict',
   });
   const meta = tx.objectStore('meta');
-  const [wholeRecord, headRecord] = await Promise.all([meta.get('whole'), meta.get('head')]);
-  const head = positionOf(headRecord);
+  const [wholeRecord, head] = await Promise.all([
+    meta.get('whole'),
+    readStoredPosition(unwrap(tx)),
+  ]);
   const whole = wholeRecord === undefined ? head : positionOf(wholeRecord);
   let after = whole;
   const rows = new Map<string, unknown>();
@@ -613,10 +648,34 @@ export async function recoverBehind(
     for (const { view, key, value } of rowChanges(rows, changed))
       ops.push(value === undefined ? views.delete([view, key]) : views.put({ view, key, value }));
     ops.push(meta.put({ key: 'whole', position: at }));
+    ops.push(meta.put({ key: 'head', position: at }));
   }
   await Promise.all([...ops, tx.done]);
   return { whole: at, syncing };
 }
+
+/**
+ * The store's position, read in `tx` (which spans `events` and `meta`): the newest event's, or
+ * what `meta` `head` holds when that is higher (events deleted since — a rebase, a counter
+ * deleted forever — leave their positions used). An append writes only its events; `head` is
+ * written behind it (`WrittenBehind.write`) and by every other writer, so neither alone is the
+ * position (docs/architecture.md, "The path of one command").
+ */
+export function readStoredPosition(tx: IDBTransaction): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const head = tx.objectStore('meta').get('head');
+    const last = tx.objectStore('events').openKeyCursor(null, 'prev');
+    // Requests of one transaction complete in order: `head` has its result already.
+    last.onsuccess = () => resolve(Math.max(positionOf(head.result), keyPosition(last.result)));
+    last.onerror = () => reject(last.error ?? new Error('An IndexedDB request failed.'));
+    head.onerror = () => reject(head.error ?? new Error('An IndexedDB request failed.'));
+  });
+}
+
+const keyPosition = (cursor: IDBCursor | null): number => {
+  const key = cursor?.primaryKey;
+  return typeof key === 'number' && Number.isInteger(key) && key >= 0 ? key : 0;
+};
 
 /** The position a `meta` record (`head`, `whole`) holds, 0 when none or malformed. */
 export const positionOf = (record: unknown): number => {

@@ -146,16 +146,20 @@ export function firstScreenAtHead(page: Page, listed?: number): Promise<boolean>
       new Promise<boolean>((resolve) => {
         const opening = indexedDB.open('tally');
         opening.onsuccess = () => {
-          const meta = opening.result.transaction('meta').objectStore('meta');
+          const tx = opening.result.transaction(['meta', 'events']);
+          const meta = tx.objectStore('meta');
           const screen = meta.get('firstScreen');
           const head = meta.get('head');
-          meta.transaction.oncomplete = () => {
+          // The store's position: the newest event's, or `head` where higher (worker/written-behind.ts).
+          const last = tx.objectStore('events').openKeyCursor(null, 'prev');
+          tx.oncomplete = () => {
             opening.result.close();
             const kept = screen.result as { listed?: number; position?: number } | undefined;
-            resolve(
-              (listed === null || kept?.listed === listed) &&
-                kept?.position === (head.result as { position?: number } | undefined)?.position,
+            const position = Math.max(
+              (head.result as { position?: number } | undefined)?.position ?? 0,
+              Number(last.result?.primaryKey ?? 0),
             );
+            resolve((listed === null || kept?.listed === listed) && kept?.position === position);
           };
         };
         opening.onerror = () => resolve(false);

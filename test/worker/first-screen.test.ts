@@ -29,8 +29,7 @@ async function views(engine: Engine) {
   return (view: string) => byView.get(view);
 }
 
-const head = async (engine: Engine) =>
-  ((await engine.db.get('meta', 'head')) as { position: number } | undefined)?.position ?? 0;
+const head = (engine: Engine) => engine.store.head();
 
 /** Keeps the first screen of `engine`'s views now, as the host does (however short the list). */
 async function keep(engine: Engine): Promise<void> {

@@ -124,6 +124,49 @@ describe('heads, outbox and rows written behind the appends', () => {
     await expectExact(second, ids);
   });
 
+  it('an append writes only its events: the position is theirs until written behind, and a deleted newest counter does not free its positions', async () => {
+    const first = await open();
+    const [a, b, c] = [1, 2, 3].map(counterId) as [string, string, string];
+    await first.execute(a, { type: 'create', name: 'Kept' });
+    await first.execute(b, { type: 'create', name: 'Newest' });
+    await first.execute(b, { type: 'increment' });
+    await first.store.writeBehind();
+    const written = await metaPosition(first, 'head');
+    expect(written).toBe(3);
+    // Acked: the event is stored, `meta` is not written (it follows behind).
+    await first.execute(a, { type: 'increment' });
+    expect(await metaPosition(first, 'head')).toBe(written);
+    expect(await first.store.head()).toBe(4);
+    await first.store.writeBehind();
+    expect(await metaPosition(first, 'head')).toBe(4);
+    // B's events (positions 2 and 3) are not the newest: make them so, then delete B forever.
+    await first.execute(b, { type: 'increment' });
+    expect(await first.store.head()).toBe(5);
+    expect(await first.forget(b)).toBe(3);
+    // C takes positions after every one ever used, also across a stop before the write behind.
+    await first.execute(c, { type: 'create', name: 'After' });
+    await first.execute(c, { type: 'increment' });
+    const name = first.db.name;
+    first.close();
+    const second = await open({ dbName: name });
+    const positions = (await second.db.getAll('events')).map((event) => [
+      event.stream,
+      event.position,
+    ]);
+    expect(positions).toEqual([
+      [a, 1],
+      [a, 4],
+      [c, 6],
+      [c, 7],
+    ]);
+    expect(await second.store.head()).toBe(7);
+    expect((await listCounters(second)).map((row) => [row.id, row.value])).toEqual([
+      [a, 1],
+      [c, 1],
+    ]);
+    await expectExact(second, [a, c]);
+  });
+
   it('written together, later: a thousand presses of one counter are one head and one row written', async () => {
     const engine = await open();
     const id = counterId(1);
