@@ -586,7 +586,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
    * every head and row the batch touches, the batch is decided at once and the transaction only
    * writes; otherwise it first reads what is missing, and nothing else starts meanwhile. Either
    * way, created while another append is in flight (not `alone`), the transaction checks before
-   * it can commit that that one committed (the number in `meta` `head`): if not, it aborts, and
+   * it can commit that that one committed (its last event is stored): if not, it aborts, and
    * its commits are decided again on what is really stored, so a failed first transaction never
    * leaves the second writing after a gap.
    */

@@ -2,7 +2,9 @@ import type { EventEnvelope, StreamId } from '../core/envelope.ts';
 import type { OutboxEntry } from '../core/append-plan.ts';
 import type { CommitNotice, RejectedAfterSync } from '../core/event-store.ts';
 import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
+import { unwrap } from 'idb';
 import type { TallyDatabase } from './idb-schema.ts';
+import { readStoredPosition } from './written-behind.ts';
 
 const STORES = [
   'events',
@@ -36,7 +38,8 @@ export async function forgetStream(
   const tx = db.transaction(STORES, 'readwrite', { durability: 'strict' });
   const byStream = tx.objectStore('events').index('byStream');
   const range = IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]);
-  const [records, positions, outbox, rejections, base] = await Promise.all([
+  const [position, records, positions, outbox, rejections, base] = await Promise.all([
+    readStoredPosition(unwrap(tx)),
     byStream.getAll(range),
     byStream.getAllKeys(range),
     tx.objectStore('outbox').index('byStream').getAll(stream),
@@ -69,6 +72,9 @@ export async function forgetStream(
     // Rows go without the head moving: the list's first screen kept for the next start is not
     // true any more (docs/architecture.md, "The first screen").
     tx.objectStore('meta').delete('firstScreen'),
+    // The positions of its events stay used, also when they were the newest: the position is
+    // the newest event's or `head`'s (worker/written-behind.ts, `readStoredPosition`).
+    ...(positions.length > 0 ? [tx.objectStore('meta').put({ key: 'head', position })] : []),
   ];
   await Promise.all([...ops, tx.done]);
   // Its pending commands and rejections went too: sync reads its count and its list again.

@@ -10,14 +10,12 @@ export type { StreamHead };
 export type MetaRecord =
   | {
       readonly key: 'head';
-      /** The position of the store's last event. */
-      readonly position: number;
       /**
-       * How many append transactions have written, as the last one wrote it (others beside the
-       * appends write the position alone): an append created while another is in flight checks
-       * that that one committed (worker/event-store.ts), so the store can decide a batch before
-       * the last commits. (Builds before kept it in a record `append` of its own.)
+       * The store's position as last written behind the appends, or by a writer beside them:
+       * the position is this or the newest event's, whichever is higher (`readStoredPosition`).
+       * (v6 builds wrote it, and a `seq`, with every append; builds before, `append` too.)
        */
+      readonly position: number;
       readonly seq?: number;
     }
   /**
@@ -54,7 +52,7 @@ export interface TallyDB extends DBSchema {
   snapshots: { key: string; value: Snapshot };
   /** Rows of every read model, keyed by [view, key]. */
   views: { key: [string, string]; value: ViewRow; indexes: { byView: string } };
-  /** Single records: `head`, `append`, `whole`, `device`, `sync` (the joined space), `cursor` (the feed's) and `join`. */
+  /** Single records: `head`, `whole`, `device`, `sync` (the joined space), `cursor` (the feed's), `join` and `firstScreen`. */
   meta: { key: string; value: MetaRecord };
   /** Commands whose events the server has not accepted yet (docs/architecture.md, "Sync rules"). */
   outbox: { key: number; value: OutboxRow; indexes: { byStream: string } };
