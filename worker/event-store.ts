@@ -22,7 +22,7 @@ import type {
 import type { ModelSet } from '../core/model.ts';
 import type { Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
-import type { TallyDB, TallyDatabase, ViewRow } from './idb-schema.ts';
+import { viewRows, type TallyDB, type TallyDatabase, type ViewRow } from './idb-schema.ts';
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
 import {
   WrittenBehind,
@@ -921,10 +921,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     rows: readonly { readonly key: string; readonly value: Row }[];
     damaged: readonly TallyError[];
   }> {
-    const stored = await this.beside(
-      () => this.db.getAllFromIndex('views', 'byView', projection.view),
-      { readOnly: true },
-    );
+    const stored = await this.beside(() => this.db.getAll('views', viewRows(projection.view)), {
+      readOnly: true,
+    });
     const rows: { key: string; value: Row }[] = [];
     const damaged: TallyError[] = [];
     for (const row of stored) {

@@ -4,7 +4,7 @@ import {
   type FirstScreenRecord,
 } from '../core/first-screen.ts';
 import type { Projections } from '../core/projection.ts';
-import type { TallyDatabase } from './idb-schema.ts';
+import { viewRows, type TallyDatabase } from './idb-schema.ts';
 import { unwrap } from 'idb';
 import { readStoredPosition } from './written-behind.ts';
 
@@ -30,7 +30,7 @@ export async function readFirstScreen(
   const { view, counted, listed } = parsed.data;
   const projection = projections.view(view);
   if (!projection) return undefined;
-  if ((await tx.objectStore('views').index('byView').count(view)) !== counted) return undefined;
+  if ((await tx.objectStore('views').count(viewRows(view))) !== counted) return undefined;
   const rows: { key: string; value: unknown }[] = [];
   for (const { key, value } of parsed.data.rows) {
     const row = projection.schema.safeParse(value);

@@ -50,8 +50,8 @@ export interface TallyDB extends DBSchema {
   /** Each stream's head version (and confirmed head), checked inside the appending transaction. */
   streams: { key: string; value: StreamHead };
   snapshots: { key: string; value: Snapshot };
-  /** Rows of every read model, keyed by [view, key]. */
-  views: { key: [string, string]; value: ViewRow; indexes: { byView: string } };
+  /** Rows of every read model, keyed by [view, key]: one view's rows are a key range (`viewRows`). */
+  views: { key: [string, string]; value: ViewRow };
   /** Single records: `head`, `whole`, `device`, `sync` (the joined space), `cursor` (the feed's), `join` and `firstScreen`. */
   meta: { key: string; value: MetaRecord };
   /** Commands whose events the server has not accepted yet (docs/architecture.md, "Sync rules"). */
@@ -96,8 +96,17 @@ export type TallyDatabase = IDBPDatabase<TallyDB>;
  * other writer), so the position is the newest event's, or `head` where higher
  * (`readStoredPosition`). Nothing is migrated (a v6 store's `head` is its position), but a v6
  * build reads `head` alone: it would reuse positions and miss what is still behind.
+ *
+ * 8: `views` has no `byView` index: a view's rows are the keys that begin with its name
+ * (`viewRows`), so a row written is one entry written, not two.
  */
-export const DB_VERSION = 7;
+export const DB_VERSION = 8;
+
+/**
+ * Every row of `view`: the keys `[view, key]` for any key (a string; an array sorts after every
+ * string, so `[view, []]` bounds them).
+ */
+export const viewRows = (view: string): IDBKeyRange => IDBKeyRange.bound([view], [view, []]);
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox
@@ -119,8 +128,7 @@ export function openTallyDB(
         events.createIndex('byStream', ['stream', 'version'], { unique: true });
         db.createObjectStore('streams', { keyPath: 'stream' });
         db.createObjectStore('snapshots', { keyPath: 'stream' });
-        const views = db.createObjectStore('views', { keyPath: ['view', 'key'] });
-        views.createIndex('byView', 'view');
+        db.createObjectStore('views', { keyPath: ['view', 'key'] });
         db.createObjectStore('meta', { keyPath: 'key' });
       }
       if (oldVersion < 2) {
@@ -141,6 +149,13 @@ export function openTallyDB(
           events.deleteIndex('byCommand' as never);
       }
       if (oldVersion < 4) db.createObjectStore('bases', { keyPath: 'stream' });
+      if (oldVersion < 8) {
+        // v1–v7 indexed every row by its view, which its key begins with: every row written
+        // wrote that index too, and a view is read by a range of the keys instead (`viewRows`).
+        const views = transaction.objectStore('views');
+        if ((views.indexNames as DOMStringList).contains('byView'))
+          views.deleteIndex('byView' as never);
+      }
       // v5, v6 and v7 change what the records mean, not the stores (see DB_VERSION).
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.

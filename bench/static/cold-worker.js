@@ -1,4 +1,4 @@
-/* global self, indexedDB */
+/* global self, indexedDB, IDBKeyRange */
 // See cold-page.js: open the database, read the list's rows, send them. Nothing else.
 const request = (req) =>
   new Promise((resolve, reject) => {
@@ -9,7 +9,10 @@ const request = (req) =>
 async function read() {
   const db = await request(indexedDB.open('tally'));
   const tx = db.transaction('views', 'readonly');
-  const rows = await request(tx.objectStore('views').index('byView').getAll('counters'));
+  // The rows of one view: the keys that begin with its name (worker/idb-schema.ts, viewRows).
+  const rows = await request(
+    tx.objectStore('views').getAll(IDBKeyRange.bound(['counters'], ['counters', []])),
+  );
   db.close();
   return rows;
 }

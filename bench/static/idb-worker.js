@@ -62,8 +62,7 @@ async function openShaped() {
     const events = db.createObjectStore('events', { keyPath: 'position' });
     events.createIndex('byStream', ['stream', 'version'], { unique: true });
     db.createObjectStore('streams', { keyPath: 'stream' });
-    const views = db.createObjectStore('views', { keyPath: ['view', 'key'] });
-    views.createIndex('byView', 'view');
+    db.createObjectStore('views', { keyPath: ['view', 'key'] });
     db.createObjectStore('meta', { keyPath: 'key' });
     const outbox = db.createObjectStore('outbox', { keyPath: 'seq', autoIncrement: true });
     outbox.createIndex('byStream', 'stream');

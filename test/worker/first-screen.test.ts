@@ -9,6 +9,7 @@ import { boardStream } from '../../core/models/board/order.ts';
 import { models } from '../../core/models/index.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { readFirstScreen, writeFirstScreen } from '../../worker/first-screen.ts';
+import { viewRows } from '../../worker/idb-schema.ts';
 import { counterId, engineFixture, listCounters } from '../helpers/engine.ts';
 import { foldStream } from '../../core/stream-snapshot.ts';
 import { events, streamOf } from '../server/fixtures.ts';
@@ -174,7 +175,7 @@ describe('the first screen kept for the next start', () => {
       key: 'firstScreen',
       view: 'counters',
       position: await head(engine),
-      counted: await engine.db.countFromIndex('views', 'byView', 'counters'),
+      counted: await engine.db.count('views', viewRows('counters')),
       listed: 2,
       rows: [{ key: counterId(1), value: { id: counterId(1), name: 42 } }],
     } as never);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
+import { viewRows } from '../../worker/idb-schema.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import {
   counterId,
@@ -21,7 +22,7 @@ const strip = ({ position: _, ...event }: EventEnvelope & { position?: number })
 
 /** The rows as stored, without asking the engine (which writes what is behind first). */
 async function storedValues(engine: Engine): Promise<Map<string, number>> {
-  const rows = await engine.db.getAllFromIndex('views', 'byView', 'counters');
+  const rows = await engine.db.getAll('views', viewRows('counters'));
   return new Map(rows.map((row) => [row.key, (row.value as { value: number }).value]));
 }
 
