@@ -635,8 +635,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       const done = completion(raw);
       const damaged: TallyError[] = [];
       writeAppend(raw, plan, damaged, { behind: true });
-      const seq = ++this.appendSeq;
       if (plan.events.length > 0) {
+        const seq = ++this.appendSeq;
         const others = this.behind.othersEpoch;
         const fresh = batch.filter((waiting) => waiting.fresh === others);
         this.behind.planned(
@@ -657,7 +657,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         throw damaged[0] ?? error;
       }
       this.transactions++;
-      if (plan.events.length > 0) this.behind.committed(seq, plan.position, plan.events.length);
+      if (planned !== undefined) this.behind.committed(planned, plan.position, plan.events.length);
     } catch (error) {
       // It, and those after it (decided on it), wrote nothing; those before it may commit.
       if (planned !== undefined) this.behind.failed(planned);
@@ -994,7 +994,6 @@ function writeAppend(
   for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
   // Behind: the events are all it writes; the position they carry is put in `meta` behind them.
   if (options.behind) return;
-  raw.objectStore('meta').put({ key: 'head', position: plan.position });
   writeDecided(
     raw,
     options.outbox === false ? { ...plan, outbox: [] } : plan,

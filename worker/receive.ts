@@ -226,7 +226,7 @@ async function readStreamAt<E extends AnyEvent>(
     tx.objectStore('streams').get(stream),
     tx.objectStore('outbox').index('byStream').getAll(stream),
     tx.objectStore('rejections').getAllKeys(),
-    readPosition(tx),
+    readStoredPosition(unwrap(tx)),
     // A superset of what an extend folds: its events are some of these.
     readRows(tx, rowsTouched(remote, projections.of)),
     from === undefined ? undefined : byStream.getAll(allVersions(stream, from), guessLimit),
@@ -358,10 +358,6 @@ async function carryOutRebase<E extends AnyEvent>(
     },
     notice: { events: [], rows: writes.rows, rebased: [at.stream] },
   };
-}
-
-function readPosition(tx: Tx): Promise<number> {
-  return readStoredPosition(unwrap(tx));
 }
 
 async function readRows(

@@ -190,8 +190,8 @@ export class WrittenBehind {
 
   /**
    * The position of the last event of the last append transaction decided and not yet known to
-   * have committed or failed: an append that reads a head or a row from it is decided on it, so it may commit only
-   * after that one did (`IndexedDBEventStore.write`).
+   * have committed or failed: an append that reads a head or a row from it is decided on it, so
+   * it may commit only after that one did (`IndexedDBEventStore.write`).
    */
   lastInFlight(): number | undefined {
     let last: number | undefined;
@@ -389,8 +389,6 @@ export class WrittenBehind {
       () => undefined,
       { stored: this.storedConfirmed, written },
     );
-    // The appends wrote only their events: the position is kept here too (`readStoredPosition`).
-    tx.objectStore('meta').put({ key: 'head', position: at });
     this.writing = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
       tx.onabort = () =>
@@ -447,8 +445,8 @@ const empty = (): Decided => ({
 });
 
 /**
- * Writes what appends decided beside their events on the raw transaction, and `whole` at
- * `position`: behind them (`WrittenBehind.write`), or with them (an import, `writeAppend`). The
+ * Writes what appends decided beside their events on the raw transaction, and `whole` and
+ * `head` at `position`: behind them (`WrittenBehind.write`), or with them (an import, `writeAppend`). The
  * confirmed head belongs to sync, which also lowers it when a device leaves its space: a head
  * with a confirmed version takes it (and a base) from the stored record, raised to what an
  * accepted push confirmed in memory (`confirmed`, which also raises the stored head of a stream
@@ -516,7 +514,10 @@ export function writeDecided(
   for (const stream of raised.keys()) if (!withHead.has(stream)) merge(stream, undefined);
   const outbox = tx.objectStore('outbox');
   for (const entry of decided.outbox) outbox.add(entry);
-  tx.objectStore('meta').put({ key: 'whole', position });
+  const meta = tx.objectStore('meta');
+  meta.put({ key: 'whole', position });
+  // Appends write only their events: the store's position is kept here (`readStoredPosition`).
+  meta.put({ key: 'head', position });
   return read;
 }
 
@@ -672,10 +673,8 @@ export function readStoredPosition(tx: IDBTransaction): Promise<number> {
   });
 }
 
-const keyPosition = (cursor: IDBCursor | null): number => {
-  const key = cursor?.primaryKey;
-  return typeof key === 'number' && Number.isInteger(key) && key >= 0 ? key : 0;
-};
+const keyPosition = (cursor: IDBCursor | null): number =>
+  positionOf({ position: cursor?.primaryKey });
 
 /** The position a `meta` record (`head`, `whole`) holds, 0 when none or malformed. */
 export const positionOf = (record: unknown): number => {
