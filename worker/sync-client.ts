@@ -367,6 +367,8 @@ export class SyncClient {
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
         this.pushBackoff.reset();
         if (this.live) this.clearError();
+        // The server answered: a feed waiting out its backoff reconnects now.
+        else this.retryNow();
         // Read again at once only when something may be left: commands the push had no room
         // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
         if (more || results.some((result) => result.status !== 'accepted'))
@@ -648,7 +650,9 @@ export class SyncClient {
         }
         this.live = true;
         this.clearError();
-        this.feedBackoff.reset();
+        // The server answers again: a push waiting out its backoff goes now, not in a minute (the
+        // health probe, which would have woken it, stops once the feed is live).
+        this.retryNow();
         this.emit();
         this.nudge();
         for await (const entries of transport.live(config, after, abort.signal)) {

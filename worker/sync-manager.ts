@@ -21,6 +21,8 @@ export type SyncManagerOptions = {
   readonly verifyMs?: number;
   /** How long the echo of a push in flight waits for its answer before it is received. */
   readonly echoWaitMs?: number;
+  /** How often an unreachable server's health is asked (default 2 s). */
+  readonly probeMs?: number;
 };
 
 const pairingLink = (origin: string, invite: string) =>
@@ -349,6 +351,7 @@ export class SyncManager {
       pushDelayMs: this.options.pushDelayMs,
       verifyMs: this.options.verifyMs,
       echoWaitMs: this.options.echoWaitMs,
+      probeMs: this.options.probeMs,
       onStatus: () => void this.refresh(),
       // In turn with starting, joining and leaving: a refusal heard while the device moves to
       // another space belongs to the client that was stopped, not to the space it moved to.

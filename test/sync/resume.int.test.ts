@@ -43,6 +43,38 @@ it('resumes within seconds of the server coming back, however long its backoff h
   console.info(`sync resumed ${took} ms after the server came back (backoff 60 s)`);
 });
 
+it('a push waiting out its backoff goes as soon as the live feed is back, without the health probe', async () => {
+  server = await startTestServer(sync.redis.url);
+  const port = server.port;
+  // The first delay drawn (the feed's, as the server goes) is 3 s; every later one a minute. The
+  // probe never asks: only the feed coming back can bring the push back sooner.
+  let draws = 0;
+  const a = await device({
+    backoff: { baseMs: 60_000, maxMs: 60_000, random: () => (draws++ === 0 ? 0.05 : 1) },
+    probeMs: 600_000,
+  });
+  const id = counterId('feed-back');
+  await a.engine.execute(id, { type: 'create', name: 'Water' });
+  await a.sync.startSync(server.url);
+  await synced(a);
+
+  await server.close();
+  server = undefined;
+  await waitFor(() => a.sync.current().state !== 'synced', 'a to see the feed end');
+  expect(draws).toBe(1);
+  await a.engine.execute(id, { type: 'increment' });
+  await waitFor(
+    () => a.sync.current().state === 'offline' && a.sync.current().pending === 1,
+    'a to be offline with 1 pending',
+  );
+  expect(draws).toBe(2);
+
+  server = await startTestServer(sync.redis.url, { port });
+  // The feed reconnects after its 3 s; the push, drawn a minute, must not wait it out.
+  await synced(a, 10_000);
+  expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
+});
+
 it('a command made as the device goes offline is not pushed until it is back online', async () => {
   server = await startTestServer(sync.redis.url);
   // Every push request, with whether the device was online when it was sent.
