@@ -4,6 +4,7 @@ import { TallyError } from './errors.ts';
 import type { AnyEvent, Commit, Snapshot, StoredEvent } from './event-store.ts';
 import {
   project,
+  readRow,
   rowChanges,
   rowsTouched,
   type Projections,
@@ -122,7 +123,7 @@ export function checkRead(
     if (!read.rows.has(k)) continue;
     const value = read.rows.get(k);
     const projection = projections.view(ref.view);
-    if (projection && !projection.schema.safeParse(value).success) damaged.set(k, damagedRow(ref));
+    if (projection && !readRow(projection, value).success) damaged.set(k, damagedRow(ref));
     rows.set(k, value);
   }
 

@@ -18,6 +18,26 @@ export interface Projection<Row, E extends AnyEvent = AnyEvent> {
   apply(row: Row | undefined, event: StoredEvent<E>): Row | undefined;
   /** Rows read back are validated: storage is an edge. */
   readonly schema: z.ZodMiniType<Row>;
+  /**
+   * A fast check for rows read back by the thousand (the app's start reads every row of a view):
+   * true only for a value `schema` takes exactly as it is. A row it does not vouch for is parsed
+   * by `schema`, which also says what is wrong; so it may be stricter than the schema, never
+   * laxer (each model's property test checks it against its schema).
+   */
+  readonly isRow?: (value: unknown) => value is Row;
+}
+
+/**
+ * A row read back from storage, checked: vouched for by the projection's fast check, or parsed
+ * by its schema (which says what is wrong with a damaged one).
+ */
+export function readRow<Row>(
+  projection: Projection<Row>,
+  value: unknown,
+): ReturnType<z.ZodMiniType<Row>['safeParse']> {
+  return projection.isRow?.(value)
+    ? { success: true, data: value }
+    : projection.schema.safeParse(value);
 }
 
 export type RowRef = { readonly view: string; readonly key: string };

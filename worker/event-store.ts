@@ -20,7 +20,7 @@ import type {
   StoredEvent,
 } from '../core/event-store.ts';
 import type { ModelSet } from '../core/model.ts';
-import type { Projection } from '../core/projection.ts';
+import { readRow, type Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import { viewRows, type TallyDB, type TallyDatabase, type ViewRow } from './idb-schema.ts';
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
@@ -927,7 +927,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     const rows: { key: string; value: Row }[] = [];
     const damaged: TallyError[] = [];
     for (const row of stored) {
-      const parsed = projection.schema.safeParse(row.value);
+      const parsed = readRow(projection, row.value);
       if (parsed.success) rows.push({ key: row.key, value: parsed.data });
       else
         damaged.push(

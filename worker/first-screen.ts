@@ -3,7 +3,7 @@ import {
   type FirstScreen,
   type FirstScreenRecord,
 } from '../core/first-screen.ts';
-import type { Projections } from '../core/projection.ts';
+import { readRow, type Projections } from '../core/projection.ts';
 import { viewRows, type TallyDatabase } from './idb-schema.ts';
 import { unwrap } from 'idb';
 import { readStoredPosition } from './written-behind.ts';
@@ -33,7 +33,7 @@ export async function readFirstScreen(
   if ((await tx.objectStore('views').count(viewRows(view))) !== counted) return undefined;
   const rows: { key: string; value: unknown }[] = [];
   for (const { key, value } of parsed.data.rows) {
-    const row = projection.schema.safeParse(value);
+    const row = readRow(projection, value);
     if (!row.success) return undefined;
     rows.push({ key, value: row.data });
   }

@@ -3,7 +3,7 @@ import type { EventEnvelope, StreamId } from '../core/envelope.ts';
 import { TallyError } from '../core/errors.ts';
 import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
 import type { ModelSet } from '../core/model.ts';
-import type { Projection, RowChange } from '../core/projection.ts';
+import { readRow, type Projection, type RowChange } from '../core/projection.ts';
 import { foldStream, type StreamSnapshot } from '../core/stream-snapshot.ts';
 import { unwrap } from 'idb';
 import type { BaseRecord, TallyDatabase, ViewRow } from './idb-schema.ts';
@@ -45,7 +45,7 @@ export function checkSnapshot(
   const seen = new Set<string>();
   for (const row of snapshot.rows) {
     const projection = model.projections.find((p) => p.view === row.view);
-    if (!projection || !projection.schema.safeParse(row.value).success) return undefined;
+    if (!projection || !readRow(projection, row.value).success) return undefined;
     // A stream's snapshot names only its own rows: the row its events would key (a row is fed
     // by one stream), once, and a row that names its stream names this one. Another stream's row
     // is never written (nor deleted, when this one is forgotten) from here.

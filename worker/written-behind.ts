@@ -3,6 +3,7 @@ import { streamHeadSchema, type OutboxEntry, type StreamHead } from '../core/app
 import type { StoredEvent } from '../core/event-store.ts';
 import {
   project,
+  readRow,
   rowChanges,
   rowKey,
   rowsTouched,
@@ -611,7 +612,8 @@ export async function recoverBehind(
       const row = found[i];
       if (!row) return;
       // A damaged row is never written over.
-      if (projections.view(ref.view)?.schema.safeParse(row.value).success) rows.set(k, row.value);
+      const projection = projections.view(ref.view);
+      if (projection && readRow(projection, row.value).success) rows.set(k, row.value);
       else damaged.add(k);
     });
     project(
