@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { boardStream, boardViewName, counterListOrder } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
@@ -146,8 +146,15 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     [client],
   );
 
+  // What a move is placed among, as last rendered: read when a card moves, so `move` stays the
+  // same function and a count re-renders its own card only (CounterCard is memoised).
+  const shown = useRef({ counters, listed, board });
+  useLayoutEffect(() => {
+    shown.current = { counters, listed, board };
+  });
   const move = useCallback<Move>(
     async (id, to) => {
+      const { counters, listed, board } = shown.current;
       if (!counters) return false;
       // Not while only the list's first rows are here: a move is placed among all of them.
       if (listed !== undefined) {
@@ -168,7 +175,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         { type: 'move', counter: id, after },
       ]);
     },
-    [counters, listed, board, run],
+    [run],
   );
 
   return (
@@ -306,12 +313,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         {listed === undefined && (
           <ArchivedCounters rows={archived} run={run} client={client} onError={setMessage} />
         )}
-        <BackupPanel
-          client={client}
-          rows={[...(rows?.values() ?? [])]}
-          sync={sync}
-          onError={setMessage}
-        />
+        <BackupPanel client={client} rows={rows} sync={sync} onError={setMessage} />
       </main>
       <footer className="muted small">
         Saved on this device first. Works offline. Every tab stays in step.

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ChangeEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type ChangeEvent } from 'react';
 import type { ImportPreview, SyncUpdate } from '../core/engine-protocol.ts';
 import { maxBackupBytes } from '../core/backup-limits.ts';
 import { reviveError } from '../core/errors.ts';
@@ -31,7 +31,7 @@ export function BackupPanel({
 }: {
   client: EngineClient;
   /** Every counter here, archived ones too: to say which imported names are taken. */
-  rows: readonly CounterRow[];
+  rows: ReadonlyMap<string, CounterRow> | undefined;
   sync: SyncUpdate | undefined;
   onError: (message: string | undefined) => void;
 }) {
@@ -41,7 +41,7 @@ export function BackupPanel({
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const dialog = useRef<HTMLDivElement>(null);
-  const counted = rows.length > 0;
+  const counted = (rows?.size ?? 0) > 0;
   useEffect(() => {
     // Asked again once a person has counted: the app asks the browser to keep the data then.
     void navigator.storage
@@ -94,12 +94,15 @@ export function BackupPanel({
           ? ', and the browser keeps them.'
           : ': the browser may clear them if it runs short of space.'
       } Export a backup to keep a copy.`;
-  const taken = new Set(rows.map((row) => nameKey(row.name)));
-  const clashes =
-    pending?.preview.streams.filter(
+  // Only while an import is being previewed: this panel renders again with every count.
+  const clashes = useMemo(() => {
+    if (!pending) return [];
+    const taken = new Set([...(rows?.values() ?? [])].map((row) => nameKey(row.name)));
+    return pending.preview.streams.filter(
       ({ stream, fresh, name }) =>
         fresh && stream.startsWith('counter-') && taken.has(nameKey(name)),
-    ) ?? [];
+    );
+  }, [pending, rows]);
 
   return (
     <section className="backup" aria-label="Backup">

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useRef, useState, type DragEvent, type FormEvent } from 'react';
+import { lazy, memo, Suspense, useRef, useState, type DragEvent, type FormEvent } from 'react';
 import type { SyncRejection } from '../core/engine-protocol.ts';
 import { maxStep, maxValue } from '../core/models/counter/limits.ts';
 import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
@@ -26,18 +26,7 @@ function wholeNumber(text: string, least: number, most: number, what: string): n
   return n;
 }
 
-export function CounterCard({
-  row,
-  run,
-  onChange,
-  move,
-  first,
-  last,
-  client,
-  rejections,
-  onDismiss,
-  position,
-}: {
+type CardProps = {
   row: CounterRow;
   run: Run;
   /** Told of each change to the value, so the page can offer to undo it. */
@@ -51,7 +40,20 @@ export function CounterCard({
   onDismiss: (commandId: string) => void;
   /** In the virtual grid: the card's place in the whole list (CounterList.tsx). */
   position?: { readonly posinset: number; readonly setsize: number };
-}) {
+};
+
+function CounterCardView({
+  row,
+  run,
+  onChange,
+  move,
+  first,
+  last,
+  client,
+  rejections,
+  onDismiss,
+  position,
+}: CardProps) {
   const [renaming, setRenaming] = useState(false);
   const [draft, setDraft] = useState(row.name);
   const [showMore, setShowMore] = useState(false);
@@ -368,3 +370,19 @@ export function CounterCard({
     </Item>
   );
 }
+
+/** The same card: every prop the same, the place in the list by value (a new object each render). */
+function sameCard(a: CardProps, b: CardProps): boolean {
+  const keys = Object.keys(a) as (keyof CardProps)[];
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (key !== 'position' && a[key] !== b[key]) return false;
+  return (
+    a.position?.posinset === b.position?.posinset && a.position?.setsize === b.position?.setsize
+  );
+}
+
+/**
+ * A counter's card, rendered again only when its own props change: a count re-renders the card
+ * it changed, not every card on screen (a thousand-counter list re-rendered 33 cards a press).
+ */
+export const CounterCard = memo(CounterCardView, sameCard);
