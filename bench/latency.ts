@@ -236,3 +236,35 @@ export async function measureLatency(bench: Bench, app: Page, benchPage: Page): 
     },
   ];
 }
+
+/**
+ * §1 at scale: clicks on + with the throughput section's 1,000 counters in the list (a long list,
+ * rendered a window at a time), beside the bare strict round trip measured in the same profile.
+ * What a click costs where every count re-renders the page's list (§1's list holds a few).
+ */
+export async function measureClicksAtScale(
+  bench: Bench,
+  app: Page,
+  benchPage: Page,
+  name: string,
+  counters: number,
+): Promise<Row[]> {
+  bench.log(`§1 ${CLICKS} clicks → number on screen, ${counters} counters in the list`);
+  await timeClicks(app, name, 50);
+  const clicks = await timeClicks(app, name, CLICKS);
+  await bareRoundTrips(benchPage, 200, 'strict');
+  const strict = await bareRoundTrips(benchPage, SAMPLES, 'strict');
+  return [
+    {
+      section: '1 latency',
+      figure: `click on + → new number in the DOM, ${counters.toLocaleString('en-US')} counters in the list, p50 (n=${CLICKS})`,
+      value: percentile(clicks, 50),
+      unit: 'ms',
+      baseline: {
+        label: 'bare strict round trip p50, same profile',
+        value: percentile(strict, 50),
+      },
+      note: `p99 ${percentile(clicks, 99).toFixed(2)} ms`,
+    },
+  ];
+}

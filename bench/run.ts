@@ -11,7 +11,7 @@ import { measureColdAggregate, measureColdApp, measureWarmApp } from './cold-sta
 import { measureDeviceSync, syncRows } from './device-sync.ts';
 import { measureFanOut } from './fan-out.ts';
 import { startHarness } from './harness.ts';
-import { BIG_EVENTS, big, measureLatency } from './latency.ts';
+import { BIG_EVENTS, big, measureClicksAtScale, measureLatency } from './latency.ts';
 import { describeMachine } from './machine.ts';
 import { measureMemory } from './memory.ts';
 import { newProfile, openApp, openBench } from './pages.ts';
@@ -96,6 +96,15 @@ try {
     await section('3 throughput', () => measureThroughput(bench, page));
     await section('5 cold start', () => measureColdApp(bench, context, COUNTERS));
     await section('5 cold start', () => measureWarmApp(bench, context, COUNTERS));
+    await section('1 latency', async () =>
+      measureClicksAtScale(
+        bench,
+        await openApp(context, bench.origin),
+        await openBench(context, bench.origin),
+        'tp 0',
+        COUNTERS,
+      ),
+    );
   });
   await section('6 sync', () => measureIngest(bench));
   await section('6 sync', async () => {
