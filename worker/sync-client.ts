@@ -367,8 +367,6 @@ export class SyncClient {
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
         this.pushBackoff.reset();
         if (this.live) this.clearError();
-        // The server answered: a feed waiting out its backoff reconnects now.
-        else this.retryNow();
         // Read again at once only when something may be left: commands the push had no room
         // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
         if (more || results.some((result) => result.status !== 'accepted'))
@@ -649,13 +647,18 @@ export class SyncClient {
           this.wakeAll();
         }
         this.live = true;
+        const failing = this.lastError !== undefined;
         this.clearError();
-        // The server answers again: a push waiting out its backoff goes now, not in a minute (the
-        // health probe, which would have woken it, stops once the feed is live).
-        this.retryNow();
         this.emit();
         this.nudge();
-        for await (const entries of transport.live(config, after, abort.signal)) {
+        // Once the server has taken the live feed (not when it refuses it, 429: the backoff goes
+        // on growing): back after a failure, a push waiting out its backoff goes now, not in a
+        // minute (the health probe, which would have woken it, stops once the feed is live).
+        const opened = () => {
+          this.feedBackoff.reset();
+          if (failing) this.retryNow();
+        };
+        for await (const entries of transport.live(config, after, abort.signal, opened)) {
           await this.apply(entries);
           after = entries.at(-1)!.cursor;
         }

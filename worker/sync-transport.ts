@@ -262,10 +262,12 @@ export class SyncTransport {
    * Follows the live feed from `after`; yields each message's entries, validated. Ends when the
    * server ends the stream; throws when it fails or sends an `error` event.
    */
+  /** The live feed after `after`; `onOpen` is called once the server has taken the request. */
   async *live(
     config: SyncSettings,
     after: string,
     signal: AbortSignal,
+    onOpen?: () => void,
   ): AsyncGenerator<LiveMessage> {
     let response: Response;
     try {
@@ -280,6 +282,7 @@ export class SyncTransport {
       await answer(response, errorBodySchema, config.origin);
       throw new TallyError('unavailable', `The live feed answered ${response.status}.`);
     }
+    onOpen?.();
     for await (const message of readSse(response.body)) {
       if (message.event === 'error')
         throw new TallyError('unavailable', 'The live feed ended with an error.');

@@ -2,7 +2,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { counterId, listCounters, openEngine } from '../helpers/engine.ts';
-import { deviceFixture, deviceOn, synced } from '../helpers/sync.ts';
+import { deviceFixture, deviceOn, inviteOf, synced } from '../helpers/sync.ts';
 import { syncServerFixture } from '../helpers/sync-server.ts';
 import { startTestServer, waitFor } from '../server/fixtures.ts';
 
@@ -43,36 +43,69 @@ it('resumes within seconds of the server coming back, however long its backoff h
   console.info(`sync resumed ${took} ms after the server came back (backoff 60 s)`);
 });
 
-it('a push waiting out its backoff goes as soon as the live feed is back, without the health probe', async () => {
-  server = await startTestServer(sync.redis.url);
-  const port = server.port;
-  // The first delay drawn (the feed's, as the server goes) is 3 s; every later one a minute. The
-  // probe never asks: only the feed coming back can bring the push back sooner.
-  let draws = 0;
-  const a = await device({
-    backoff: { baseMs: 60_000, maxMs: 60_000, random: () => (draws++ === 0 ? 0.05 : 1) },
-    probeMs: 600_000,
-  });
-  const id = counterId('feed-back');
-  await a.engine.execute(id, { type: 'create', name: 'Water' });
-  await a.sync.startSync(server.url);
+it(
+  'a push waiting out its backoff goes as soon as the live feed is back, without the health probe',
+  { timeout: 60_000 },
+  async () => {
+    server = await startTestServer(sync.redis.url);
+    const port = server.port;
+    // The first delay drawn (the feed's, as the server goes) is 12 s, time enough to restart the
+    // server however busy the machine; every later one a minute. The probe never asks: only the
+    // feed coming back can bring the push back sooner.
+    let draws = 0;
+    const a = await device({
+      backoff: { baseMs: 60_000, maxMs: 60_000, random: () => (draws++ === 0 ? 0.2 : 1) },
+      probeMs: 600_000,
+    });
+    const id = counterId('feed-back');
+    await a.engine.execute(id, { type: 'create', name: 'Water' });
+    await a.sync.startSync(server.url);
+    await synced(a);
+
+    await server.close();
+    server = undefined;
+    await waitFor(() => a.sync.current().state !== 'synced', 'a to see the feed end');
+    expect(draws).toBe(1);
+    await a.engine.execute(id, { type: 'increment' });
+    await waitFor(
+      () => a.sync.current().state === 'offline' && a.sync.current().pending === 1,
+      'a to be offline with 1 pending',
+    );
+    expect(draws).toBe(2);
+
+    server = await startTestServer(sync.redis.url, { port });
+    // The feed reconnects after its 12 s; the push, drawn a minute, must not wait it out.
+    await synced(a, 30_000);
+    expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
+  },
+);
+
+it('a live feed the server refuses (429) is asked for again with a growing backoff, not at once', async () => {
+  // One live feed per space: a's takes it, b's is refused for as long as a follows.
+  server = await startTestServer(sync.redis.url, { maxLiveConnectionsPerSpace: 1 });
+  const a = await device();
+  await a.engine.execute(counterId('refused'), { type: 'create', name: 'Water' });
+  const { pairingLink } = await a.sync.startSync(server.url);
   await synced(a);
-
-  await server.close();
-  server = undefined;
-  await waitFor(() => a.sync.current().state !== 'synced', 'a to see the feed end');
-  expect(draws).toBe(1);
-  await a.engine.execute(id, { type: 'increment' });
-  await waitFor(
-    () => a.sync.current().state === 'offline' && a.sync.current().pending === 1,
-    'a to be offline with 1 pending',
-  );
-  expect(draws).toBe(2);
-
-  server = await startTestServer(sync.redis.url, { port });
-  // The feed reconnects after its 3 s; the push, drawn a minute, must not wait it out.
-  await synced(a, 10_000);
-  expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
+  const asked: number[] = [];
+  const b = await device({
+    backoff: { baseMs: 100, maxMs: 60_000, random: () => 1 },
+    // The health probe (one more try every 2 s while the server answers) is not what is tested.
+    probeMs: 600_000,
+    fetch: (input, init) => {
+      if (String(input).includes('/live?')) asked.push(Date.now());
+      return fetch(input, init);
+    },
+  });
+  await b.sync.joinSpace(server.url, inviteOf(pairingLink));
+  await waitFor(() => asked.length >= 2, 'b to ask for the live feed twice');
+  // The observed window: each refusal doubles the wait (100, 200, 400, 800 … ms). A backoff
+  // reset by every successful catch-up would ask about every 100 ms: some 20 times.
+  const from = asked[0]!;
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
+  const within = asked.filter((at) => at - from <= 2_500).length;
+  expect(within).toBeLessThanOrEqual(6);
+  expect(b.sync.current().state).not.toBe('synced');
 });
 
 it('a command made as the device goes offline is not pushed until it is back online', async () => {
