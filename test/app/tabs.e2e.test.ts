@@ -84,6 +84,8 @@ describe('two tabs, one engine (SharedWorker)', () => {
 
     expect(await cspViolations(a)).toEqual([]);
     expect(await cspViolations(b)).toEqual([]);
+    // Cross-origin isolated (COOP and COEP), and the engine still shared by both tabs.
+    expect(await a.evaluate(() => crossOriginIsolated)).toBe(true);
     const response = await a.reload();
     expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
     await expectCount(a, 'Shared', 200);

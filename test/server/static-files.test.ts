@@ -43,6 +43,8 @@ describe('serving the built app', () => {
     expect(response.headers.get('content-security-policy')).toBe(contentSecurityPolicy);
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(response.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
     expect(await response.text()).toContain('<title>Tally</title>');
   });
 
