@@ -153,7 +153,8 @@ export async function measureLatency(bench: Bench, app: Page, benchPage: Page): 
     }
     return times;
   }, SAMPLES);
-  // Mean, not a percentile: one round trip is below the page's 0.1 ms timer resolution.
+  // Mean, not a percentile: one round trip is some tens of µs, a few ticks of the page's clock
+  // (5 µs, cross-origin isolated).
   const echoMean = await benchPage.evaluate(async (n) => {
     const idb = (globalThis as unknown as Win).bench.idb();
     const t0 = performance.now();
