@@ -262,11 +262,14 @@ export class SyncClient {
   }
 
   private probing = false;
+  /** The last push failed and waits out its backoff (cleared when one is answered). */
+  private pushFailed = false;
 
   /**
-   * While the server cannot be reached, asks its health every two seconds (one small request,
-   * no token): once it answers, the loops try again at once instead of waiting out a backoff
-   * that may have grown to half a minute. So sync resumes within about two seconds.
+   * While the server cannot be reached, or a push failed, asks its health every two seconds (one
+   * small request, no token): once it answers, the loops try again at once instead of waiting
+   * out a backoff that may have grown to half a minute. So sync resumes within about two seconds,
+   * also where the live feed stayed open while pushes were refused (a Redis failover).
    */
   private probe(): void {
     if (this.probing) return;
@@ -274,9 +277,10 @@ export class SyncClient {
     const { transport, config, probeMs = 2_000 } = this.options;
     void (async () => {
       try {
-        while (this.running && this.online && !this.live) {
+        const wanted = () => this.running && this.online && (!this.live || this.pushFailed);
+        while (wanted()) {
           await new Promise((resolve) => setTimeout(resolve, probeMs));
-          if (!this.running || !this.online || this.live) break;
+          if (!wanted()) break;
           if (await transport.healthy(config.origin)) this.retryNow();
         }
       } finally {
@@ -366,6 +370,7 @@ export class SyncClient {
         // Conflict events start at the confirmed head, so a gap means the feed must catch up.
         if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
         this.pushBackoff.reset();
+        this.pushFailed = false;
         if (this.live) this.clearError();
         // Read again at once only when something may be left: commands the push had no room
         // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
@@ -475,8 +480,15 @@ export class SyncClient {
   private async failedPush(error: unknown): Promise<void> {
     // A nudge that started this push left the count to it.
     void this.refreshPending();
-    this.lastError = toTallyError(error).message;
+    const failed = toTallyError(error);
+    this.lastError = failed.message;
     this.emit();
+    // The server unreachable or not ready (a failover): its health says when to try again. A
+    // refusal (too many requests, a full space) waits out the backoff as it is.
+    if (failed.code === 'unavailable') {
+      this.pushFailed = true;
+      this.probe();
+    }
     await this.pause(this.pushBackoff.next());
     this.pushRequested = true;
   }

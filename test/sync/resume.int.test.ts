@@ -108,6 +108,45 @@ it('a live feed the server refuses (429) is asked for again with a growing backo
   expect(b.sync.current().state).not.toBe('synced');
 });
 
+it('a push refused while the live feed stays open goes once the server is healthy, not after its backoff', async () => {
+  server = await startTestServer(sync.redis.url);
+  // Pushes fail as in a Redis failover (the server cannot take them), the live feed stays open.
+  let refusing = false;
+  const pushes: boolean[] = [];
+  const a = await device({
+    backoff: { baseMs: 60_000, maxMs: 60_000, random: () => 1 },
+    probeMs: 200,
+    fetch: (input, init) => {
+      if (String(input).endsWith('/push')) {
+        pushes.push(refusing);
+        if (refusing)
+          return Promise.resolve(
+            Response.json(
+              { error: { code: 'unavailable', message: 'The database is failing over.' } },
+              { status: 503 },
+            ),
+          );
+      }
+      return fetch(input, init);
+    },
+  });
+  const id = counterId('failover');
+  await a.engine.execute(id, { type: 'create', name: 'Water' });
+  await a.sync.startSync(server.url);
+  await synced(a);
+  refusing = true;
+  await a.engine.execute(id, { type: 'increment' });
+  await waitFor(
+    () => a.sync.current().state === 'offline' && a.sync.current().pending === 1,
+    'a push to be refused',
+  );
+  refusing = false;
+  // Its backoff is a minute; the health probe (every 200 ms here) sends it again.
+  await synced(a, 10_000);
+  expect(pushes.filter((refused) => refused).length).toBeGreaterThanOrEqual(1);
+  expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
+});
+
 it('a command made as the device goes offline is not pushed until it is back online', async () => {
   server = await startTestServer(sync.redis.url);
   // Every push request, with whether the device was online when it was sent.
