@@ -124,6 +124,9 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     [client],
   );
 
+  // Each counter's list stays the same array while its rejections do: every sync update (each
+  // push) would otherwise re-render every card that shows one (CounterCard is memoised).
+  const lastRejections = useRef(new Map<string, readonly SyncRejection[]>());
   const rejectionsOf = useMemo(() => {
     const of = new Map<string, SyncRejection[]>();
     for (const rejection of sync?.rejected ?? []) {
@@ -131,8 +134,16 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       list.push(rejection);
       of.set(rejection.stream, list);
     }
-    return of;
+    const kept = new Map<string, readonly SyncRejection[]>();
+    for (const [stream, list] of of) {
+      const before = lastRejections.current.get(stream);
+      kept.set(stream, before && JSON.stringify(before) === JSON.stringify(list) ? before : list);
+    }
+    return kept;
   }, [sync]);
+  useEffect(() => {
+    lastRejections.current = rejectionsOf;
+  }, [rejectionsOf]);
   // A change that sync then rejected is no change to undo: undoing it would count what nobody
   // counted. (Any rejection of that counter since the change takes the offer away.)
   useEffect(() => {
