@@ -198,6 +198,8 @@ export class SyncClient {
     this.emit();
     this.pushDone = this.pushLoop().finally(() => {
       this.pushing = false;
+      // Nothing waits out a backoff any more: the probe has no push to wake.
+      this.pushFailed = false;
       this.emit();
       if (this.pushRequested && this.running) this.nudge();
     });
@@ -266,10 +268,13 @@ export class SyncClient {
   private pushFailed = false;
 
   /**
-   * While the server cannot be reached, or a push failed, asks its health every two seconds (one
-   * small request, no token): once it answers, the loops try again at once instead of waiting
-   * out a backoff that may have grown to half a minute. So sync resumes within about two seconds,
-   * also where the live feed stayed open while pushes were refused (a Redis failover).
+   * While the server cannot be reached, or a push could not be taken, asks its health about every
+   * two seconds (one small request, no token): once it answers again, the loops try again at once
+   * instead of waiting out a backoff that may have grown to half a minute. So sync resumes within
+   * about two seconds, also where the live feed stayed open while pushes were refused (a Redis
+   * failover). It wakes them at its first answer and then only when the server was seen down in
+   * between: a server that answers its health and refuses (429, a fault of its own) leaves the
+   * loops to their backoff, instead of being asked again every two seconds.
    */
   private probe(): void {
     if (this.probing) return;
@@ -278,10 +283,15 @@ export class SyncClient {
     void (async () => {
       try {
         const wanted = () => this.running && this.online && (!this.live || this.pushFailed);
+        let wasDown = true;
         while (wanted()) {
-          await new Promise((resolve) => setTimeout(resolve, probeMs));
+          // Jittered: devices that lost the same server do not all ask in the same instant.
+          await new Promise((resolve) => setTimeout(resolve, probeMs * (0.75 + Math.random() / 2)));
           if (!wanted()) break;
-          if (await transport.healthy(config.origin)) this.retryNow();
+          const up = await transport.healthy(config.origin);
+          if (!wanted()) break;
+          if (up && wasDown) this.retryNow();
+          wasDown = !up;
         }
       } finally {
         this.probing = false;
@@ -345,6 +355,9 @@ export class SyncClient {
         return;
       }
       if (streams.length === 0) {
+        // Nothing left to push (the feed confirmed what a failed push had sent): a failure
+        // before is no longer this device's state while the feed is live.
+        if (this.live) this.clearError();
         // The feed may have confirmed what was pending since the count was last read.
         await this.refreshPending();
         return;
@@ -485,10 +498,8 @@ export class SyncClient {
     this.emit();
     // The server unreachable or not ready (a failover): its health says when to try again. A
     // refusal (too many requests, a full space) waits out the backoff as it is.
-    if (failed.code === 'unavailable') {
-      this.pushFailed = true;
-      this.probe();
-    }
+    this.pushFailed = failed.code === 'unavailable';
+    if (this.pushFailed) this.probe();
     await this.pause(this.pushBackoff.next());
     this.pushRequested = true;
   }

@@ -147,6 +147,44 @@ it('a push refused while the live feed stays open goes once the server is health
   expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
 });
 
+it('once nothing is left to push, the health probe stops and the status is synced, though the failed push was never answered', async () => {
+  server = await startTestServer(sync.redis.url);
+  // The server takes the push but its answer is lost (a 503 instead): the feed's echo confirms
+  // the command, and the next push finds nothing to send.
+  let loseAnswer = false;
+  let health = 0;
+  const a = await device({
+    backoff: { baseMs: 60_000, maxMs: 60_000, random: () => 1 },
+    probeMs: 100,
+    fetch: async (input, init) => {
+      const url = String(input);
+      if (url.endsWith('/api/health')) health++;
+      const response = await fetch(input, init);
+      if (url.endsWith('/push') && loseAnswer) {
+        loseAnswer = false;
+        return Response.json(
+          { error: { code: 'unavailable', message: 'The answer was lost.' } },
+          { status: 503 },
+        );
+      }
+      return response;
+    },
+  });
+  const id = counterId('lost-answer');
+  await a.engine.execute(id, { type: 'create', name: 'Water' });
+  await a.sync.startSync(server.url);
+  await synced(a);
+  loseAnswer = true;
+  await a.engine.execute(id, { type: 'increment' });
+  await synced(a, 10_000);
+  // The probe asks no more: a handful of requests at most while it winds down, not ten a second.
+  const settled = health;
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  expect(health - settled).toBeLessThanOrEqual(1);
+  expect(a.sync.current().lastError).toBeUndefined();
+  expect((await listCounters(a.engine)).map((row) => row.value)).toEqual([1]);
+});
+
 it('a command made as the device goes offline is not pushed until it is back online', async () => {
   server = await startTestServer(sync.redis.url);
   // Every push request, with whether the device was online when it was sent.
