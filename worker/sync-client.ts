@@ -8,7 +8,7 @@ import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts
 import { compareCursors } from '../core/feed-cursor.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FeedWitness, type GiveBack } from './feed-witness.ts';
-import type { SyncTransport } from './sync-transport.ts';
+import { RetryLater, type SyncTransport } from './sync-transport.ts';
 
 export type SyncStatus = {
   readonly state: SyncState;
@@ -253,7 +253,8 @@ export class SyncClient {
     this.live = false;
     this.lastError = toTallyError(error).message;
     this.emit();
-    this.probe();
+    // A server that said when to come back (429) is up: its health would only cut that short.
+    if (!(error instanceof RetryLater)) this.probe();
   }
 
   /** Tries again now: what "Retry now" does, and what a server that answers again sets off. */
@@ -500,7 +501,7 @@ export class SyncClient {
     // refusal (too many requests, a full space) waits out the backoff as it is.
     this.pushFailed = failed.code === 'unavailable';
     if (this.pushFailed) this.probe();
-    await this.pause(this.pushBackoff.next());
+    await this.pause(waitAfter(error, this.pushBackoff));
     this.pushRequested = true;
   }
 
@@ -699,7 +700,7 @@ export class SyncClient {
         }
         if (this.refused(error)) return;
         this.fail(error);
-        await this.pause(this.feedBackoff.next());
+        await this.pause(waitAfter(error, this.feedBackoff));
       }
     }
   }
@@ -862,3 +863,7 @@ export class SyncClient {
     if (this.pending > 0) await this.refreshPending();
   }
 }
+
+/** How long to wait after `error`: the backoff's next delay, or what a 429 asked, if longer. */
+const waitAfter = (error: unknown, backoff: Backoff): number =>
+  Math.max(backoff.next(), error instanceof RetryLater ? error.retryAfterMs : 0);

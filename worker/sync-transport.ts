@@ -26,6 +26,24 @@ import type { SyncSettings } from '../core/sync-port.ts';
 
 export type Fetch = typeof fetch;
 
+/**
+ * A 429: the server said how long to wait (`Retry-After`, whole seconds; bounded here to an
+ * hour, 0 when absent or not a number).
+ */
+export class RetryLater extends TallyError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super('too-many-requests', message);
+  }
+}
+
+const retryAfterMs = (response: Response): number => {
+  const seconds = Number(response.headers.get('Retry-After'));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3_600) * 1_000 : 0;
+};
+
 const unreachable = (origin: string, cause: unknown) =>
   new TallyError('unavailable', `The sync server at ${origin} cannot be reached.`, { cause });
 
@@ -39,6 +57,8 @@ async function answer<T>(response: Response, schema: z.ZodMiniType<T>, origin: s
   }
   if (!response.ok) {
     const error = errorBodySchema.safeParse(body);
+    if (error.success && error.data.error.code === 'too-many-requests')
+      throw new RetryLater(error.data.error.message, retryAfterMs(response));
     if (error.success && isErrorCode(error.data.error.code))
       throw new TallyError(error.data.error.code, error.data.error.message);
     throw new TallyError('unavailable', `The sync server answered ${response.status}.`);
