@@ -265,7 +265,10 @@ export class SyncClient {
   }
 
   private probing = false;
-  /** The last push failed and waits out its backoff (cleared when one is answered). */
+  /**
+   * The last push could not be taken (`unavailable`) and waits out its backoff: the probe wakes
+   * it. Cleared when a push is answered or the push loop ends.
+   */
   private pushFailed = false;
 
   /**

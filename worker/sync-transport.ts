@@ -280,9 +280,9 @@ export class SyncTransport {
 
   /**
    * Follows the live feed from `after`; yields each message's entries, validated. Ends when the
-   * server ends the stream; throws when it fails or sends an `error` event.
+   * server ends the stream; throws when it fails or sends an `error` event. `onOpen` is called
+   * once the server has taken the request (not when it refuses it).
    */
-  /** The live feed after `after`; `onOpen` is called once the server has taken the request. */
   async *live(
     config: SyncSettings,
     after: string,

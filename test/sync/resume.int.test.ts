@@ -10,6 +10,9 @@ import { startTestServer, waitFor } from '../server/fixtures.ts';
 const sync = syncServerFixture({ instances: 0 });
 const device = deviceFixture();
 let server: RunningServer | undefined;
+/** A 503 as the server answers it (errors.ts), for a fetch that stands in for it. */
+const unavailable = (message: string) =>
+  Response.json({ error: { code: 'unavailable', message } }, { status: 503 });
 afterEach(async () => {
   await server?.close();
   server = undefined;
@@ -123,13 +126,7 @@ it('a push refused while the live feed stays open goes once the server is health
     fetch: (input, init) => {
       if (String(input).endsWith('/push')) {
         pushes.push(refusing);
-        if (refusing)
-          return Promise.resolve(
-            Response.json(
-              { error: { code: 'unavailable', message: 'The database is failing over.' } },
-              { status: 503 },
-            ),
-          );
+        if (refusing) return Promise.resolve(unavailable('The database is failing over.'));
       }
       return fetch(input, init);
     },
@@ -166,10 +163,7 @@ it('once nothing is left to push, the health probe stops and the status is synce
       const response = await fetch(input, init);
       if (url.endsWith('/push') && loseAnswer) {
         loseAnswer = false;
-        return Response.json(
-          { error: { code: 'unavailable', message: 'The answer was lost.' } },
-          { status: 503 },
-        );
+        return unavailable('The answer was lost.');
       }
       return response;
     },

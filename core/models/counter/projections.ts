@@ -18,16 +18,7 @@ export const counterRowSchema = z.strictObject({
 });
 export type CounterRow = z.infer<typeof counterRowSchema>;
 
-const rowFields = new Set([
-  'id',
-  'name',
-  'value',
-  'step',
-  'archived',
-  'version',
-  'createdAt',
-  'updatedAt',
-]);
+const rowFields = new Set(Object.keys(counterRowSchema.shape));
 const count = (value: unknown, least: number): boolean =>
   Number.isSafeInteger(value) && (value as number) >= least;
 
