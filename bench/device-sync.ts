@@ -1,11 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { SyncUpdate } from '../core/engine-protocol.ts';
-import { counterStream, engineCall, newProfile, openApp, openBench, type Win } from './pages.ts';
+import {
+  counterStream,
+  engineCall,
+  newProfile,
+  openApp,
+  openBare,
+  openBench,
+  type Win,
+} from './pages.ts';
+import { newSpace } from './sync-ingest.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
 import { percentile } from './stats.ts';
 
 const ROUNDS = 100;
+/** Rounds before the timed ones, Tally's and the baseline's alike: connections made, code warm. */
+const WARMUP = 20;
 const PENDING = 1_000;
 const stream = counterStream('sync', 0);
 
@@ -93,19 +105,39 @@ export async function measureDeviceSync(bench: Bench): Promise<Row[]> {
     );
     await waitSeen(appB, 0, 30_000);
     const propagation: number[] = [];
-    for (let i = 1; i <= ROUNDS; i++) {
-      const start = await appA.evaluate(async (stream) => {
-        const start = performance.timeOrigin + performance.now();
+    const acks: number[] = [];
+    for (let i = 1; i <= WARMUP + ROUNDS; i++) {
+      const [start, acked] = await appA.evaluate(async (stream) => {
+        const now = () => performance.timeOrigin + performance.now();
+        const start = now();
         await (globalThis as unknown as Win).tally.execute(stream, { type: 'increment' });
-        return start;
+        return [start, now()];
       }, stream);
       await waitSeen(appB, i);
       const seen = await appB.evaluate(
         (i) => (globalThis as unknown as { watch: Watch }).watch.seen.get(i)!,
         i,
       );
+      if (i <= WARMUP) continue;
+      acks.push(acked - start);
       propagation.push(seen - start);
     }
+    await waitSynced(appA);
+    // The same commands on the same page with sync offline: what the push costs their acks.
+    await engineCall(benchA, 'setOnline', false);
+    const offlineAcks = await appA.evaluate(
+      async ([stream, n]) => {
+        const times: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          await (globalThis as unknown as Win).tally.execute(stream, { type: 'increment' });
+          times.push(performance.now() - t0);
+        }
+        return times;
+      },
+      [stream, ROUNDS] as const,
+    );
+    await engineCall(benchA, 'setOnline', true);
 
     await Promise.all([waitSynced(appA), waitSynced(appB)]);
     // B goes offline and piles up pending commands; A moves the same counter meanwhile.
@@ -132,19 +164,38 @@ export async function measureDeviceSync(bench: Bench): Promise<Row[]> {
     const syncedAt = await appB.evaluate(
       () => (globalThis as unknown as { watch: Watch }).watch.syncedAt,
     );
-    await waitSeen(appB, ROUNDS + 1 + PENDING, 30_000);
+    await waitSeen(appB, WARMUP + 2 * ROUNDS + 1 + PENDING, 30_000);
+    bench.log(`§6 device sync: the bare baseline, ${ROUNDS} events A → B`);
+    const bare = await measureBareRelay(bench, ROUNDS);
     return [
+      {
+        section: '6 sync',
+        figure: `command p50 on a device that syncs, its push going out (n=${ROUNDS})`,
+        value: percentile(acks, 50),
+        unit: 'ms',
+        baseline: {
+          label: 'the same commands on the same page, sync offline, p50',
+          value: percentile(offlineAcks, 50),
+        },
+        note: `p99 ${percentile(acks, 99).toFixed(2)} ms, offline ${percentile(offlineAcks, 99).toFixed(2)} ms`,
+      },
       {
         section: '6 sync',
         figure: `device → device propagation p50 (n=${ROUNDS})`,
         value: percentile(propagation, 50),
         unit: 'ms',
+        baseline: {
+          label:
+            'bare devices, same server: a strict put and the push; the live feed, a strict put, the page told (p50)',
+          value: percentile(bare, 50),
+        },
       },
       {
         section: '6 sync',
         figure: 'device → device propagation p99',
         value: percentile(propagation, 99),
         unit: 'ms',
+        baseline: { label: 'bare devices, same server (p99)', value: percentile(bare, 99) },
       },
       {
         section: '6 sync',
@@ -154,6 +205,115 @@ export async function measureDeviceSync(bench: Bench): Promise<Row[]> {
         baseline: { label: `committing the ${PENDING} commands locally`, value: localMs },
       },
     ];
+  } finally {
+    for (const context of contexts) await context.close().catch(() => undefined);
+  }
+}
+
+type Relay = { seen: Map<number, number>; following: boolean; errors: string[] };
+
+/** Starts the bare relay worker (bench/static/relay-worker.js) in `page`. */
+const relayIn = (page: Page) =>
+  page.evaluate(() => {
+    const relay: Relay = { seen: new Map(), following: false, errors: [] };
+    const worker = new SharedWorker('/bench/relay-worker.js');
+    worker.port.onmessage = ({ data }) => {
+      const message = data as {
+        type: string;
+        versions?: number[];
+        at?: number;
+        message?: string;
+        answer?: string;
+      };
+      if (message.type === 'following') relay.following = true;
+      if (message.type === 'seen')
+        for (const version of message.versions!)
+          if (!relay.seen.has(version)) relay.seen.set(version, message.at!);
+      if (message.type === 'error') relay.errors.push(message.message!);
+      if (message.type === 'pushed' && !message.answer?.includes('"accepted"'))
+        relay.errors.push(`push not accepted: ${message.answer?.slice(0, 200)}`);
+    };
+    Object.assign(globalThis, { relay, relayPort: worker.port });
+  });
+
+/**
+ * The floor under device → device, on the same server, Redis and browser: a bare device A (a
+ * SharedWorker: one strict put, then the push over HTTP) and a bare device B (the live feed
+ * over fetch, one strict put, a message to its page; A follows the feed too, as every device
+ * does, and stores nothing of its echo). Timed as Tally's figure is, from A's page
+ * asking to B's page told; the rounds one after another.
+ */
+export async function measureBareRelay(bench: Bench, rounds: number): Promise<number[]> {
+  const contexts: BrowserContext[] = [];
+  try {
+    const [a, b] = [await newProfile(bench.browser), await newProfile(bench.browser)];
+    contexts.push(a, b);
+    const { space, token } = await newSpace(bench.origin);
+    const [pageA, pageB] = [await openBare(a, bench.origin), await openBare(b, bench.origin)];
+    await Promise.all([relayIn(pageA), relayIn(pageB)]);
+    const feed = { origin: bench.origin, space, token };
+    for (const [page, store] of [
+      [pageA, false],
+      [pageB, true],
+    ] as const) {
+      await page.evaluate(
+        ({ feed, store }) => {
+          const { relayPort } = globalThis as unknown as { relayPort: MessagePort };
+          relayPort.postMessage({ type: 'follow', ...feed, after: '0', store });
+        },
+        { feed, store },
+      );
+      await page.waitForFunction(() => (globalThis as unknown as { relay: Relay }).relay.following);
+    }
+    const stream = `counter-relay${randomUUID().slice(0, 8)}`;
+    const event = (version: number) => ({
+      id: randomUUID(),
+      stream,
+      version,
+      type: version === 1 ? 'Created' : 'Incremented',
+      data: version === 1 ? { name: 'Relay' } : { amount: 1 },
+      meta: {
+        time: Date.now(),
+        device: 'device-bench-relay',
+        command: randomUUID(),
+        schema: version === 1 ? 1 : 2,
+      },
+    });
+    const times: number[] = [];
+    for (let version = 1; version <= 1 + WARMUP + rounds; version++) {
+      const body = {
+        streams: [{ stream, expectedVersion: version - 1, events: [event(version)] }],
+      };
+      const start = await pageA.evaluate(
+        ({ feed, body }) => {
+          const start = performance.timeOrigin + performance.now();
+          const { relayPort } = globalThis as unknown as { relayPort: MessagePort };
+          relayPort.postMessage({ type: 'push', ...feed, body });
+          return start;
+        },
+        { feed, body },
+      );
+      await pageB.waitForFunction(
+        (version) => {
+          const { relay } = globalThis as unknown as { relay: Relay };
+          if (relay.errors.length > 0) throw new Error(relay.errors.join('; '));
+          return relay.seen.has(version);
+        },
+        version,
+        { timeout: 15_000 },
+      );
+      const seen = await pageB.evaluate(
+        (version) => (globalThis as unknown as { relay: Relay }).relay.seen.get(version)!,
+        version,
+      );
+      // The first is the stream's creation, as in Tally's figure; then the warm-up rounds.
+      if (version > 1 + WARMUP) times.push(seen - start);
+    }
+    const errors = await pageA.evaluate(
+      () => (globalThis as unknown as { relay: Relay }).relay.errors,
+    );
+    if (errors.length > 0) throw new Error(errors.join('; '));
+    return times;
   } finally {
     for (const context of contexts) await context.close().catch(() => undefined);
   }

@@ -34,7 +34,13 @@ function addBenchFiles(buildDir: string): void {
   const target = join(buildDir, 'bench');
   mkdirSync(target, { recursive: true });
   copyFileSync(join(staticDir, 'page.js'), join(target, 'page.js'));
-  for (const file of ['idb-worker.js', 'cold-page.html', 'cold-page.js', 'cold-worker.js'])
+  for (const file of [
+    'idb-worker.js',
+    'relay-worker.js',
+    'cold-page.html',
+    'cold-page.js',
+    'cold-worker.js',
+  ])
     copyFileSync(join(staticDir, file), join(target, file));
   const html = readFileSync(join(staticDir, 'page.html'), 'utf8');
   writeFileSync(join(target, 'page.html'), html.replace('%ENGINE_URL%', engineUrl(buildDir)));

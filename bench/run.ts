@@ -33,7 +33,7 @@ const rows: Row[] = [];
 
 /**
  * `TALLY_BENCH_ONLY=3` runs only the sections whose name starts with it (for working on one
- * figure; `3,5` for several); such a partial run prints its table but leaves bench-results/
+ * figure; `3,5` for several; `6 sync: devices` for one part of a section); such a partial run prints its table but leaves bench-results/
  * alone.
  */
 const only = process.env.TALLY_BENCH_ONLY?.split(',').filter(Boolean);
@@ -106,15 +106,15 @@ try {
       ),
     );
   });
-  await section('6 sync', () => measureIngest(bench));
-  await section('6 sync', async () => {
+  await section('6 sync: ingest', () => measureIngest(bench));
+  await section('6 sync: devices', async () => {
     try {
       return await measureDeviceSync(bench);
     } catch (error) {
       return syncRows(`not measured (${String(error).split('\n')[0]!.slice(0, 140)})`);
     }
   });
-  await section('6 sync', () => measureJoin(bench));
+  await section('6 sync: join', () => measureJoin(bench));
   await withProfile(bench, async (context) => {
     const page = await openBench(context, bench.origin);
     await section('7 memory', () => measureMemory(bench, page));

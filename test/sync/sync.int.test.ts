@@ -268,6 +268,33 @@ describe('sync', () => {
     );
   });
 
+  it('a command is acked before the push it sets off starts: syncing adds nothing to its wait', async () => {
+    // No push delay (the product's default): the push is asked for by the commit itself.
+    const pushes: number[] = [];
+    const a = await device({
+      pushDelayMs: 0,
+      fetch: (input, init) => {
+        if (String(input instanceof Request ? input.url : input).endsWith('/push'))
+          pushes.push(performance.now());
+        return fetch(input, init);
+      },
+    });
+    const id = counterId('ack-first');
+    await a.engine.execute(id, { type: 'create', name: 'Water' });
+    await a.sync.startSync(server.url);
+    await synced(a);
+    for (let n = 1; n <= 5; n++) {
+      const before = pushes.length;
+      await a.engine.execute(id, { type: 'increment' });
+      // Acked (this line runs in the ack's own task): no push of it has started yet…
+      expect(pushes.length).toBe(before);
+      // …and it goes out at once after.
+      await waitFor(() => pushes.length > before, `push ${n}`);
+      await synced(a);
+    }
+    expect((await listCounters(a.engine))[0]?.value).toBe(5);
+  });
+
   it('a pushed command is confirmed once, in memory (its echo waits for the answer), pushed from memory, and a device that only receives never reads a push', async () => {
     // Devices whose storage counts the pushes it reads, and the accepted pushes it could not
     // confirm in memory (their commands were written behind meanwhile: a slow machine).
