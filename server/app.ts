@@ -66,6 +66,7 @@ type Backend = {
 const noLiveFeed: LiveFeed = {
   subscribe: () =>
     Promise.reject(new TallyError('unavailable', 'This sync server has no live feed.')),
+  wake: () => {},
   stats: () => ({ spaces: 0, subscribers: 0 }),
   close: async () => {},
 };
@@ -105,12 +106,23 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     const owned = !(given instanceof Redis || given instanceof Cluster);
     const redis = owned ? createRedisClient(given, onRedisState, connectionName) : given;
     if (!owned) watchRedis(redis, onRedisState);
+    // Made after the store, which tells it of every append this instance runs.
+    const made: { live?: LiveFeed } = {};
     const store = createRedisStore(redis, {
       maxEventsPerSpace: config.maxEventsPerSpace,
       waitReplicas: config.redisWaitReplicas,
       waitTimeoutMs: config.redisWaitTimeoutMs,
       snapshots: { budget: config.snapshotFoldBudget },
+      // This instance's followers hear its own appends at once, not after pub/sub's round trip.
+      appended: (space, wake) => made.live?.wake(space, wake),
     });
+    const live = (made.live = createLiveFeed({
+      redis,
+      store,
+      rereadMs: config.liveRereadMs,
+      maxSpaces: config.maxLiveSpaces,
+      onRevoked: (space, device) => revocations.revoke(space, device),
+    }));
     backend = {
       redis,
       owned,
@@ -118,13 +130,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
       // Its scripts and commands name the keys of one space or one address, which a Cluster
       // routes by slot like any other: the Redis type is only what access-store.ts spells.
       access: createAccessStore(redis as Redis),
-      live: createLiveFeed({
-        redis,
-        store,
-        rereadMs: config.liveRereadMs,
-        maxSpaces: config.maxLiveSpaces,
-        onRevoked: (space, device) => revocations.revoke(space, device),
-      }),
+      live,
     };
   }
   const need = (): Backend => {

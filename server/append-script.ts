@@ -45,7 +45,8 @@
  * instance following the space live whose cursor is that newest id sends the entries on as they
  * are; any other reads its feed from its own cursor (live-feed.ts). Sharded pub/sub stays within
  * the slot's shard, so the wake-up costs what the number of instances listening costs, never a
- * broadcast to the whole Cluster.
+ * broadcast to the whole Cluster. The same message follows the streams' replies, so the instance
+ * that ran the push wakes its own followers without waiting for pub/sub's round trip.
  *
  * Work is bounded by the push, never by the stream: one LLEN, at most one LINDEX, one LRANGE of
  * at most `count` events per stream, and conflict pages of at most ARGV[2] events in all.
@@ -171,11 +172,13 @@ for _, plan in ipairs(plans) do
 end
 if last then
   redis.call('HINCRBY', snaps, '~appended', added)
+  local message = last
   if carried then
-    redis.call('SPUBLISH', wake, '${carriedPrefix}' .. prev .. '\\n' .. table.concat(carried, '\\n'))
-  else
-    redis.call('SPUBLISH', wake, last)
+    message = '${carriedPrefix}' .. prev .. '\\n' .. table.concat(carried, '\\n')
   end
+  redis.call('SPUBLISH', wake, message)
+  -- After the streams' replies: the instance that ran it wakes its own followers at once.
+  replies[#replies + 1] = message
 end
 return replies
 `;

@@ -26,6 +26,11 @@ export interface LiveFeed {
    * between the two.
    */
   subscribe(space: string, subscriber: LiveSubscriber): Promise<() => void>;
+  /**
+   * A wake-up this instance published itself (an append it ran, redis-store.ts): its followers
+   * take it now; pub/sub's copy, which comes after, finds it delivered.
+   */
+  wake(space: string, message: string): void;
   /** Spaces followed and subscribers served on this instance, for tests and monitoring. */
   stats(): { readonly spaces: number; readonly subscribers: number };
   close(): Promise<void>;
@@ -124,6 +129,10 @@ export function createLiveFeed(options: {
       }
       const subscribed = follower;
       return () => subscribed.remove(subscriber);
+    },
+
+    wake(space, message) {
+      if (!message.startsWith(revokedPrefix)) followers.get(space)?.wake(message);
     },
 
     stats() {

@@ -103,6 +103,11 @@ export type RedisStoreOptions = {
   readonly waitReplicas?: number;
   readonly waitTimeoutMs?: number;
   readonly snapshots?: SnapshotOptions;
+  /**
+   * An append published `wake` on the space's wake-up channel: this instance's live feed takes
+   * it at once (`LiveFeed.wake`), before pub/sub's copy comes back.
+   */
+  readonly appended?: (space: string, wake: string) => void;
 };
 
 type AppendCommand = {
@@ -112,6 +117,12 @@ type AppendCommand = {
 
 /** Feed entries read per round trip while sweeping a deleted stream's events out of the feed. */
 const sweepPage = 1_000;
+
+/** The wake-up message the append script published, after its replies (append-script.ts). */
+const wakeOf = (reply: unknown[], streams: number): string | undefined =>
+  reply.length === streams + 1 && typeof reply[streams] === 'string'
+    ? (reply[streams] as string)
+    : undefined;
 
 /** Whether a script reply accepted any stream (a retry of stored events counts: it may be new). */
 const appendedAnything = (reply: unknown): boolean =>
@@ -259,9 +270,11 @@ export function createRedisStore(
           'invalid',
           `Event ${String(first[1])} is already stored in this space as another event: an event id names one event.`,
         );
-      if (!Array.isArray(reply) || reply.length !== streams.length)
+      const wake = Array.isArray(reply) ? wakeOf(reply, streams.length) : undefined;
+      if (!Array.isArray(reply) || reply.length !== streams.length + (wake === undefined ? 0 : 1))
         throw new TallyError('unavailable', 'The sync server got an unexpected answer from Redis.');
       const results = streams.map(({ stream }, index) => appendResult(stream, reply[index]));
+      if (wake !== undefined) options.appended?.(space, wake);
       for (const [index, result] of results.entries())
         if (result.status === 'accepted') {
           const { stream, expectedVersion, expectedId, events } = streams[index]!;

@@ -22,7 +22,13 @@ import type {
 import type { ModelSet } from '../core/model.ts';
 import { readRow, type Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
-import { viewRows, type TallyDB, type TallyDatabase, type ViewRow } from './idb-schema.ts';
+import {
+  commitNow,
+  viewRows,
+  type TallyDB,
+  type TallyDatabase,
+  type ViewRow,
+} from './idb-schema.ts';
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
 import {
   WrittenBehind,
@@ -560,6 +566,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         behind: false,
         outbox: this.behind.keepsOutbox,
       });
+      // Not committed at once (`commitNow`): it writes heads from their reads' callbacks.
       try {
         await done;
       } catch (error) {
@@ -599,6 +606,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       const epoch = this.cache.epoch;
       let state = this.cache.stateFor(commits, this.models);
       let superseded = false;
+      let guarded = false;
       let raw: IDBTransaction;
       // Decided on the last append in flight that writes events (its heads and rows are taken
       // from memory, not read): that one must have committed, which its last event, stored,
@@ -612,6 +620,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         plan = planAppendOn(commits, state, this.models);
         raw = this.begin(plan.snapshots.length > 0 ? SNAPSHOT_STORES : COMMAND_STORES);
         if (after !== undefined) {
+          guarded = true;
           const guard = raw.objectStore('events').getKey(after);
           guard.onsuccess = () => {
             if (guard.result !== undefined) return;
@@ -635,6 +644,9 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       const done = completion(raw);
       const damaged: TallyError[] = [];
       writeAppend(raw, plan, damaged, { behind: true });
+      // Behind, it makes every request now (the events). The guard's answer may abort it: that
+      // one commits once the answer is in.
+      if (!guarded) commitNow(raw);
       if (plan.events.length > 0) {
         const seq = ++this.appendSeq;
         const others = this.behind.othersEpoch;

@@ -197,3 +197,20 @@ async function outboxFromEvents(
   }
   await flush();
 }
+
+/**
+ * Asks `tx` to commit as soon as the requests made on it are done. Without it, Chromium commits
+ * only once the worker has been handed every request's result and made no new one: a round trip
+ * through the browser process more, after every write (measured: a receive's commit 2.8 → 1.7 ms,
+ * bench/device-sync.ts). Only for a transaction whose every request is made already: a request
+ * made later (from another's callback, as `writeDecided` makes its heads) throws, and is lost. A
+ * failed request still aborts it. One no longer active (it committed on its own, or aborted) is
+ * left to finish as it does.
+ */
+export function commitNow(tx: Pick<IDBTransaction, 'commit'>): void {
+  try {
+    tx.commit();
+  } catch (error) {
+    if (!(error instanceof DOMException && error.name === 'InvalidStateError')) throw error;
+  }
+}

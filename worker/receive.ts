@@ -18,7 +18,7 @@ import {
   type ReceiveWrites,
   type StreamAtReceive,
 } from '../core/receive-plan.ts';
-import type { TallyDB, TallyDatabase } from './idb-schema.ts';
+import { commitNow, type TallyDB, type TallyDatabase } from './idb-schema.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
 import { readStoredPosition } from './written-behind.ts';
 
@@ -40,6 +40,9 @@ const RECEIVE_STORES: StoreNames<TallyDB>[] = [
   'rejections',
   'bases',
 ];
+
+/** What `planExtend` writes: the events, the stream's head, the position and the rows. */
+const EXTEND_STORES: StoreNames<TallyDB>[] = ['events', 'streams', 'views', 'meta'];
 
 const allVersions = (stream: StreamId, from: number, to = Number.MAX_SAFE_INTEGER) =>
   IDBKeyRange.bound([stream, from], [stream, to]);
@@ -65,6 +68,7 @@ export async function receiveInTransaction<E extends AnyEvent>(
     const { at, around } = await readStreamAt(tx, context, stream, remote);
     const plan = planReceive(at, remote, recheck);
     const result = await carryOut(tx, context, at, around, plan, rebase, ops);
+    commitNow(tx);
     await Promise.all([...ops, tx.done]);
     return { ...result, known: knownAfter(at, around, plan, remote, context.projections) };
   } catch (error) {
@@ -158,7 +162,9 @@ export function receiveKnown<E extends AnyEvent>(
   // Folded into a copy: what is known stays as stored until this transaction commits.
   const rows = new Map(known.rows);
   const writes = planExtend(at, remote, known.position, rows, context.projections.of);
-  const tx = context.db.transaction(RECEIVE_STORES, 'readwrite', { durability: 'strict' });
+  // Only the stores an extend writes: a transaction over fewer opens faster. `events` is one,
+  // so it still runs after every append created before it.
+  const tx = context.db.transaction(EXTEND_STORES, 'readwrite', { durability: 'strict' });
   return writeKnown(tx, writes, known, rows);
 }
 
@@ -171,6 +177,7 @@ async function writeKnown<E extends AnyEvent>(
   const ops: Promise<unknown>[] = [];
   try {
     await write(tx, writes, ops);
+    commitNow(tx);
     await Promise.all([...ops, tx.done]);
   } catch (error) {
     await abandon(tx, ops);

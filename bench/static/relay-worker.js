@@ -32,6 +32,8 @@ async function store(events) {
   const db = await open();
   const tx = db.transaction('events', 'readwrite', { durability: 'strict' });
   for (const event of events) tx.objectStore('events').put(event);
+  // Committed at once, as the engine commits (worker/idb-schema.ts `commitNow`).
+  tx.commit();
   await done(tx);
 }
 

@@ -1,6 +1,11 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import type { FeedEntry } from '../../core/protocol.ts';
 import { maxCarriedBytes } from '../../server/append-script.ts';
-import { redisKeys } from '../../server/redis-store.ts';
+import { createLiveFeed, type LiveFeed } from '../../server/live-feed.ts';
+import { validatePush } from '../../server/push-validation.ts';
+import { createRedisStore, redisKeys } from '../../server/redis-store.ts';
+import { startRedisServer } from '../helpers/redis-server.ts';
 import { onCluster, syncServerFixture } from '../helpers/sync-server.ts';
 import {
   auth,
@@ -114,5 +119,46 @@ describe('a push’s wake-up carrying its entries', () => {
     const feed = await sync.redis.client.xrange(redisKeys.feed(space), '-', '+');
     expect(live.entries().map(({ cursor }) => cursor)).toEqual(feed.map(([id]) => id));
     live.close();
+  });
+});
+
+describe('the instance that ran a push', () => {
+  it('sends its entries to its own followers at once, without waiting for pub/sub', async () => {
+    // The store writes to one Redis; the live feed listens for wake-ups on another, which hears
+    // nothing of the pushes: only the store's own word (`appended`) can bring the entries.
+    const [data, elsewhere] = [await startRedisServer(), await startRedisServer()];
+    const [writer, listener] = [new Redis(data.url), new Redis(elsewhere.url)];
+    const made: { live?: LiveFeed } = {};
+    const store = createRedisStore(writer, {
+      maxEventsPerSpace: 1_000,
+      appended: (space, wake) => made.live?.wake(space, wake),
+    });
+    const live = (made.live = createLiveFeed({ redis: listener, store, rereadMs: 600_000 }));
+    try {
+      await Promise.all([writer.ping(), listener.ping()]);
+      const space = 'space-local-wake';
+      const stream = streamOf();
+      const got: FeedEntry[] = [];
+      const unsubscribe = await live.subscribe(space, {
+        entries: (entries) => got.push(...entries),
+        closed: () => {},
+      });
+      for (let n = 0; n < 3; n++) {
+        const kinds = n === 0 ? (['Created'] as const) : (['Incremented'] as const);
+        await store.append(space, validatePush(pushBody(stream, n, events(stream, n, kinds))));
+        // Delivered by the time the append answers: no round trip, no timer.
+        expect(got.map(({ event }) => event.version)).toEqual(
+          Array.from({ length: n + 1 }, (_, i) => i + 1),
+        );
+      }
+      const feed = await data.client.xrange(redisKeys.feed(space), '-', '+');
+      expect(got.map(({ cursor }) => cursor)).toEqual(feed.map(([id]) => id));
+      unsubscribe();
+    } finally {
+      await live.close();
+      writer.disconnect();
+      listener.disconnect();
+      await Promise.all([data.dispose(), elsewhere.dispose()]);
+    }
   });
 });

@@ -31,7 +31,9 @@ function injectFaults(engine: Engine, fail: (n: number) => boolean) {
     tx.addEventListener('complete', closed);
     tx.addEventListener('abort', closed);
     tx.addEventListener('abort', () => seen.aborts++);
-    if (fail(created++))
+    if (fail(created++)) {
+      // Left uncommitted (the store commits its appends at once, `commitNow`), so it can fail.
+      tx.commit = () => {};
       queueMicrotask(() => {
         try {
           tx.abort();
@@ -40,6 +42,7 @@ function injectFaults(engine: Engine, fail: (n: number) => boolean) {
           // Already finished: nothing to break.
         }
       });
+    }
     return tx;
   } as typeof original;
   return { seen, restore: () => delete (db as Partial<IDBDatabase>).transaction };
