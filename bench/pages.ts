@@ -49,7 +49,6 @@ export async function openApp(context: BrowserContext, origin: string): Promise<
   return page;
 }
 
-/** The bench page: no UI, the engine over a raw Comlink port, and the bare IndexedDB worker. */
 /** The bench page with nothing started: for the bare workers of the baselines. */
 export async function openBare(context: BrowserContext, origin: string): Promise<Page> {
   const page = await context.newPage();
@@ -58,6 +57,7 @@ export async function openBare(context: BrowserContext, origin: string): Promise
   return page;
 }
 
+/** The bench page: no UI, the engine over a raw Comlink port, and the bare IndexedDB worker. */
 export async function openBench(context: BrowserContext, origin: string): Promise<Page> {
   const page = await context.newPage();
   await page.goto(`${origin}/bench/page.html`);

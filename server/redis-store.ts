@@ -274,7 +274,13 @@ export function createRedisStore(
       if (!Array.isArray(reply) || reply.length !== streams.length + (wake === undefined ? 0 : 1))
         throw new TallyError('unavailable', 'The sync server got an unexpected answer from Redis.');
       const results = streams.map(({ stream }, index) => appendResult(stream, reply[index]));
-      if (wake !== undefined) options.appended?.(space, wake);
+      // Stored already: whatever the live feed does with it, the push is answered as stored.
+      if (wake !== undefined)
+        try {
+          options.appended?.(space, wake);
+        } catch (error) {
+          console.error('Tally: the live feed could not take an append', error);
+        }
       for (const [index, result] of results.entries())
         if (result.status === 'accepted') {
           const { stream, expectedVersion, expectedId, events } = streams[index]!;

@@ -214,18 +214,7 @@ export class EngineHost {
       this.broadcast(EngineHost.syncMissingUpdate(this.syncMissing), 'sync');
       return engine;
     }
-    // The status goes to the tabs in a task of its own, the latest of the task's: a commit
-    // changes it (a push to make), and the commit's ack, posted in the same task, goes first.
-    let unsent: SyncUpdate | undefined;
-    sync.onUpdate((update) => {
-      if (unsent === undefined)
-        setTimeout(() => {
-          const latest = unsent!;
-          unsent = undefined;
-          this.broadcast(latest, 'sync');
-        }, 0);
-      unsent = update;
-    });
+    sync.onUpdate((update) => this.broadcast(update, 'sync'));
     this.followNetwork(sync);
     this.sync = sync;
     return engine;

@@ -228,6 +228,15 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     { readonly version: number; readonly id: string }
   >();
 
+  /**
+   * A number that moves whenever a writer beside the appends starts or ends (a receive, a
+   * rebase, a deletion: the only writers of rejections after sync). Equal before and after a
+   * read, with none running: nothing such a writer stores changed meanwhile.
+   */
+  besideEpoch(): number | undefined {
+    return this.writers > 0 ? undefined : this.writerEpoch;
+  }
+
   private outboxEpoch(): number {
     return this.writerEpoch + this.behind.outboxWrites;
   }

@@ -872,9 +872,9 @@ export class SyncClient {
   }
 }
 
-/** How long to wait after `error`: the backoff's next delay, or what a 429 asked, if longer. */
 /** Resolves in a later task, after what the current one posts. */
 const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** How long to wait after `error`: the backoff's next delay, or what a 429 asked, if longer. */
 const waitAfter = (error: unknown, backoff: Backoff): number =>
   Math.max(backoff.next(), error instanceof RetryLater ? error.retryAfterMs : 0);

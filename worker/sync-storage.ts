@@ -115,8 +115,40 @@ export class IndexedDBSyncStorage implements SyncStorage {
       tx.done,
     ]);
   };
-  readRejections = () => readRejections(this.db);
-  dismissRejection = (commandId: string) => dismissRejection(this.db, commandId);
+  /** The rejections as last read, while nothing that writes them has run since. */
+  private rejections: { readonly epoch: string; readonly rows: RejectedAfterSync[] } | undefined;
+  /** Dismissals running, and ended. */
+  private dismissing = 0;
+  private dismissed = 0;
+  /**
+   * Read once, then from memory while nothing that writes them has run (every status change
+   * asked for them: a read transaction per command on a device that syncs). Only writers beside
+   * the appends write them (receive.ts, forget-stream.ts), and dismissing.
+   */
+  readRejections = async (): Promise<RejectedAfterSync[]> => {
+    const before = this.rejectionsEpoch();
+    if (before !== undefined && this.rejections?.epoch === before) return [...this.rejections.rows];
+    const rows = await readRejections(this.db);
+    this.rejections =
+      before !== undefined && this.rejectionsEpoch() === before
+        ? { epoch: before, rows: [...rows] }
+        : undefined;
+    return rows;
+  };
+  dismissRejection = async (commandId: string): Promise<void> => {
+    this.dismissing++;
+    try {
+      await dismissRejection(this.db, commandId);
+    } finally {
+      this.dismissing--;
+      this.dismissed++;
+    }
+  };
+  /** Undefined while a writer of them runs; equal before and after a read: none ran meanwhile. */
+  private rejectionsEpoch(): string | undefined {
+    const beside = this.engine.store.besideEpoch();
+    return beside === undefined || this.dismissing > 0 ? undefined : `${beside}:${this.dismissed}`;
+  }
   decodeRemote = (raw: unknown) => this.engine.models.decode(raw);
   receive = (stream: StreamId, events: readonly EventEnvelope[]) =>
     this.engine.receive(stream, events);

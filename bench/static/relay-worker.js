@@ -1,4 +1,4 @@
-/* global self, indexedDB, performance, fetch, TextDecoder */
+/* global self, indexedDB, fetch, TextDecoder */
 // A bare device for the device → device baseline (bench/device-sync.ts): a SharedWorker that
 // does what a device must do to pass one event on, and nothing else. Sending: one strict put,
 // then the push over HTTP. Receiving: the live feed over fetch, one strict put of what came,
@@ -67,11 +67,7 @@ async function follow({ origin, space, token, after, store: storing }) {
       if (!data) continue;
       const entries = JSON.parse(data);
       if (storing) await store(entries.map((entry) => entry.event));
-      tell({
-        type: 'seen',
-        versions: entries.map((entry) => entry.event.version),
-        at: performance.timeOrigin + performance.now(),
-      });
+      tell({ type: 'seen', versions: entries.map((entry) => entry.event.version) });
     }
   }
 }

@@ -295,6 +295,51 @@ describe('sync', () => {
     expect((await listCounters(a.engine))[0]?.value).toBe(5);
   });
 
+  it('a syncing device reads its rejections only when something may have changed them', async () => {
+    // Every getAll of the rejections store (fake-indexeddb's, under idb).
+    const getAll = IDBObjectStore.prototype.getAll;
+    let reads = 0;
+    IDBObjectStore.prototype.getAll = function (this: IDBObjectStore, ...args) {
+      if (this.name === 'rejections') reads++;
+      return getAll.apply(this, args);
+    };
+    try {
+      const [a, b] = [await device(), await device()];
+      const [id, busy] = [counterId('rejections-read'), counterId('rejections-busy')];
+      await a.engine.execute(id, { type: 'create', name: 'Once' });
+      await a.engine.execute(id, { type: 'increment' });
+      await a.engine.execute(busy, { type: 'create', name: 'Busy' });
+      const { pairingLink } = await a.sync.startSync(server.url);
+      await b.sync.joinSpace(server.url, decodeURIComponent(pairingLink.split('#pair=')[1]!));
+      await waitFor(async () => (await valueOf(b, id)) === 1, 'b to see 1');
+      await synced(a);
+      const before = reads;
+      for (let n = 0; n < 20; n++) await a.engine.execute(busy, { type: 'increment' });
+      await synced(a);
+      // Twenty commands, each a status change or two: the rejections read once at most.
+      expect(reads - before).toBeLessThanOrEqual(1);
+      // A rejection after sync still shows: both decrement from 1 offline, one is rejected…
+      await waitFor(async () => (await valueOf(b, busy)) === 20, 'b to see 20');
+      a.sync.setOnline(false);
+      b.sync.setOnline(false);
+      await a.engine.execute(id, { type: 'decrement' });
+      await b.engine.execute(id, { type: 'decrement' });
+      a.sync.setOnline(true);
+      b.sync.setOnline(true);
+      await waitFor(
+        () => a.sync.current().rejected.length + b.sync.current().rejected.length === 1,
+        'one rejection shown',
+      );
+      // …and dismissed, it goes.
+      const loser = a.sync.current().rejected.length === 1 ? a : b;
+      await loser.sync.dismissRejection(loser.sync.current().rejected[0]!.commandId);
+      await waitFor(() => loser.sync.current().rejected.length === 0, 'the rejection dismissed');
+      expect(await valueOf(a, id)).toBe(0);
+    } finally {
+      IDBObjectStore.prototype.getAll = getAll;
+    }
+  });
+
   it('a pushed command is confirmed once, in memory (its echo waits for the answer), pushed from memory, and a device that only receives never reads a push', async () => {
     // Devices whose storage counts the pushes it reads, and the accepted pushes it could not
     // confirm in memory (their commands were written behind meanwhile: a slow machine).
