@@ -51,12 +51,17 @@ export class IndexedDBSyncStorage implements SyncStorage {
     this.engine.store.confirmPushed(stream, events);
   readRestore = (stream: StreamId, from: number, to: number) =>
     readRestore(this.db, this.decode, stream, from, to);
-  pendingCount = (skip?: ReadonlySet<StreamId>) =>
-    this.engine.store.withUnwritten(async (unwritten) => {
+  pendingCount = async (skip?: ReadonlySet<StreamId>): Promise<number> => {
+    const counts = (entries: readonly OutboxEntry[]) =>
+      entries.filter((entry) => !skip?.has(entry.stream)).length;
+    this.outboxKept();
+    // The stored outbox known empty and nothing being written (what a push from memory needs):
+    // counted from memory, where every status change read the store (a transaction a command).
+    const memory = this.engine.store.pushFromMemory();
+    if (memory) return counts(memory.unwritten.outbox);
+    return this.engine.store.withUnwritten(async (unwritten) => {
       this.outboxKept();
       const tx = this.db.transaction('outbox', 'readonly');
-      const counts = (entries: readonly OutboxEntry[]) =>
-        entries.filter((entry) => !skip?.has(entry.stream)).length;
       // A write of what is behind in progress: its entries may be stored already, or not.
       if (unwritten.maybeStored > 0)
         return counts(withUnwritten((await tx.store.getAll()).map(checkOutboxRow), unwritten));
@@ -66,6 +71,7 @@ export class IndexedDBSyncStorage implements SyncStorage {
       ]);
       return all - skipped.reduce((sum, n) => sum + n, 0) + counts(unwritten.outbox);
     });
+  };
   readSettings = () => readSyncConfig(this.db);
   /**
    * Sync starts: stored with every pending command in the outbox, made from the events when the
