@@ -36,6 +36,7 @@ function addBenchFiles(buildDir: string): void {
   copyFileSync(join(staticDir, 'page.js'), join(target, 'page.js'));
   for (const file of [
     'idb-worker.js',
+    'idb-requests.js',
     'relay-worker.js',
     'cold-page.html',
     'cold-page.js',

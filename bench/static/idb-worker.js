@@ -1,4 +1,4 @@
-/* global self, indexedDB, IDBKeyRange, performance, crypto */
+/* global self, indexedDB, IDBKeyRange, performance, crypto, importScripts, request, committed */
 // A bare SharedWorker doing raw IndexedDB work: the baseline beside the engine's figures. Events
 // have the engine's stored shape; the store has no indexes, the transaction touches one store.
 // Every write takes a durability: 'strict' is what the engine commits with (an ack means the data
@@ -19,27 +19,7 @@ const event = (position) => ({
   },
 });
 
-const request = (req) =>
-  new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-
-const done = (tx) =>
-  new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new Error('aborted'));
-  });
-
-/**
- * Every request made: commit now, as the engine does (worker/idb-schema.ts `commitNow`), rather
- * than once the worker has had every result. Same practice on both sides of a ratio.
- */
-const committed = (tx) => {
-  tx.commit();
-  return done(tx);
-};
+importScripts('idb-requests.js');
 
 let db;
 let position = 0;

@@ -1,4 +1,4 @@
-/* global self, indexedDB, fetch, TextDecoder */
+/* global self, indexedDB, fetch, TextDecoder, importScripts, request, committed */
 // A bare device for the device → device baseline (bench/device-sync.ts): a SharedWorker that
 // does what a device must do to pass one event on, and nothing else. Sending: one strict put,
 // then the push over HTTP. Receiving: the live feed over fetch, one strict put of what came,
@@ -6,18 +6,7 @@
 // A device follows the feed whether or not it pushes: the sender reads its own echo too, and
 // stores nothing of it (what it pushed is stored already).
 
-const request = (req) =>
-  new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-
-const done = (tx) =>
-  new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new Error('aborted'));
-  });
+importScripts('idb-requests.js');
 
 let opened;
 const open = () => {
@@ -32,9 +21,7 @@ async function store(events) {
   const db = await open();
   const tx = db.transaction('events', 'readwrite', { durability: 'strict' });
   for (const event of events) tx.objectStore('events').put(event);
-  // Committed at once, as the engine commits (worker/idb-schema.ts `commitNow`).
-  tx.commit();
-  await done(tx);
+  await committed(tx);
 }
 
 const ports = new Set();
