@@ -38,6 +38,11 @@ export type SyncClientOptions = {
    * usual (a push that hangs must not hold the feed). Default 2 s.
    */
   readonly echoWaitMs?: number;
+  /**
+   * How long the feed's cursor past messages that only echoed this device's own pushes may wait
+   * to be stored (`echoCursor`). Default 2 s.
+   */
+  readonly echoCursorMs?: number;
   readonly onStatus?: (status: SyncStatus) => void;
   /** The server refused this device's token (it was removed from the space): stop for good. */
   readonly onRefused?: () => void;
@@ -100,6 +105,15 @@ export class SyncClient {
   /** Stretches the server lost: pushed again, before anything pending. */
   private readonly giveBacks: GiveBack[] = [];
   private verifyTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The feed's cursor past messages that were only echoes of this device's own pushes, confirmed
+   * already: not stored at once (a transaction per push, for nothing new), but with the next
+   * message that brings something, after `echoCursorMs`, or when the feed stops. Lost in a
+   * crash, the echoes are read again, and confirm nothing twice.
+   */
+  private echoCursor:
+    { space: string; cursor: string; timer: ReturnType<typeof setTimeout> } | undefined;
+  private echoCursorWrite: Promise<void> | undefined;
   /**
    * The server's events this run has applied (received, or confirmed in memory, at the version
    * the server gives them; by stream, version and id): the second of a push's answer and its
@@ -183,7 +197,37 @@ export class SyncClient {
     this.verifyTimer = undefined;
     this.wakeAll();
     await Promise.allSettled([this.feedDone, this.pushDone]);
+    await this.writeEchoCursor();
     this.emit();
+  }
+
+  /** Stores the cursor past echoes not stored yet (a write already under way is waited for). */
+  private async writeEchoCursor(): Promise<void> {
+    const pending = this.echoCursor;
+    this.echoCursor = undefined;
+    if (pending) {
+      clearTimeout(pending.timer);
+      await this.storeCursor(pending.space, pending.cursor);
+    }
+    await this.echoCursorWrite?.catch(() => undefined);
+  }
+
+  /**
+   * Stores the feed's cursor, after any write of it under way, in place of one past echoes still
+   * waiting: writes of the cursor land in the order they were asked for.
+   */
+  private async storeCursor(space: string, cursor: string): Promise<void> {
+    if (this.echoCursor) clearTimeout(this.echoCursor.timer);
+    this.echoCursor = undefined;
+    const write = (this.echoCursorWrite ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.options.storage.writeFeedCursor(space, cursor));
+    this.echoCursorWrite = write;
+    try {
+      await write;
+    } finally {
+      if (this.echoCursorWrite === write) this.echoCursorWrite = undefined;
+    }
   }
 
   /** New local commits (or a rebase) may have something to push. */
@@ -265,6 +309,11 @@ export class SyncClient {
   /** Tries again now: what "Retry now" does, and what a server that answers again sets off. */
   retryNow(): void {
     this.feedBackoff.reset();
+    this.retryPushNow();
+  }
+
+  /** A push waiting out its backoff goes now; the feed keeps its own. */
+  private retryPushNow(): void {
     this.pushBackoff.reset();
     this.wakeAll();
   }
@@ -281,18 +330,19 @@ export class SyncClient {
    * two seconds (one small request, no token): once it answers again, the loops try again at once
    * instead of waiting out a backoff that may have grown to half a minute. So sync resumes within
    * about two seconds, also where the live feed stayed open while pushes were refused (a Redis
-   * failover). It wakes them at its first answer and then only when the server was seen down in
+   * failover). It wakes them at its first answer (not when the server answered just now: it took
+   * a live stream and ended it at once) and then only when the server was seen down in
    * between: a server that answers its health and refuses (429, a fault of its own) leaves the
    * loops to their backoff, instead of being asked again every two seconds.
    */
-  private probe(): void {
+  private probe(wakeAtFirstAnswer = true): void {
     if (this.probing) return;
     this.probing = true;
     const { transport, config, probeMs = 2_000 } = this.options;
     void (async () => {
       try {
         const wanted = () => this.running && this.online && (!this.live || this.pushFailed);
-        let wasDown = true;
+        let wasDown = wakeAtFirstAnswer;
         while (wanted()) {
           // Jittered: devices that lost the same server do not all ask in the same instant.
           await new Promise((resolve) => setTimeout(resolve, probeMs * (0.75 + Math.random() / 2)));
@@ -620,10 +670,10 @@ export class SyncClient {
   private async receiveOnce(
     stream: StreamId,
     events: readonly EventEnvelope[],
-  ): Promise<ReceiveOutcome | { readonly type: 'applied' }> {
+  ): Promise<ReceiveOutcome | { readonly type: 'applied'; readonly echo?: true }> {
     const earlier = events.map((event) => this.applied.get(appliedKey(event)));
     if (earlier.length > 0 && earlier.every((done) => done !== undefined)) {
-      if ((await Promise.all(earlier)).every(Boolean)) return { type: 'applied' };
+      if ((await Promise.all(earlier)).every(Boolean)) return { type: 'applied', echo: true };
     }
     const receiving = this.options.storage.receive(stream, events);
     this.remember(
@@ -658,6 +708,7 @@ export class SyncClient {
         // Catch up page by page from the stored cursor (or from the start after a gap)…
         const fromStart = this.resyncFromStart;
         if (fromStart) this.applied.clear();
+        await this.writeEchoCursor();
         let after = fromStart ? '0' : await storage.readFeedCursor(config.space);
         this.resyncFromStart = false;
         // …or, joining, from where the space's snapshots leave off.
@@ -667,7 +718,7 @@ export class SyncClient {
           if (page.entries.length === 0 && compareCursors(page.cursor, after) < 0) {
             // The feed holds less than this device saw: Redis lost its last writes.
             this.giveBacks.push(...this.witness.wentBack(page.cursor));
-            await storage.writeFeedCursor(config.space, page.cursor);
+            await this.storeCursor(config.space, page.cursor);
           }
           await this.apply(page.entries);
           after = page.cursor;
@@ -686,19 +737,29 @@ export class SyncClient {
         // Once the server has taken the live feed (not when it refuses it, 429: the backoff goes
         // on growing): back after a failure, a push waiting out its backoff goes now, not in a
         // minute (the health probe, which would have woken it, stops once the feed is live).
+        let openedAt: number | undefined;
+        let delivered = false;
         const opened = () => {
-          this.feedBackoff.reset();
-          if (failing) this.retryNow();
+          openedAt = Date.now();
+          if (failing) this.retryPushNow();
         };
         for await (const entries of transport.live(config, after, abort.signal, opened)) {
+          delivered = true;
           await this.apply(entries);
           after = entries.at(-1)!.cursor;
         }
-        // The server ended the stream (it restarts, say): back off, then reconnect; meanwhile
-        // the health probe wakes the loops as soon as the server answers again.
+        // The server ended the stream (it restarts, say): back off, then reconnect. A stream
+        // that served (it brought entries, or stayed open a while) starts the backoff again; one
+        // taken and ended at once with nothing (a server or proxy that closes every stream) lets
+        // it grow, and so does the health probe, which saw the server answer just now: it wakes
+        // the loops only once it has seen the server down and back. Otherwise every device
+        // would ask again within half a second, for as long as the server did that.
+        const served =
+          delivered || (openedAt !== undefined && Date.now() - openedAt >= servedFeedMs);
+        if (served) this.feedBackoff.reset();
         this.live = false;
         this.emit();
-        this.probe();
+        this.probe(served);
         if (this.running) await this.pause(this.feedBackoff.next());
       } catch (error) {
         if (!this.running) return;
@@ -864,13 +925,34 @@ export class SyncClient {
       this.resyncFromStart = true;
       throw new Gap('A stream skipped versions; catching up from the start.');
     }
-    await storage.writeFeedCursor(config.space, last.cursor);
+    // Only what this device had applied already (its own pushes' echoes, say): the cursor is
+    // stored later, with what comes next (`echoCursor`).
+    if (outcomes.length === byStream.size && outcomes.every((outcome) => 'echo' in outcome)) {
+      if (this.echoCursor) clearTimeout(this.echoCursor.timer);
+      this.echoCursor = {
+        space: config.space,
+        cursor: last.cursor,
+        timer: setTimeout(
+          () => void this.writeEchoCursor().catch(() => undefined),
+          this.options.echoCursorMs ?? echoCursorMs,
+        ),
+      };
+    } else await this.storeCursor(config.space, last.cursor);
     this.witness.delivered(seen);
     // Echoes of this device's own pushes confirm pending commands without writing an event, so
     // no commit tells the count: read it (a push waiting out a backoff would leave it stale).
     if (this.pending > 0) await this.refreshPending();
   }
 }
+
+/**
+ * A live stream open this long served, though it brought nothing (a quiet space, which a proxy
+ * may close after a minute or two): the feed's backoff starts again when it ends.
+ */
+const servedFeedMs = 10_000;
+
+/** How long the feed's cursor past echoes alone may wait to be stored (`echoCursor`). */
+const echoCursorMs = 2_000;
 
 /** Resolves in a later task, after what the current one posts. */
 const nextTask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));

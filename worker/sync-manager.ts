@@ -21,6 +21,8 @@ export type SyncManagerOptions = {
   readonly verifyMs?: number;
   /** How long the echo of a push in flight waits for its answer before it is received. */
   readonly echoWaitMs?: number;
+  /** How long the feed's cursor past echoes of this device's own pushes alone may wait to be stored. */
+  readonly echoCursorMs?: number;
   /** How often an unreachable server's health is asked (default 2 s). */
   readonly probeMs?: number;
 };
@@ -351,6 +353,7 @@ export class SyncManager {
       pushDelayMs: this.options.pushDelayMs,
       verifyMs: this.options.verifyMs,
       echoWaitMs: this.options.echoWaitMs,
+      echoCursorMs: this.options.echoCursorMs,
       probeMs: this.options.probeMs,
       onStatus: () => void this.refresh(),
       // In turn with starting, joining and leaving: a refusal heard while the device moves to

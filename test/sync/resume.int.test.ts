@@ -115,6 +115,42 @@ it('a live feed the server refuses (429) is asked for again only after its Retry
   expect(b.sync.current().state).not.toBe('synced');
 });
 
+it('a live feed the server takes and ends at once with nothing is asked for again later each time, never in a loop', async () => {
+  server = await startTestServer(sync.redis.url);
+  const a = await device();
+  await a.engine.execute(counterId('ended'), { type: 'create', name: 'Water' });
+  const { pairingLink } = await a.sync.startSync(server.url);
+  await synced(a);
+  // b's live feed is taken (200, an event stream) and ends at once, as a server or proxy that
+  // closes every stream would do; its catch-up pages and the health probe answer as usual.
+  const asked: number[] = [];
+  const b = await device({
+    // Without jitter: 150 ms, then 300, 600, 1,200 … while nothing starts it again.
+    backoff: { baseMs: 150, maxMs: 60_000, random: () => 1 },
+    // The health probe asks often; the server answers it throughout.
+    probeMs: 100,
+    fetch: async (input, init) => {
+      if (!String(input).includes('/live?')) return fetch(input, init);
+      asked.push(Date.now());
+      const taken = await fetch(input, init);
+      await taken.body?.cancel();
+      return new Response(new ReadableStream({ start: (controller) => controller.close() }), {
+        status: 200,
+        headers: { 'Content-Type': 'text/event-stream' },
+      });
+    },
+  });
+  await b.sync.joinSpace(server.url, inviteOf(pairingLink));
+  await waitFor(() => asked.length >= 5, 'b to ask for the live feed five times', 15_000);
+  const gaps = asked.slice(1).map((at, i) => at - asked[i]!);
+  // Each wait at least the backoff's (150, 300, 600, 1,200 ms): before, every stream taken
+  // started it again, and the probe woke the feed at its first answer (a request every
+  // 100–150 ms, for ever).
+  gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(150 * 2 ** i - 10));
+  // b has what a holds all the same (its catch-up pages).
+  expect((await listCounters(b.engine)).map((row) => row.name)).toEqual(['Water']);
+});
+
 it('a push refused while the live feed stays open goes once the server is healthy, not after its backoff', async () => {
   server = await startTestServer(sync.redis.url);
   // Pushes fail as in a Redis failover (the server cannot take them), the live feed stays open.

@@ -374,7 +374,8 @@ describe('sync', () => {
         if (!confirmed) reads.unconfirmed++;
         return confirmed;
       };
-      const opened = await deviceOn(engine, storage);
+      // The cursor past a's own echoes stored at once: the test reads it to know a saw them.
+      const opened = await deviceOn(engine, storage, { echoCursorMs: 0 });
       devices.push(opened);
       return { ...opened, storage, reads };
     };
@@ -424,6 +425,60 @@ describe('sync', () => {
     // b: one receive each; nothing of its own to push.
     expect(b.engine.store.transactions - appendsB).toBe(3);
     expect(b.reads.n - readsB).toBe(0);
+  });
+
+  it('the echoes of a device’s own pushes cost it no cursor write each: the cursor goes with the next news, or a moment later', async () => {
+    // a's writes of the feed's cursor, counted where they are stored.
+    const engine = await openEngine({ device: 'device-echo-cursor-a' });
+    const storage = new IndexedDBSyncStorage(engine);
+    let written = 0;
+    const writeFeedCursor = storage.writeFeedCursor;
+    storage.writeFeedCursor = (space, cursor) => {
+      written++;
+      return writeFeedCursor(space, cursor);
+    };
+    const a = await deviceOn(engine, storage, { echoCursorMs: 2_000 });
+    devices.push(a);
+    const b = await device();
+    const id = counterId('echo-cursor');
+    await a.engine.execute(id, { type: 'create', name: 'Tea' });
+    const { space, pairingLink } = await a.sync.startSync(server.url);
+    await b.sync.joinSpace(server.url, decodeURIComponent(pairingLink.split('#pair=')[1]!));
+    await waitFor(async () => (await valueOf(b, id)) === 0, 'b to see the counter');
+    await synced(a);
+    const head = () => serverCursor(redis, space);
+    // Once a has stored the cursor at the feed's head, it has read its own echoes too.
+    await waitFor(
+      async () => (await storage.readFeedCursor(space)) === (await head()),
+      'a at the head',
+    );
+    const before = written;
+    for (let n = 1; n <= 10; n++) {
+      await a.engine.execute(id, { type: 'increment' });
+      await waitFor(async () => (await valueOf(b, id)) === n, `b to see ${n}`);
+      await synced(a);
+    }
+    // Ten pushes, each echoed: one cursor write each before; now none while they come (one,
+    // should the moment pass on a slow machine) …
+    expect(written - before).toBeLessThanOrEqual(1);
+    // … and, a moment later, the cursor at the head all the same: a restart reads nothing again.
+    await waitFor(
+      async () => (await storage.readFeedCursor(space)) === (await head()),
+      'a at the head',
+      5_000,
+    );
+    // News from b is stored with its cursor at once, past a's echoes before it.
+    // (a's push first, so b's event comes after a's echo in the feed.)
+    await a.engine.execute(id, { type: 'increment' });
+    await synced(a);
+    await b.engine.execute(id, { type: 'increment' });
+    await waitFor(async () => (await valueOf(a, id)) === 12, 'a to see b’s increment');
+    await waitFor(
+      async () => (await storage.readFeedCursor(space)) === (await head()),
+      'a at the head',
+      1_500,
+    );
+    expect(await valueOf(b, id)).toBe(12);
   });
 
   it('damaged sync settings: sync is off and says why, counting goes on, and starting sync replaces them', async () => {
