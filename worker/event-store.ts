@@ -56,7 +56,13 @@ export type IndexedDBEventStoreOptions = {
   readonly db: TallyDatabase;
   /** Whose codecs decode the events read back, and whose projections the events feed. */
   readonly models: ModelSet;
-  /** Upper bound on commits in one transaction, so one transaction never grows unbounded. */
+  /**
+   * Upper bound on commits in one transaction (default 250). Not only a bound: a burst larger
+   * than it goes as several transactions, two in flight, so the answers of the first reach the
+   * tabs, and their next commands are decided, while the disk takes the second (measured,
+   * alternated: 1,000 commands in flight went 0.41 → 0.47× the raw strict puts over 1,000
+   * counters and 0.52 → 0.60× on one, against 2,000 per transaction; 100 and 500 did no better).
+   */
   readonly maxBatch?: number;
   /** How many streams' heads and rows the store keeps in memory (`AppendCache`). */
   readonly maxCached?: number;
@@ -132,7 +138,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   constructor(options: IndexedDBEventStoreOptions) {
     this.db = options.db;
     this.models = options.models;
-    this.maxBatch = options.maxBatch ?? 2_000;
+    this.maxBatch = options.maxBatch ?? 250;
     this.cache = new AppendCache(options.maxCached ?? 2_000);
     this.behind = new WrittenBehind(this.db, (error) =>
       console.warn(
