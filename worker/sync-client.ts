@@ -197,7 +197,9 @@ export class SyncClient {
     this.verifyTimer = undefined;
     this.wakeAll();
     await Promise.allSettled([this.feedDone, this.pushDone]);
-    await this.writeEchoCursor();
+    // Not stored (the database closed under it, say): as after a crash, those echoes are read
+    // again. Stopping must not fail for it: leaving or joining goes on from here.
+    await this.writeEchoCursor().catch(() => undefined);
     this.emit();
   }
 
@@ -743,24 +745,31 @@ export class SyncClient {
           openedAt = Date.now();
           if (failing) this.retryPushNow();
         };
-        for await (const entries of transport.live(config, after, abort.signal, opened)) {
-          delivered = true;
-          await this.apply(entries);
-          after = entries.at(-1)!.cursor;
+        // A stream that served (it brought entries, or stayed open a while) starts the backoff
+        // again when it ends, however it ends; one taken and ended at once with nothing (a server
+        // or proxy that closes every stream) lets it grow.
+        let served = false;
+        try {
+          for await (const entries of transport.live(config, after, abort.signal, opened)) {
+            delivered = true;
+            await this.apply(entries);
+            after = entries.at(-1)!.cursor;
+          }
+        } finally {
+          served = delivered || (openedAt !== undefined && Date.now() - openedAt >= servedFeedMs);
+          if (served) this.feedBackoff.reset();
         }
-        // The server ended the stream (it restarts, say): back off, then reconnect. A stream
-        // that served (it brought entries, or stayed open a while) starts the backoff again; one
-        // taken and ended at once with nothing (a server or proxy that closes every stream) lets
-        // it grow, and so does the health probe, which saw the server answer just now: it wakes
-        // the loops only once it has seen the server down and back. Otherwise every device
-        // would ask again within half a second, for as long as the server did that.
-        const served =
-          delivered || (openedAt !== undefined && Date.now() - openedAt >= servedFeedMs);
-        if (served) this.feedBackoff.reset();
+        // The server ended the stream (it restarts, say): back off, then reconnect. After one
+        // that did not serve, so does the health probe, which saw the server answer just now: it
+        // wakes the loops only once it has seen the server down and back. Otherwise every device
+        // would ask again within half a second, for as long as the server did that. Its wait
+        // grows, but to `servedFeedMs` at most: a proxy that closes quiet streams sooner than
+        // the server's heartbeat leaves the device live most of the time, not one in thirty.
         this.live = false;
         this.emit();
         this.probe(served);
-        if (this.running) await this.pause(this.feedBackoff.next());
+        const wait = this.feedBackoff.next();
+        if (this.running) await this.pause(served ? wait : Math.min(wait, servedFeedMs));
       } catch (error) {
         if (!this.running) return;
         if (error instanceof Gap || abort.signal.aborted) {

@@ -437,7 +437,8 @@ describe('sync', () => {
       written++;
       return writeFeedCursor(space, cursor);
     };
-    const a = await deviceOn(engine, storage, { echoCursorMs: 2_000 });
+    // Stored at the latest 5 s after the last echo: a round trip here takes some tens of ms.
+    const a = await deviceOn(engine, storage, { echoCursorMs: 5_000 });
     devices.push(a);
     const b = await device();
     const id = counterId('echo-cursor');
@@ -459,13 +460,13 @@ describe('sync', () => {
       await synced(a);
     }
     // Ten pushes, each echoed: one cursor write each before; now none while they come (one,
-    // should the moment pass on a slow machine) …
+    // should an echo outwait its push's answer on a slow machine: then it is received) …
     expect(written - before).toBeLessThanOrEqual(1);
     // … and, a moment later, the cursor at the head all the same: a restart reads nothing again.
     await waitFor(
       async () => (await storage.readFeedCursor(space)) === (await head()),
       'a at the head',
-      5_000,
+      15_000,
     );
     // News from b is stored with its cursor at once, past a's echoes before it.
     // (a's push first, so b's event comes after a's echo in the feed.)
@@ -476,7 +477,8 @@ describe('sync', () => {
     await waitFor(
       async () => (await storage.readFeedCursor(space)) === (await head()),
       'a at the head',
-      1_500,
+      // Sooner than the 5 s after a's own echo just before: it went with b's event.
+      4_000,
     );
     expect(await valueOf(b, id)).toBe(12);
   });
