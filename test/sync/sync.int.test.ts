@@ -483,6 +483,56 @@ describe('sync', () => {
     expect(await valueOf(b, id)).toBe(12);
   });
 
+  it('leaving right after an echo stores no cursor of the old space afterwards, and the new space is read whole', async () => {
+    // a's live feed, its chunks counted as they come in.
+    let chunks = 0;
+    const engine = await openEngine({ device: 'device-echo-leave-a' });
+    const storage = new IndexedDBSyncStorage(engine);
+    const a = await deviceOn(engine, storage, {
+      // The cursor past echoes waits a minute: only stopping can store it.
+      echoCursorMs: 60_000,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (!String(input).includes('/live?') || !response.body) return response;
+        const counted = response.body.pipeThrough(
+          new TransformStream<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              chunks++;
+              controller.enqueue(chunk);
+            },
+          }),
+        );
+        return new Response(counted, { status: response.status, headers: response.headers });
+      },
+    });
+    devices.push(a);
+    const id = counterId('echo-leave');
+    await a.engine.execute(id, { type: 'create', name: 'Tea' });
+    const first = await a.sync.startSync(server.url);
+    await synced(a);
+    const seen = chunks;
+    await a.engine.execute(id, { type: 'increment' });
+    await synced(a);
+    // Its echo is on its way in (or in): a leaves at once.
+    await waitFor(() => chunks > seen, 'the echo to reach a');
+    await a.sync.leaveSpace();
+    const afterLeaving = await a.engine.db.get('meta', 'cursor');
+    expect(afterLeaving).toBeUndefined();
+    // A new space: a's whole history goes there, and the cursor stored is that space's.
+    const second = await a.sync.startSync(server.url);
+    expect(second.space).not.toBe(first.space);
+    await synced(a);
+    await waitFor(
+      async () => (await serverStreams(redis, second.space))[id]?.length === 2,
+      'the new space to hold a’s whole history',
+    );
+    // Stopped: whatever cursor it stores now is the new space's, never the old one's.
+    await a.sync.stop();
+    const stored = await a.engine.db.get('meta', 'cursor');
+    if (stored !== undefined) expect(stored).toMatchObject({ space: second.space });
+    expect((await listCounters(a.engine))[0]?.value).toBe(1);
+  });
+
   it('damaged sync settings: sync is off and says why, counting goes on, and starting sync replaces them', async () => {
     const engine = await openEngine({ device: 'device-damaged-1' });
     const id = counterId('damaged');
