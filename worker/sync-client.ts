@@ -108,12 +108,13 @@ export class SyncClient {
   /**
    * The feed's cursor past messages that were only echoes of this device's own pushes, confirmed
    * already: not stored at once (a transaction per push, for nothing new), but with the next
-   * message that brings something, after `echoCursorMs`, or when the feed stops. Lost in a
+   * message that brings something, at most `echoCursorMs` after the first of them, or when the feed stops. Lost in a
    * crash, the echoes are read again, and confirm nothing twice.
    */
   private echoCursor:
     { space: string; cursor: string; timer: ReturnType<typeof setTimeout> } | undefined;
-  private echoCursorWrite: Promise<void> | undefined;
+  /** The write of the feed's cursor under way, if any: the next waits for it. */
+  private cursorWrite: Promise<void> | undefined;
   /**
    * The server's events this run has applied (received, or confirmed in memory, at the version
    * the server gives them; by stream, version and id): the second of a push's answer and its
@@ -205,13 +206,37 @@ export class SyncClient {
 
   /** Stores the cursor past echoes not stored yet (a write already under way is waited for). */
   private async writeEchoCursor(): Promise<void> {
+    const pending = this.takeEchoCursor();
+    if (pending) await this.storeCursor(pending.space, pending.cursor);
+    await this.cursorWrite?.catch(() => undefined);
+  }
+
+  /** The cursor past echoes, no longer waiting to be stored. */
+  private takeEchoCursor(): { space: string; cursor: string } | undefined {
     const pending = this.echoCursor;
+    if (pending) clearTimeout(pending.timer);
     this.echoCursor = undefined;
-    if (pending) {
-      clearTimeout(pending.timer);
-      await this.storeCursor(pending.space, pending.cursor);
+    return pending;
+  }
+
+  /**
+   * Keeps `cursor`, past echoes alone, to be stored at the latest `echoCursorMs` after the first
+   * such message that is not stored yet: echoes that keep coming move the cursor, not the time.
+   */
+  private holdEchoCursor(space: string, cursor: string): void {
+    if (this.echoCursor?.space === space) {
+      this.echoCursor.cursor = cursor;
+      return;
     }
-    await this.echoCursorWrite?.catch(() => undefined);
+    this.takeEchoCursor();
+    this.echoCursor = {
+      space,
+      cursor,
+      timer: setTimeout(
+        () => void this.writeEchoCursor().catch(() => undefined),
+        this.options.echoCursorMs ?? echoCursorMs,
+      ),
+    };
   }
 
   /**
@@ -219,16 +244,15 @@ export class SyncClient {
    * waiting: writes of the cursor land in the order they were asked for.
    */
   private async storeCursor(space: string, cursor: string): Promise<void> {
-    if (this.echoCursor) clearTimeout(this.echoCursor.timer);
-    this.echoCursor = undefined;
-    const write = (this.echoCursorWrite ?? Promise.resolve())
+    this.takeEchoCursor();
+    const write = (this.cursorWrite ?? Promise.resolve())
       .catch(() => undefined)
       .then(() => this.options.storage.writeFeedCursor(space, cursor));
-    this.echoCursorWrite = write;
+    this.cursorWrite = write;
     try {
       await write;
     } finally {
-      if (this.echoCursorWrite === write) this.echoCursorWrite = undefined;
+      if (this.cursorWrite === write) this.cursorWrite = undefined;
     }
   }
 
@@ -936,17 +960,9 @@ export class SyncClient {
     }
     // Only what this device had applied already (its own pushes' echoes, say): the cursor is
     // stored later, with what comes next (`echoCursor`).
-    if (outcomes.length === byStream.size && outcomes.every((outcome) => 'echo' in outcome)) {
-      if (this.echoCursor) clearTimeout(this.echoCursor.timer);
-      this.echoCursor = {
-        space: config.space,
-        cursor: last.cursor,
-        timer: setTimeout(
-          () => void this.writeEchoCursor().catch(() => undefined),
-          this.options.echoCursorMs ?? echoCursorMs,
-        ),
-      };
-    } else await this.storeCursor(config.space, last.cursor);
+    if (outcomes.length === byStream.size && outcomes.every((outcome) => 'echo' in outcome))
+      this.holdEchoCursor(config.space, last.cursor);
+    else await this.storeCursor(config.space, last.cursor);
     this.witness.delivered(seen);
     // Echoes of this device's own pushes confirm pending commands without writing an event, so
     // no commit tells the count: read it (a push waiting out a backoff would leave it stale).
