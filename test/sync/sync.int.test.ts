@@ -483,6 +483,35 @@ describe('sync', () => {
     expect(await valueOf(b, id)).toBe(12);
   });
 
+  it('echoes that keep coming still have their cursor stored within the bound, not only once they stop', async () => {
+    const engine = await openEngine({ device: 'device-echo-steady-a' });
+    const storage = new IndexedDBSyncStorage(engine);
+    const writes: number[] = [];
+    const writeFeedCursor = storage.writeFeedCursor;
+    storage.writeFeedCursor = (space, cursor) => {
+      writes.push(Date.now());
+      return writeFeedCursor(space, cursor);
+    };
+    const a = await deviceOn(engine, storage, { echoCursorMs: 300 });
+    devices.push(a);
+    const id = counterId('echo-steady');
+    await a.engine.execute(id, { type: 'create', name: 'Tea' });
+    await a.sync.startSync(server.url);
+    await synced(a);
+    // Pushes one after another for 1.5 s, each echoed well within 300 ms of the one before.
+    const from = Date.now();
+    let n = 0;
+    while (Date.now() - from < 1_500) {
+      await a.engine.execute(id, { type: 'increment' });
+      await synced(a);
+      n++;
+    }
+    const during = writes.filter((at) => at > from && at < Date.now());
+    // Stored while they still came (a timer moved by every echo would store none until after).
+    expect(during.length).toBeGreaterThanOrEqual(1);
+    expect(n).toBeGreaterThan(1);
+  });
+
   it('leaving right after an echo stores no cursor of the old space afterwards, and the new space is read whole', async () => {
     // a's live feed, its chunks counted as they come in.
     let chunks = 0;
