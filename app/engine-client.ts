@@ -34,9 +34,20 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
 };
 
 /**
+ * The most commands of one task sent in one `executeMany` (the protocol allows
+ * `maxCommandsPerCall`): the most the store commits in one transaction (its group commit's
+ * `maxBatch`). A call is answered once all its commands are, so a larger burst goes as several:
+ * the first's answers reach the tab, and its next commands the engine, while the disk takes the
+ * rest, instead of the whole burst answered at once after its last transaction and the next one
+ * decided only then. Measured (bench §3, alternated): 1,000 in flight over 1,000 counters and on
+ * one, +10–20 % commands per second against one call of 1,000.
+ */
+const commandsPerMessage = Math.min(250, maxCommandsPerCall);
+
+/**
  * The transports implement the engine's methods; this adds command ids, and, over the
  * SharedWorker's port (`together`), sends the commands a tab issues in one task together: one
- * alone as `execute`, several as one `executeMany` (at most `maxCommandsPerCall` each), each
+ * alone as `execute`, several as one `executeMany` (at most `commandsPerMessage` each), each
  * answered on its own promise as if it had gone alone. Not through a leader tab: a call the
  * leader took and did not answer before it closed is sent again to the next one, which can
  * tell a command it already applied only among its stream's latest events (and a leader of an
@@ -65,8 +76,8 @@ export function clientOver(
   const send = () => {
     const all = queued;
     queued = [];
-    for (let i = 0; i < all.length; i += maxCommandsPerCall) {
-      const part = all.slice(i, i + maxCommandsPerCall);
+    for (let i = 0; i < all.length; i += commandsPerMessage) {
+      const part = all.slice(i, i + commandsPerMessage);
       if (part.length === 1) {
         alone(part[0]!);
         continue;

@@ -18,13 +18,13 @@ function portClient(port) {
   });
   port.start();
   // Commands issued in one task go together, as app/engine-client.ts sends them: one alone as
-  // `execute`, several as one `executeMany` of at most 1,000, each answered on its own promise.
+  // `execute`, several as one `executeMany` of at most 250, each answered on its own promise.
   let queued = [];
   const send = (client) => {
     const all = queued;
     queued = [];
-    for (let i = 0; i < all.length; i += 1_000) {
-      const part = all.slice(i, i + 1_000);
+    for (let i = 0; i < all.length; i += 250) {
+      const part = all.slice(i, i + 250);
       if (part.length === 1) {
         client.call('execute', part[0].request).then(part[0].resolve, part[0].reject);
         continue;
