@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from 'react';
+import { memo, useState, type FormEvent } from 'react';
 import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
 import type { Run } from './App.tsx';
 
-export function AddCounterForm({ run }: { run: Run }) {
+function AddCounterFormView({ run }: { run: Run }) {
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string>();
@@ -51,3 +51,6 @@ export function AddCounterForm({ run }: { run: Run }) {
     </form>
   );
 }
+
+/** Rendered again only when what it is given changes (not on every count in the list). */
+export const AddCounterForm = memo(AddCounterFormView);

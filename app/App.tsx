@@ -81,14 +81,24 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         : [...rows.values()].filter((row) => !row.archived)),
     [rows, board, listed],
   );
+  // A count changes one row: what the panels below are given stays the same object while what
+  // it holds does (keyed by the ids, and versions, it holds), so they, memoised, are not
+  // rendered again on every count.
+  const cardIds = useMemo(() => counters?.map((row) => row.id).join('\n') ?? '', [counters]);
   /** Counters with a card on screen: their rejections after sync show there. */
-  const onCards = useMemo(() => new Set(counters?.map((row) => row.id)), [counters]);
-  const archived = useMemo(
-    () =>
-      [...(rows?.values() ?? [])]
-        .filter((row) => row.archived)
-        .sort((a, b) => a.name.localeCompare(b.name)),
+  const onCards = useMemo(() => new Set(cardIds ? cardIds.split('\n') : []), [cardIds]);
+  const archivedRows = useMemo(
+    () => [...(rows?.values() ?? [])].filter((row) => row.archived),
     [rows],
+  );
+  const archivedKey = useMemo(
+    () => archivedRows.map((row) => `${row.id}@${row.version}`).join('\n'),
+    [archivedRows],
+  );
+  const archived = useMemo(
+    () => [...archivedRows].sort((a, b) => a.name.localeCompare(b.name)),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the rows are what the key names
+    [archivedKey],
   );
   const notices = useNotices(client);
   const notice = notices.outdated;

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { Run } from './App.tsx';
@@ -9,7 +9,7 @@ import { focusWhenShown } from './focus.ts';
  * Archived counters, behind a disclosure: each can be restored (back into the list, with its
  * count) or deleted forever, after a confirmation, here and on every device of the space.
  */
-export function ArchivedCounters({
+function ArchivedCountersView({
   rows,
   run,
   client,
@@ -135,3 +135,6 @@ export function ArchivedCounters({
     </section>
   );
 }
+
+/** Rendered again only when what it is given changes (not on every count in the list). */
+export const ArchivedCounters = memo(ArchivedCountersView);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type RefObject } from 'react';
+import { memo, useCallback, useEffect, useRef, useState, type RefObject } from 'react';
 import type { SyncUpdate } from '../core/engine-protocol.ts';
 import { reviveError } from '../core/errors.ts';
 import type { EngineClient } from './engine-client.ts';
@@ -31,7 +31,7 @@ function statusText(sync: SyncUpdate | undefined): string {
  * (`/#pair=<token>`); the status always says where things stand, and commands that the other
  * devices' changes made impossible are listed until dismissed.
  */
-export function SyncPanel({
+function SyncPanelView({
   client,
   onError,
   counterCount,
@@ -299,3 +299,6 @@ function InviteDialog({
     </div>
   );
 }
+
+/** Rendered again only when what it is given changes (not on every count in the list). */
+export const SyncPanel = memo(SyncPanelView);
