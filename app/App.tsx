@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
-import { boardStream, boardViewName, counterListOrder } from '../core/models/board/order.ts';
+import { boardStream, boardViewName } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
@@ -13,6 +13,8 @@ import { BackupPanel } from './BackupPanel.tsx';
 import { CounterCard } from './CounterCard.tsx';
 import { CounterList } from './CounterList.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
+import { useListOrder } from './list-order.ts';
+import type { ListedRows } from './long-list.ts';
 import { SyncPanel } from './SyncPanel.tsx';
 import type { EngineClient } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
@@ -73,28 +75,24 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   // The first screen the engine kept (docs/architecture.md, "The first screen"): its rows come
   // in the list's order, the list's length beside them, until the whole view is read.
   const listed = rows && client.viewListed(counterViewName);
-  const counters = useMemo(
-    () =>
-      rows &&
-      (listed === undefined
-        ? counterListOrder(rows.values(), board?.order)
-        : [...rows.values()].filter((row) => !row.archived)),
-    [rows, board, listed],
+  // The list's order is made again only when a row is added, removed, archived or restored, or
+  // the board moves (app/list-order.ts): a count reads the same ids, and the cards read their
+  // rows as they are shown.
+  const ids = useListOrder(rows, board?.order, listed);
+  const counters = useMemo<ListedRows | undefined>(
+    () => rows && ids && { length: ids.length, at: (index) => rows.get(ids[index]!) },
+    [rows, ids],
   );
-  // A count changes one row: what the panels below are given stays the same object while what
-  // it holds does (keyed by the ids, and versions, it holds), so they, memoised, are not
-  // rendered again on every count.
-  const cardIds = useMemo(() => counters?.map((row) => row.id).join('\n') ?? '', [counters]);
   /** Counters with a card on screen: their rejections after sync show there. */
-  const onCards = useMemo(() => new Set(cardIds ? cardIds.split('\n') : []), [cardIds]);
+  const onCards = useMemo(() => new Set(ids), [ids]);
+  // Archived rows change only with the order (archiving, restoring, deleting forever) or when
+  // sync renames one; keyed by their ids and versions, the panel is not rendered on every count.
   const archivedRows = useMemo(
-    () => [...(rows?.values() ?? [])].filter((row) => row.archived),
-    [rows],
+    () => (ids ? [...(rows?.values() ?? [])].filter((row) => row.archived) : []),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- made again when the order is
+    [ids],
   );
-  const archivedKey = useMemo(
-    () => archivedRows.map((row) => `${row.id}@${row.version}`).join('\n'),
-    [archivedRows],
-  );
+  const archivedKey = archivedRows.map((row) => `${row.id}@${row.version}`).join('\n');
   const archived = useMemo(
     () => [...archivedRows].sort((a, b) => a.name.localeCompare(b.name)),
     // eslint-disable-next-line react-hooks/exhaustive-deps -- the rows are what the key names
@@ -169,20 +167,19 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
 
   // What a move is placed among, as last rendered: read when a card moves, so `move` stays the
   // same function and a count re-renders its own card only (CounterCard is memoised).
-  const shown = useRef({ counters, listed, board });
+  const shown = useRef({ ids, listed, board });
   useLayoutEffect(() => {
-    shown.current = { counters, listed, board };
+    shown.current = { ids, listed, board };
   });
   const move = useCallback<Move>(
     async (id, to) => {
-      const { counters, listed, board } = shown.current;
-      if (!counters) return false;
+      const { ids: order, listed, board } = shown.current;
+      if (!order) return false;
       // Not while only the list's first rows are here: a move is placed among all of them.
       if (listed !== undefined) {
         setMessage('Counters can be moved once the whole list is read: a moment, please.');
         return false;
       }
-      const order = counters.map((row) => row.id);
       const index = order.indexOf(id);
       // Up or down is a move to the neighbour's place; a drop is a move to the target's place.
       const target = typeof to === 'object' ? order.indexOf(to.to) : index + (to === 'up' ? -1 : 1);

@@ -1,10 +1,10 @@
 import { lazy, Suspense, useEffect, useRef, type ComponentType, type ReactNode } from 'react';
-import type { CounterRow } from '../core/models/counter/projections.ts';
 import {
   loadedGrid,
   loadGrid,
   rememberLongList,
   type CardSlot,
+  type ListedRows,
   type VirtualGridProps,
 } from './long-list.ts';
 
@@ -27,7 +27,7 @@ export function CounterList({
   stalled,
   card,
 }: {
-  counters: readonly CounterRow[];
+  counters: ListedRows;
   /** The whole list's length, when only its first rows are here (the first screen). */
   listed?: number;
   /** The rest of the list will not come: the engine could not open its storage. */
@@ -42,7 +42,10 @@ export function CounterList({
   if (!long)
     return (
       <ul className="grid" aria-label="Counters">
-        {counters.map((row, index) => card({ row, index }))}
+        {Array.from({ length: counters.length }, (_, index) => {
+          const row = counters.at(index);
+          return row && card({ row, index });
+        })}
       </ul>
     );
   const Grid = grid.current!;

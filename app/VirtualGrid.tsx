@@ -66,7 +66,7 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
         >
           {Array.from({ length: Math.min(across, length - item.index * across) }, (_, offset) => {
             const index = item.index * across + offset;
-            const row = counters[index];
+            const row = counters.at(index);
             const position = { posinset: index + 1, setsize: length };
             return row ? (
               card({ row, index, position })

@@ -9,8 +9,18 @@ export type CardSlot = {
   readonly position?: { readonly posinset: number; readonly setsize: number };
 };
 
+/**
+ * The list's counters in order, as many as it holds, each read when it is shown: an array, or
+ * the held rows in the list's order (app/list-order.ts), so a count in a list of 100,000 does
+ * not make an array of 100,000.
+ */
+export type ListedRows = {
+  readonly length: number;
+  at(index: number): CounterRow | undefined;
+};
+
 export type VirtualGridProps = {
-  counters: readonly CounterRow[];
+  counters: ListedRows;
   /** The whole list's length, when only its first rows are here (the first screen). */
   listed?: number;
   /** The rest of the list will not come: the engine could not open its storage. */

@@ -1,24 +1,19 @@
 import { useEffect, useState } from 'react';
 import type { EngineNotice, HistoryEntry, SyncUpdate } from '../core/engine-protocol.ts';
-import type { EngineClient } from './engine-client.ts';
+import type { EngineClient, HeldRows } from './engine-client.ts';
 
 /**
  * A live read model, by key: a reset, then only the rows each transaction wrote or deleted. The
  * tab keeps one subscription per view (app/engine-client.ts): rows that came before this
  * component mounted are its first state, so they show in its first render.
  */
-export function useView<Row>(
-  client: EngineClient,
-  view: string,
-): ReadonlyMap<string, Row> | undefined {
-  const [rows, setRows] = useState(
-    () => client.viewRows(view) as ReadonlyMap<string, Row> | undefined,
-  );
+export function useView<Row>(client: EngineClient, view: string): HeldRows<Row> | undefined {
+  const [rows, setRows] = useState(() => client.viewRows(view) as HeldRows<Row> | undefined);
   useEffect(
     () =>
       // The tab's shared subscription calls back with this view's updates only.
       client.subscribe({ topic: 'view', view }, () =>
-        setRows(client.viewRows(view) as ReadonlyMap<string, Row> | undefined),
+        setRows(client.viewRows(view) as HeldRows<Row> | undefined),
       ),
     [client, view],
   );

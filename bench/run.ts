@@ -120,6 +120,16 @@ try {
     await section('7 memory', () => measureMemory(bench, page));
     // The same profile, now holding 100,000 counters: the list still appears at once.
     await section('7 memory', () => measureColdApp(bench, context, 100_000));
+    // And a count in that list: what a person with a long list gets on every tap.
+    await section('1 latency', async () =>
+      measureClicksAtScale(
+        bench,
+        await openApp(context, bench.origin),
+        await openBench(context, bench.origin),
+        'mem 0',
+        100_000,
+      ),
+    );
   });
   await section('8 bundle', async () => measureBundle(buildDir));
   await probe.close();

@@ -4,6 +4,23 @@ export const boardStream = 'board-main';
 export const boardViewName = 'board';
 
 /**
+ * Each id's place on the board, made once per order (a board row is replaced, not changed, when
+ * the order changes): the list is ordered again on every count, and making this map for a
+ * 100,000-counter board was most of that.
+ */
+const ranks = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+const noRanks: ReadonlyMap<string, number> = new Map();
+function ranksOf(order: readonly string[] | undefined): ReadonlyMap<string, number> {
+  if (!order) return noRanks;
+  let rank = ranks.get(order);
+  if (!rank) {
+    rank = new Map(order.map((id, index) => [id, index]));
+    ranks.set(order, rank);
+  }
+  return rank;
+}
+
+/**
  * The counters in the board's order; counters not on it yet (made before the board existed, or
  * just arrived from another device) follow in the order they came in.
  */
@@ -11,7 +28,7 @@ export function inBoardOrder<T extends { readonly id: string }>(
   items: readonly T[],
   order: readonly string[] | undefined,
 ): T[] {
-  const rank = new Map((order ?? []).map((id, index) => [id, index]));
+  const rank = ranksOf(order);
   return items
     .map((item, index) => ({ item, index, rank: rank.get(item.id) }))
     .sort(
