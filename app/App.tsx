@@ -85,18 +85,17 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   );
   /** Counters with a card on screen: their rejections after sync show there. */
   const onCards = useMemo(() => new Set(ids), [ids]);
-  // Archived rows change only with the order (archiving, restoring, deleting forever) or when
-  // sync renames one; keyed by their ids and versions, the panel is not rendered on every count.
-  const archivedRows = useMemo(
-    () => (ids ? [...(rows?.values() ?? [])].filter((row) => row.archived) : []),
+  // Archived rows change only when the order is made again (any change to one makes it again:
+  // app/list-order.ts), so the archived panel is not rendered again on every count.
+  const archived = useMemo(
+    () =>
+      ids
+        ? [...(rows?.values() ?? [])]
+            .filter((row) => row.archived)
+            .sort((a, b) => a.name.localeCompare(b.name))
+        : [],
     // eslint-disable-next-line react-hooks/exhaustive-deps -- made again when the order is
     [ids],
-  );
-  const archivedKey = archivedRows.map((row) => `${row.id}@${row.version}`).join('\n');
-  const archived = useMemo(
-    () => [...archivedRows].sort((a, b) => a.name.localeCompare(b.name)),
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- the rows are what the key names
-    [archivedKey],
   );
   const notices = useNotices(client);
   const notice = notices.outdated;

@@ -8,7 +8,7 @@ import type {
   ExecuteResult,
   SubscribeRequest,
 } from '../core/engine-protocol.ts';
-import { maxCommandsPerCall, methodNames } from '../core/engine-methods.ts';
+import { commandsPerTransaction, maxCommandsPerCall, methodNames } from '../core/engine-methods.ts';
 import { reviveError, TallyError } from '../core/errors.ts';
 import { connectSharedWorker } from './shared-worker-client.ts';
 
@@ -34,6 +34,16 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
   whenIdle(): Promise<void>;
 };
 
+/** Whether a message can carry `value` (what the browser clones; a function, say, it cannot). */
+function sendable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The most commands of one task sent in one `executeMany` (the protocol allows
  * `maxCommandsPerCall`): the most the store commits in one transaction (its group commit's
@@ -43,7 +53,7 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
  * decided only then. Measured (bench §3, alternated): 1,000 in flight over 1,000 counters and on
  * one, +10–20 % commands per second against one call of 1,000.
  */
-const commandsPerMessage = Math.min(250, maxCommandsPerCall);
+const commandsPerMessage = Math.min(commandsPerTransaction, maxCommandsPerCall);
 
 /**
  * The transports implement the engine's methods; this adds command ids, and, over the
@@ -77,10 +87,15 @@ export function clientOver(
   const send = () => {
     const all = queued;
     queued = [];
+    // A call the browser cannot send fails only after the calls made after it have gone, so its
+    // commands, sent again one by one, would land after those. With more than one call, each is
+    // checked first, and one that cannot be sent goes command by command, in its place: only the
+    // command that cannot be sent fails, and the others keep their order.
+    const checked = all.length > commandsPerMessage;
     for (let i = 0; i < all.length; i += commandsPerMessage) {
       const part = all.slice(i, i + commandsPerMessage);
-      if (part.length === 1) {
-        alone(part[0]!);
+      if (part.length === 1 || (checked && !sendable(part.map(({ request }) => request)))) {
+        part.forEach(alone);
         continue;
       }
       const answered = (outcomes: readonly ExecuteOutcome[]) =>

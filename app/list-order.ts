@@ -3,11 +3,10 @@ import { counterListOrder } from '../core/models/board/order.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { HeldRows } from './engine-client.ts';
 
-/**
- * Where a row goes in the list: by its creation; or out of it, archived, where any change to it
- * counts (the archived list shows its name: sync may rename one).
- */
-const placeOf = (row: CounterRow): number => (row.archived ? -row.version : row.createdAt);
+/** An archived row's place: out of the list (creation times are never negative). */
+const archived = -1;
+/** Where a row goes in the list: by its creation, or out of it (archived). */
+const placeOf = (row: CounterRow): number => (row.archived ? archived : row.createdAt);
 
 /** The list's order as last made, and from what. */
 export type ListOrder = {
@@ -22,7 +21,7 @@ export type ListOrder = {
 /**
  * The list's order (`counterListOrder`) for `rows`, made again only when something that places
  * a row changed since `kept` was made: a row added or removed, archived or restored, its
- * creation time changed, an archived row changed, or the board's order. A count changes none of them, so on a count the
+ * creation time changed, any change to an archived row, or the board's order. A count changes none of them, so on a count the
  * same ids come back (the same array) at the cost of the keys that update changed, where ordering
  * 100,000 counters again cost 10–13 ms a count.
  */
@@ -37,7 +36,10 @@ export function listOrder(
       let same = true;
       for (const key of changed) {
         const row = rows.get(key);
-        if ((row && placeOf(row)) !== kept.places.get(key)) {
+        const place = row && placeOf(row);
+        // Any change to an archived row counts too: the archived list shows its name, which a
+        // rebase may change without changing its version (a rename refused after sync).
+        if (place !== kept.places.get(key) || place === archived) {
           same = false;
           break;
         }

@@ -28,3 +28,9 @@ export type Method = (typeof methodNames)[number];
 
 /** The most commands one `executeMany` call carries (a tab sends more as several calls). */
 export const maxCommandsPerCall = 1_000;
+
+/**
+ * The most commands the engine's store commits in one transaction (its group commit's default
+ * `maxBatch`), and so the most a tab sends in one call (app/engine-client.ts).
+ */
+export const commandsPerTransaction = 250;

@@ -6,6 +6,7 @@ import {
   type AppendPlan,
   type AppendState,
 } from '../core/append-plan.ts';
+import { commandsPerTransaction } from '../core/engine-methods.ts';
 import { NO_STREAM, type EventEnvelope, type StreamId } from '../core/envelope.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type {
@@ -138,7 +139,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
   constructor(options: IndexedDBEventStoreOptions) {
     this.db = options.db;
     this.models = options.models;
-    this.maxBatch = options.maxBatch ?? 250;
+    this.maxBatch = options.maxBatch ?? commandsPerTransaction;
     this.cache = new AppendCache(options.maxCached ?? 2_000);
     this.behind = new WrittenBehind(this.db, (error) =>
       console.warn(

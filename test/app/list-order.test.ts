@@ -75,7 +75,15 @@ describe('the list order from the tab’s held rows', () => {
         () => send(put(row('b', 2, 2, { archived: true, name: 'B (2)' }))),
         ['d', 'a', 'c'],
       ],
-      ['one deleted', () => send({ rows: [], removed: ['a'], reset: false }), ['d', 'c']],
+      [
+        // A rename refused after sync: a rebase gives the row another name at the same version.
+        'an archived one renamed by a rebase, its version the same',
+        () => send(put(row('b', 2, 2, { archived: true, name: 'Green' }))),
+        ['d', 'a', 'c'],
+      ],
+      ['one restored', () => send(put(row('b', 2, 3))), ['d', 'a', 'b', 'c']],
+      ['one made earlier by a rebase', () => send(put(row('c', 0.5, 5))), ['d', 'c', 'a', 'b']],
+      ['one deleted', () => send({ rows: [], removed: ['a'], reset: false }), ['d', 'c', 'b']],
       ['a reset', () => send({ ...put(row('x', 9)), reset: true }), ['x']],
     ];
     for (const [what, step, ids] of steps) {
