@@ -190,18 +190,18 @@ class ViewRows implements HeldRows {
   ) {}
   changedSince(earlier: HeldRows): ReadonlySet<string> | undefined {
     if (!(earlier instanceof ViewRows) || earlier.changes !== this.changes) return undefined;
+    // The log holds consecutive revisions, the oldest dropped first.
     const { revision } = earlier;
-    if (revision === this.revision) return new Set();
-    if (revision > this.revision) return undefined;
+    const oldest = this.changes[0]?.revision ?? Infinity;
+    if (revision > this.revision || (revision < this.revision && revision + 1 < oldest))
+      return undefined;
     const keys = new Set<string>();
-    let covered = revision;
     for (const change of this.changes) {
       if (change.revision <= revision || change.revision > this.revision) continue;
-      if (change.keys === undefined || change.revision !== covered + 1) return undefined;
+      if (change.keys === undefined) return undefined;
       for (const key of change.keys) keys.add(key);
-      covered = change.revision;
     }
-    return covered === this.revision ? keys : undefined;
+    return keys;
   }
   get size(): number {
     return this.rows.size;

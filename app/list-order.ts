@@ -20,10 +20,10 @@ export type ListOrder = {
 
 /**
  * The list's order (`counterListOrder`) for `rows`, made again only when something that places
- * a row changed since `kept` was made: a row added or removed, archived or restored, its
- * creation time changed, any change to an archived row, or the board's order. A count changes none of them, so on a count the
- * same ids come back (the same array) at the cost of the keys that update changed, where ordering
- * 100,000 counters again cost 10–13 ms a count.
+ * a row changed since `kept` was made: a row added or removed, archived or restored, its creation
+ * time changed, any change to an archived row, or the board's order. A count changes none of
+ * them, so on a count the same ids come back (the same array) at the cost of the keys that
+ * update changed, where ordering 100,000 counters again cost 10–13 ms a count.
  */
 export function listOrder(
   kept: ListOrder | undefined,

@@ -82,6 +82,17 @@ try {
   };
   const machine = describeMachine(harness.browser);
 
+  /** §1 at scale: clicks on `name`'s + in a fresh app page of `context`, its list `counters` long. */
+  const clicksIn = (context: BrowserContext, name: string, counters: number) =>
+    section('1 latency', async () =>
+      measureClicksAtScale(
+        bench,
+        await openApp(context, bench.origin),
+        await openBench(context, bench.origin),
+        name,
+        counters,
+      ),
+    );
   await withProfile(bench, async (context) => {
     const app = await openApp(context, bench.origin);
     const benchPage = await openBench(context, bench.origin);
@@ -96,15 +107,7 @@ try {
     await section('3 throughput', () => measureThroughput(bench, page));
     await section('5 cold start', () => measureColdApp(bench, context, COUNTERS));
     await section('5 cold start', () => measureWarmApp(bench, context, COUNTERS));
-    await section('1 latency', async () =>
-      measureClicksAtScale(
-        bench,
-        await openApp(context, bench.origin),
-        await openBench(context, bench.origin),
-        'tp 0',
-        COUNTERS,
-      ),
-    );
+    await clicksIn(context, 'tp 0', COUNTERS);
   });
   await section('6 sync: ingest', () => measureIngest(bench));
   await section('6 sync: devices', async () => {
@@ -121,15 +124,7 @@ try {
     // The same profile, now holding 100,000 counters: the list still appears at once.
     await section('7 memory', () => measureColdApp(bench, context, 100_000));
     // And a count in that list: what a person with a long list gets on every tap.
-    await section('1 latency', async () =>
-      measureClicksAtScale(
-        bench,
-        await openApp(context, bench.origin),
-        await openBench(context, bench.origin),
-        'mem 0',
-        100_000,
-      ),
-    );
+    await clicksIn(context, 'mem 0', 100_000);
   });
   await section('8 bundle', async () => measureBundle(buildDir));
   await probe.close();
