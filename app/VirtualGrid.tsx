@@ -16,6 +16,13 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
   const [columns, setColumns] = useState<number>();
   const [top, setTop] = useState(0);
   const [estimate] = useState(rowHeight);
+  // The first frame renders the rows on screen only; the rows around them follow in the next
+  // (the start's first frame is the page's busiest: every card rendered then delays the list).
+  const [overscan, setOverscan] = useState(0);
+  useEffect(() => {
+    const frame = requestAnimationFrame(() => setOverscan(6));
+    return () => cancelAnimationFrame(frame);
+  }, []);
   useLayoutEffect(() => {
     const element = list.current;
     if (!element) return;
@@ -33,7 +40,7 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
   const virtualizer = useWindowVirtualizer({
     count: rows,
     estimateSize: () => estimate,
-    overscan: 6,
+    overscan,
     gap,
     scrollMargin: top,
   });

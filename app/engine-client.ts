@@ -10,6 +10,7 @@ import type {
 } from '../core/engine-protocol.ts';
 import { commandsPerTransaction, maxCommandsPerCall, methodNames } from '../core/engine-methods.ts';
 import { reviveError, TallyError } from '../core/errors.ts';
+import type { FirstScreen } from '../core/first-screen.ts';
 import { connectSharedWorker } from './shared-worker-client.ts';
 
 /** What the UI uses, whichever way the engine is reached. */
@@ -30,6 +31,12 @@ export type EngineClient = Omit<EngineMethods, 'execute'> & {
    * rows its list holds; the rows are its first ones, in its order. Undefined once whole.
    */
   viewListed(view: string): number | undefined;
+  /**
+   * Shows a first screen the page read from storage itself (app/kept-screen.ts) as the view's
+   * rows, while the engine starts: only if this tab watches the view and the engine has sent it
+   * nothing yet, and only until it does (its first update is a reset). Answers whether it showed.
+   */
+  showFirstScreen(screen: FirstScreen): boolean;
   /** Resolves once every command this tab sent has been answered (before a reload). */
   whenIdle(): Promise<void>;
 };
@@ -241,7 +248,7 @@ class ViewRows implements HeldRows {
  */
 function sharedViews(
   subscribe: EngineClient['subscribe'],
-): Pick<EngineClient, 'subscribe' | 'viewRows' | 'viewListed'> {
+): Pick<EngineClient, 'subscribe' | 'viewRows' | 'viewListed' | 'showFirstScreen'> {
   // One entry per subscription (the same callback may subscribe twice, and end each alone).
   type Watcher = { readonly onUpdate: Listener };
   type Shared = {
@@ -252,6 +259,8 @@ function sharedViews(
     /** The last updates' changed keys (undefined: a reset), oldest first. */
     readonly changes: Changes;
     listed?: number;
+    /** The engine has sent this view (a first screen the page read is shown only until then). */
+    heard?: boolean;
     readonly watchers: Set<Watcher>;
     end(): void;
   };
@@ -263,27 +272,31 @@ function sharedViews(
     views.set(view, shared);
     shared.end = subscribe({ topic: 'view', view }, (update) => {
       if (update.type !== 'view' || update.view !== view) return;
-      const rows = update.reset || !shared.held ? new Map<string, unknown>() : shared.held;
-      for (const key of update.removed) rows.delete(key);
-      for (const { key, value } of update.rows) rows.set(key, value);
-      shared.held = rows;
-      shared.revision++;
-      shared.changes.push({
-        revision: shared.revision,
-        keys: update.reset ? undefined : [...update.removed, ...update.rows.map(({ key }) => key)],
-      });
-      if (shared.changes.length > changesKept) shared.changes.shift();
-      shared.rows = new ViewRows(rows, shared.revision, shared.changes);
-      if (update.reset) shared.listed = update.listed;
-      for (const { onUpdate } of shared.watchers)
-        try {
-          onUpdate(update);
-        } catch (error) {
-          // One watcher's failure is its own: the others, and the tab's subscription, go on.
-          console.error('Tally: a view watcher failed', error);
-        }
+      shared.heard = true;
+      receive(shared, update);
     });
     return shared;
+  };
+  const receive = (shared: Shared, update: Extract<EngineUpdate, { type: 'view' }>): void => {
+    const rows = update.reset || !shared.held ? new Map<string, unknown>() : shared.held;
+    for (const key of update.removed) rows.delete(key);
+    for (const { key, value } of update.rows) rows.set(key, value);
+    shared.held = rows;
+    shared.revision++;
+    shared.changes.push({
+      revision: shared.revision,
+      keys: update.reset ? undefined : [...update.removed, ...update.rows.map(({ key }) => key)],
+    });
+    if (shared.changes.length > changesKept) shared.changes.shift();
+    shared.rows = new ViewRows(rows, shared.revision, shared.changes);
+    if (update.reset) shared.listed = update.listed;
+    for (const { onUpdate } of shared.watchers)
+      try {
+        onUpdate(update);
+      } catch (error) {
+        // One watcher's failure is its own: the others, and the tab's subscription, go on.
+        console.error('Tally: a view watcher failed', error);
+      }
   };
   return {
     subscribe(request, onUpdate) {
@@ -317,6 +330,12 @@ function sharedViews(
     },
     viewRows: (view) => views.get(view)?.rows,
     viewListed: (view) => views.get(view)?.listed,
+    showFirstScreen({ view, rows, listed }) {
+      const shared = views.get(view);
+      if (!shared || shared.heard) return false;
+      receive(shared, { type: 'view', view, reset: true, rows: [...rows], removed: [], listed });
+      return true;
+    },
   };
 }
 
@@ -357,6 +376,8 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
     },
     viewRows: (view) => resolved?.viewRows(view),
     viewListed: (view) => resolved?.viewListed(view),
+    // The leader's client watches views only once it is connected: nothing to show before.
+    showFirstScreen: (screen) => resolved?.showFirstScreen(screen) ?? false,
     whenIdle: () => ready.then((client) => client.whenIdle()),
   };
 }

@@ -2,26 +2,50 @@
 // and opens the database) before React and the UI are fetched and run, so the two overlap
 // instead of one waiting for the other (docs/architecture.md, "Tabs and the engine").
 import { boardViewName } from '../core/models/board/order.ts';
+import { isCounterRow } from '../core/models/counter/row.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
+import { tallyDbName } from '../browser/stored-reads.ts';
 import { connectEngine } from './engine-client.ts';
+import { readFirstScreenInPage } from './kept-screen.ts';
 import { preloadLongList } from './long-list.ts';
 import './styles.css';
 
 // No engine, no service worker, no storage on an insecure origin: only the explanation.
 const client = window.isSecureContext ? connectEngine() : undefined;
+/** The page's own read of the kept first screen, done (shown or not). */
+let kept: Promise<void> | undefined;
 if (client) {
   // The first screen's views are asked for now, while React loads: the engine sends them as soon
   // as its database is open, and the first render shows the list (app/engine-client.ts). Kept for
   // the tab's life, as the list itself is.
   for (const view of [counterViewName, boardViewName])
     client.subscribe({ topic: 'view', view }, () => undefined);
+  // And the first screen the engine kept, read here while its worker loads: the list shows
+  // before the engine runs, which then sends the list as it is now.
+  kept = readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then((screen) => {
+    if (screen) client.showFirstScreen(screen);
+  });
   preloadLongList();
   // For end-to-end tests and the benchmark: the same client the UI uses, nothing more.
   (globalThis as { tally?: unknown }).tally = client;
 }
 
+/**
+ * React's first render waits for the page's read of the first screen, for a moment at most: a
+ * render without the list and then one with it cost the start a render and a layout, and the
+ * read's answers wait while the page's thread is busy rendering.
+ */
+const firstScreenWaitMs = 250;
+const keptOrLate = Promise.race([
+  kept,
+  new Promise<void>((resolve) => setTimeout(resolve, firstScreenWaitMs)),
+]);
+
 import('./start.tsx')
-  .then(({ start }) => start(client))
+  .then(async ({ start }) => {
+    await keptOrLate;
+    start(client);
+  })
   .catch((error: unknown) => {
     // The UI's script could not be loaded (the network went away mid-update): say so in words.
     console.error('Tally: the app could not load', error);

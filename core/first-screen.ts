@@ -1,4 +1,6 @@
-import { z } from './zod.ts';
+import type { FirstScreenRecord } from './first-screen-schema.ts';
+
+export type { FirstScreenRecord };
 
 /**
  * The first screen (docs/architecture.md, "The first screen"): the first rows of a model's list,
@@ -9,29 +11,12 @@ import { z } from './zod.ts';
 /** Rows kept: a long list's first window and more. */
 export const firstScreenRows = 300;
 /**
- * Kept only for a view of at least this many rows: below, reading the whole view costs about
- * what reading the first screen does (measured at 1,000 rows, both arrive together at a cold
- * start), and showing the first screen first would only render the list twice.
+ * Kept for every list with a row: the page reads it itself as the app starts (app/kept-screen.ts),
+ * while the engine's worker loads its script and opens the database, so a list of any length
+ * shows before the engine runs. (Until the page read it, it was kept only from 3,000 rows: the
+ * engine reads a short view whole about as fast as the record.)
  */
-export const firstScreenFrom = 3_000;
-
-export const firstScreenSchema = z.strictObject({
-  key: z.literal('firstScreen'),
-  view: z.string().check(z.maxLength(64)),
-  /**
-   * The position of the last event the rows reflect. Kept true only while it is the store's
-   * head, and the view holds `counted` rows: every event moves the head; deleting a counter
-   * forever does not, but takes its row.
-   */
-  position: z.number().check(z.int(), z.nonnegative()),
-  counted: z.number().check(z.int(), z.nonnegative()),
-  /** How many rows the list shows (archived counters, say, are not in it). */
-  listed: z.number().check(z.int(), z.nonnegative()),
-  rows: z
-    .array(z.strictObject({ key: z.string(), value: z.unknown() }))
-    .check(z.maxLength(firstScreenRows)),
-});
-export type FirstScreenRecord = z.infer<typeof firstScreenSchema>;
+export const firstScreenFrom = 1;
 
 /** A first screen to show: the first rows of `view`'s list, in order, and the list's length. */
 export type FirstScreen = {
@@ -63,4 +48,58 @@ export function firstScreenRecord(
     listed: keys.length,
     rows: keys.slice(0, firstScreenRows).map((key) => ({ key, value: rows.get(key) })),
   };
+}
+
+/** `firstScreenSchema`'s fields, listed (the schema itself is not for the page's first script). */
+export const firstScreenFields: ReadonlySet<string> = new Set([
+  'key',
+  'view',
+  'position',
+  'counted',
+  'listed',
+  'rows',
+]);
+
+const plain = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' &&
+  value !== null &&
+  Object.getPrototypeOf(value) === Object.prototype &&
+  !Array.isArray(value);
+
+const count = (value: unknown): boolean => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/**
+ * `firstScreenSchema` without its machinery, for a record of `view` whose rows `isRow` vouches
+ * for (a projection's fast check): the page's first script reads the kept first screen itself
+ * (app/kept-screen.ts) and loads no schema library. Stricter than the schema, never laxer
+ * (test/core/first-screen-check.test.ts): a record it refuses is only not shown.
+ */
+export function isFirstScreenOf(
+  value: unknown,
+  view: string,
+  isRow: (row: unknown) => boolean,
+): value is FirstScreenRecord {
+  if (!plain(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== firstScreenFields.size || !keys.every((key) => firstScreenFields.has(key)))
+    return false;
+  const { rows } = value;
+  return (
+    value.key === 'firstScreen' &&
+    value.view === view &&
+    view.length <= 64 &&
+    count(value.position) &&
+    count(value.counted) &&
+    count(value.listed) &&
+    Array.isArray(rows) &&
+    rows.length <= firstScreenRows &&
+    rows.every(
+      (row: unknown) =>
+        plain(row) &&
+        Object.keys(row).length === 2 &&
+        typeof row.key === 'string' &&
+        'value' in row &&
+        isRow(row.value),
+    )
+  );
 }

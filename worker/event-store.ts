@@ -31,13 +31,8 @@ import {
   type ViewRow,
 } from './idb-schema.ts';
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
-import {
-  WrittenBehind,
-  readStoredPosition,
-  recoverBehind,
-  writeDecided,
-  type Unwritten,
-} from './written-behind.ts';
+import { WrittenBehind, recoverBehind, writeDecided, type Unwritten } from './written-behind.ts';
+import { readStoredPosition } from '../browser/stored-reads.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {

@@ -1,38 +1,34 @@
-import {
-  firstScreenSchema,
-  type FirstScreen,
-  type FirstScreenRecord,
-} from '../core/first-screen.ts';
-import { readRow, type Projections } from '../core/projection.ts';
-import { viewRows, type TallyDatabase } from './idb-schema.ts';
+import type { FirstScreen, FirstScreenRecord } from '../core/first-screen.ts';
+import { firstScreenSchema } from '../core/first-screen-schema.ts';
+import type { ModelSet } from '../core/model.ts';
+import { readRow } from '../core/projection.ts';
+import type { TallyDatabase } from './idb-schema.ts';
 import { unwrap } from 'idb';
-import { readStoredPosition } from './written-behind.ts';
+import { readKeptScreen } from '../browser/stored-reads.ts';
 
 /**
- * The first screen kept from the last run (docs/architecture.md, "The first screen"), if it is
- * still true: written at the store's head, and the view holds as many rows as it did (deleting a
- * counter forever takes its row without moving the head). One read transaction, so the head and
- * the count are of the same moment. A record that fails validation is a cache: not shown, and
+ * The first screen kept from the last run, if it is still true (`readKeptScreen`), its record
+ * and rows checked by their schemas. A record that fails validation is a cache: not shown, and
  * written again once the views are read.
  */
 export async function readFirstScreen(
   db: TallyDatabase,
-  projections: Projections,
+  models: ModelSet,
 ): Promise<FirstScreen | undefined> {
+  // The model whose list is kept says which view that is.
+  const screen = models.all.find((model) => model.firstScreen)?.firstScreen;
+  if (!screen) return undefined;
   const tx = db.transaction(['meta', 'views', 'events'], 'readonly');
-  const [record, head] = await Promise.all([
-    tx.objectStore('meta').get('firstScreen'),
-    readStoredPosition(unwrap(tx)),
-  ]);
-  if (record === undefined) return undefined;
-  const parsed = firstScreenSchema.safeParse(record);
-  if (!parsed.success || parsed.data.position !== head) return undefined;
-  const { view, counted, listed } = parsed.data;
-  const projection = projections.view(view);
+  const kept = await readKeptScreen(unwrap(tx), screen.view, (record) => {
+    const parsed = firstScreenSchema.safeParse(record);
+    return parsed.success ? parsed.data : undefined;
+  });
+  if (!kept) return undefined;
+  const { view, listed } = kept;
+  const projection = models.view(view);
   if (!projection) return undefined;
-  if ((await tx.objectStore('views').count(viewRows(view))) !== counted) return undefined;
   const rows: { key: string; value: unknown }[] = [];
-  for (const { key, value } of parsed.data.rows) {
+  for (const { key, value } of kept.rows) {
     const row = readRow(projection, value);
     if (!row.success) return undefined;
     rows.push({ key, value: row.data });

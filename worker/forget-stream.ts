@@ -4,7 +4,7 @@ import type { CommitNotice, RejectedAfterSync } from '../core/event-store.ts';
 import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
 import { unwrap } from 'idb';
 import type { TallyDatabase } from './idb-schema.ts';
-import { readStoredPosition } from './written-behind.ts';
+import { readStoredPosition } from '../browser/stored-reads.ts';
 
 const STORES = [
   'events',

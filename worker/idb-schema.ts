@@ -102,11 +102,7 @@ export type TallyDatabase = IDBPDatabase<TallyDB>;
  */
 export const DB_VERSION = 8;
 
-/**
- * Every row of `view`: the keys `[view, key]` for any key (a string; an array sorts after every
- * string, so `[view, []]` bounds them).
- */
-export const viewRows = (view: string): IDBKeyRange => IDBKeyRange.bound([view], [view, []]);
+export { viewRows } from '../browser/stored-reads.ts';
 
 /**
  * For the v2 upgrade: the commands that would have produced events written before the outbox

@@ -20,7 +20,7 @@ import {
 } from '../core/receive-plan.ts';
 import { commitNow, type TallyDB, type TallyDatabase } from './idb-schema.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
-import { readStoredPosition } from './written-behind.ts';
+import { readStoredPosition } from '../browser/stored-reads.ts';
 
 export type ReceiveContext<E extends AnyEvent> = {
   readonly db: TallyDatabase;

@@ -3,6 +3,7 @@ import '../browser/zod-jitless.ts';
 import { expose } from 'comlink';
 import { installErrorTransfer } from '../browser/comlink-errors.ts';
 import { EngineHost } from './engine-host.ts';
+import { tallyDbName } from '../browser/stored-reads.ts';
 
 /**
  * The engine's one script, for both kinds of worker (docs/architecture.md, "One writer for all
@@ -18,7 +19,7 @@ if ('onconnect' in self) {
   const scope = self;
   // One engine per browser profile: every tab that connects shares this host.
   const host = new EngineHost({
-    dbName: 'tally',
+    dbName: tallyDbName,
     build: import.meta.env.VITE_TALLY_BUILD,
     host: 'shared-worker',
   });
@@ -35,7 +36,7 @@ if ('onconnect' in self) {
   // One tab (the leader) talks to it; its session lives as long as the worker.
   expose(
     new EngineHost({
-      dbName: 'tally',
+      dbName: tallyDbName,
       build: import.meta.env.VITE_TALLY_BUILD,
       host: 'leader-worker',
     }).session(),

@@ -7,7 +7,7 @@ import { readRow, type Projection, type RowChange } from '../core/projection.ts'
 import { foldStream, type StreamSnapshot } from '../core/stream-snapshot.ts';
 import { unwrap } from 'idb';
 import type { BaseRecord, TallyDatabase, ViewRow } from './idb-schema.ts';
-import { readStoredPosition } from './written-behind.ts';
+import { readStoredPosition } from '../browser/stored-reads.ts';
 
 /**
  * Joining a space from the server's snapshots (docs/architecture.md, "Joining a space"): each

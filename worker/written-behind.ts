@@ -12,6 +12,7 @@ import {
   type RowRef,
 } from '../core/projection.ts';
 import type { TallyDatabase, ViewRow } from './idb-schema.ts';
+import { positionOf, readStoredPosition } from '../browser/stored-reads.ts';
 
 /** Past this many rows or heads waiting, they are written at once. */
 const MAX_RECORDS = 2_000;
@@ -656,30 +657,3 @@ export async function recoverBehind(
   await Promise.all([...ops, tx.done]);
   return { whole: at, syncing };
 }
-
-/**
- * The store's position, read in `tx` (which spans `events` and `meta`): the newest event's, or
- * what `meta` `head` holds when that is higher (events deleted since — a rebase, a counter
- * deleted forever — leave their positions used). An append writes only its events; `head` is
- * written behind it (`WrittenBehind.write`) and by every other writer, so neither alone is the
- * position (docs/architecture.md, "The path of one command").
- */
-export function readStoredPosition(tx: IDBTransaction): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const head = tx.objectStore('meta').get('head');
-    const last = tx.objectStore('events').openKeyCursor(null, 'prev');
-    // Requests of one transaction complete in order: `head` has its result already.
-    last.onsuccess = () => resolve(Math.max(positionOf(head.result), keyPosition(last.result)));
-    last.onerror = () => reject(last.error ?? new Error('An IndexedDB request failed.'));
-    head.onerror = () => reject(head.error ?? new Error('An IndexedDB request failed.'));
-  });
-}
-
-const keyPosition = (cursor: IDBCursor | null): number =>
-  positionOf({ position: cursor?.primaryKey });
-
-/** The position a `meta` record (`head`, `whole`) holds, 0 when none or malformed. */
-export const positionOf = (record: unknown): number => {
-  const position = (record as { position?: unknown } | undefined)?.position;
-  return typeof position === 'number' && Number.isInteger(position) && position >= 0 ? position : 0;
-};

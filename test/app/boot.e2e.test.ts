@@ -1,11 +1,12 @@
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Route } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { addCounter, expectCount, firstScreenAtHead, launchChromium } from '../helpers/browser.ts';
+import { waitFor } from '../server/fixtures.ts';
 
 let browser: Browser;
 let server: RunningServer;
@@ -112,4 +113,131 @@ it('counts on, and says why sync is off, when the sync code cannot be loaded', a
     await partial.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/**
+ * A same-origin page without the app that holds the engine's writer lock, so an engine that
+ * starts meanwhile waits before it opens the database (worker/writer-lock.ts). `release` lets it go.
+ */
+async function holdWriterLock(
+  context: BrowserContext,
+): Promise<{ page: Page; release(): Promise<void> }> {
+  await context.route('**/__blank', (route) =>
+    route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>blank</title>' }),
+  );
+  const page = await context.newPage();
+  await page.goto(`${server.url}/__blank`);
+  await page.evaluate(
+    () =>
+      new Promise<void>((held) => {
+        void navigator.locks.request(
+          'tally-writer',
+          () =>
+            new Promise<void>((release) => {
+              (globalThis as { release?: () => void }).release = release;
+              held();
+            }),
+        );
+      }),
+  );
+  return {
+    page,
+    release: () => page.evaluate(() => (globalThis as { release?: () => void }).release?.()),
+  };
+}
+
+/** Whether an engine is waiting for the writer lock that `holder` holds. */
+const engineWaiting = (holder: Page) =>
+  holder.evaluate(
+    async () =>
+      (await navigator.locks.query()).pending?.some((l) => l.name === 'tally-writer') ?? false,
+  );
+
+type Tally = { tally: { viewListed(view: string): number | undefined } };
+
+it('shows the list it kept before the engine has even opened the database, then counts on', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  let app = await context.newPage();
+  await app.goto(server.url);
+  await addCounter(app, 'Water');
+  await addCounter(app, 'Pages');
+  await app.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(app, 'Water', 1);
+  // The engine keeps the first screen once the list has been quiet for a moment.
+  await waitFor(() => firstScreenAtHead(app, 2), 'the first screen to be kept', 15_000);
+  await app.close();
+  const lock = await holdWriterLock(context);
+  app = await context.newPage();
+  await app.goto(server.url);
+  // The page read it from storage itself: the engine is still waiting for the lock.
+  await expectCount(app, 'Water', 1);
+  await expectCount(app, 'Pages', 0);
+  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
+  expect(
+    await app.evaluate(() => (globalThis as unknown as Tally).tally.viewListed('counters')),
+  ).toBe(2);
+  // A press meanwhile waits for the engine, and lands once it runs.
+  await app.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await lock.release();
+  await expectCount(app, 'Water', 2);
+  await expect
+    .poll(() => app.evaluate(() => (globalThis as unknown as Tally).tally.viewListed('counters')))
+    .toBeUndefined();
+  await context.close();
+});
+
+it('shows no kept list that is no longer true or is damaged, and on a first visit makes no database', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  // A first visit while something holds the lock: the page's read finds no database and makes none.
+  let lock = await holdWriterLock(context);
+  let app = await context.newPage();
+  await app.goto(server.url);
+  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
+  await app.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
+  expect(
+    await lock.page.evaluate(async () => (await indexedDB.databases()).map(({ name }) => name)),
+  ).not.toContain('tally');
+  await lock.release();
+  await addCounter(app, 'Water');
+  await waitFor(() => firstScreenAtHead(app, 1), 'the first screen to be kept', 15_000);
+  await app.close();
+  await lock.page.close();
+  // The record damaged (a row no build writes): a cache, so not shown; the engine's list is.
+  lock = await holdWriterLock(context);
+  await lock.page.evaluate(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const open = indexedDB.open('tally');
+        open.onsuccess = () => {
+          const tx = open.result.transaction('meta', 'readwrite');
+          const meta = tx.objectStore('meta');
+          const read = meta.get('firstScreen');
+          read.onsuccess = () => {
+            const kept = read.result as { rows: { key: string; value: object }[] };
+            const [first] = kept.rows;
+            meta.put({
+              ...kept,
+              rows: [
+                { key: first!.key, value: { ...first!.value, value: 'lots', name: 'Damaged' } },
+              ],
+            });
+          };
+          tx.oncomplete = () => {
+            open.result.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+  );
+  app = await context.newPage();
+  await app.goto(server.url);
+  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
+  await app.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
+  expect(await app.getByRole('heading', { name: 'Damaged' }).count()).toBe(0);
+  expect(await app.getByRole('heading', { name: 'Water' }).count()).toBe(0);
+  await lock.release();
+  await expectCount(app, 'Water', 0);
+  expect(await app.getByRole('heading', { name: 'Damaged' }).count()).toBe(0);
+  await context.close();
 });

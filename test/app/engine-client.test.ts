@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clientOver } from '../../app/engine-client.ts';
-import type { ExecuteOutcome } from '../../core/engine-protocol.ts';
+import type { EngineUpdate, ExecuteOutcome } from '../../core/engine-protocol.ts';
 
 /**
  * How a tab sends a burst of commands (app/engine-client.ts): calls of at most 250, and a
@@ -64,5 +64,49 @@ describe('a burst of commands from one task', () => {
       ...Array.from({ length: 250 }, () => 'execute'),
       'executeMany 100',
     ]);
+  });
+});
+
+describe('a first screen the page read itself', () => {
+  /** A client whose engine sends the view's updates when the test says. */
+  function engine() {
+    const send: ((update: EngineUpdate) => void)[] = [];
+    const client = clientOver('shared-worker', {
+      call: {} as never,
+      subscribe: (_request, onUpdate) => {
+        send.push(onUpdate);
+        return () => undefined;
+      },
+    });
+    return { client, send: (update: EngineUpdate) => send.forEach((s) => s(update)) };
+  }
+  const row = (id: string, value: number) => ({ key: id, value: { id, value } });
+  const screen = { view: 'counters', rows: [row('a', 1)], listed: 3 };
+
+  it('shows until the engine’s first update, which replaces it, and never after', () => {
+    const { client, send } = engine();
+    // Nobody watches the view: nothing to show it in.
+    expect(client.showFirstScreen(screen)).toBe(false);
+    const seen: EngineUpdate[] = [];
+    client.subscribe({ topic: 'view', view: 'counters' }, (update) => seen.push(update));
+    expect(client.showFirstScreen(screen)).toBe(true);
+    expect([...client.viewRows('counters')!.keys()]).toEqual(['a']);
+    expect(client.viewListed('counters')).toBe(3);
+    expect(seen).toMatchObject([{ type: 'view', reset: true, listed: 3 }]);
+    send({
+      type: 'view',
+      view: 'counters',
+      reset: true,
+      rows: [row('a', 2), row('b', 0)],
+      removed: [],
+    });
+    expect([...client.viewRows('counters')!.values()]).toEqual([
+      row('a', 2).value,
+      row('b', 0).value,
+    ]);
+    expect(client.viewListed('counters')).toBeUndefined();
+    // Later, it is refused: what the engine sent is newer.
+    expect(client.showFirstScreen(screen)).toBe(false);
+    expect(client.viewRows('counters')!.size).toBe(2);
   });
 });

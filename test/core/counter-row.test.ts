@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   counterList,
+  counterRowFields,
   counterRowSchema,
   isCounterRow,
   type CounterRow,
@@ -73,6 +74,10 @@ const rowLike = fc
   });
 
 describe('the counter row’s fast check (what the app’s start reads rows with)', () => {
+  it('knows the schema’s fields, no more and no fewer (it is kept apart from the schema)', () => {
+    expect([...counterRowFields].sort()).toEqual(Object.keys(counterRowSchema.shape).sort());
+  });
+
   it('vouches only for what the schema takes exactly as it is', () => {
     let vouched = 0;
     fc.assert(

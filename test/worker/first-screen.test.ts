@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  firstScreenFrom,
-  firstScreenRecord,
-  firstScreenRows,
-  type FirstScreen,
-} from '../../core/first-screen.ts';
+import { firstScreenRecord, firstScreenRows, type FirstScreen } from '../../core/first-screen.ts';
 import { boardStream } from '../../core/models/board/order.ts';
 import { models } from '../../core/models/index.ts';
 import type { Engine } from '../../worker/engine.ts';
@@ -50,16 +45,22 @@ async function nextStart(engine: Engine): Promise<{ shown?: FirstScreen; again: 
 }
 
 describe('the first screen kept for the next start', () => {
-  it('is kept only for a long list: a short one is read whole as fast', async () => {
+  it('is kept for any list with a row, none for an empty one; a long one holds its first window', async () => {
     const engine = await open();
-    await engine.execute(counterId(1), { type: 'create', name: 'Short' });
     expect(firstScreenRecord(screen, await views(engine), await head(engine))).toBeUndefined();
+    await engine.execute(counterId(1), { type: 'create', name: 'Short' });
+    const short = firstScreenRecord(screen, await views(engine), await head(engine));
+    expect([short?.counted, short?.listed, short?.rows.map((row) => row.key)]).toEqual([
+      1,
+      1,
+      [counterId(1)],
+    ]);
     const long = new Map(
-      Array.from({ length: firstScreenFrom }, (_, i) => [counterId(i), { id: counterId(i) }]),
+      Array.from({ length: firstScreenRows + 5 }, (_, i) => [counterId(i), { id: counterId(i) }]),
     );
     const kept = firstScreenRecord(screen, (view) => (view === 'counters' ? long : undefined), 7);
     expect([kept?.counted, kept?.rows.length, kept?.position]).toEqual([
-      firstScreenFrom,
+      firstScreenRows + 5,
       firstScreenRows,
       7,
     ]);
@@ -72,7 +73,7 @@ describe('the first screen kept for the next start', () => {
     expect(screen.keepsOrder?.(row, { ...row, createdAt: 4 })).toBe(false);
     // The order computed before is used as given; the values are the current ones.
     const long = new Map(
-      Array.from({ length: firstScreenFrom }, (_, i) => [
+      Array.from({ length: firstScreenRows }, (_, i) => [
         counterId(i),
         { ...row, id: counterId(i), value: i },
       ]),
@@ -82,7 +83,7 @@ describe('the first screen kept for the next start', () => {
       screen,
       (v) => (v === 'counters' ? long : undefined),
       3,
-      firstScreenFrom,
+      1,
       () => known,
     );
     expect(kept?.rows[0]).toEqual({ key: known[0], value: long.get(known[0]!) });

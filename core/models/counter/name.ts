@@ -23,3 +23,27 @@ export function nameProblem(name: string, typed = name): string | undefined {
   if (name.length > maxNameLength) return `A counter name is at most ${maxNameLength} characters.`;
   return undefined;
 }
+
+/** What a person will see for a stored name that has nothing visible left once normal. */
+export const unnamedCounter = 'Unnamed counter';
+
+/** Printable ASCII words, one space between: normal (NFC changes no ASCII), visible, well formed. */
+const plainName = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
+/**
+ * A stored name in today's form: normal (NFC, no invisible characters, single spaces), well
+ * formed, at most 60 characters; one with nothing visible left, `unnamedCounter`. Deterministic
+ * and idempotent, so every device and server reads an older build's name the same way.
+ */
+export function legacyName(stored: string): string {
+  // Almost every name: printable ASCII words with single spaces is already in today's form.
+  if (stored.length <= maxNameLength && plainName.test(stored)) return stored;
+  let name = normalName(stored.toWellFormed());
+  // NFC can lengthen a name: cut it, then make the cut normal again (it may end in a space).
+  for (let tries = 0; tries < 4 && name.length > maxNameLength; tries++) {
+    let cut = name.slice(0, maxNameLength);
+    if (!cut.isWellFormed()) cut = cut.slice(0, -1); // a character cut in half
+    name = normalName(cut);
+  }
+  return name === normalName(name) && nameProblem(name) === undefined ? name : unnamedCounter;
+}

@@ -1,6 +1,7 @@
 import { z } from '../../zod.ts';
 import type { Projection } from '../../projection.ts';
 import { counter, legacyName, type CounterEvent } from './decider.ts';
+import { isCounterRow } from './row.ts';
 import { counterViewName } from './view.ts';
 
 export const counterRowSchema = z.strictObject({
@@ -18,33 +19,7 @@ export const counterRowSchema = z.strictObject({
 });
 export type CounterRow = z.infer<typeof counterRowSchema>;
 
-const rowFields = new Set(Object.keys(counterRowSchema.shape));
-const count = (value: unknown, least: number): boolean =>
-  Number.isSafeInteger(value) && (value as number) >= least;
-
-/**
- * `counterRowSchema` for a row it takes exactly as it is, without its machinery: the app's start
- * reads every counter's row, and parsing 1,000 of them cold cost 40–50 ms of the engine's start
- * (docs/architecture.md, "The first screen"). Anything else (a name an older build wrote, a field
- * present but undefined) goes to the schema. Checked against it in test/core/counter-row.test.ts.
- */
-export function isCounterRow(value: unknown): value is CounterRow {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-  const row = value as Record<string, unknown>;
-  for (const field of Object.keys(row)) if (!rowFields.has(field)) return false;
-  return (
-    typeof row.id === 'string' &&
-    typeof row.name === 'string' &&
-    legacyName(row.name) === row.name &&
-    count(row.value, 0) &&
-    (!('step' in row) || count(row.step, 1)) &&
-    (!('archived' in row) || row.archived === true) &&
-    count(row.version, 1) &&
-    Number.isFinite(row.createdAt) &&
-    Number.isFinite(row.updatedAt)
-  );
-}
+export { counterRowFields, isCounterRow } from './row.ts';
 
 /**
  * The list of counters with their values: what the home screen shows. Name and value are the
