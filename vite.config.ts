@@ -1,6 +1,7 @@
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { leaderCacheName } from './app/leader-cache.ts';
 
 // Every build gets its time as its version: the newer engine wins the writer lock.
 process.env.VITE_TALLY_BUILD ??= new Date().toISOString();
@@ -75,8 +76,16 @@ export default defineConfig({
         // The app shell, the engine's workers included: the app must start with no network.
         globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
         // The QR code is drawn only when pairing, which needs the server anyway: it is fetched
-        // then, not with the app shell.
-        globIgnores: ['**/assets/qrcode-*.js'],
+        // then, not with the app shell. The leader-tab fallback is loaded only by browsers
+        // without SharedWorker: it keeps itself for offline starts where it is (below).
+        globIgnores: ['**/assets/qrcode-*.js', '**/assets/leader-client-*.js'],
+        runtimeCaching: [
+          {
+            urlPattern: /\/assets\/leader-client-[\w-]+\.js$/,
+            handler: 'CacheFirst',
+            options: { cacheName: leaderCacheName },
+          },
+        ],
         navigateFallback: '/index.html',
         navigateFallbackDenylist: [/^\/api\//],
         cleanupOutdatedCaches: true,

@@ -11,6 +11,7 @@ import {
 import { reviveError, TallyError, toTallyError } from '../core/errors.ts';
 import { models } from '../core/models/index.ts';
 import { clientOver, type EngineClient } from './engine-client.ts';
+import { leaderCacheName } from './leader-cache.ts';
 import {
   tabMessageSchema,
   unknownCallSchema,
@@ -53,7 +54,23 @@ type Sub = {
 const invoke = (remote: Remote<EngineApi>, method: Method, args: readonly unknown[]) =>
   (remote[method] as unknown as (...a: readonly unknown[]) => Promise<unknown>)(...args);
 
+/**
+ * Keeps this script for offline starts (app/leader-cache.ts), the previous build's copy dropped.
+ * Its static imports are in the precache: it shares them with the page.
+ */
+async function keepForOffline(): Promise<void> {
+  if (typeof caches === 'undefined') return;
+  const cache = await caches.open(leaderCacheName);
+  await cache.add(import.meta.url);
+  for (const request of await cache.keys())
+    if (request.url !== import.meta.url) await cache.delete(request);
+}
+
 export async function connectLeader(): Promise<EngineClient> {
+  keepForOffline().catch((error: unknown) =>
+    // Online it is fetched as needed; only an offline start without SharedWorker misses it.
+    console.warn('Tally: the leader fallback could not be kept for offline use', error),
+  );
   const tabId = crypto.randomUUID();
   const channel = new BroadcastChannel('tally-tabs');
   const post = (message: TabMessage) => channel.postMessage(message);

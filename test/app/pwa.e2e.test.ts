@@ -119,6 +119,42 @@ describe('installable PWA', () => {
     await expectCount(page, 'Before', 0);
   });
 
+  it('without SharedWorker, keeps the leader fallback it loaded (not in the precache) and starts offline', async () => {
+    context = await browser.newContext();
+    await context.addInitScript('delete globalThis.SharedWorker;');
+    const page = await openControlled(context);
+    await addCounter(page, 'Leader');
+    // The fallback's script is not what every first visit downloads, but it is kept here.
+    const kept = await page.evaluate(async () => {
+      const urls = async (name: string) =>
+        (await (await caches.open(name)).keys()).map((request) => new URL(request.url).pathname);
+      const names = await caches.keys();
+      const all = await Promise.all(names.map(async (name) => [name, await urls(name)] as const));
+      return Object.fromEntries(all);
+    });
+    expect(kept['tally-leader']).toEqual([expect.stringMatching(/^\/assets\/leader-client-/)]);
+    const precached = Object.entries(kept).filter(([name]) => name.includes('precache'));
+    expect(precached.length).toBeGreaterThan(0);
+    for (const [, urls] of precached)
+      expect(urls.some((url) => url.includes('leader-client-'))).toBe(false);
+    await context.setOffline(true);
+    await page.reload();
+    await page.getByLabel('Network status').filter({ hasText: 'Offline' }).waitFor();
+    await expectCount(page, 'Leader', 0);
+    await page.getByRole('button', { name: 'Increment Leader', exact: true }).click();
+    await expectCount(page, 'Leader', 1);
+    expect(
+      await page.evaluate(
+        async () =>
+          (
+            await (
+              globalThis as unknown as { tally: { info(): Promise<{ host: string }> } }
+            ).tally.info()
+          ).host,
+      ),
+    ).toBe('leader-worker');
+  });
+
   it('offers an update and moves every open tab onto the new version without losing a command', async () => {
     context = await browser.newContext();
     const a = await openControlled(context);
