@@ -41,7 +41,12 @@ export function CounterList({
   useEffect(() => rememberLongList(long), [long]);
   if (!long)
     return (
-      <ul className="grid" aria-label="Counters">
+      // Busy while only the kept first screen is here: a press waits for the engine.
+      <ul
+        className="grid"
+        aria-label="Counters"
+        {...(listed !== undefined && !stalled ? { 'aria-busy': true } : {})}
+      >
         {Array.from({ length: counters.length }, (_, index) => {
           const row = counters.at(index);
           return row && card({ row, index });

@@ -56,6 +56,8 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
       ref={list}
       role="list"
       aria-label="Counters"
+      // Busy while only the kept first screen is here: a press waits for the engine.
+      {...(listed !== undefined && !stalled ? { 'aria-busy': true } : {})}
       className="virtual-grid"
       style={{ height: virtualizer.getTotalSize() }}
     >

@@ -261,6 +261,8 @@ function sharedViews(
     listed?: number;
     /** The engine has sent this view (a first screen the page read is shown only until then). */
     heard?: boolean;
+    /** What is shown is a first screen the page read itself, and the engine has sent nothing. */
+    fromPage?: boolean;
     readonly watchers: Set<Watcher>;
     end(): void;
   };
@@ -272,7 +274,13 @@ function sharedViews(
     views.set(view, shared);
     shared.end = subscribe({ topic: 'view', view }, (update) => {
       if (update.type !== 'view' || update.view !== view) return;
+      const fromPage = shared.fromPage;
       shared.heard = true;
+      shared.fromPage = false;
+      // The engine's own first screen is the record the page showed (the engine reads it as its
+      // database opens, before it can write): not rendered twice; its whole view follows. (Its
+      // first update is always a reset: EngineHost.subscribe.)
+      if (fromPage && update.reset && update.listed !== undefined) return;
       receive(shared, update);
     });
     return shared;
@@ -333,6 +341,7 @@ function sharedViews(
     showFirstScreen({ view, rows, listed }) {
       const shared = views.get(view);
       if (!shared || shared.heard) return false;
+      shared.fromPage = true;
       receive(shared, { type: 'view', view, reset: true, rows: [...rows], removed: [], listed });
       return true;
     },
@@ -376,8 +385,13 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
     },
     viewRows: (view) => resolved?.viewRows(view),
     viewListed: (view) => resolved?.viewListed(view),
-    // The leader's client watches views only once it is connected: nothing to show before.
-    showFirstScreen: (screen) => resolved?.showFirstScreen(screen) ?? false,
+    // The leader's client watches views once it is connected (the subscriptions above wait for
+    // it, and were made first): shown then, unless the engine has sent the view by then.
+    showFirstScreen(screen) {
+      if (resolved) return resolved.showFirstScreen(screen);
+      void ready.then((client) => client.showFirstScreen(screen)).catch(() => undefined);
+      return false;
+    },
     whenIdle: () => ready.then((client) => client.whenIdle()),
   };
 }

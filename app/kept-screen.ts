@@ -1,5 +1,5 @@
 import { isFirstScreenOf, type FirstScreen } from '../core/first-screen.ts';
-import { readKeptScreen } from '../browser/stored-reads.ts';
+import { DB_VERSION, readKeptScreen } from '../browser/stored-reads.ts';
 
 /**
  * The list's first screen, read by the page itself as the app starts (docs/architecture.md,
@@ -20,6 +20,9 @@ export async function readFirstScreenInPage(
   const db = await openExisting(dbName);
   if (!db) return undefined;
   try {
+    // Another version's records may mean something else (an older page cached by the service
+    // worker, a database an older build left): the engine reads that one.
+    if (db.version !== DB_VERSION) return undefined;
     const tx = db.transaction(['meta', 'views', 'events'], 'readonly');
     const kept = await readKeptScreen(tx, view, (record) =>
       isFirstScreenOf(record, view, isRow) ? record : undefined,

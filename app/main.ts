@@ -12,38 +12,46 @@ import './styles.css';
 
 // No engine, no service worker, no storage on an insecure origin: only the explanation.
 const client = window.isSecureContext ? connectEngine() : undefined;
-/** The page's own read of the kept first screen, done (shown or not). */
-let kept: Promise<void> | undefined;
+/** The list's first rows in this tab: the page's read of the kept first screen, or the engine's. */
+let listed: Promise<void> | undefined;
 if (client) {
   // The first screen's views are asked for now, while React loads: the engine sends them as soon
   // as its database is open, and the first render shows the list (app/engine-client.ts). Kept for
   // the tab's life, as the list itself is.
-  for (const view of [counterViewName, boardViewName])
-    client.subscribe({ topic: 'view', view }, () => undefined);
+  let arrived!: () => void;
+  listed = new Promise<void>((resolve) => (arrived = resolve));
+  client.subscribe({ topic: 'view', view: counterViewName }, () => arrived());
+  client.subscribe({ topic: 'view', view: boardViewName }, () => undefined);
   // And the first screen the engine kept, read here while its worker loads: the list shows
   // before the engine runs, which then sends the list as it is now.
-  kept = readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then((screen) => {
-    if (screen) client.showFirstScreen(screen);
-  });
+  void readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then(
+    (screen) => {
+      if (screen) client.showFirstScreen(screen);
+      // None kept (a first visit, a list changed since): the engine's rows are the list.
+      else arrived();
+    },
+    () => arrived(),
+  );
   preloadLongList();
   // For end-to-end tests and the benchmark: the same client the UI uses, nothing more.
   (globalThis as { tally?: unknown }).tally = client;
 }
 
 /**
- * React's first render waits for the page's read of the first screen, for a moment at most: a
- * render without the list and then one with it cost the start a render and a layout, and the
+ * React's first render waits for the list's first rows (the page's read of the first screen, or
+ * the engine's, whichever comes first; the engine's too when none is kept), for a moment at most:
+ * a render without the list and then one with it cost the start a render and a layout, and the
  * read's answers wait while the page's thread is busy rendering.
  */
-const firstScreenWaitMs = 250;
-const keptOrLate = Promise.race([
-  kept,
-  new Promise<void>((resolve) => setTimeout(resolve, firstScreenWaitMs)),
+const firstRowsWaitMs = 250;
+const listedOrLate = Promise.race([
+  listed,
+  new Promise<void>((resolve) => setTimeout(resolve, firstRowsWaitMs)),
 ]);
 
 import('./start.tsx')
   .then(async ({ start }) => {
-    await keptOrLate;
+    await listedOrLate;
     start(client);
   })
   .catch((error: unknown) => {

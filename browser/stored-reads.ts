@@ -40,6 +40,9 @@ export const positionOf = (record: unknown): number => {
 /** The engine's database, in every browser profile. */
 export const tallyDbName = 'tally';
 
+/** The database's version (its history: worker/idb-schema.ts). */
+export const DB_VERSION = 8;
+
 const result = <T>(request: IDBRequest<T>): Promise<T> =>
   new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result);

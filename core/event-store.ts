@@ -138,4 +138,9 @@ export type CommitNotice<E extends AnyEvent = AnyEvent> = {
   readonly rebased: readonly StreamId[];
   /** This device's own commands (appends, an import): new pending commands for sync. */
   readonly local?: true;
+  /**
+   * The store's position after this write, where `events` do not say it: a rebase rewrites a
+   * stream's pending events at new positions and tells none of them as new events.
+   */
+  readonly position?: number;
 };

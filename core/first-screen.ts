@@ -25,7 +25,7 @@ export type FirstScreen = {
   readonly listed: number;
 };
 
-/** The record to keep for the views as they are at `position`; none for a short view. */
+/** The record to keep for the views as they are at `position`; none for an empty view. */
 export function firstScreenRecord(
   screen: {
     readonly view: string;
@@ -34,7 +34,7 @@ export function firstScreenRecord(
   views: (view: string) => ReadonlyMap<string, unknown> | undefined,
   position: number,
   from: number = firstScreenFrom,
-  /** The list's order, asked for only for a long view (a caller may keep it between calls). */
+  /** The list's order, asked for only when a record is kept (a caller may keep it between calls). */
   order: () => readonly string[] = () => screen.order(views),
 ): FirstScreenRecord | undefined {
   const rows = views(screen.view) ?? new Map<string, unknown>();
@@ -91,8 +91,9 @@ export function isFirstScreenOf(
     count(value.position) &&
     count(value.counted) &&
     count(value.listed) &&
+    (value.listed as number) <= (value.counted as number) &&
     Array.isArray(rows) &&
-    rows.length <= firstScreenRows &&
+    rows.length === Math.min(value.listed as number, firstScreenRows) &&
     rows.every(
       (row: unknown) =>
         plain(row) &&

@@ -29,8 +29,11 @@ type Callback = (update: EngineUpdate) => void;
 
 /** How long opening a history waits for its early history from the server before showing what is held. */
 const historyFillWaitMs = 1_500;
-/** The first screen is kept this long after the list's last change, and at least this often. */
-const firstScreenQuietMs = 300;
+/**
+ * The first screen is kept this long after the list's last change, and at least this often
+ * (a relaxed write of up to 300 rows: not after every count of a person counting).
+ */
+const firstScreenQuietMs = 1_000;
 const firstScreenAtLeastMs = 5_000;
 type Subscription = {
   readonly request: SubscribeRequest;
@@ -495,7 +498,7 @@ export class EngineHost {
    */
   private keepFirstScreen(engine: Engine): void {
     const { screen } = this;
-    // None kept for a short list (core/first-screen.ts): no timer on the way of its commands.
+    // None kept for an empty list (core/first-screen.ts).
     if (!screen || (this.views.get(screen.view)?.size ?? 0) < firstScreenFrom) return;
     const now = Date.now();
     this.screenDirtySince ??= now;
@@ -529,6 +532,8 @@ export class EngineHost {
   /** A transaction completed: its rows go to the views' watchers, its events to histories. */
   private publish(engine: Engine, notice: CommitNotice): void {
     for (const event of notice.events) this.position = Math.max(this.position, event.position);
+    // A rebase moves the position with no new events: the first screen kept after it is at it.
+    if (notice.position !== undefined) this.position = Math.max(this.position, notice.position);
     const changes = new Map<
       string,
       { rows: { key: string; value: unknown }[]; removed: string[] }

@@ -99,8 +99,11 @@ export type TallyDatabase = IDBPDatabase<TallyDB>;
  *
  * 8: `views` has no `byView` index: a view's rows are the keys that begin with its name
  * (`viewRows`), so a row written is one entry written, not two.
+ *
+ * Defined in browser/stored-reads.ts: the page's own read of the first screen checks it too.
  */
-export const DB_VERSION = 8;
+export { DB_VERSION } from '../browser/stored-reads.ts';
+import { DB_VERSION } from '../browser/stored-reads.ts';
 
 export { viewRows } from '../browser/stored-reads.ts';
 

@@ -363,7 +363,7 @@ async function carryOutRebase<E extends AnyEvent>(
       rebased: true,
       rejected: writes.rejections,
     },
-    notice: { events: [], rows: writes.rows, rebased: [at.stream] },
+    notice: { events: [], rows: writes.rows, rebased: [at.stream], position: writes.position },
   };
 }
 
