@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../core/envelope.ts';
+import type { CommitNotice } from '../../core/event-store.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { counterId, dumpDatabase, listCounters, engineFixture } from '../helpers/engine.ts';
@@ -29,8 +30,14 @@ describe('receiving the server’s events', () => {
       id: 'evt-theirs-000001',
       meta: { ...first!.meta, device: 'device-other-1', command: 'cmd-theirs-00001' },
     };
+    const notices: CommitNotice[] = [];
+    engine.onCommit((notice) => notices.push(notice));
     const outcome = await engine.receive(id, [theirs]);
     expect(outcome).toMatchObject({ type: 'applied', confirmed: 2, version: 2 + pending });
+    // The pending events are rewritten at new positions and none is told as new: the notice
+    // says where the store's position is now (the first screen is kept at it: engine-host.ts).
+    expect(notices).toMatchObject([{ events: [], rebased: [id] }]);
+    expect(notices[0]!.position).toBe(await engine.store.head());
     expect(await engine.db.count('outbox')).toBe(pending);
     expect((await listCounters(engine)).map((row) => row.value)).toEqual([1 + pending]);
   });
