@@ -27,7 +27,8 @@ if (client) {
   void readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then(
     (screen) => {
       if (screen) client.showFirstScreen(screen);
-      // None kept (a first visit, a list changed since): the engine's rows are the list.
+      // None kept (a first visit, a list changed since): React renders now; the list follows
+      // from the engine, as it did before the page read it.
       else arrived();
     },
     () => arrived(),
@@ -38,8 +39,8 @@ if (client) {
 }
 
 /**
- * React's first render waits for the list's first rows (the page's read of the first screen, or
- * the engine's, whichever comes first; the engine's too when none is kept), for a moment at most:
+ * React's first render waits for the page's read of the first screen and, where one is kept, for
+ * the list's first rows (that screen, or the engine's rows if they come first), for a moment at most:
  * a render without the list and then one with it cost the start a render and a layout, and the
  * read's answers wait while the page's thread is busy rendering.
  */
