@@ -9,7 +9,7 @@ import type {
   SubscribeRequest,
 } from '../core/engine-protocol.ts';
 import { commandsPerTransaction, maxCommandsPerCall, methodNames } from '../core/engine-methods.ts';
-import { reviveError, TallyError } from '../core/errors.ts';
+import { reviveError, TallyError, toTallyError } from '../core/errors.ts';
 import type { FirstScreen } from '../core/first-screen.ts';
 import { connectSharedWorker } from './shared-worker-client.ts';
 
@@ -375,9 +375,20 @@ function deferred(ready: Promise<EngineClient>): EngineClient {
     subscribe(request, onUpdate) {
       let stop: (() => void) | undefined;
       let stopped = false;
-      void ready.then((client) => {
-        if (!stopped) stop = client.subscribe(request, onUpdate);
-      });
+      ready.then(
+        (client) => {
+          if (!stopped) stop = client.subscribe(request, onUpdate);
+        },
+        (error: unknown) => {
+          // Its script could not be loaded (offline, never kept here): said, not an endless wait.
+          if (stopped || request.topic !== 'notices') return;
+          onUpdate({
+            type: 'notice',
+            notice: 'damaged',
+            message: `Tally could not start its engine here: ${toTallyError(error).message} Reload Tally while online.`,
+          });
+        },
+      );
       return () => {
         stopped = true;
         stop?.();

@@ -119,7 +119,7 @@ describe('installable PWA', () => {
     await expectCount(page, 'Before', 0);
   });
 
-  it('without SharedWorker, keeps the leader fallback it loaded (not in the precache) and starts offline', async () => {
+  it('without SharedWorker, keeps the leader fallback it loaded (not in the precache), starts offline, and after an update installed in the background too', async () => {
     context = await browser.newContext();
     await context.addInitScript('delete globalThis.SharedWorker;');
     const page = await openControlled(context);
@@ -153,6 +153,30 @@ describe('installable PWA', () => {
           ).host,
       ),
     ).toBe('leader-worker');
+
+    // A new build installs in the background while online; it is taken up offline. The new
+    // service worker kept the new build's fallback at its install.
+    await context.setOffline(false);
+    builds.deploy(1);
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
+    const offer = page.getByRole('status', { name: 'Update available' });
+    await offer.waitFor({ timeout: 30_000 });
+    await context.setOffline(true);
+    const reload = page.waitForEvent('load');
+    await offer.getByRole('button', { name: 'Update' }).click();
+    await reload;
+    await expect.poll(() => buildOf(page), { timeout: 20_000 }).toBe(V2);
+    await expectCount(page, 'Leader', 1);
+    await page.getByRole('button', { name: 'Increment Leader', exact: true }).click();
+    await expectCount(page, 'Leader', 2);
+    // Its copy gone (storage cleared in part) and not reachable: said in words, not an endless
+    // wait. (Offline, Chromium's HTTP cache still has it, so the request is refused outright.)
+    await page.evaluate(() => caches.delete('tally-leader'));
+    await context.route(/\/assets\/leader-client-/, (route) => route.abort('internetdisconnected'));
+    await page.reload();
+    await expect
+      .poll(() => page.getByRole('status', { name: 'Storage problem' }).textContent())
+      .toContain('could not start its engine here');
   });
 
   it('offers an update and moves every open tab onto the new version without losing a command', async () => {
