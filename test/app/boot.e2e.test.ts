@@ -153,6 +153,15 @@ const engineWaiting = (holder: Page) =>
       (await navigator.locks.query()).pending?.some((l) => l.name === 'tally-writer') ?? false,
   );
 
+/** The app in a new page while `lock` holds its engine back: its engine waiting, React rendered. */
+async function openHeldBack(context: BrowserContext, lock: { page: Page }): Promise<Page> {
+  const app = await context.newPage();
+  await app.goto(server.url);
+  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
+  await app.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
+  return app;
+}
+
 type Tally = { tally: { viewListed(view: string): number | undefined } };
 
 it('shows the list it kept before the engine has even opened the database, then counts on', async () => {
@@ -228,10 +237,7 @@ it('shows no kept list that is no longer true or is damaged, and on a first visi
   const context = await browser.newContext({ serviceWorkers: 'block' });
   // A first visit while something holds the lock: the page's read finds no database and makes none.
   let lock = await holdWriterLock(context);
-  let app = await context.newPage();
-  await app.goto(server.url);
-  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
-  await app.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
+  let app = await openHeldBack(context, lock);
   expect(
     await lock.page.evaluate(async () => (await indexedDB.databases()).map(({ name }) => name)),
   ).not.toContain('tally');
@@ -244,10 +250,7 @@ it('shows no kept list that is no longer true or is damaged, and on a first visi
   // no longer true, so not shown; the engine's list is.
   lock = await holdWriterLock(context);
   await editKept(lock.page, 'stale');
-  app = await context.newPage();
-  await app.goto(server.url);
-  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
-  await app.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
+  app = await openHeldBack(context, lock);
   expect(await app.getByRole('heading', { name: 'Water' }).count()).toBe(0);
   await lock.release();
   await expectCount(app, 'Water', 0);
@@ -257,10 +260,7 @@ it('shows no kept list that is no longer true or is damaged, and on a first visi
   // The record damaged (a row no build writes): a cache, so not shown; the engine's list is.
   lock = await holdWriterLock(context);
   await editKept(lock.page, 'damaged');
-  app = await context.newPage();
-  await app.goto(server.url);
-  await waitFor(() => engineWaiting(lock.page), 'the engine to wait for the lock', 15_000);
-  await app.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
+  app = await openHeldBack(context, lock);
   expect(await app.getByRole('heading', { name: 'Damaged' }).count()).toBe(0);
   expect(await app.getByRole('heading', { name: 'Water' }).count()).toBe(0);
   await lock.release();
