@@ -30,7 +30,8 @@ export type Win = { tally: TallyGlobal; bench: BenchGlobal };
 /**
  * A fresh profile: its own IndexedDB and its own SharedWorker engine. Service workers are
  * blocked: they only cache files, and their navigation fallback would answer the bench page
- * with index.html.
+ * with index.html. (The app then starts as it does in a browser that blocks them: every script
+ * from the HTTP cache. A person's installed app starts as in `newInstalledProfile`.)
  */
 export async function newProfile(browser: Browser): Promise<BrowserContext> {
   const context = await browser.newContext({ serviceWorkers: 'block' });
@@ -38,6 +39,57 @@ export async function newProfile(browser: Browser): Promise<BrowserContext> {
   // the functions handed to page.evaluate carry those calls into the page.
   await context.addInitScript('globalThis.__name = (target) => target;');
   return context;
+}
+
+/** Profiles whose app is served by its service worker (`newInstalledProfile`). */
+const installed = new WeakSet<BrowserContext>();
+
+/**
+ * A fresh profile where the app is installed as it is for every person who opened it before:
+ * its service worker registered, active and serving the app's pages and scripts (from its
+ * precache, which Chromium keeps compiled code for). The bench's own pages bypass it
+ * (`benchPage`): its navigation fallback would answer them with the app.
+ */
+export async function newInstalledProfile(
+  browser: Browser,
+  origin: string,
+): Promise<BrowserContext> {
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  await context.addInitScript('globalThis.__name = (target) => target;');
+  installed.add(context);
+  const page = await context.newPage();
+  try {
+    await page.goto(origin);
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    // A page loaded before the worker was active is not served by it; a reload is.
+    for (let tries = 0; ; tries++) {
+      await page.reload();
+      if (await page.evaluate(() => navigator.serviceWorker.controller !== null)) break;
+      if (tries === 4) throw new Error('The service worker did not take up the app page.');
+    }
+  } finally {
+    await page.close();
+  }
+  return context;
+}
+
+/** Whether `context`'s app is served by its service worker (`newInstalledProfile`). */
+export const isInstalled = (context: BrowserContext): boolean => installed.has(context);
+
+/**
+ * A new page of `context` for anything but the app: in an installed profile it bypasses the
+ * service worker, so it is answered by the server (as a bench page or a baseline must be).
+ */
+export async function benchPage(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  if (installed.has(context)) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setBypassServiceWorker', { bypass: true });
+  }
+  return page;
 }
 
 /** The app, with its engine ready. */
@@ -51,7 +103,7 @@ export async function openApp(context: BrowserContext, origin: string): Promise<
 
 /** The bench page with nothing started: for the bare workers of the baselines. */
 export async function openBare(context: BrowserContext, origin: string): Promise<Page> {
-  const page = await context.newPage();
+  const page = await benchPage(context);
   await page.goto(`${origin}/bench/page.html`);
   await page.waitForFunction(() => 'bench' in globalThis);
   return page;
@@ -59,7 +111,7 @@ export async function openBare(context: BrowserContext, origin: string): Promise
 
 /** The bench page: no UI, the engine over a raw Comlink port, and the bare IndexedDB worker. */
 export async function openBench(context: BrowserContext, origin: string): Promise<Page> {
-  const page = await context.newPage();
+  const page = await benchPage(context);
   await page.goto(`${origin}/bench/page.html`);
   await page.waitForFunction(() => 'bench' in globalThis);
   await page.evaluate(() => (globalThis as unknown as Win).bench.engine().call('info'));

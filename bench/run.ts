@@ -14,7 +14,7 @@ import { startHarness } from './harness.ts';
 import { BIG_EVENTS, big, measureClicksAtScale, measureLatency } from './latency.ts';
 import { describeMachine } from './machine.ts';
 import { measureMemory } from './memory.ts';
-import { newProfile, openApp, openBench } from './pages.ts';
+import { createJobs, drive, newInstalledProfile, newProfile, openApp, openBench } from './pages.ts';
 import { jsonResults, markdownTable, textTable, type Row } from './report.ts';
 import type { Bench } from './section.ts';
 import { measureJoin } from './join.ts';
@@ -57,9 +57,18 @@ async function section(name: string, work: () => Promise<Row[]>): Promise<void> 
   }
 }
 
-/** One profile per group of sections, closed before the next (the probe sees one engine). */
-async function withProfile(bench: Bench, work: (context: BrowserContext) => Promise<void>) {
-  const context = await newProfile(bench.browser);
+/**
+ * One profile per group of sections, closed before the next (the probe sees one engine);
+ * `installed`: the app served by its service worker, as a person's is (bench/pages.ts).
+ */
+async function withProfile(
+  bench: Bench,
+  work: (context: BrowserContext) => Promise<void>,
+  options: { readonly installed?: boolean } = {},
+) {
+  const context = options.installed
+    ? await newInstalledProfile(bench.browser, bench.origin)
+    : await newProfile(bench.browser);
   try {
     await work(context);
   } finally {
@@ -102,13 +111,27 @@ try {
     );
     await section('5 cold start', () => measureColdAggregate(bench, context, big, BIG_EVENTS));
   });
-  await withProfile(bench, async (context) => {
-    const page = await openBench(context, bench.origin);
-    await section('3 throughput', () => measureThroughput(bench, page));
-    await section('5 cold start', () => measureColdApp(bench, context, COUNTERS));
-    await section('5 cold start', () => measureWarmApp(bench, context, COUNTERS));
-    await clicksIn(context, 'tp 0', COUNTERS);
-  });
+  await withProfile(
+    bench,
+    async (context) => {
+      const page = await openBench(context, bench.origin);
+      await section('3 throughput', () => measureThroughput(bench, page));
+      await section('5 cold start', () => measureColdApp(bench, context, COUNTERS));
+      await section('5 cold start', () => measureWarmApp(bench, context, COUNTERS));
+      await clicksIn(context, 'tp 0', COUNTERS);
+    },
+    { installed: true },
+  );
+  // The same start in a profile that blocks service workers, as a browser without them starts
+  // the app: its scripts and the engine's from the HTTP cache, compiled as they load.
+  await withProfile(bench, (context) =>
+    section('5 cold start', async () => {
+      const page = await openBench(context, bench.origin);
+      await drive(page, createJobs('tp', COUNTERS), 200);
+      await page.close();
+      return measureColdApp(bench, context, COUNTERS);
+    }),
+  );
   await section('6 sync: ingest', () => measureIngest(bench));
   await section('6 sync: devices', async () => {
     try {
@@ -118,14 +141,18 @@ try {
     }
   });
   await section('6 sync: join', () => measureJoin(bench));
-  await withProfile(bench, async (context) => {
-    const page = await openBench(context, bench.origin);
-    await section('7 memory', () => measureMemory(bench, page));
-    // The same profile, now holding 100,000 counters: the list still appears at once.
-    await section('7 memory', () => measureColdApp(bench, context, 100_000));
-    // And a count in that list: what a person with a long list gets on every tap.
-    await clicksIn(context, 'mem 0', 100_000);
-  });
+  await withProfile(
+    bench,
+    async (context) => {
+      const page = await openBench(context, bench.origin);
+      await section('7 memory', () => measureMemory(bench, page));
+      // The same profile, now holding 100,000 counters: the list still appears at once.
+      await section('7 memory', () => measureColdApp(bench, context, 100_000));
+      // And a count in that list: what a person with a long list gets on every tap.
+      await clicksIn(context, 'mem 0', 100_000);
+    },
+    { installed: true },
+  );
   await section('8 bundle', async () => measureBundle(buildDir));
   await probe.close();
 

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { expectCount, firstScreenAtHead, launchChromium } from '../helpers/browser.ts';
+import {
+  closeLastPage,
+  expectCount,
+  firstScreenAtHead,
+  launchChromium,
+} from '../helpers/browser.ts';
 import { waitFor } from '../server/fixtures.ts';
 
 /**
@@ -154,7 +159,7 @@ it('a long list at the next start: its first screen shows before the whole list 
   );
   // The engine keeps the first screen once the list has been quiet for a moment.
   await waitFor(() => firstScreenAtHead(page, long - 1), 'the first screen to be kept', 15_000);
-  await page.close();
+  await closeLastPage(page);
 
   // A fresh start (the engine's worker went with the last page): what the tab gets first.
   page = await context.newPage();

@@ -22,9 +22,47 @@ function launchOptions(extraArgs: readonly string[] = []) {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      '--disable-features=WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup',
       ...extraArgs,
     ],
   };
+}
+
+/**
+ * Closes `page`, the last page of its profile, and waits until the profile's engine (its
+ * SharedWorker) has gone: Chromium stops a SharedWorker after its last page closes, not at once,
+ * and a page opened meanwhile would join the old engine instead of starting a fresh one.
+ */
+export async function closeLastPage(page: Page, timeoutMs = 15_000): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  const { targetInfo } = (await cdp.send('Target.getTargetInfo')) as {
+    targetInfo: { browserContextId?: string };
+  };
+  await cdp.detach();
+  await page.close();
+  const browser = page.context().browser();
+  if (!browser || !targetInfo.browserContextId) return;
+  const session = await browser.newBrowserCDPSession();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { targetInfos } = (await session.send('Target.getTargets')) as {
+        targetInfos: { type: string; browserContextId?: string }[];
+      };
+      if (
+        !targetInfos.some(
+          (target) =>
+            target.type === 'shared_worker' &&
+            target.browserContextId === targetInfo.browserContextId,
+        )
+      )
+        return;
+      if (Date.now() > deadline) throw new Error('The engine did not stop after its last page.');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    await session.detach().catch(() => undefined);
+  }
 }
 
 /** Debian's Chromium, headless; never a downloaded browser. */
