@@ -32,6 +32,13 @@ if (client) {
     else arrived();
   });
   preloadLongList();
+  // Out of sight (a phone's app switcher, a tab being closed): the engine writes now what it
+  // otherwise writes after a moment of quiet, so the next start shows the list as it was left
+  // even when the app was closed right after a count.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden')
+      client.keepForNextStart().catch(() => undefined);
+  });
   // For end-to-end tests and the benchmark: the same client the UI uses, nothing more.
   (globalThis as { tally?: unknown }).tally = client;
 }

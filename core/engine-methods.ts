@@ -18,6 +18,7 @@ export const methodNames = [
   'dismissRejection',
   'setOnline',
   'retrySync',
+  'keepForNextStart',
   'deleteForever',
   'exportBackup',
   'exportHistory',

@@ -268,6 +268,13 @@ export const engineMethods = {
   /** "Retry now": sync tries the server again at once instead of waiting out its backoff. */
   retrySync: { args: z.tuple([]), answer: nothing },
   /**
+   * Writes now what the engine otherwise writes after a moment of quiet — the records behind the
+   * appends and the list's first screen — as a tab asks when it goes out of sight (a phone's app
+   * switcher, a closed tab): the next start then shows the list at once, as it was left.
+   * Resolves once both are stored.
+   */
+  keepForNextStart: { args: z.tuple([]), answer: nothing },
+  /**
    * Deletes an archived counter forever: on the sync server for every device of the space
    * (when this device syncs), then here.
    */

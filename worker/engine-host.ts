@@ -124,6 +124,7 @@ export class EngineHost {
       dismissRejection: async (id) => (await this.syncReady()).dismissRejection(id),
       setOnline: async (online) => (await this.syncReady()).setOnline(online),
       retrySync: async () => (await this.syncReady()).retryNow(),
+      keepForNextStart: () => this.keepForNextStart(),
       deleteForever: async (stream) => {
         const engine = await this.ready();
         // Deleting forever reaches every device through the server: without sync's code it
@@ -504,29 +505,50 @@ export class EngineHost {
     this.screenDirtySince ??= now;
     clearTimeout(this.screenTimer);
     const wait = Math.min(firstScreenQuietMs, this.screenDirtySince + firstScreenAtLeastMs - now);
-    this.screenTimer = setTimeout(
-      () => {
-        this.screenTimer = undefined;
-        this.screenDirtySince = undefined;
-        if (this.outdated || engine.closed) return;
-        const views = (view: string) => this.views.get(view);
-        // Sorting 100,000 rows is a few hundred milliseconds of this thread: only when the
-        // order may have changed.
-        const record = firstScreenRecord(
-          screen,
-          views,
-          this.position,
-          firstScreenFrom,
-          () => (this.screenOrder ??= screen.order(views)),
-        );
-        if (!record) return;
-        writeFirstScreen(engine.db, record).catch((error: unknown) =>
-          // A cache: the next start reads the whole view instead.
-          console.warn('Tally: the first screen could not be kept', error),
-        );
-      },
-      Math.max(0, wait),
+    this.screenTimer = setTimeout(() => {
+      this.writeFirstScreen(engine, screen).catch((error: unknown) =>
+        // A cache: the next start reads the whole view instead.
+        console.warn('Tally: the first screen could not be kept', error),
+      );
+    }, Math.max(0, wait));
+  }
+
+  /** The first screen kept now, its timer (`keepFirstScreen`) done with. */
+  private async writeFirstScreen(
+    engine: Engine,
+    screen: NonNullable<AnyModel['firstScreen']>,
+  ): Promise<void> {
+    clearTimeout(this.screenTimer);
+    this.screenTimer = undefined;
+    this.screenDirtySince = undefined;
+    if (this.outdated || engine.closed) return;
+    const views = (view: string) => this.views.get(view);
+    // Sorting 100,000 rows is a few hundred milliseconds of this thread: only when the
+    // order may have changed.
+    const record = firstScreenRecord(
+      screen,
+      views,
+      this.position,
+      firstScreenFrom,
+      () => (this.screenOrder ??= screen.order(views)),
     );
+    if (record) await writeFirstScreen(engine.db, record);
+  }
+
+  /**
+   * What waits for a moment of quiet, written now (the protocol's `keepForNextStart`): the
+   * records behind the appends, and the first screen if the list changed since it was kept.
+   * Nothing before the engine runs (nothing changed yet).
+   */
+  private async keepForNextStart(): Promise<void> {
+    if (!this.isOpen) return;
+    const engine = await this.ready();
+    if (engine.closed) return;
+    const { screen } = this;
+    await Promise.all([
+      engine.writeBehind(),
+      this.screenTimer !== undefined && screen ? this.writeFirstScreen(engine, screen) : undefined,
+    ]);
   }
 
   /** A transaction completed: its rows go to the views' watchers, its events to histories. */

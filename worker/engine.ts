@@ -490,6 +490,11 @@ export class Engine {
     this.db.close();
   }
 
+  /** What is written behind the appends (heads, rows, outbox entries), written now. */
+  writeBehind(): Promise<void> {
+    return this.store.writeBehind();
+  }
+
   close(): void {
     this.closed_ = true;
     this.store.close();

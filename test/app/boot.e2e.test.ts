@@ -5,7 +5,13 @@ import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { addCounter, expectCount, firstScreenAtHead, launchChromium } from '../helpers/browser.ts';
+import {
+  addCounter,
+  closeLastPage,
+  expectCount,
+  firstScreenAtHead,
+  launchChromium,
+} from '../helpers/browser.ts';
 import { waitFor } from '../server/fixtures.ts';
 
 let browser: Browser;
@@ -195,6 +201,57 @@ it('shows the list it kept before the engine has even opened the database, then 
     .poll(() => app.evaluate(() => (globalThis as unknown as Tally).tally.viewListed('counters')))
     .toBeUndefined();
   expect(await list.getAttribute('aria-busy')).toBeNull();
+  await context.close();
+});
+
+type Keeping = {
+  tally: { keepForNextStart(): Promise<void> };
+  asked?: Promise<void>[];
+};
+
+it('keeps the list as it was left when the app goes out of sight, even closed right after a count', async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  let app = await context.newPage();
+  await app.goto(server.url);
+  await addCounter(app, 'Water');
+  await waitFor(() => firstScreenAtHead(app, 1), 'the first screen to be kept', 15_000);
+  // What the tab asks of the engine, seen: the same client, each call's answer kept.
+  await app.evaluate(() => {
+    const page = globalThis as unknown as Keeping;
+    const keep = page.tally.keepForNextStart;
+    page.asked = [];
+    page.tally.keepForNextStart = () => {
+      const answer = keep();
+      page.asked!.push(answer);
+      return answer;
+    };
+  });
+  await app.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(app, 'Water', 1);
+  // At once, well within the moment of quiet after which the engine keeps it by itself.
+  await app.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  // Out of sight, the tab asked once, and the engine answered once it had written it.
+  expect(
+    await app.evaluate(async () => {
+      const { asked } = globalThis as unknown as Keeping;
+      await Promise.all(asked!);
+      return asked!.length;
+    }),
+  ).toBe(1);
+  expect(await firstScreenAtHead(app, 1)).toBe(true);
+  // Closed at once; the next start shows the count from the page's own read, its engine held
+  // back (it would have read the list itself otherwise).
+  await closeLastPage(app);
+  const lock = await holdWriterLock(context);
+  app = await openHeldBack(context, lock);
+  await expectCount(app, 'Water', 1);
+  expect(
+    await app.evaluate(() => (globalThis as unknown as Tally).tally.viewListed('counters')),
+  ).toBe(1);
+  await lock.release();
   await context.close();
 });
 
