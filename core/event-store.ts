@@ -140,7 +140,8 @@ export type CommitNotice<E extends AnyEvent = AnyEvent> = {
   readonly local?: true;
   /**
    * The store's position after this write, where `events` do not say it: a rebase rewrites a
-   * stream's pending events at new positions and tells none of them as new events.
+   * stream's pending events at new positions and tells none of them as new events; a based
+   * stream's early history filled from the server is stored below nothing shown.
    */
   readonly position?: number;
 };

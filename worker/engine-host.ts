@@ -553,8 +553,10 @@ export class EngineHost {
 
   /** A transaction completed: its rows go to the views' watchers, its events to histories. */
   private publish(engine: Engine, notice: CommitNotice): void {
+    const before = this.position;
     for (const event of notice.events) this.position = Math.max(this.position, event.position);
-    // A rebase moves the position with no new events: the first screen kept after it is at it.
+    // A rebase, or a joined counter's early history filled, moves the position with no new
+    // events: the first screen kept after it is at it.
     if (notice.position !== undefined) this.position = Math.max(this.position, notice.position);
     const changes = new Map<
       string,
@@ -585,7 +587,8 @@ export class EngineHost {
     }
     for (const [view, { rows, removed }] of changes)
       this.broadcast({ type: 'view', view, reset: false, rows, removed }, 'view', view);
-    if (changes.size > 0) this.keepFirstScreen(engine);
+    // Kept again when a row changed, or the head moved (a record at the old one is not shown).
+    if (changes.size > 0 || this.position > before) this.keepFirstScreen(engine);
     for (const stream of notice.rebased) void this.republishHistory(engine, stream);
     const byStream = new Map<string, StoredEvent[]>();
     for (const event of notice.events) {

@@ -408,7 +408,12 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
 
   /** Tells listeners what a transaction wrote (this store's, or one it was handed, as a deletion). */
   notify(notice: CommitNotice<E>): void {
-    if (notice.events.length === 0 && notice.rows.length === 0 && notice.rebased.length === 0)
+    if (
+      notice.events.length === 0 &&
+      notice.rows.length === 0 &&
+      notice.rebased.length === 0 &&
+      notice.position === undefined
+    )
       return;
     for (const listener of this.listeners) listener(notice);
   }
@@ -492,13 +497,18 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
 
   /**
    * A based stream's history below its base, from the server, stored (worker/stream-bases.ts).
-   * Not told as a commit: nothing shown changes, and the events are not news.
+   * Told only as the store's new position: nothing shown changes, and the events are not news,
+   * but the first screen kept for the next start is kept at the new head.
    */
   async fillBase(stream: StreamId, events: readonly EventEnvelope[]): Promise<boolean> {
     this.cache.forget(stream);
     try {
-      const { filled } = await this.beside(() => fillBase(this.db, stream, events));
-      if (filled) this.transactions++;
+      const { filled, stored } = await this.beside(() => fillBase(this.db, stream, events));
+      if (filled) {
+        this.transactions++;
+        const position = stored.at(-1)?.position;
+        if (position !== undefined) this.notify({ events: [], rows: [], rebased: [], position });
+      }
       return filled;
     } finally {
       this.cache.forget(stream);

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
-import { addCounter, expectCount, historyOf, openMore } from '../helpers/browser.ts';
+import { waitFor } from '../server/fixtures.ts';
+import {
+  addCounter,
+  expectCount,
+  firstScreenAtHead,
+  historyOf,
+  openMore,
+} from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -67,11 +74,15 @@ it('a device that joined from snapshots shows every count, reads a history from 
   // Both counters came as snapshots: no event of theirs is stored on b.
   expect(await basesOf(b)).toBe(2);
 
+  await waitFor(() => firstScreenAtHead(b, 2), 'the first screen to be kept', 15_000);
   // Opening a history reads what is below the snapshot from the server.
   await expect
     .poll(async () => (await historyOf(b, 'Water')).map((line) => line.value))
     .toEqual([0, 1, 2, 3]);
   expect(await basesOf(b)).toBe(1);
+  // Stored below the snapshot, it moved the store's head: the list kept for the next start
+  // follows it (a record at the old head would not be shown).
+  await waitFor(() => firstScreenAtHead(b, 2), 'the first screen at the new head', 15_000);
 
   // Without the server, a backup cannot hold Tea's early history: it says so, in words.
   const port = app.server.port;

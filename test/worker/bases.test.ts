@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { CommitNotice } from '../../core/event-store.ts';
 import { models } from '../../core/models/index.ts';
 import { foldStream } from '../../core/stream-snapshot.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
@@ -55,8 +56,14 @@ describe('a stream joined from a snapshot, on the device', () => {
       .map((event, i) => (i === 1 ? { ...event, type: 'Decremented', data: {} } : event));
     await expect(engine.fillBase(stream, forged)).rejects.toThrow(/does not add up/);
     expect((await engine.bases()).map((base) => base.stream)).toEqual([stream]);
+    const told: CommitNotice[] = [];
+    engine.onCommit((notice) => told.push(notice));
     expect(await engine.fillBase(stream, server.slice(0, 3))).toBe(true);
     expect(await engine.bases()).toEqual([]);
+    // Told as the store's new position only: nothing shown changed, nothing new to push.
+    expect(told).toEqual([
+      { events: [], rows: [], rebased: [], position: await engine.store.head() },
+    ]);
     expect((await engine.history(stream)).map((line) => line.value)).toEqual([0, 1, 2, 3]);
   });
 });
