@@ -1,18 +1,58 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * Playwright's own `--disable-features` list for Chromium (its `chromiumSwitches`), read from
+ * its bundle: Chromium keeps only the last such switch, so ours must carry Playwright's too, or
+ * it would silently turn Playwright's off (HTTPS upgrades, storage partitioning…).
+ */
+export function playwrightDisabledFeatures(): string[] {
+  const bundle = readFileSync(
+    join(
+      dirname(createRequire(import.meta.url).resolve('playwright-core/package.json')),
+      'lib',
+      'coreBundle.js',
+    ),
+    'utf8',
+  );
+  const list = /disabledFeatures = \[([\s\S]*?)\]\.filter\(Boolean\)/.exec(bundle)?.[1];
+  const features = [...(list ?? '').replace(/\/\/.*$/gm, '').matchAll(/"([^"]+)"/g)].map(
+    (match) => match[1]!,
+  );
+  if (features.length === 0)
+    throw new Error(
+      "Playwright's list of disabled Chromium features was not found in its bundle: update test/helpers/browser.ts.",
+    );
+  return features;
+}
+
+/**
+ * Features we turn off beside Playwright's: headless Chromium loads its omnibox popup (a WebUI
+ * page of some fifty scripts) with every new page, a few hundred milliseconds of CPU on two
+ * cores in the middle of every start a test or the bench times.
+ */
+export const ourDisabledFeatures = [
+  'WebUIOmniboxPopup',
+  'WebUIOmniboxFullPopup',
+  'WebUIOmniboxAimPopup',
+] as const;
 
 function launchOptions(extraArgs: readonly string[] = []) {
   if (!existsSync(chromiumPath))
     throw new Error(
       `Chromium is missing at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH).`,
     );
+  const theirs = playwrightDisabledFeatures();
   return {
     executablePath: chromiumPath,
     headless: true,
+    // Playwright's switch is replaced by one that carries its features and ours.
+    ignoreDefaultArgs: [`--disable-features=${theirs.join(',')}`],
     // The machine's network is closed: Chromium's own background traffic only makes noise.
     args: [
       '--no-sandbox',
@@ -22,7 +62,7 @@ function launchOptions(extraArgs: readonly string[] = []) {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      '--disable-features=WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup',
+      `--disable-features=${[...theirs, ...ourDisabledFeatures].join(',')}`,
       ...extraArgs,
     ],
   };
