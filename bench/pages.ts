@@ -75,6 +75,22 @@ export async function newInstalledProfile(
   return context;
 }
 
+/**
+ * Stops the service workers (as Chromium does after half a minute without pages): the next
+ * navigation starts `context`'s again, as a person reopening the app after a while sees. (The
+ * bench's attachment keeps Chromium from stopping them by itself.)
+ */
+export async function stopServiceWorkers(context: BrowserContext): Promise<void> {
+  const page = await context.newPage();
+  try {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('ServiceWorker.enable');
+    await cdp.send('ServiceWorker.stopAllWorkers');
+  } finally {
+    await page.close();
+  }
+}
+
 /** Whether `context`'s app is served by its service worker (`newInstalledProfile`). */
 export const isInstalled = (context: BrowserContext): boolean => installed.has(context);
 

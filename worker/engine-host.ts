@@ -513,8 +513,22 @@ export class EngineHost {
     }, Math.max(0, wait));
   }
 
+  /** The first screen's write in flight, if any (`keepForNextStart` waits for it). */
+  private screenWriting: Promise<void> | undefined;
+
   /** The first screen kept now, its timer (`keepFirstScreen`) done with. */
-  private async writeFirstScreen(
+  private writeFirstScreen(
+    engine: Engine,
+    screen: NonNullable<AnyModel['firstScreen']>,
+  ): Promise<void> {
+    const writing = this.writeFirstScreenNow(engine, screen).finally(() => {
+      if (this.screenWriting === writing) this.screenWriting = undefined;
+    });
+    this.screenWriting = writing;
+    return writing;
+  }
+
+  private async writeFirstScreenNow(
     engine: Engine,
     screen: NonNullable<AnyModel['firstScreen']>,
   ): Promise<void> {
@@ -542,13 +556,23 @@ export class EngineHost {
    */
   private async keepForNextStart(): Promise<void> {
     if (!this.isOpen) return;
-    const engine = await this.ready();
-    if (engine.closed) return;
+    // Open is enough (sync need not have resumed): what is written is the store's own.
+    const engine = await this.opened;
+    if (engine.closed || this.outdated) return;
     const { screen } = this;
-    await Promise.all([
-      engine.writeBehind(),
-      this.screenTimer !== undefined && screen ? this.writeFirstScreen(engine, screen) : undefined,
-    ]);
+    try {
+      await Promise.all([
+        engine.writeBehind(),
+        // Due: written now. Being written (its timer fired a moment ago): waited for.
+        this.screenTimer !== undefined && screen
+          ? this.writeFirstScreen(engine, screen)
+          : this.screenWriting,
+      ]);
+    } catch (error) {
+      // A cache and what a start folds again: the tab is told, as for any call, and it is said.
+      console.warn('Tally: could not keep the list for the next start', error);
+      throw error;
+    }
   }
 
   /** A transaction completed: its rows go to the views' watchers, its events to histories. */
