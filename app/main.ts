@@ -36,8 +36,7 @@ if (client) {
   // otherwise writes after a moment of quiet, so the next start shows the list as it was left
   // even when the app was closed right after a count.
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'hidden')
-      client.keepForNextStart().catch(() => undefined);
+    if (document.visibilityState === 'hidden') client.keepForNextStart().catch(() => undefined);
   });
   // For end-to-end tests and the benchmark: the same client the UI uses, nothing more.
   (globalThis as { tally?: unknown }).tally = client;

@@ -505,12 +505,15 @@ export class EngineHost {
     this.screenDirtySince ??= now;
     clearTimeout(this.screenTimer);
     const wait = Math.min(firstScreenQuietMs, this.screenDirtySince + firstScreenAtLeastMs - now);
-    this.screenTimer = setTimeout(() => {
-      this.writeFirstScreen(engine, screen).catch((error: unknown) =>
-        // A cache: the next start reads the whole view instead.
-        console.warn('Tally: the first screen could not be kept', error),
-      );
-    }, Math.max(0, wait));
+    this.screenTimer = setTimeout(
+      () => {
+        this.writeFirstScreen(engine, screen).catch((error: unknown) =>
+          // A cache: the next start reads the whole view instead.
+          console.warn('Tally: the first screen could not be kept', error),
+        );
+      },
+      Math.max(0, wait),
+    );
   }
 
   /** The first screen's write in flight, if any (`keepForNextStart` waits for it). */
