@@ -101,6 +101,8 @@ export const isInstalled = (context: BrowserContext): boolean => installed.has(c
 export async function benchPage(context: BrowserContext): Promise<Page> {
   const page = await context.newPage();
   if (installed.has(context)) {
+    // The bypass holds only where this session has the network domain enabled (without it the
+    // service worker still answers the page: tried).
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
     await cdp.send('Network.setBypassServiceWorker', { bypass: true });

@@ -290,6 +290,22 @@ const editKept = (page: Page, how: 'stale' | 'damaged') =>
     how,
   );
 
+/**
+ * The next start with the kept first screen edited (`editKept`) while no engine runs: `running`
+ * closed, the record changed, the app opened again with its engine held back.
+ */
+async function startEdited(
+  context: BrowserContext,
+  running: { app: Page; lock: { page: Page } },
+  how: 'stale' | 'damaged',
+) {
+  await running.app.close();
+  await running.lock.page.close();
+  const lock = await holdWriterLock(context);
+  await editKept(lock.page, how);
+  return { lock, app: await openHeldBack(context, lock) };
+}
+
 it('shows no kept list that is no longer true or is damaged, and on a first visit makes no database', async () => {
   const context = await browser.newContext({ serviceWorkers: 'block' });
   // A first visit while something holds the lock: the page's read finds no database and makes none.
@@ -301,23 +317,15 @@ it('shows no kept list that is no longer true or is damaged, and on a first visi
   await lock.release();
   await addCounter(app, 'Water');
   await waitFor(() => firstScreenAtHead(app, 1), 'the first screen to be kept', 15_000);
-  await app.close();
-  await lock.page.close();
   // The store moved on since it was kept (a position used that the record does not reflect):
   // no longer true, so not shown; the engine's list is.
-  lock = await holdWriterLock(context);
-  await editKept(lock.page, 'stale');
-  app = await openHeldBack(context, lock);
+  ({ app, lock } = await startEdited(context, { app, lock }, 'stale'));
   expect(await app.getByRole('heading', { name: 'Water' }).count()).toBe(0);
   await lock.release();
   await expectCount(app, 'Water', 0);
   await waitFor(() => firstScreenAtHead(app, 1), 'the first screen to be kept', 15_000);
-  await app.close();
-  await lock.page.close();
   // The record damaged (a row no build writes): a cache, so not shown; the engine's list is.
-  lock = await holdWriterLock(context);
-  await editKept(lock.page, 'damaged');
-  app = await openHeldBack(context, lock);
+  ({ app, lock } = await startEdited(context, { app, lock }, 'damaged'));
   expect(await app.getByRole('heading', { name: 'Damaged' }).count()).toBe(0);
   expect(await app.getByRole('heading', { name: 'Water' }).count()).toBe(0);
   await lock.release();

@@ -12,6 +12,13 @@ export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  * it would silently turn Playwright's off (HTTPS upgrades, storage partitioning…).
  */
 export function playwrightDisabledFeatures(): string[] {
+  return (readDisabledFeatures ??= readPlaywrightDisabledFeatures());
+}
+
+/** Read once per process: the bundle is a few megabytes. */
+let readDisabledFeatures: string[] | undefined;
+
+function readPlaywrightDisabledFeatures(): string[] {
   const bundle = readFileSync(
     join(
       dirname(createRequire(import.meta.url).resolve('playwright-core/package.json')),
