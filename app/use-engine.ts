@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { flushSync } from 'react-dom';
 import type { EngineNotice, HistoryEntry, SyncUpdate } from '../core/engine-protocol.ts';
 import type { EngineClient, HeldRows } from './engine-client.ts';
 
@@ -13,7 +14,12 @@ export function useView<Row>(client: EngineClient, view: string): HeldRows<Row> 
     () =>
       // The tab's shared subscription calls back with this view's updates only.
       client.subscribe({ topic: 'view', view }, () =>
-        setRows(client.viewRows(view) as HeldRows<Row> | undefined),
+        // Rendered now, in the task that brought the rows: a count on screen as soon as its
+        // transaction has committed. (Set from a message, the update would wait for React's
+        // scheduler to render it in a task of its own: about 0.2 ms more from a click to the
+        // number, in `npm run bench`. The engine sends a view's rows once per transaction, so
+        // a burst of commands is still one render per batch.)
+        flushSync(() => setRows(client.viewRows(view) as HeldRows<Row> | undefined)),
       ),
     [client, view],
   );
