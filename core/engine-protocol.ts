@@ -298,9 +298,16 @@ export type EngineMethods = {
   ) => Promise<z.output<Table[M]['answer']>>;
 };
 
+/** Where a subscription's updates go (`EngineApi.subscribe`). */
+export type UpdateDelivery = ((update: EngineUpdate) => void) | MessagePort;
+
 export interface EngineApi extends EngineMethods {
-  /** `callback` is a proxy the engine releases on unsubscribe. Answers a subscription id. */
-  subscribe(request: SubscribeRequest, callback: (update: EngineUpdate) => void): Promise<number>;
+  /**
+   * Answers a subscription id. The updates go to `delivery`: a port the engine posts each one on
+   * (the SharedWorker's tabs: one message per update, nothing answered) and closes when the
+   * subscription ends, or a callback (a Comlink proxy the engine releases then, or a function).
+   */
+  subscribe(request: SubscribeRequest, delivery: UpdateDelivery): Promise<number>;
   unsubscribe(id: number): Promise<void>;
 }
 

@@ -12,6 +12,7 @@ import {
   type ExecuteResult,
   type SubscribeRequest,
   type SyncUpdate,
+  type UpdateDelivery,
 } from '../core/engine-protocol.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
@@ -38,6 +39,8 @@ const firstScreenAtLeastMs = 5_000;
 type Subscription = {
   readonly request: SubscribeRequest;
   readonly callback: Callback | Remote<Callback>;
+  /** The port `callback` posts on, closed when the subscription ends. */
+  readonly port?: MessagePort;
   /** History subscriptions: the last version this subscriber was sent. */
   lastVersion: number;
 };
@@ -336,17 +339,27 @@ export class EngineHost {
     return (await engine.execute(stream, commands, commandId)) as ExecuteResult;
   }
 
-  async subscribe(request: SubscribeRequest, callback: Callback): Promise<number> {
+  async subscribe(request: SubscribeRequest, delivery: UpdateDelivery): Promise<number> {
     const parsed = subscribeRequestSchema.safeParse(request);
     if (!parsed.success)
       throw new TallyError(
         'invalid',
         `The subscription is malformed: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
       );
+    // A port: each update is one message posted on it, which the tab does not answer (a
+    // Comlink proxy's call is answered, one message back to this worker per update).
+    const port =
+      typeof MessagePort === 'function' && delivery instanceof MessagePort ? delivery : undefined;
+    const callback: unknown = port ? (update: EngineUpdate) => port.postMessage(update) : delivery;
     if (typeof callback !== 'function')
-      throw new TallyError('invalid', 'A subscription needs a callback.');
+      throw new TallyError('invalid', 'A subscription needs a port or a callback.');
     const id = this.nextId++;
-    const subscription: Subscription = { request: parsed.data, callback, lastVersion: 0 };
+    const subscription: Subscription = {
+      request: parsed.data,
+      callback: callback as Callback,
+      ...(port ? { port } : {}),
+      lastVersion: 0,
+    };
     const topic = parsed.data;
     if (topic.topic === 'notices') {
       this.subscriptions.set(id, subscription);
@@ -463,6 +476,10 @@ export class EngineHost {
     const subscription = this.subscriptions.get(id);
     if (!subscription) return;
     this.subscriptions.delete(id);
+    if (subscription.port) {
+      subscription.port.close();
+      return;
+    }
     const release = (subscription.callback as Partial<Remote<Callback>>)[releaseProxy];
     if (typeof release === 'function') release();
   }

@@ -42,6 +42,17 @@ const RECORD_CALLS = `globalThis.engineCalls = [];
     return post.call(this, message, ...rest);
   };`;
 
+/**
+ * Counts the messages the tab posts on any port (to the engine, or answering it), but React's
+ * scheduler's own (null, to a port of its own).
+ */
+const RECORD_POSTS = `globalThis.posts = 0;
+  const post = MessagePort.prototype.postMessage;
+  MessagePort.prototype.postMessage = function (...args) {
+    if (args[0] !== null) posts++;
+    return post.apply(this, args);
+  };`;
+
 const cspViolations = (page: Page) =>
   page.evaluate(() => (globalThis as unknown as { cspViolations: string[] }).cspViolations);
 
@@ -310,6 +321,51 @@ describe('two tabs, one engine (SharedWorker)', () => {
     await a.getByRole('button', { name: 'Increment Later', exact: true }).click();
     await expectCount(b, 'Later', 1);
     expect((await names()).sort()).toEqual(['Early', 'Later']);
+  });
+
+  it('the engine posts updates one way: a count is one message out of the tab, and an ended watcher hears nothing more', async () => {
+    context = await browser.newContext();
+    const a = await openTab(RECORD_POSTS);
+    await addCounter(a, 'Quiet');
+    const stream = await counterIdOf(a, 'Quiet');
+    const heard = await a.evaluate(async (stream) => {
+      type Update = { type: string; reset?: boolean; entries?: unknown[] };
+      const page = globalThis as unknown as {
+        tally: {
+          subscribe(request: object, onUpdate: (u: Update) => void): () => void;
+          execute(stream: string, commands: object): Promise<{ type: string }>;
+        };
+        posts: number;
+      };
+      const { tally } = page;
+      // Two watchers of the counter's history, each with its first entries.
+      const kept: Update[] = [];
+      const ended: Update[] = [];
+      const first = (updates: Update[]) =>
+        new Promise<void>((resolve) => {
+          const wait = () => (updates.length > 0 ? resolve() : setTimeout(wait, 5));
+          wait();
+        });
+      tally.subscribe({ topic: 'history', stream }, (u) => kept.push(u));
+      const end = tally.subscribe({ topic: 'history', stream }, (u) => ended.push(u));
+      await Promise.all([first(kept), first(ended)]);
+      end();
+      // (Its end is sent to the engine before this first count's command.)
+      await tally.execute(stream, { type: 'increment' });
+      // Nine counts with the list and a history watched: the tab sends its nine commands and
+      // nothing else (a watcher answering each update would triple that).
+      const before = page.posts;
+      for (let i = 0; i < 9; i++) await tally.execute(stream, { type: 'increment' });
+      const sent = page.posts - before;
+      // Every count reached the watcher that stayed; the one that ended heard none of them.
+      const counted = () => kept.flatMap((u) => u.entries ?? []).length;
+      const start = performance.now();
+      while (counted() < 11 && performance.now() - start < 10_000)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      return { sent, kept: counted(), ended: ended.flatMap((u) => u.entries ?? []).length };
+    }, stream);
+    expect(heard).toEqual({ sent: 9, kept: 11, ended: 1 });
+    await expectCount(a, 'Quiet', 10);
   });
 });
 
