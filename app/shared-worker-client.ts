@@ -25,7 +25,10 @@ export function connectSharedWorker(): EngineClient {
       };
       let ended = false;
       const id = remote.subscribe(request, transfer(port2, [port2]));
-      id.catch((error: unknown) => console.error('Tally: subscription failed', error));
+      id.catch((error: unknown) => {
+        port1.close();
+        console.error('Tally: subscription failed', error);
+      });
       return () => {
         if (ended) return;
         ended = true;

@@ -340,17 +340,34 @@ export class EngineHost {
   }
 
   async subscribe(request: SubscribeRequest, delivery: UpdateDelivery): Promise<number> {
+    // A port: each update is one message posted on it, which the tab does not answer (a
+    // Comlink proxy's call is answered, one message back to this worker per update).
+    const port =
+      typeof MessagePort === 'function' && delivery instanceof MessagePort ? delivery : undefined;
+    try {
+      return await this.subscribeWith(
+        request,
+        port ? (update: EngineUpdate) => port.postMessage(update) : delivery,
+        port,
+      );
+    } catch (error) {
+      // Refused: the tab hears nothing on it.
+      port?.close();
+      throw error;
+    }
+  }
+
+  private async subscribeWith(
+    request: SubscribeRequest,
+    callback: unknown,
+    port: MessagePort | undefined,
+  ): Promise<number> {
     const parsed = subscribeRequestSchema.safeParse(request);
     if (!parsed.success)
       throw new TallyError(
         'invalid',
         `The subscription is malformed: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
       );
-    // A port: each update is one message posted on it, which the tab does not answer (a
-    // Comlink proxy's call is answered, one message back to this worker per update).
-    const port =
-      typeof MessagePort === 'function' && delivery instanceof MessagePort ? delivery : undefined;
-    const callback: unknown = port ? (update: EngineUpdate) => port.postMessage(update) : delivery;
     if (typeof callback !== 'function')
       throw new TallyError('invalid', 'A subscription needs a port or a callback.');
     const id = this.nextId++;
@@ -451,14 +468,18 @@ export class EngineHost {
    */
   session(): EngineApi & { end(): void } {
     const mine = new Set<number>();
+    let ended = false;
     const methods = Object.fromEntries(
       methodNames.map((method) => [method, this.methods[method]]),
     ) as unknown as EngineMethods;
     return {
       ...methods,
-      subscribe: async (request, callback) => {
-        const id = await this.subscribe(request, callback);
-        mine.add(id);
+      subscribe: async (request, delivery) => {
+        const id = await this.subscribe(request, delivery);
+        // The tab went away while its subscription was being made (a view waits for the
+        // database, a history for its events): ended now, not kept for ever.
+        if (ended) this.drop(id);
+        else mine.add(id);
         return id;
       },
       unsubscribe: async (id) => {
@@ -466,6 +487,7 @@ export class EngineHost {
         if (mine.delete(id)) this.drop(id);
       },
       end: () => {
+        ended = true;
         for (const id of mine) this.drop(id);
         mine.clear();
       },
@@ -488,7 +510,9 @@ export class EngineHost {
     const subscription = this.subscriptions.get(id);
     if (!subscription) return;
     try {
-      // A closed tab's port never answers; a failed delivery ends the subscription.
+      // A delivery that fails ends the subscription: a callback whose call is refused, or an
+      // update a port cannot carry. (A tab that closed is never answered: its session ends on
+      // its own port's `close`, and its subscriptions with it.)
       Promise.resolve(subscription.callback(update)).catch(() => this.drop(id));
     } catch {
       this.drop(id);

@@ -341,14 +341,19 @@ describe('two tabs, one engine (SharedWorker)', () => {
       // Two watchers of the counter's history, each with its first entries.
       const kept: Update[] = [];
       const ended: Update[] = [];
-      const first = (updates: Update[]) =>
-        new Promise<void>((resolve) => {
-          const wait = () => (updates.length > 0 ? resolve() : setTimeout(wait, 5));
-          wait();
+      const watch = (updates: Update[]) => {
+        let heard!: () => void;
+        const first = new Promise<void>((resolve) => (heard = resolve));
+        const end = tally.subscribe({ topic: 'history', stream }, (u) => {
+          updates.push(u);
+          heard();
         });
-      tally.subscribe({ topic: 'history', stream }, (u) => kept.push(u));
-      const end = tally.subscribe({ topic: 'history', stream }, (u) => ended.push(u));
-      await Promise.all([first(kept), first(ended)]);
+        return { end, first };
+      };
+      const stays = watch(kept);
+      const leaves = watch(ended);
+      await Promise.all([stays.first, leaves.first]);
+      const end = leaves.end;
       end();
       // (Its end is sent to the engine before this first count's command.)
       await tally.execute(stream, { type: 'increment' });
