@@ -226,28 +226,71 @@ it('keeps the list as it was left when the app goes out of sight, even closed ri
       return answer;
     };
   });
-  await app.getByRole('button', { name: 'Increment Water', exact: true }).click();
-  await expectCount(app, 'Water', 1);
-  // At once, well within the moment of quiet after which the engine keeps it by itself.
-  await app.evaluate(() => {
-    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
-    document.dispatchEvent(new Event('visibilitychange'));
-  });
-  // Out of sight, the tab asked once, and the engine answered once it had written it.
-  expect(
-    await app.evaluate(async () => {
-      const { asked } = globalThis as unknown as Keeping;
-      await Promise.all(asked!);
-      return asked!.length;
-    }),
-  ).toBe(1);
-  expect(await firstScreenAtHead(app, 1)).toBe(true);
+  // A count, then out of sight at once, and the kept first screen read back: all within the
+  // moment of quiet (a second from the count's commit) after which the engine would keep it by
+  // itself, so only the tab's request can have kept it. A try that took longer proves nothing
+  // and is made again (a slow machine), a few times at most.
+  let counted = 0;
+  let told: { ms: number; asked: number; atHead: boolean } | undefined;
+  for (let tries = 0; tries < 5 && !(told && told.ms < 1_000); tries++) {
+    counted++;
+    told = await app.evaluate(async (expected) => {
+      const page = globalThis as unknown as Keeping;
+      page.asked = [];
+      const output = document.querySelector('output[aria-label="Water count"]')!;
+      const button = document.querySelector<HTMLButtonElement>(
+        'button[aria-label="Increment Water"]',
+      )!;
+      const shown = new Promise<void>((resolve) => {
+        const check = () =>
+          Number((output.textContent ?? '').replace(/\D/g, '')) === expected
+            ? (observer.disconnect(), resolve())
+            : undefined;
+        const observer = new MutationObserver(check);
+        observer.observe(output, { childList: true, characterData: true, subtree: true });
+      });
+      // Before the click: the command commits after this, and the engine's quiet after that.
+      const start = performance.now();
+      button.click();
+      await shown;
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+      // Out of sight, the tab asked once, and the engine answered once it had written it.
+      await Promise.all(page.asked);
+      const atHead = await new Promise<boolean>((resolve) => {
+        const opening = indexedDB.open('tally');
+        opening.onsuccess = () => {
+          const tx = opening.result.transaction(['meta', 'events']);
+          const screen = tx.objectStore('meta').get('firstScreen');
+          const head = tx.objectStore('meta').get('head');
+          const last = tx.objectStore('events').openKeyCursor(null, 'prev');
+          tx.oncomplete = () => {
+            opening.result.close();
+            const kept = screen.result as { listed?: number; position?: number } | undefined;
+            // The store's position: the newest event's, or `head` where higher.
+            const position = Math.max(
+              (head.result as { position?: number } | undefined)?.position ?? 0,
+              Number(last.result?.primaryKey ?? 0),
+            );
+            resolve(kept?.listed === 1 && kept.position === position);
+          };
+        };
+        opening.onerror = () => resolve(false);
+      });
+      const ms = performance.now() - start;
+      // In sight again, for a next try.
+      Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+      return { ms, asked: page.asked.length, atHead };
+    }, counted);
+  }
+  expect(told!.ms).toBeLessThan(1_000);
+  expect(told).toMatchObject({ asked: 1, atHead: true });
   // Closed at once; the next start shows the count from the page's own read, its engine held
   // back (it would have read the list itself otherwise).
   await closeLastPage(app);
   const lock = await holdWriterLock(context);
   app = await openHeldBack(context, lock);
-  await expectCount(app, 'Water', 1);
+  await expectCount(app, 'Water', counted);
   expect(
     await app.evaluate(() => (globalThis as unknown as Tally).tally.viewListed('counters')),
   ).toBe(1);
