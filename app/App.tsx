@@ -4,7 +4,6 @@ import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
 import { reviveError } from '../core/errors.ts';
-import { undoCommands } from '../core/models/counter/undo.ts';
 import type { SyncRejection } from '../core/engine-protocol.ts';
 import { InstallButton } from './InstallButton.tsx';
 import { AddCounterForm } from './AddCounterForm.tsx';
@@ -13,12 +12,13 @@ import { BackupPanel } from './BackupPanel.tsx';
 import { CounterCard } from './CounterCard.tsx';
 import { CounterList } from './CounterList.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
-import { useListOrder } from './list-order.ts';
+import { movesTheList, useListOrder, type OrderCache } from './list-order.ts';
 import type { ListedRows } from './long-list.ts';
 import { SyncPanel } from './SyncPanel.tsx';
-import type { EngineClient } from './engine-client.ts';
+import { LastChange, UndoOffer } from './UndoOffer.tsx';
+import type { EngineClient, HeldRows } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
-import { useNotices, useOnline, useSync, useView } from './use-engine.ts';
+import { RowWatch, useNotices, useOnline, useSync, useView } from './use-engine.ts';
 
 /**
  * Runs a command; true if accepted. A refusal is a sentence, told to `report` where the person
@@ -70,15 +70,33 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     if (updates.offer) setUpdate(updates.offer);
     return () => void (updates.listener = undefined);
   }, [updates]);
-  const rows = useView<CounterRow>(client, counterViewName);
+  // What the list's order was last made from (app/list-order.ts).
+  const [order] = useState<OrderCache>(() => ({}));
+  // A count changes one card and nothing else on the page: its card renders it alone (it
+  // watches its row), not the page and the list around it. Whatever moves the list or shows
+  // a name elsewhere renders the page.
+  const cards = useMemo(
+    () => ({
+      watch: new RowWatch(client, counterViewName),
+      renders: (keys: readonly string[]) => {
+        const held = client.viewRows(counterViewName) as HeldRows<CounterRow> | undefined;
+        return (
+          !held ||
+          client.viewListed(counterViewName) !== undefined ||
+          movesTheList(order.kept, held, keys)
+        );
+      },
+    }),
+    [client, order],
+  );
+  const rows = useView<CounterRow>(client, counterViewName, cards);
   const board = useView<BoardRow>(client, boardViewName)?.get(boardStream);
   // The first screen the engine kept (docs/architecture.md, "The first screen"): its rows come
   // in the list's order, the list's length beside them, until the whole view is read.
   const listed = rows && client.viewListed(counterViewName);
   // The list's order is made again only when a row is added, removed, archived or restored, or
-  // the board moves (app/list-order.ts): a count reads the same ids, and the cards read their
-  // rows as they are shown.
-  const ids = useListOrder(rows, board?.order, listed);
+  // the board moves (app/list-order.ts): on a rename the same ids come back.
+  const ids = useListOrder(rows, board?.order, listed, order);
   const counters = useMemo<ListedRows | undefined>(
     () => rows && ids && { length: ids.length, at: (index) => rows.get(ids[index]!) },
     [rows, ids],
@@ -109,7 +127,8 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       ? { word: 'Server unreachable', tone: 'pill-off' }
       : { word: 'Online', tone: 'pill-on' };
   const [message, setMessage] = useState<string>();
-  const [change, setChange] = useState<Change>();
+  // Offered without rendering the page: a count renders its card and the offer alone.
+  const [lastChange] = useState(() => new LastChange());
 
   /** Runs a command; a rejection or failure becomes a sentence in the alert. True if accepted. */
   const run = useCallback<Run>(
@@ -151,11 +170,6 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   useEffect(() => {
     lastRejections.current = rejectionsOf;
   }, [rejectionsOf]);
-  // A change that sync then rejected is no change to undo: undoing it would count what nobody
-  // counted. (Any rejection of that counter since the change takes the offer away.)
-  useEffect(() => {
-    if (change && rejectionsOf.get(change.id)?.some((r) => r.at >= change.at)) setChange(undefined);
-  }, [change, rejectionsOf]);
   const dismiss = useCallback(
     (commandId: string) =>
       void client
@@ -249,25 +263,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           shownOnCards={onCards}
         />
         <AddCounterForm run={run} />
-        {change && (
-          <div className="undo" role="status" aria-label="Last change">
-            <span>
-              {change.what} · was {change.before}
-            </span>
-            <button
-              type="button"
-              onClick={() => {
-                // Undo is a command like any other: it syncs, and is decided again on rebase.
-                // It counts back, so what other devices counted meanwhile stays (undo.ts).
-                const { id, before, after } = change;
-                setChange(undefined);
-                void run(id, undoCommands(before, after));
-              }}
-            >
-              Undo
-            </button>
-          </div>
-        )}
+        <UndoOffer last={lastChange} run={run} rejectionsOf={rejectionsOf} />
         <div role="alert" className={message ? 'alert' : 'alert alert-empty'}>
           {message && (
             <>
@@ -312,8 +308,9 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
                 <CounterCard
                   key={row.id}
                   row={row}
+                  watch={cards.watch}
                   run={run}
-                  onChange={setChange}
+                  onChange={lastChange.set}
                   move={move}
                   first={index === 0}
                   last={index === (listed ?? counters.length) - 1}

@@ -1,4 +1,13 @@
-import { lazy, memo, Suspense, useRef, useState, type DragEvent, type FormEvent } from 'react';
+import {
+  lazy,
+  memo,
+  Suspense,
+  useCallback,
+  useRef,
+  useState,
+  type DragEvent,
+  type FormEvent,
+} from 'react';
 import type { SyncRejection } from '../core/engine-protocol.ts';
 import { maxStep, maxValue } from '../core/models/counter/limits.ts';
 import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
@@ -7,6 +16,7 @@ import type { Change, Move, Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { focusWhenShown } from './focus.ts';
+import { useRow, type RowWatch } from './use-engine.ts';
 
 // The history and its chart load when a person first opens one.
 const HistoryPanel = lazy(() =>
@@ -27,7 +37,10 @@ function wholeNumber(text: string, least: number, most: number, what: string): n
 }
 
 type CardProps = {
+  /** The row as the list was rendered with it: the card shows its newer versions by itself. */
   row: CounterRow;
+  /** The list's rows, watched: a count renders this card alone. */
+  watch: RowWatch;
   run: Run;
   /** Told of each change to the value, so the page can offer to undo it. */
   onChange: (change: Change) => void;
@@ -43,7 +56,8 @@ type CardProps = {
 };
 
 function CounterCardView({
-  row,
+  row: listed,
+  watch,
   run,
   onChange,
   move,
@@ -54,11 +68,20 @@ function CounterCardView({
   onDismiss,
   position,
 }: CardProps) {
+  const row = useRow(watch, listed.id, listed);
   const [renaming, setRenaming] = useState(false);
   const [draft, setDraft] = useState(row.name);
   const [showMore, setShowMore] = useState(false);
   const [showHistory, setShowHistory] = useState(false);
-  const [problem, setProblem] = useState<string>();
+  const [problem, showProblem] = useState<string>();
+  // Told of every command's outcome: a success with nothing wrong shown changes nothing and
+  // renders nothing (React would render the card once more to find that out, after each count).
+  const shownProblem = useRef<string | undefined>(undefined);
+  const setProblem = useCallback((reason: string | undefined) => {
+    if (reason === shownProblem.current) return;
+    shownProblem.current = reason;
+    showProblem(reason);
+  }, []);
   const { id, name, value } = row;
   // A list item of the plain list, or of the virtual grid's (whose rows are no elements of it).
   const Item = position ? 'div' : 'li';

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { counterListOrder } from '../core/models/board/order.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { HeldRows } from './engine-client.ts';
@@ -16,7 +16,30 @@ export type ListOrder = {
   readonly ids: readonly string[];
   /** Each row's place (`placeOf`) when the order was made. */
   readonly places: ReadonlyMap<string, number>;
+  /** Each row's name as last rendered by the page (`movesTheList`). */
+  readonly names: Map<string, string>;
 };
+
+/**
+ * Whether the rows of `keys`, as they are now, change what the page renders outside their cards:
+ * the list's order (as `listOrder` decides it), or a name (the archived list, the backup's check
+ * of names, a card's error message). A count changes neither: only its card renders it
+ * (app/use-engine.ts `useView`). With no order made yet, anything may.
+ */
+export function movesTheList(
+  kept: ListOrder | undefined,
+  rows: HeldRows<CounterRow>,
+  keys: Iterable<string>,
+): boolean {
+  if (!kept) return true;
+  for (const key of keys) {
+    const row = rows.get(key);
+    const place = row && placeOf(row);
+    if (place !== kept.places.get(key) || place === archived) return true;
+    if (row && row.name !== kept.names.get(key)) return true;
+  }
+  return false;
+}
 
 /**
  * The list's order (`counterListOrder`) for `rows`, made again only when something that places
@@ -44,13 +67,37 @@ export function listOrder(
           break;
         }
       }
-      if (same) return { ...kept, rows };
+      if (same) {
+        // A rename keeps the order; its name is the one rendered now.
+        for (const key of changed) {
+          const row = rows.get(key);
+          if (row) kept.names.set(key, row.name);
+        }
+        return { ...kept, rows };
+      }
     }
   }
   const places = new Map<string, number>();
-  for (const [key, row] of rows) places.set(key, placeOf(row));
-  return { rows, board, ids: counterListOrder(rows.values(), board).map((row) => row.id), places };
+  const names = new Map<string, string>();
+  for (const [key, row] of rows) {
+    places.set(key, placeOf(row));
+    names.set(key, row.name);
+  }
+  return {
+    rows,
+    board,
+    ids: counterListOrder(rows.values(), board).map((row) => row.id),
+    places,
+    names,
+  };
 }
+
+/**
+ * What the last order was made from: a component's own cache, replaced only by `useListOrder`
+ * (so a render React throws away leaves it right for the rows it was made from) and read by
+ * `movesTheList` when an update comes.
+ */
+export type OrderCache = { kept?: ListOrder };
 
 /**
  * The ids of the list's counters in order, the same array while the order is the same. From a
@@ -60,10 +107,8 @@ export function useListOrder(
   rows: HeldRows<CounterRow> | undefined,
   board: readonly string[] | undefined,
   listed: number | undefined,
+  cache: OrderCache,
 ): readonly string[] | undefined {
-  // What the last order was made from: a cache of this component's own, read and replaced only
-  // here, so a render React throws away leaves it right for the rows it was made from.
-  const [cache] = useState<{ kept?: ListOrder }>(() => ({}));
   return useMemo(() => {
     if (!rows) return undefined;
     if (listed !== undefined) {

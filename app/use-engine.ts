@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, useSyncExternalStore } from 'react';
 import { flushSync } from 'react-dom';
 import type { EngineNotice, HistoryEntry, SyncUpdate } from '../core/engine-protocol.ts';
 import type { EngineClient, HeldRows } from './engine-client.ts';
@@ -12,36 +12,98 @@ const queuedMs = 0.5;
 let handledAt = Number.NEGATIVE_INFINITY;
 
 /**
- * Sets a view's new rows. A count's update comes alone: rendered now, in the task that brought
- * it, so the number is on screen as soon as its transaction has committed (set from a message,
- * the update waits for React's scheduler to render it in a task of its own: about 0.2 ms more
- * from a click to the number in `npm run bench`). Updates queued behind one another, or in a tab
- * out of sight, are left to React, which renders them together once they are handled (one
- * synchronous render each would cost a list of 100,000 a few milliseconds per transaction).
+ * Shows a view's update: `render`, or where the update changes only what its rows' own watchers
+ * show, `rowsOnly` (a count: its card renders, not the page around it). An update that comes
+ * alone is rendered now, in the task that brought it, so the number is on screen as soon as its
+ * transaction has committed (set from a message, the update waits for React's scheduler to
+ * render it in a task of its own: about 0.2 ms more from a click to the number in `npm run
+ * bench`). Updates queued behind one another, or in a tab out of sight, are left to React, which
+ * renders them together once they are handled (one synchronous render each would cost a list of
+ * 100,000 a few milliseconds per transaction): then the page renders them, and each card its row.
  */
-function showRows(set: () => void): void {
+function showRows(render: () => void, rowsOnly: (() => void) | undefined): void {
   const now = performance.now();
-  if (document.visibilityState === 'hidden' || now - handledAt < queuedMs) set();
-  else flushSync(set);
+  if (document.visibilityState === 'hidden' || now - handledAt < queuedMs) render();
+  else flushSync(rowsOnly ?? render);
   handledAt = performance.now();
+}
+
+/**
+ * Watchers of single rows of one view (a card each): told when an update changed their row, so
+ * an update that changes nothing else renders those rows alone (`useView`'s `rows`).
+ */
+export class RowWatch {
+  private readonly watchers = new Map<string, Set<() => void>>();
+  constructor(
+    private readonly client: EngineClient,
+    readonly view: string,
+  ) {}
+  /** The row as the tab holds it now. */
+  row(key: string): unknown {
+    return this.client.viewRows(this.view)?.get(key);
+  }
+  watch(key: string, onChange: () => void): () => void {
+    let watchers = this.watchers.get(key);
+    if (!watchers) this.watchers.set(key, (watchers = new Set()));
+    watchers.add(onChange);
+    return () => {
+      watchers.delete(onChange);
+      if (watchers.size === 0 && this.watchers.get(key) === watchers) this.watchers.delete(key);
+    };
+  }
+  changed(keys: Iterable<string>): void {
+    for (const key of keys)
+      for (const onChange of this.watchers.get(key) ?? []) {
+        try {
+          onChange();
+        } catch (error) {
+          console.error('Tally: a row watcher failed', error);
+        }
+      }
+  }
+}
+
+/**
+ * One row of a view as it is now: `shown` (the row the page rendered the component with) until
+ * the tab holds a newer one, which this component then renders by itself.
+ */
+export function useRow<Row>(watch: RowWatch, key: string, shown: Row): Row {
+  const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
+  return useSyncExternalStore(subscribe, () => (watch.row(key) as Row | undefined) ?? shown);
 }
 
 /**
  * A live read model, by key: a reset, then only the rows each transaction wrote or deleted. The
  * tab keeps one subscription per view (app/engine-client.ts): rows that came before this
- * component mounted are its first state, so they show in its first render.
+ * component mounted are its first state, so they show in its first render. With `rows`, an
+ * update whose changed keys `renders` says this component need not render (a count) is shown by
+ * those rows' watchers alone; the rows this component holds still read as they are now.
  */
-export function useView<Row>(client: EngineClient, view: string): HeldRows<Row> | undefined {
-  const [rows, setRows] = useState(() => client.viewRows(view) as HeldRows<Row> | undefined);
+export function useView<Row>(
+  client: EngineClient,
+  view: string,
+  rows?: { readonly watch: RowWatch; renders(keys: readonly string[]): boolean },
+): HeldRows<Row> | undefined {
+  const [held, setHeld] = useState(() => client.viewRows(view) as HeldRows<Row> | undefined);
   useEffect(
     () =>
       // The tab's shared subscription calls back with this view's updates only.
-      client.subscribe({ topic: 'view', view }, () =>
-        showRows(() => setRows(client.viewRows(view) as HeldRows<Row> | undefined)),
-      ),
-    [client, view],
+      client.subscribe({ topic: 'view', view }, (update) => {
+        const keys =
+          update.type === 'view' && !update.reset
+            ? [...update.removed, ...update.rows.map(({ key }) => key)]
+            : undefined;
+        // Rendered by this component, its rows' watchers render with it (it gives them their
+        // rows).
+        const render = () => setHeld(client.viewRows(view) as HeldRows<Row> | undefined);
+        showRows(
+          render,
+          rows && keys && !rows.renders(keys) ? () => rows.watch.changed(keys) : undefined,
+        );
+      }),
+    [client, view, rows],
   );
-  return rows;
+  return held;
 }
 
 /** One counter's events in order, with the value after each. */

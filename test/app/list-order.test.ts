@@ -3,7 +3,7 @@ import type { EngineUpdate } from '../../core/engine-protocol.ts';
 import { counterListOrder } from '../../core/models/board/order.ts';
 import type { CounterRow } from '../../core/models/counter/projections.ts';
 import { clientOver, type EngineClient, type HeldRows } from '../../app/engine-client.ts';
-import { listOrder, type ListOrder } from '../../app/list-order.ts';
+import { listOrder, movesTheList, type ListOrder } from '../../app/list-order.ts';
 
 /**
  * The tab's held rows and the list's order made from them, fed view updates as the engine sends
@@ -94,6 +94,38 @@ describe('the list order from the tab’s held rows', () => {
       expect(next.ids, what).toEqual(counterListOrder(rows().values(), undefined).map((r) => r.id));
       kept = next;
     }
+  });
+
+  it('tells which updates change more than their cards: what moves the list or shows a name', () => {
+    const { send, rows } = tab();
+    send({ ...put(row('a', 1), row('b', 2), row('c', 3, 0, { archived: true })), reset: true });
+    expect(movesTheList(undefined, rows(), ['a']), 'no order made yet').toBe(true);
+    let kept = listOrder(undefined, rows(), undefined);
+    const cases: [string, () => void, string[], boolean][] = [
+      ['a count', () => send(put(row('a', 1, 1))), ['a'], false],
+      ['two counts', () => send(put(row('a', 1, 2), row('b', 2, 7))), ['a', 'b'], false],
+      ['a step set', () => send(put(row('b', 2, 7, { step: 5 }))), ['b'], false],
+      ['a rename', () => send(put(row('a', 1, 2, { name: 'Water' }))), ['a'], true],
+      ['a counter made', () => send(put(row('d', 4))), ['d'], true],
+      ['one archived', () => send(put(row('b', 2, 7, { archived: true }))), ['b'], true],
+      ['an archived one changed', () => send(put(row('c', 3, 1, { archived: true }))), ['c'], true],
+      ['one deleted', () => send({ rows: [], removed: ['d'], reset: false }), ['d'], true],
+      [
+        'made earlier by a rebase',
+        () => send(put(row('a', 0.5, 2, { name: 'Water' }))),
+        ['a'],
+        true,
+      ],
+    ];
+    for (const [what, step, keys, moves] of cases) {
+      step();
+      expect(movesTheList(kept, rows(), keys), what).toBe(moves);
+      // The page renders (and makes the order) when it moves; a count leaves it as it is.
+      if (moves) kept = listOrder(kept, rows(), undefined);
+    }
+    // Once rendered, a rename is known: a count after it changes its card only.
+    send(put(row('a', 0.5, 3, { name: 'Water' })));
+    expect(movesTheList(kept, rows(), ['a'])).toBe(false);
   });
 
   it('makes the order again when the board moves, or when too many updates came to know what changed', () => {

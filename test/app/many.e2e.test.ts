@@ -4,10 +4,12 @@ import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
 import {
+  addCounter,
   closeLastPage,
   expectCount,
   firstScreenAtHead,
   launchChromium,
+  openMore,
 } from '../helpers/browser.ts';
 import { waitFor } from '../server/fixtures.ts';
 
@@ -199,3 +201,120 @@ it('a long list at the next start: its first screen shows before the whole list 
   expect(await page.getByLabel('Long 0 count', { exact: true }).count()).toBe(1);
   await context.close();
 }, 120_000);
+
+/**
+ * Records which components with hooks rendered in each of React's commits, through the hook
+ * React DOM calls for its developer tools (production builds call it too): a component rendered
+ * when its first hook is a new object (React makes its hooks anew for each render, and keeps them
+ * when it bails out). Each commit: whether the App rendered, the counters whose cards rendered,
+ * how many other components did, and the numbers on screen at that moment.
+ */
+const RECORD_RENDERS = `(() => {
+  const commits = (globalThis.commits = []);
+  let before = new Set();
+  globalThis.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+    supportsFiber: true,
+    renderers: new Map(),
+    inject(renderer) { this.renderers.set(1, renderer); return 1; },
+    checkDCE() {},
+    onScheduleFiberRoot() {},
+    onCommitFiberUnmount() {},
+    onPostCommitFiberRoot() {},
+    onCommitFiberRoot(_id, root) {
+      const now = new Set();
+      const commit = { app: false, cards: [], others: 0, numbers: {} };
+      const app = root.current.child && root.current.child.child;
+      const cardOf = (fiber) => {
+        for (let child = fiber.child; child; child = child.child)
+          if (child.tag === 5) return child.stateNode.dataset && child.stateNode.dataset.counter;
+      };
+      const walk = (fiber) => {
+        for (; fiber; fiber = fiber.sibling) {
+          const hooks = fiber.memoizedState;
+          if ((fiber.tag === 0 || fiber.tag === 11 || fiber.tag === 15) && hooks) {
+            now.add(hooks);
+            if (!before.has(hooks)) {
+              const card = cardOf(fiber);
+              if (fiber === app || fiber.alternate === app) commit.app = true;
+              else if (card) commit.cards.push(card);
+              else commit.others++;
+            }
+          }
+          walk(fiber.child);
+        }
+      };
+      walk(root.current.child);
+      before = now;
+      for (const output of document.querySelectorAll('output[aria-label$=" count"]'))
+        commit.numbers[output.getAttribute('aria-label').slice(0, -6)] = output.textContent;
+      commits.push(commit);
+    },
+  };
+})();`;
+
+type Commit = { app: boolean; cards: string[]; others: number; numbers: Record<string, string> };
+
+it('a count renders its own card alone, in a short list and in a long one; a rename renders the page', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(RECORD_RENDERS);
+  await page.goto(server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  const commits = () =>
+    page.evaluate(() => (globalThis as unknown as { commits: Commit[] }).commits.splice(0));
+  for (const name of ['Water', 'Tea', 'Pages']) await addCounter(page, name);
+  const idOf = async (name: string) =>
+    (await page
+      .getByLabel(`${name} count`, { exact: true })
+      .evaluate((output) => output.closest<HTMLElement>('[data-counter]')!.dataset.counter))!;
+
+  /** Counts on `name`'s card; what each commit from the click to its offer of undo rendered. */
+  const count = async (name: string, expected: number): Promise<Commit[]> => {
+    await commits();
+    await page.getByRole('button', { name: `Increment ${name}`, exact: true }).click();
+    await expectCount(page, name, expected);
+    await page.getByRole('status', { name: 'Last change' }).getByText(`+1 on ${name}`).waitFor();
+    await expect
+      .poll(() => page.getByRole('status', { name: 'Last change' }).textContent())
+      .toContain(`was ${expected - 1}`);
+    return commits();
+  };
+
+  for (const [name, expected] of [
+    ['Water', 1],
+    ['Tea', 1],
+    ['Water', 2],
+  ] as const) {
+    const rendered = await count(name, expected);
+    // The number came in a commit that rendered its card and nothing else.
+    const shown = rendered.find((commit) => commit.numbers[name] === String(expected))!;
+    expect(shown, `${name} ${expected}`).toEqual({
+      app: false,
+      cards: [await idOf(name)],
+      others: 0,
+      numbers: shown.numbers,
+    });
+    // And the page itself never rendered for it: the offer of undo rendered alone.
+    expect(rendered.some((commit) => commit.app)).toBe(false);
+    expect(rendered.flatMap((commit) => commit.cards)).toEqual([await idOf(name)]);
+  }
+
+  // A rename shows the name outside its card too (the archived list, the backup's check of
+  // names): the page renders.
+  await commits();
+  await openMore(page, 'Water');
+  await page.getByRole('button', { name: 'Rename Water', exact: true }).click();
+  await page.getByLabel('New name for Water', { exact: true }).fill('Juice');
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Juice count', { exact: true }).waitFor();
+  expect((await commits()).some((commit) => commit.app)).toBe(true);
+
+  // A long list (the virtual grid): a count still renders one card.
+  await createMany(page);
+  await page.getByLabel(`${nameOf(0)} count`, { exact: true }).waitFor();
+  await commits();
+  const rendered = await count(nameOf(0), 1);
+  expect(rendered.some((commit) => commit.app)).toBe(false);
+  expect(rendered.flatMap((commit) => commit.cards)).toEqual(['counter-many-0000']);
+  await context.close();
+});
