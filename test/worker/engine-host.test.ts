@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDB } from 'idb';
 import type { EngineUpdate } from '../../core/engine-protocol.ts';
 import { EngineHost } from '../../worker/engine-host.ts';
 
@@ -124,4 +125,52 @@ describe('EngineHost subscriptions over a port', () => {
     expect(heard).toHaveLength(1);
     expect(heard[0]).toMatchObject({ type: 'view', reset: true });
   });
+});
+
+describe('EngineHost keeps the list’s first screen', () => {
+  /** The position the kept first screen is true at, as stored (undefined: none kept). */
+  const keptAt = async (dbName: string): Promise<number | undefined> => {
+    const db = await openDB(dbName);
+    try {
+      const record = (await db.get('meta', 'firstScreen')) as { position?: number } | undefined;
+      return record?.position;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('after a second of quiet, and at least every five seconds while commands never stop', async () => {
+    const host = openHost();
+    const dbName = `tally-host-${process.pid}-${seq}`;
+    const session = host.session();
+    let n = 0;
+    const command = (commands: object[]) =>
+      session.execute({ stream: 'counter-kept-1', commands, commandId: `command-kept-${++n}` });
+    await command([{ type: 'create', name: 'Water' }]);
+    const quiet = performance.now();
+    let first: number | undefined;
+    while (first === undefined && performance.now() - quiet < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      first = await keptAt(dbName);
+    }
+    // Kept once the list was quiet for a second, not before.
+    expect(first).toBeGreaterThan(0);
+    expect(performance.now() - quiet).toBeGreaterThanOrEqual(1_000);
+
+    // A count every 100 ms, for up to 8 s: never a second of quiet, yet kept again within
+    // about five seconds of the first count.
+    const counting = performance.now();
+    let again: number | undefined;
+    while (performance.now() - counting < 8_000) {
+      await command([{ type: 'increment' }]);
+      const at = await keptAt(dbName);
+      if (at !== undefined && at > first!) {
+        again = performance.now() - counting;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(again).toBeGreaterThanOrEqual(4_900);
+    expect(again).toBeLessThan(7_000);
+  }, 20_000);
 });
