@@ -544,16 +544,29 @@ export class EngineHost {
     if (!screen || (this.views.get(screen.view)?.size ?? 0) < firstScreenFrom) return;
     const now = Date.now();
     this.screenDirtySince ??= now;
-    clearTimeout(this.screenTimer);
-    const wait = Math.min(firstScreenQuietMs, this.screenDirtySince + firstScreenAtLeastMs - now);
+    this.screenDueAt = Math.min(
+      now + firstScreenQuietMs,
+      this.screenDirtySince + firstScreenAtLeastMs,
+    );
+    // One timer for a run of commits, which waits out what is left when it fires: cleared and
+    // set again for every commit, it cost each command about 0.02 ms of this thread.
+    if (this.screenTimer === undefined) this.screenTimerFor(engine, screen);
+  }
+
+  /** When the first screen is next due to be kept (`keepFirstScreen`). */
+  private screenDueAt = 0;
+
+  private screenTimerFor(engine: Engine, screen: NonNullable<AnyModel['firstScreen']>): void {
     this.screenTimer = setTimeout(
       () => {
+        this.screenTimer = undefined;
+        if (this.screenDueAt - Date.now() >= 1) return this.screenTimerFor(engine, screen);
         this.writeFirstScreen(engine, screen).catch((error: unknown) =>
           // A cache: the next start reads the whole view instead.
           console.warn('Tally: the first screen could not be kept', error),
         );
       },
-      Math.max(0, wait),
+      Math.max(0, this.screenDueAt - Date.now()),
     );
   }
 

@@ -144,7 +144,7 @@ describe('EngineHost keeps the list’s first screen', () => {
     const dbName = `tally-host-${process.pid}-${seq}`;
     const session = host.session();
     let n = 0;
-    const command = (commands: object[]) =>
+    const command = (commands: Record<string, unknown>[]) =>
       session.execute({ stream: 'counter-kept-1', commands, commandId: `command-kept-${++n}` });
     await command([{ type: 'create', name: 'Water' }]);
     const quiet = performance.now();
