@@ -16,7 +16,7 @@ import type { Change, Move, Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { focusWhenShown } from './focus.ts';
-import { useRow, type RowWatch } from './use-engine.ts';
+import { useRow, useRowField, type RowWatch } from './use-engine.ts';
 
 // The history and its chart load when a person first opens one.
 const HistoryPanel = lazy(() =>
@@ -68,10 +68,13 @@ function CounterCardView({
   onDismiss,
   position,
 }: CardProps) {
-  const row = useRow(watch, listed.id, listed);
+  const [showMore, setShowMore] = useState(false);
+  // A count renders the number alone (`CountValue`): the card renders again for its value only
+  // when it reaches or leaves zero (− and Reset are off at zero), or while More is open (its
+  // field shows the value).
+  const row = useRow(watch, listed.id, listed, showMore ? undefined : sameButCount);
   const [renaming, setRenaming] = useState(false);
   const [draft, setDraft] = useState(row.name);
-  const [showMore, setShowMore] = useState(false);
   const [showHistory, setShowHistory] = useState(false);
   const [problem, showProblem] = useState<string>();
   // Told of every command's outcome: a success with nothing wrong shown changes nothing and
@@ -124,9 +127,17 @@ function CounterCardView({
     },
   };
 
-  /** Runs a change to the value; once accepted, it can be undone. A refusal shows here. */
-  const change = async (what: string, after: number, commands: object | readonly object[]) => {
-    const before = value;
+  /**
+   * Runs a change to the value, from the value as it is at the press (`after` of it); once
+   * accepted, it can be undone. A refusal shows here.
+   */
+  const change = async (
+    what: string,
+    after: number | ((now: number) => number),
+    commands: object | readonly object[],
+  ) => {
+    const before = (watch.row(id) as CounterRow | undefined)?.value ?? value;
+    after = typeof after === 'number' ? after : after(before);
     if (await run(id, commands, setProblem))
       onChange({ id, name, what: `${what} ${name}`, before, after, at: Date.now() });
   };
@@ -198,9 +209,7 @@ function CounterCardView({
         ) : (
           <h2 className="name">{name}</h2>
         )}
-        <output className="value" aria-label={`${name} count`} aria-live="polite">
-          {value}
-        </output>
+        <CountValue watch={watch} row={row} />
       </div>
       <div className="actions">
         <button
@@ -209,7 +218,7 @@ function CounterCardView({
           aria-label={`Decrement ${name}`}
           disabled={value === 0}
           aria-describedby={value === 0 ? `${id}-at-zero` : undefined}
-          onClick={() => void change('−1 on', value - 1, { type: 'decrement' })}
+          onClick={() => void change('−1 on', (now) => now - 1, { type: 'decrement' })}
         >
           −
         </button>
@@ -217,7 +226,7 @@ function CounterCardView({
           type="button"
           className="round primary"
           aria-label={`Increment ${name}`}
-          onClick={() => void change('+1 on', value + 1, { type: 'increment' })}
+          onClick={() => void change('+1 on', (now) => now + 1, { type: 'increment' })}
         >
           +
         </button>
@@ -225,7 +234,7 @@ function CounterCardView({
           type="button"
           className="round"
           aria-label={`Add ${plus.n} to ${name}`}
-          onClick={() => void change(`+${plus.n} on`, value + plus.n, plus.commands)}
+          onClick={() => void change(`+${plus.n} on`, (now) => now + plus.n, plus.commands)}
         >
           +{plus.n}
         </button>
@@ -391,6 +400,33 @@ function CounterCardView({
         </ErrorBoundary>
       )}
     </Item>
+  );
+}
+
+/**
+ * The number on a card, rendered by itself when it changes: a count renders this output, not
+ * the card around it.
+ */
+function CountValue({ watch, row }: { watch: RowWatch; row: CounterRow }) {
+  const value = useRowField(watch, row.id, row, (now) => now.value);
+  return (
+    <output className="value" aria-label={`${row.name} count`} aria-live="polite">
+      {value}
+    </output>
+  );
+}
+
+/**
+ * Whether the card shows `now` as it shows `rendered`: they differ in the count alone (its value,
+ * its version, when it changed), and both are at zero or both above it.
+ */
+function sameButCount(rendered: CounterRow, now: CounterRow): boolean {
+  if ((rendered.value === 0) !== (now.value === 0)) return false;
+  const keys = Object.keys(now) as (keyof CounterRow)[];
+  if (keys.length !== Object.keys(rendered).length) return false;
+  return keys.every(
+    (key) =>
+      key === 'value' || key === 'version' || key === 'updatedAt' || rendered[key] === now[key],
   );
 }
 

@@ -65,11 +65,38 @@ export class RowWatch {
 
 /**
  * One row of a view as it is now: `shown` (the row the page rendered the component with) until
- * the tab holds a newer one, which this component then renders by itself.
+ * the tab holds a newer one, which this component then renders by itself. With `same`, a newer
+ * row that `same` finds no different from the one last rendered renders nothing: the component
+ * keeps the row it has (a card whose number renders on its own, `CountValue`).
  */
-export function useRow<Row>(watch: RowWatch, key: string, shown: Row): Row {
+export function useRow<Row>(
+  watch: RowWatch,
+  key: string,
+  shown: Row,
+  same?: (rendered: Row, now: Row) => boolean,
+): Row {
   const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
-  return useSyncExternalStore(subscribe, () => (watch.row(key) as Row | undefined) ?? shown);
+  const [rendered] = useState<{ row?: Row }>(() => ({}));
+  return useSyncExternalStore(subscribe, () => {
+    const now = (watch.row(key) as Row | undefined) ?? shown;
+    const kept = rendered.row;
+    if (same && kept !== undefined && kept !== now && same(kept, now)) return kept;
+    rendered.row = now;
+    return now;
+  });
+}
+
+/** One field of a row as it is now, rendered when it changes (and nothing else of the row). */
+export function useRowField<Row, Field>(
+  watch: RowWatch,
+  key: string,
+  shown: Row,
+  field: (row: Row) => Field,
+): Field {
+  const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
+  return useSyncExternalStore(subscribe, () =>
+    field((watch.row(key) as Row | undefined) ?? shown),
+  );
 }
 
 /**

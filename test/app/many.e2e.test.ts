@@ -206,8 +206,8 @@ it('a long list at the next start: its first screen shows before the whole list 
  * Records which components with hooks rendered in each of React's commits, through the hook
  * React DOM calls for its developer tools (production builds call it too): a component rendered
  * when its first hook is a new object (React makes its hooks anew for each render, and keeps them
- * when it bails out). Each commit: whether the App rendered, the counters whose cards rendered,
- * how many other components did, and the numbers on screen at that moment.
+ * when it bails out). Each commit: whether the App rendered, for each component rendered inside
+ * a card its counter, how many other components rendered, and the numbers on screen then.
  */
 const RECORD_RENDERS = `(() => {
   const commits = (globalThis.commits = []);
@@ -224,9 +224,13 @@ const RECORD_RENDERS = `(() => {
       const now = new Set();
       const commit = { app: false, cards: [], others: 0, numbers: {} };
       const app = root.current.child && root.current.child.child;
+      // The counter whose card holds what the component renders (its first element), if any.
       const cardOf = (fiber) => {
         for (let child = fiber.child; child; child = child.child)
-          if (child.tag === 5) return child.stateNode.dataset && child.stateNode.dataset.counter;
+          if (child.tag === 5) {
+            const card = child.stateNode.closest && child.stateNode.closest('[data-counter]');
+            return card ? card.dataset.counter : undefined;
+          }
       };
       const walk = (fiber) => {
         for (; fiber; fiber = fiber.sibling) {
@@ -284,19 +288,22 @@ it('a count renders its own card alone, in a short list and in a long one; a ren
     ['Water', 1],
     ['Tea', 1],
     ['Water', 2],
+    ['Water', 3],
   ] as const) {
+    const id = await idOf(name);
     const rendered = await count(name, expected);
-    // The number came in a commit that rendered its card and nothing else.
+    // The number came in a commit that rendered its own card's components and nothing else:
+    // the number alone, or, leaving zero, the card too (− and Reset turn on).
     const shown = rendered.find((commit) => commit.numbers[name] === String(expected))!;
     expect(shown, `${name} ${expected}`).toEqual({
       app: false,
-      cards: [await idOf(name)],
+      cards: expected === 1 ? [id, id] : [id],
       others: 0,
       numbers: shown.numbers,
     });
     // And the page itself never rendered for it: the offer of undo rendered alone.
     expect(rendered.some((commit) => commit.app)).toBe(false);
-    expect(rendered.flatMap((commit) => commit.cards)).toEqual([await idOf(name)]);
+    expect(rendered.flatMap((commit) => commit.cards)).toEqual(shown.cards);
   }
 
   // A rename shows the name outside its card too (the archived list, the backup's check of
@@ -313,8 +320,12 @@ it('a count renders its own card alone, in a short list and in a long one; a ren
   await createMany(page);
   await page.getByLabel(`${nameOf(0)} count`, { exact: true }).waitFor();
   await commits();
-  const rendered = await count(nameOf(0), 1);
-  expect(rendered.some((commit) => commit.app)).toBe(false);
-  expect(rendered.flatMap((commit) => commit.cards)).toEqual(['counter-many-0000']);
+  for (const expected of [1, 2]) {
+    const rendered = await count(nameOf(0), expected);
+    expect(rendered.some((commit) => commit.app)).toBe(false);
+    expect(rendered.flatMap((commit) => commit.cards)).toEqual(
+      expected === 1 ? ['counter-many-0000', 'counter-many-0000'] : ['counter-many-0000'],
+    );
+  }
   await context.close();
 });
