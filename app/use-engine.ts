@@ -94,9 +94,7 @@ export function useRowField<Row, Field>(
   field: (row: Row) => Field,
 ): Field {
   const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
-  return useSyncExternalStore(subscribe, () =>
-    field((watch.row(key) as Row | undefined) ?? shown),
-  );
+  return useSyncExternalStore(subscribe, () => field((watch.row(key) as Row | undefined) ?? shown));
 }
 
 /**
