@@ -304,6 +304,7 @@ it('a count renders its own card alone, in a short list and in a long one; a ren
     // And the page itself never rendered for it: the offer of undo rendered alone.
     expect(rendered.some((commit) => commit.app)).toBe(false);
     expect(rendered.flatMap((commit) => commit.cards)).toEqual(shown.cards);
+    expect(rendered.reduce((sum, commit) => sum + commit.others, 0)).toBe(1);
   }
 
   // A rename shows the name outside its card too (the archived list, the backup's check of
@@ -326,6 +327,8 @@ it('a count renders its own card alone, in a short list and in a long one; a ren
     expect(rendered.flatMap((commit) => commit.cards)).toEqual(
       expected === 1 ? ['counter-many-0000', 'counter-many-0000'] : ['counter-many-0000'],
     );
+    // The offer of undo, and nothing else: not the grid.
+    expect(rendered.reduce((sum, commit) => sum + commit.others, 0)).toBe(1);
   }
   await context.close();
 });
