@@ -19,7 +19,6 @@ import { jsonResults, markdownTable, textTable, type Row } from './report.ts';
 import type { Bench } from './section.ts';
 import { measureJoin } from './join.ts';
 import { measureIngest } from './sync-ingest.ts';
-import { launchChromium } from '../test/helpers/browser.ts';
 import { COUNTERS, measureThroughput } from './throughput.ts';
 import { EngineProbe } from './worker-cdp.ts';
 
@@ -154,31 +153,6 @@ try {
     },
     { installed: true },
   );
-  // The installed start again, in a browser whose V8 makes source positions as it compiles.
-  // Driven over the DevTools protocol (as everything here is), V8 records a detailed stack for
-  // every Error made, in case it is thrown uncaught: React DOM makes five as its module loads,
-  // and their stacks' positions are found by parsing the module again (about 80 ms of the app's
-  // start; a person's browser, with no DevTools open, does not). The baseline is measured in
-  // the same browser.
-  await section('5 cold start', async () => {
-    const flag = '--js-flags=--no-enable-lazy-source-positions';
-    const browser = await launchChromium([flag]);
-    try {
-      const other: Bench = { ...bench, browser, probe: await EngineProbe.open(browser) };
-      const context = await newInstalledProfile(browser, bench.origin);
-      const page = await openBench(context, bench.origin);
-      await drive(page, createJobs('tp', COUNTERS), 200);
-      await page.close();
-      const measured = await measureColdApp(other, context, COUNTERS);
-      await other.probe.close();
-      return measured.map((row) => ({
-        ...row,
-        figure: `${row.figure}, source positions made at compile (${flag}), app and baseline alike`,
-      }));
-    } finally {
-      await browser.close();
-    }
-  });
   await section('8 bundle', async () => measureBundle(buildDir));
   await probe.close();
 
