@@ -4,7 +4,7 @@ import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
 import { reviveError } from '../core/errors.ts';
-import type { SyncRejection } from '../core/engine-protocol.ts';
+import type { SyncRejection, SyncUpdate } from '../core/engine-protocol.ts';
 import { InstallButton } from './InstallButton.tsx';
 import { AddCounterForm } from './AddCounterForm.tsx';
 import { ArchivedCounters } from './ArchivedCounters.tsx';
@@ -18,7 +18,7 @@ import { SyncPanel } from './SyncPanel.tsx';
 import { LastChange, UndoOffer } from './UndoOffer.tsx';
 import type { EngineClient, HeldRows } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
-import { RowWatch, useNotices, useOnline, useSync, useView } from './use-engine.ts';
+import { RowWatch, useNotices, useOnline, useSyncPart, useView } from './use-engine.ts';
 
 /**
  * Runs a command; true if accepted. A refusal is a sentence, told to `report` where the person
@@ -54,6 +54,22 @@ export type Updates = {
  * evicting it when space runs low: the one copy a device that never syncs has.
  */
 let askedToKeep = false;
+
+/** What the page shows of sync: the server unreachable, a space stored, the rejections. */
+type PageSync = {
+  readonly offline: boolean;
+  readonly on: boolean;
+  readonly rejected: SyncUpdate['rejected'];
+};
+const pageSync = (update: SyncUpdate): PageSync => ({
+  offline: update.state === 'offline',
+  on: update.state !== 'off',
+  rejected: update.rejected,
+});
+const samePageSync = (a: PageSync, b: PageSync): boolean =>
+  a.offline === b.offline &&
+  a.on === b.on &&
+  (a.rejected === b.rejected || JSON.stringify(a.rejected) === JSON.stringify(b.rejected));
 const noRejections: readonly SyncRejection[] = [];
 function keepData(): void {
   if (askedToKeep) return;
@@ -80,11 +96,15 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       watch: new RowWatch(client, counterViewName),
       renders: (keys: readonly string[]) => {
         const held = client.viewRows(counterViewName) as HeldRows<CounterRow> | undefined;
-        return (
-          !held ||
-          client.viewListed(counterViewName) !== undefined ||
-          movesTheList(order.kept, held, keys)
-        );
+        const { kept } = order;
+        if (!held || client.viewListed(counterViewName) !== undefined) return true;
+        if (movesTheList(kept, held, keys)) return true;
+        // The order stands for these rows too: taken as made from them (when nothing else came
+        // since it was made), so however many counts come between two renders of the page, the
+        // next one still knows what changed (app/engine-client.ts keeps the last 64 updates'
+        // keys) instead of ordering the whole list again.
+        if (kept && kept.rows.revision === held.revision - 1) order.kept = { ...kept, rows: held };
+        return false;
       },
     }),
     [client, order],
@@ -118,12 +138,15 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   const notices = useNotices(client);
   const notice = notices.outdated;
   const online = useOnline();
-  const sync = useSync(client);
+  // What the page shows of sync, the same object while it is the same: while a space is stored,
+  // every count brings sync updates (the pending count, syncing → synced), which only the sync
+  // panel shows (it watches sync itself).
+  const sync = useSyncPart(client, pageSync, samePageSync);
   // One word for where this device stands, the same the sync panel says: the network can be up
   // while the sync server is not.
   const connection = !online
     ? { word: 'Offline', tone: 'pill-off' }
-    : sync?.state === 'offline'
+    : sync?.offline
       ? { word: 'Server unreachable', tone: 'pill-off' }
       : { word: 'Online', tone: 'pill-on' };
   const [message, setMessage] = useState<string>();
@@ -327,7 +350,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         {listed === undefined && (
           <ArchivedCounters rows={archived} run={run} client={client} onError={setMessage} />
         )}
-        <BackupPanel client={client} rows={rows} sync={sync} onError={setMessage} />
+        <BackupPanel client={client} rows={rows} syncing={sync?.on ?? false} onError={setMessage} />
       </main>
       <footer className="muted small">
         Saved on this device first. Works offline. Every tab stays in step.

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type ChangeEvent } from 'react';
-import type { ImportPreview, SyncUpdate } from '../core/engine-protocol.ts';
+import type { ImportPreview } from '../core/engine-protocol.ts';
 import { maxBackupBytes } from '../core/backup-limits.ts';
 import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
@@ -26,13 +26,14 @@ function download(text: string, name: string, type: string): void {
 export function BackupPanel({
   client,
   rows,
-  sync,
+  syncing,
   onError,
 }: {
   client: EngineClient;
   /** Every counter here, archived ones too: to say which imported names are taken. */
   rows: ReadonlyMap<string, CounterRow> | undefined;
-  sync: SyncUpdate | undefined;
+  /** A space is stored: the counters are on the sync server too. */
+  syncing: boolean;
   onError: (message: string | undefined) => void;
 }) {
   const [persisted, setPersisted] = useState<boolean>();
@@ -86,7 +87,6 @@ export function BackupPanel({
     });
   };
 
-  const syncing = sync !== undefined && sync.state !== 'off';
   const where = syncing
     ? 'Your counters are on this device and on the sync server.'
     : `Your counters live only on this device${
@@ -94,7 +94,7 @@ export function BackupPanel({
           ? ', and the browser keeps them.'
           : ': the browser may clear them if it runs short of space.'
       } Export a backup to keep a copy.`;
-  // Only while an import is being previewed: this panel renders again with every count.
+  // Only while an import is being previewed (this panel renders again whenever the list does).
   const clashes = useMemo(() => {
     if (!pending) return [];
     const taken = new Set([...(rows?.values() ?? [])].map((row) => nameKey(row.name)));

@@ -408,13 +408,15 @@ function CounterCardView({
  * the card around it.
  */
 function CountValue({ watch, row }: { watch: RowWatch; row: CounterRow }) {
-  const value = useRowField(watch, row.id, row, (now) => now.value);
+  const value = useRowField(watch, row.id, row, valueOf);
   return (
     <output className="value" aria-label={`${row.name} count`} aria-live="polite">
       {value}
     </output>
   );
 }
+
+const valueOf = (row: CounterRow): number => row.value;
 
 /**
  * Whether the card shows `now` as it shows `rendered`: they differ in the count alone (its value,

@@ -53,7 +53,8 @@ export class RowWatch {
   }
   changed(keys: Iterable<string>): void {
     for (const key of keys)
-      for (const onChange of this.watchers.get(key) ?? []) {
+      // A copy: a watcher may end (or start) watching as it is told.
+      for (const onChange of [...(this.watchers.get(key) ?? [])]) {
         try {
           onChange();
         } catch (error) {
@@ -76,14 +77,18 @@ export function useRow<Row>(
   same?: (rendered: Row, now: Row) => boolean,
 ): Row {
   const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
+  // The row last given to React: kept while `same` finds the newer one no different. (Set
+  // from the snapshot, as React's own selector hook keeps its memo: the same for every call
+  // while the row is unchanged, so React reads a stable snapshot.)
   const [rendered] = useState<{ row?: Row }>(() => ({}));
-  return useSyncExternalStore(subscribe, () => {
+  const snapshot = useCallback(() => {
     const now = (watch.row(key) as Row | undefined) ?? shown;
     const kept = rendered.row;
     if (same && kept !== undefined && kept !== now && same(kept, now)) return kept;
     rendered.row = now;
     return now;
-  });
+  }, [watch, key, shown, same, rendered]);
+  return useSyncExternalStore(subscribe, snapshot);
 }
 
 /** One field of a row as it is now, rendered when it changes (and nothing else of the row). */
@@ -181,13 +186,29 @@ export function useOnline(): boolean {
 
 /** Where sync stands, as every tab's sync subscription says. */
 export function useSync(client: EngineClient): SyncUpdate | undefined {
-  const [sync, setSync] = useState<SyncUpdate>();
+  return useSyncPart(client, (update) => update, Object.is);
+}
+
+/**
+ * A part of where sync stands (`pick`), the same value while `same` finds it unchanged: sync
+ * updates come with every count while a space is stored (the pending count, syncing → synced),
+ * and a component that shows only some of it renders only when that part changes.
+ */
+export function useSyncPart<Part>(
+  client: EngineClient,
+  pick: (update: SyncUpdate) => Part,
+  same: (a: Part, b: Part) => boolean,
+): Part | undefined {
+  const [part, setPart] = useState<Part>();
   useEffect(
     () =>
       client.subscribe({ topic: 'sync' }, (update) => {
-        if (update.type === 'sync') setSync(update);
+        if (update.type !== 'sync') return;
+        const next = pick(update);
+        setPart((previous) => (previous !== undefined && same(previous, next) ? previous : next));
       }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `pick` and `same` are pure: taken once
     [client],
   );
-  return sync;
+  return part;
 }

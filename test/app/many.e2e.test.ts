@@ -10,6 +10,9 @@ import {
   firstScreenAtHead,
   launchChromium,
   openMore,
+  RECORD_RENDERS,
+  takeCommits,
+  type RenderCommit,
 } from '../helpers/browser.ts';
 import { waitFor } from '../server/fixtures.ts';
 
@@ -202,70 +205,13 @@ it('a long list at the next start: its first screen shows before the whole list 
   await context.close();
 }, 120_000);
 
-/**
- * Records which components with hooks rendered in each of React's commits, through the hook
- * React DOM calls for its developer tools (production builds call it too): a component rendered
- * when its first hook is a new object (React makes its hooks anew for each render, and keeps them
- * when it bails out). Each commit: whether the App rendered, for each component rendered inside
- * a card its counter, how many other components rendered, and the numbers on screen then.
- */
-const RECORD_RENDERS = `(() => {
-  const commits = (globalThis.commits = []);
-  let before = new Set();
-  globalThis.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
-    supportsFiber: true,
-    renderers: new Map(),
-    inject(renderer) { this.renderers.set(1, renderer); return 1; },
-    checkDCE() {},
-    onScheduleFiberRoot() {},
-    onCommitFiberUnmount() {},
-    onPostCommitFiberRoot() {},
-    onCommitFiberRoot(_id, root) {
-      const now = new Set();
-      const commit = { app: false, cards: [], others: 0, numbers: {} };
-      const app = root.current.child && root.current.child.child;
-      // The counter whose card holds what the component renders (its first element), if any.
-      const cardOf = (fiber) => {
-        for (let child = fiber.child; child; child = child.child)
-          if (child.tag === 5) {
-            const card = child.stateNode.closest && child.stateNode.closest('[data-counter]');
-            return card ? card.dataset.counter : undefined;
-          }
-      };
-      const walk = (fiber) => {
-        for (; fiber; fiber = fiber.sibling) {
-          const hooks = fiber.memoizedState;
-          if ((fiber.tag === 0 || fiber.tag === 11 || fiber.tag === 15) && hooks) {
-            now.add(hooks);
-            if (!before.has(hooks)) {
-              const card = cardOf(fiber);
-              if (fiber === app || fiber.alternate === app) commit.app = true;
-              else if (card) commit.cards.push(card);
-              else commit.others++;
-            }
-          }
-          walk(fiber.child);
-        }
-      };
-      walk(root.current.child);
-      before = now;
-      for (const output of document.querySelectorAll('output[aria-label$=" count"]'))
-        commit.numbers[output.getAttribute('aria-label').slice(0, -6)] = output.textContent;
-      commits.push(commit);
-    },
-  };
-})();`;
-
-type Commit = { app: boolean; cards: string[]; others: number; numbers: Record<string, string> };
-
 it('a count renders its own card alone, in a short list and in a long one; a rename renders the page', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(RECORD_RENDERS);
   await page.goto(server.url);
   await page.getByLabel('Counter name', { exact: true }).waitFor();
-  const commits = () =>
-    page.evaluate(() => (globalThis as unknown as { commits: Commit[] }).commits.splice(0));
+  const commits = () => takeCommits(page);
   for (const name of ['Water', 'Tea', 'Pages']) await addCounter(page, name);
   const idOf = async (name: string) =>
     (await page
@@ -273,7 +219,7 @@ it('a count renders its own card alone, in a short list and in a long one; a ren
       .evaluate((output) => output.closest<HTMLElement>('[data-counter]')!.dataset.counter))!;
 
   /** Counts on `name`'s card; what each commit from the click to its offer of undo rendered. */
-  const count = async (name: string, expected: number): Promise<Commit[]> => {
+  const count = async (name: string, expected: number): Promise<RenderCommit[]> => {
     await commits();
     await page.getByRole('button', { name: `Increment ${name}`, exact: true }).click();
     await expectCount(page, name, expected);
@@ -316,6 +262,17 @@ it('a count renders its own card alone, in a short list and in a long one; a ren
   await page.keyboard.press('Enter');
   await page.getByLabel('Juice count', { exact: true }).waitFor();
   expect((await commits()).some((commit) => commit.app)).toBe(true);
+
+  // With its More panel open, the card shows the value in the "Set value" field too: a count
+  // renders the card, and the field follows (still not the page).
+  await openMore(page, 'Juice');
+  const field = page.getByLabel('New value for Juice', { exact: true });
+  await expect.poll(() => field.getAttribute('placeholder')).toBe('3');
+  const juice = await idOf('Juice');
+  const withMore = await count('Juice', 4);
+  expect(await field.getAttribute('placeholder')).toBe('4');
+  expect(withMore.some((commit) => commit.app)).toBe(false);
+  expect(withMore.flatMap((commit) => commit.cards)).toEqual([juice, juice]);
 
   // A long list (the virtual grid): a count still renders one card.
   await createMany(page);

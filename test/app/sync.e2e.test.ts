@@ -1,7 +1,14 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
-import { addCounter, countOf, expectCount, historyOf } from '../helpers/browser.ts';
+import {
+  addCounter,
+  countOf,
+  expectCount,
+  historyOf,
+  RECORD_RENDERS,
+  takeCommits,
+} from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -109,4 +116,35 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
     expect(ha.map((h) => h.version)).toEqual(Array.from({ length: ha.length }, (_, i) => i + 1));
   }
   expect(await countOf(a.page, 'Steps')).toBe(expected);
+});
+
+it('while it syncs, a count renders its number, the sync panel and the offer to undo, not the page', async () => {
+  const context = await app.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(RECORD_RENDERS);
+  await page.goto(app.server.url);
+  await addCounter(page, 'Water');
+  await page.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(page);
+  const id = await page
+    .getByLabel('Water count', { exact: true })
+    .evaluate((output) => output.closest<HTMLElement>('[data-counter]')!.dataset.counter!);
+  for (const expected of [1, 2, 3]) {
+    await takeCommits(page);
+    await click(page, 'Increment Water');
+    await expectCount(page, 'Water', expected);
+    await page
+      .getByRole('status', { name: 'Last change' })
+      .filter({ hasText: `was ${expected - 1}` })
+      .waitFor();
+    // The push went out and was accepted: the sync panel said so (its pending count came and went).
+    await waitSynced(page);
+    const rendered = await takeCommits(page);
+    expect(
+      rendered.some((commit) => commit.app),
+      `count ${expected}`,
+    ).toBe(false);
+    // The card's own components only (the number; leaving zero, the card too).
+    expect(new Set(rendered.flatMap((commit) => commit.cards))).toEqual(new Set([id]));
+  }
 });

@@ -252,3 +252,72 @@ export function firstScreenAtHead(page: Page, listed?: number): Promise<boolean>
     listed ?? null,
   );
 }
+
+/**
+ * Records which components with hooks rendered in each of React's commits, through the hook
+ * React DOM calls for its developer tools (production builds call it too): a component rendered
+ * when its first hook is a new object (React makes its hooks anew for each render, and keeps them
+ * when it bails out). Each commit: whether the App rendered, for each component rendered inside
+ * a card its counter, how many other components rendered, and the numbers on screen then.
+ */
+export const RECORD_RENDERS = `(() => {
+  const commits = (globalThis.commits = []);
+  let before = new Set();
+  globalThis.__REACT_DEVTOOLS_GLOBAL_HOOK__ = {
+    supportsFiber: true,
+    renderers: new Map(),
+    inject(renderer) { this.renderers.set(1, renderer); return 1; },
+    checkDCE() {},
+    onScheduleFiberRoot() {},
+    onCommitFiberUnmount() {},
+    onPostCommitFiberRoot() {},
+    onCommitFiberRoot(_id, root) {
+      const now = new Set();
+      const commit = { app: false, cards: [], others: 0, numbers: {} };
+      const app = root.current.child && root.current.child.child;
+      // The counter whose card holds what the component renders (its first element), if any.
+      const cardOf = (fiber) => {
+        for (let child = fiber.child; child; child = child.child)
+          if (child.tag === 5) {
+            const card = child.stateNode.closest && child.stateNode.closest('[data-counter]');
+            return card ? card.dataset.counter : undefined;
+          }
+      };
+      const walk = (fiber) => {
+        for (; fiber; fiber = fiber.sibling) {
+          const hooks = fiber.memoizedState;
+          if ((fiber.tag === 0 || fiber.tag === 11 || fiber.tag === 15) && hooks) {
+            now.add(hooks);
+            if (!before.has(hooks)) {
+              const card = cardOf(fiber);
+              if (fiber === app || fiber.alternate === app) commit.app = true;
+              else if (card) commit.cards.push(card);
+              else commit.others++;
+            }
+          }
+          walk(fiber.child);
+        }
+      };
+      walk(root.current.child);
+      before = now;
+      for (const output of document.querySelectorAll('output[aria-label$=" count"]'))
+        commit.numbers[output.getAttribute('aria-label').slice(0, -6)] = output.textContent;
+      commits.push(commit);
+    },
+  };
+})();`;
+
+/** One of React's commits as `RECORD_RENDERS` saw it. */
+export type RenderCommit = {
+  app: boolean;
+  cards: string[];
+  others: number;
+  numbers: Record<string, string>;
+};
+
+/** The commits `RECORD_RENDERS` recorded in `page` since the last call. */
+export function takeCommits(page: Page): Promise<RenderCommit[]> {
+  return page.evaluate(() =>
+    (globalThis as unknown as { commits: RenderCommit[] }).commits.splice(0),
+  );
+}
