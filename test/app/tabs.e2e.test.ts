@@ -10,6 +10,8 @@ import {
   historyOf,
   launchChromium,
   openMore,
+  RECORD_RENDERS,
+  takeCommits,
 } from '../helpers/browser.ts';
 
 let browser: Browser;
@@ -371,6 +373,55 @@ describe('two tabs, one engine (SharedWorker)', () => {
     }, stream);
     expect(heard).toEqual({ sent: 9, kept: 11, ended: 1 });
     await expectCount(a, 'Quiet', 10);
+  });
+});
+
+describe('updates that come in a backlog', () => {
+  it('a tab that was busy renders the counts that queued up meanwhile together, not one by one', async () => {
+    context = await browser.newContext();
+    const watching = await openTab(RECORD_RENDERS);
+    const counting = await openTab();
+    await addCounter(counting, 'Laps');
+    await expectCount(watching, 'Laps', 0);
+    await takeCommits(watching);
+    // The watching tab's thread is busy for a moment (a long task); the other tab counts 20 times
+    // meanwhile, each count a transaction and an update of its own, queued in the busy tab.
+    await counting.evaluate(() => {
+      const channel = new BroadcastChannel('backlog-test');
+      (globalThis as unknown as { busy: Promise<unknown> }).busy = new Promise(
+        (resolve) => (channel.onmessage = resolve),
+      );
+    });
+    const busy = watching.evaluate(() => {
+      const channel = new BroadcastChannel('backlog-test');
+      channel.postMessage('busy');
+      const end = performance.now() + 1_500;
+      while (performance.now() < end);
+      channel.close();
+    });
+    const sent = await counting.evaluate(
+      async (stream) => {
+        const page = globalThis as unknown as {
+          busy: Promise<unknown>;
+          tally: { execute(stream: string, command: object): Promise<{ type: string }> };
+        };
+        await page.busy;
+        const start = performance.now();
+        for (let i = 0; i < 20; i++) await page.tally.execute(stream, { type: 'increment' });
+        return performance.now() - start;
+      },
+      await counterIdOf(counting, 'Laps'),
+    );
+    // All 20 were answered while the other tab was still busy.
+    expect(sent).toBeLessThan(1_000);
+    await busy;
+    await expectCount(watching, 'Laps', 20);
+    // The first update after the long task renders at once; those queued behind it are left to
+    // React, which renders them together (one synchronous render each: 20 commits).
+    const shown = (await takeCommits(watching)).filter((commit) => commit.cards.length > 0);
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.length).toBeLessThanOrEqual(4);
+    expect(shown.at(-1)?.numbers['Laps']).toBe('20');
   });
 });
 
