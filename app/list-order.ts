@@ -31,12 +31,24 @@ export function movesTheList(
   rows: HeldRows<CounterRow>,
   keys: Iterable<string>,
 ): boolean {
-  if (!kept) return true;
+  if (!kept || placesMoved(kept, rows, keys)) return true;
+  for (const key of keys) {
+    const row = rows.get(key);
+    if (row && row.name !== kept.names.get(key)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a row of `keys` was added, removed, archived or restored, or got another creation time
+ * since `kept` was made. Any change to an archived row counts too: the archived list shows its
+ * name, which a rebase may change without changing its version (a rename refused after sync).
+ */
+function placesMoved(kept: ListOrder, rows: HeldRows<CounterRow>, keys: Iterable<string>): boolean {
   for (const key of keys) {
     const row = rows.get(key);
     const place = row && placeOf(row);
     if (place !== kept.places.get(key) || place === archived) return true;
-    if (row && row.name !== kept.names.get(key)) return true;
   }
   return false;
 }
@@ -55,26 +67,13 @@ export function listOrder(
 ): ListOrder {
   if (kept && kept.board === board) {
     const changed = rows.changedSince(kept.rows);
-    if (changed) {
-      let same = true;
+    if (changed && !placesMoved(kept, rows, changed)) {
+      // A rename keeps the order; its name is the one rendered now.
       for (const key of changed) {
         const row = rows.get(key);
-        const place = row && placeOf(row);
-        // Any change to an archived row counts too: the archived list shows its name, which a
-        // rebase may change without changing its version (a rename refused after sync).
-        if (place !== kept.places.get(key) || place === archived) {
-          same = false;
-          break;
-        }
+        if (row) kept.names.set(key, row.name);
       }
-      if (same) {
-        // A rename keeps the order; its name is the one rendered now.
-        for (const key of changed) {
-          const row = rows.get(key);
-          if (row) kept.names.set(key, row.name);
-        }
-        return { ...kept, rows };
-      }
+      return { ...kept, rows };
     }
   }
   const places = new Map<string, number>();

@@ -76,7 +76,7 @@ export function useRow<Row>(
   shown: Row,
   same?: (rendered: Row, now: Row) => boolean,
 ): Row {
-  const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
+  const subscribe = useRowWatch(watch, key);
   // The row last given to React: kept while `same` finds the newer one no different. (Set
   // from the snapshot, as React's own selector hook keeps its memo: the same for every call
   // while the row is unchanged, so React reads a stable snapshot.)
@@ -98,8 +98,17 @@ export function useRowField<Row, Field>(
   shown: Row,
   field: (row: Row) => Field,
 ): Field {
-  const subscribe = useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
-  return useSyncExternalStore(subscribe, () => field((watch.row(key) as Row | undefined) ?? shown));
+  const subscribe = useRowWatch(watch, key);
+  const snapshot = useCallback(
+    () => field((watch.row(key) as Row | undefined) ?? shown),
+    [watch, key, shown, field],
+  );
+  return useSyncExternalStore(subscribe, snapshot);
+}
+
+/** `useSyncExternalStore`'s subscribe for one row of `watch`. */
+function useRowWatch(watch: RowWatch, key: string): (onChange: () => void) => () => void {
+  return useCallback((onChange: () => void) => watch.watch(key, onChange), [watch, key]);
 }
 
 /**
@@ -182,11 +191,6 @@ export function useOnline(): boolean {
     };
   }, []);
   return online;
-}
-
-/** Where sync stands, as every tab's sync subscription says. */
-export function useSync(client: EngineClient): SyncUpdate | undefined {
-  return useSyncPart(client, (update) => update, Object.is);
 }
 
 /**
