@@ -7,6 +7,21 @@ const isEngine = (target: TargetInfo) =>
   target.type === 'shared_worker' && /\/assets\/shared-worker-[^/]+\.js$/.test(target.url);
 
 /**
+ * Finds the registry in the worker's heap: the one Map whose values are aggregate actors (objects
+ * with `stream`, `env` and `mailbox`: property names survive minification). Called on the array
+ * of every Map (`Runtime.queryObjects`); answers `{ map, actor }` or null.
+ */
+const FIND_ACTOR = `(function () {
+  for (const map of this) {
+    if (map.size === 0) continue;
+    const actor = map.values().next().value;
+    if (actor && typeof actor === 'object' && 'stream' in actor && 'env' in actor && 'mailbox' in actor)
+      return { map, actor };
+  }
+  return null;
+})`;
+
+/**
  * The engine's SharedWorker seen through the DevTools protocol. Playwright covers pages, dedicated
  * and service workers but not shared workers, so this attaches to the worker target from a browser
  * session (non-flat mode: messages ride Target.sendMessageToTarget). Only one profile's engine may
@@ -93,6 +108,33 @@ export class EngineProbe {
    * actor's environment. Undefined when no actor is resident.
    */
   registry(): Promise<{ resident: number; transactions: number } | undefined> {
+    return this.onRegistry<{ resident: number; transactions: number }>(
+      `function () {
+        const found = ${FIND_ACTOR}.call(this);
+        return found && { resident: found.map.size, transactions: found.actor.env.store.transactions };
+      }`,
+    );
+  }
+
+  /**
+   * Writes at once what the engine keeps behind its appends (heads, rows, outbox entries) and
+   * answers how long that took in the worker, in ms: a figure of commands per second counts the
+   * writes they leave behind too (§3). Undefined when no actor is resident.
+   */
+  settle(): Promise<number | undefined> {
+    return this.onRegistry<number>(
+      `async function () {
+        const found = ${FIND_ACTOR}.call(this);
+        if (!found) return null;
+        const t0 = performance.now();
+        await found.actor.env.store.writeBehind();
+        return performance.now() - t0;
+      }`,
+    );
+  }
+
+  /** Calls `fn` (source text) on the worker's set of every Map, answering its value by value. */
+  private onRegistry<T>(fn: string): Promise<T | undefined> {
     return this.attached(async (call) => {
       const proto = await call<{ result: { objectId: string } }>('Runtime.evaluate', {
         expression: 'Map.prototype',
@@ -100,20 +142,11 @@ export class EngineProbe {
       const maps = await call<{ objects: { objectId: string } }>('Runtime.queryObjects', {
         prototypeObjectId: proto.result.objectId,
       });
-      const found = await call<{
-        result: { value: { resident: number; transactions: number } | null };
-      }>('Runtime.callFunctionOn', {
+      const found = await call<{ result: { value: T | null } }>('Runtime.callFunctionOn', {
         objectId: maps.objects.objectId,
         returnByValue: true,
-        functionDeclaration: `function () {
-          for (const map of this) {
-            if (map.size === 0) continue;
-            const actor = map.values().next().value;
-            if (actor && typeof actor === 'object' && 'stream' in actor && 'env' in actor && 'mailbox' in actor)
-              return { resident: map.size, transactions: actor.env.store.transactions };
-          }
-          return null;
-        }`,
+        awaitPromise: true,
+        functionDeclaration: fn,
       });
       await call('Runtime.releaseObjectGroup', { objectGroup: '' }).catch(() => undefined);
       return found.result.value ?? undefined;

@@ -15,12 +15,12 @@ import type { TallyDatabase, ViewRow } from './idb-schema.ts';
 import { positionOf, readStoredPosition } from '../browser/stored-reads.ts';
 
 /** Past this many rows or heads waiting, they are written at once. */
-const MAX_RECORDS = 2_000;
+export const MAX_RECORDS = 2_000;
 /**
  * Past this many events since the records were last written, they are written at once: what a
  * start after a crash folds again (`recoverBehind`) stays bounded.
  */
-const MAX_EVENTS = 5_000;
+export const MAX_EVENTS = 5_000;
 /** Otherwise they are written once this long passed without an append committing. */
 const IDLE_MS = 250;
 /** Past this many streams, what is known of their stored heads is forgotten (read again). */

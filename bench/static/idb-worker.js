@@ -80,7 +80,7 @@ async function commandWrites(durability = 'strict') {
  * space is stored and the server does not confirm the commands first); 'events' only the event,
  * with its index. Answers ms. Where the engine's throughput gap lies.
  */
-async function shapedBulk(n, perTx, streams, shape) {
+async function shapedBulk(n, perTx, streams, shape, behindEvents) {
   const db = await openShaped();
   const versions = new Map();
   const t0 = performance.now();
@@ -131,7 +131,7 @@ async function shapedBulk(n, perTx, streams, shape) {
       });
     }
     await committed(tx);
-    if (shape !== 'events' && shapedVersion - behindFrom >= 5_000) await writeBehind();
+    if (shape !== 'events' && shapedVersion - behindFrom >= behindEvents) await writeBehind();
   }
   if (shape !== 'events' && shapedVersion > behindFrom) await writeBehind();
   return performance.now() - t0;
