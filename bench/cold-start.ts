@@ -20,8 +20,11 @@ const REPEATS = 3;
 const START_REPEATS = 5;
 
 async function closePages(bench: Bench, context: BrowserContext): Promise<void> {
-  for (const page of context.pages()) await page.close();
-  // The SharedWorker dies with the last page of its profile: the next page starts a fresh one.
+  // A blank page stays: the profile's browser would quit with its last page (bench/pages.ts).
+  const pages = context.pages();
+  const blank = pages.find((page) => page.url() === 'about:blank') ?? (await context.newPage());
+  for (const page of pages) if (page !== blank) await page.close();
+  // The SharedWorker dies with the last page of the app's: the next page starts a fresh one.
   await bench.probe.waitGone();
 }
 

@@ -78,7 +78,7 @@ export const syncRows = (note: string): Row[] => [
 export async function measureDeviceSync(bench: Bench): Promise<Row[]> {
   const contexts: BrowserContext[] = [];
   try {
-    const [a, b] = [await newProfile(bench.browser), await newProfile(bench.browser)];
+    const [a, b] = [await newProfile(), await newProfile()];
     contexts.push(a, b);
     const benchA = await openBench(a, bench.origin);
     let link: string;
@@ -260,7 +260,7 @@ const relayIn = (page: Page) =>
 export async function measureBareRelay(bench: Bench, rounds: number): Promise<number[]> {
   const contexts: BrowserContext[] = [];
   try {
-    const [a, b] = [await newProfile(bench.browser), await newProfile(bench.browser)];
+    const [a, b] = [await newProfile(), await newProfile()];
     contexts.push(a, b);
     const { space, token } = await newSpace(bench.origin);
     const [pageA, pageB] = [await openBare(a, bench.origin), await openBare(b, bench.origin)];

@@ -123,7 +123,7 @@ export async function measureJoin(bench: Bench): Promise<Row[]> {
   if (invited.status !== 201 && invited.status !== 200)
     throw new Error(`POST /invites: ${invited.status}`);
   const { invite } = inviteResponseSchema.parse(await invited.json());
-  const context = await newProfile(bench.browser);
+  const context = await newProfile();
   let device: { usableMs: number; syncedMs: number };
   try {
     const page = await openApp(context, bench.origin);

@@ -1,4 +1,5 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchProfile } from '../test/helpers/browser.ts';
 import type { CounterCommand } from '../core/models/counter/decider.ts';
 import type { ExecuteResult, EngineUpdate, SubscribeRequest } from '../core/engine-protocol.ts';
 
@@ -28,13 +29,18 @@ export type BenchGlobal = {
 export type Win = { tally: TallyGlobal; bench: BenchGlobal };
 
 /**
- * A fresh profile: its own IndexedDB and its own SharedWorker engine. Service workers are
- * blocked: they only cache files, and their navigation fallback would answer the bench page
- * with index.html. (The app then starts as it does in a browser that blocks them: every script
- * from the HTTP cache. A person's installed app starts as in `newInstalledProfile`.)
+ * A fresh profile: its own IndexedDB and its own SharedWorker engine, in a browser of its own
+ * whose profile is a directory on disk, as a person's is. (Playwright's `browser.newContext()`
+ * makes incognito-like contexts, whose IndexedDB lives in memory: there a strict commit waits for
+ * no disk, and strict and relaxed cost the same; the bench measured that until this was
+ * changed.) Service workers are blocked: they only cache files, and their navigation fallback
+ * would answer the bench page with index.html. (The app then starts as it does in a browser that
+ * blocks them: every script from the HTTP cache. A person's installed app starts as in
+ * `newInstalledProfile`.) Closing the context closes its browser and removes the profile; so does
+ * closing its last page (keep one open: bench/cold-start.ts `closePages`).
  */
-export async function newProfile(browser: Browser): Promise<BrowserContext> {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+export async function newProfile(): Promise<BrowserContext> {
+  const context = await launchProfile({ serviceWorkers: 'block' });
   // tsx compiles this code with esbuild's keepNames, which wraps inner functions in `__name(…)`;
   // the functions handed to page.evaluate carry those calls into the page.
   await context.addInitScript('globalThis.__name = (target) => target;');
@@ -50,11 +56,8 @@ const installed = new WeakSet<BrowserContext>();
  * precache, which Chromium keeps compiled code for). The bench's own pages bypass it
  * (`benchPage`): its navigation fallback would answer them with the app.
  */
-export async function newInstalledProfile(
-  browser: Browser,
-  origin: string,
-): Promise<BrowserContext> {
-  const context = await browser.newContext({ serviceWorkers: 'allow' });
+export async function newInstalledProfile(origin: string): Promise<BrowserContext> {
+  const context = await launchProfile({ serviceWorkers: 'allow' });
   await context.addInitScript('globalThis.__name = (target) => target;');
   installed.add(context);
   const page = await context.newPage();

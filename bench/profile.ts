@@ -16,8 +16,8 @@ type Profile = { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 
 const harness = await startHarness(process.argv[2] ?? process.env.TALLY_BENCH_BUILD!);
 try {
-  const probe = await EngineProbe.open(harness.browser);
-  const context = await newProfile(harness.browser);
+  const context = await newProfile();
+  const probe = await EngineProbe.open(context.browser()!);
   const page = await openBench(context, harness.server.url);
   await drive(page, createJobs('pf', 1_000), 200);
   const hot = process.env.TALLY_PROFILE_HOT === '1';
@@ -67,8 +67,8 @@ try {
     for (const [key, us] of [...callers].sort((a, b) => b[1] - a[1]).slice(0, 6))
       console.log(`${(us / 1000).toFixed(0).padStart(6)} ms  ${key}`);
   }
-  await context.close();
   await probe.close();
+  await context.close();
 } finally {
   await harness.close();
 }

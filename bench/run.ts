@@ -66,20 +66,21 @@ async function withProfile(
   work: (context: BrowserContext) => Promise<void>,
   options: { readonly installed?: boolean } = {},
 ) {
-  const context = options.installed
-    ? await newInstalledProfile(bench.browser, bench.origin)
-    : await newProfile(bench.browser);
+  const context = options.installed ? await newInstalledProfile(bench.origin) : await newProfile();
+  // Each profile is a browser of its own (on disk: bench/pages.ts), with its own probe.
+  bench.probe = await EngineProbe.open(context.browser()!);
   try {
     await work(context);
   } finally {
+    await bench.probe.close().catch(() => undefined);
     await context.close().catch(() => undefined);
-    await bench.probe.waitGone().catch(() => undefined);
   }
 }
 
 const harness = await startHarness(buildDir);
 let exitCode = 0;
 try {
+  // Replaced by each profile's own (`withProfile`); this one sees the harness's browser.
   const probe = await EngineProbe.open(harness.browser);
   const bench: Bench = {
     browser: harness.browser,

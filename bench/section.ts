@@ -6,7 +6,8 @@ import type { EngineProbe } from './worker-cdp.ts';
 export type Bench = {
   readonly browser: Browser;
   readonly origin: string;
-  readonly probe: EngineProbe;
+  /** The engine probe of the profile in use (each profile is a browser of its own). */
+  probe: EngineProbe;
   readonly buildDir: string;
   readonly redisUrl: string;
   /** Progress for the person waiting; stderr, so stdout stays the table. */

@@ -118,16 +118,35 @@ export function launchChromium(extraArgs: readonly string[] = []): Promise<Brows
 }
 
 /**
- * A browser with a real profile on disk, not an incognito-like context: what installing a PWA
- * needs. `dispose()` closes it and removes the profile.
+ * A browser with a real profile on disk, not an incognito-like context (whose IndexedDB is kept
+ * in memory, so a strict commit there never waits for the disk): what installing a PWA needs,
+ * and what a person's browser is. The profile is removed once the browser closes; `dispose()`
+ * closes it and waits for that.
  */
-export async function launchProfile(): Promise<BrowserContext & { dispose(): Promise<void> }> {
+export async function launchProfile(
+  options: { readonly serviceWorkers?: 'allow' | 'block' } = {},
+): Promise<BrowserContext & { dispose(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-profile-'));
-  const context = await chromium.launchPersistentContext(dir, launchOptions());
+  // The browser may still be writing as it goes: retried, and a leftover directory in the
+  // system's temporary files is no failure.
+  const remove = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    } catch (error) {
+      console.warn(`Could not remove the browser profile ${dir}:`, error);
+    }
+  };
+  const context = await chromium
+    .launchPersistentContext(dir, { ...launchOptions(), ...options })
+    .catch((error: unknown) => {
+      remove();
+      throw error;
+    });
+  context.once('close', remove);
   return Object.assign(context, {
     dispose: async () => {
       await context.close();
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     },
   });
 }
