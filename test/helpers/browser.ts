@@ -127,26 +127,36 @@ export async function launchProfile(
   options: { readonly serviceWorkers?: 'allow' | 'block' } = {},
 ): Promise<BrowserContext & { dispose(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-profile-'));
-  // The browser may still be writing as it goes: retried, and a leftover directory in the
-  // system's temporary files is no failure.
-  const remove = () => {
-    try {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
-    } catch (error) {
-      console.warn(`Could not remove the browser profile ${dir}:`, error);
-    }
-  };
+  // The browser goes on writing its profile for a moment after it closes: the removal is tried
+  // again for up to three seconds; a directory still left in the system's temporary files is
+  // no failure.
+  let removed: Promise<void> | undefined;
+  const remove = () =>
+    (removed ??= (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          rmSync(dir, { recursive: true, force: true });
+          return;
+        } catch (error) {
+          if (attempt === 30) {
+            console.warn(`Could not remove the browser profile ${dir}:`, error);
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+    })());
   const context = await chromium
     .launchPersistentContext(dir, { ...launchOptions(), ...options })
-    .catch((error: unknown) => {
-      remove();
+    .catch(async (error: unknown) => {
+      await remove();
       throw error;
     });
-  context.once('close', remove);
+  context.once('close', () => void remove());
   return Object.assign(context, {
     dispose: async () => {
       await context.close();
-      remove();
+      await remove();
     },
   });
 }
