@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -159,6 +159,41 @@ export async function launchProfile(
       await remove();
     },
   });
+}
+
+/**
+ * A browser on the profile in `dir`, which stays when it closes (the test that made it removes
+ * it): to start a browser again on what one that was killed left. `kill()` ends the browser as a
+ * crash would, SIGKILL to its main process, and resolves once Playwright has seen it go.
+ */
+export async function launchProfileAt(
+  dir: string,
+): Promise<BrowserContext & { kill(): Promise<void> }> {
+  const context = await chromium.launchPersistentContext(dir, launchOptions());
+  return Object.assign(context, {
+    kill: async () => {
+      const gone = new Promise<void>((resolve) => context.once('close', () => resolve()));
+      process.kill(browserProcessOf(dir), 'SIGKILL');
+      await gone;
+    },
+  });
+}
+
+/** The main process of the browser running the profile in `dir` (Linux: read from /proc). */
+function browserProcessOf(dir: string): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    // Its renderers, GPU and utility processes carry the profile too, and a `--type`.
+    if (args.includes(`--user-data-dir=${dir}`) && !args.some((arg) => arg.startsWith('--type=')))
+      return Number(entry);
+  }
+  throw new Error(`No browser process runs the profile ${dir}.`);
 }
 
 /** The text of `X count`, as a number. */
