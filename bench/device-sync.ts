@@ -78,8 +78,11 @@ export const syncRows = (note: string): Row[] => [
 export async function measureDeviceSync(bench: Bench): Promise<Row[]> {
   const contexts: BrowserContext[] = [];
   try {
-    const [a, b] = [await newProfile(), await newProfile()];
-    contexts.push(a, b);
+    // Each pushed as it is made: the finally closes whichever was launched.
+    const a = await newProfile();
+    contexts.push(a);
+    const b = await newProfile();
+    contexts.push(b);
     const benchA = await openBench(a, bench.origin);
     let link: string;
     try {
@@ -260,8 +263,11 @@ const relayIn = (page: Page) =>
 export async function measureBareRelay(bench: Bench, rounds: number): Promise<number[]> {
   const contexts: BrowserContext[] = [];
   try {
-    const [a, b] = [await newProfile(), await newProfile()];
-    contexts.push(a, b);
+    // Each pushed as it is made: the finally closes whichever was launched.
+    const a = await newProfile();
+    contexts.push(a);
+    const b = await newProfile();
+    contexts.push(b);
     const { space, token } = await newSpace(bench.origin);
     const [pageA, pageB] = [await openBare(a, bench.origin), await openBare(b, bench.origin)];
     await Promise.all([relayIn(pageA), relayIn(pageB)]);

@@ -11,10 +11,15 @@ export function describeMachine(browser: Browser): Machine {
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
     Chromium: browser.version(),
     // Every profile is a directory here: IndexedDB on this disk, as a person's is.
-    profiles: `on disk (${fileSystemOf(tmpdir())})`,
+    profiles: profilesOn(fileSystemOf(tmpdir())),
     Node: process.version,
     date: new Date().toISOString(),
   };
+}
+
+/** Where the profiles' IndexedDB is: a RAM-backed file system is memory, not a disk. */
+function profilesOn(fs: string): string {
+  return fs === 'tmpfs' || fs === 'ramfs' ? `in memory (${fs})` : `on disk (${fs})`;
 }
 
 /** The file system a directory is on (`ext4` …), or `unknown`. */

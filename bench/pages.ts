@@ -22,6 +22,7 @@ export type BenchGlobal = {
   drive(
     jobs: readonly (readonly [string, readonly CounterCommand[]])[],
     window: number,
+    settle?: boolean,
   ): Promise<{ ms: number; failed: number }>;
 };
 
@@ -150,15 +151,19 @@ export function createJobs(label: string, count: number, from = 0): [string, Cou
   ]);
 }
 
-/** Runs jobs through the bench page's raw engine port, `window` in flight. */
+/**
+ * Runs jobs through the bench page's raw engine port, `window` in flight. `settle`: timed, in
+ * the page, until what they left behind their appends (heads, rows) is stored too.
+ */
 export async function drive(
   page: Page,
   jobs: readonly (readonly [string, readonly CounterCommand[]])[],
   window: number,
+  { settle = false }: { readonly settle?: boolean } = {},
 ): Promise<{ ms: number; failed: number }> {
   const result = await page.evaluate(
-    ([jobs, window]) => (globalThis as unknown as Win).bench.drive(jobs, window),
-    [jobs, window] as const,
+    ([jobs, window, settle]) => (globalThis as unknown as Win).bench.drive(jobs, window, settle),
+    [jobs, window, settle] as const,
   );
   if (result.failed > 0) throw new Error(`${result.failed} of ${jobs.length} commands failed.`);
   return result;

@@ -67,9 +67,9 @@ async function withProfile(
   options: { readonly installed?: boolean } = {},
 ) {
   const context = options.installed ? await newInstalledProfile(bench.origin) : await newProfile();
-  // Each profile is a browser of its own (on disk: bench/pages.ts), with its own probe.
-  bench.probe = await EngineProbe.open(context.browser()!);
   try {
+    // Each profile is a browser of its own (on disk: bench/pages.ts), with its own probe.
+    bench.probe = await EngineProbe.open(context.browser()!);
     await work(context);
   } finally {
     await bench.probe.close().catch(() => undefined);

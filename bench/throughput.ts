@@ -21,15 +21,9 @@ export async function measureThroughput(bench: Bench, page: Page): Promise<Row[]
   const { probe, log } = bench;
   // Timed until what the commands left behind their appends (heads, rows) is stored too: a
   // figure that stopped at the last answer would leave up to a window of that work out.
-  const settled = async (run: () => Promise<{ ms: number }>) => {
-    const { ms } = await run();
-    const settleMs = await probe.settle();
-    if (settleMs === undefined) throw new Error('The engine worker has no resident actor.');
-    return ms + settleMs;
-  };
   log(`§3 creating ${COUNTERS} counters`);
-  const createdMs = await settled(() => drive(page, createJobs('tp', COUNTERS), 200));
-  await drive(page, createJobs('hot', 1), 1);
+  const created = await drive(page, createJobs('tp', COUNTERS), 200, { settle: true });
+  await drive(page, createJobs('hot', 1), 1, { settle: true });
   const spread: [string, CounterCommand[]][] = Array.from({ length: COMMANDS }, (_, i) => [
     counterStream('tp', i % COUNTERS),
     [{ type: 'increment' }],
@@ -39,9 +33,8 @@ export async function measureThroughput(bench: Bench, page: Page): Promise<Row[]
     [{ type: 'increment' }],
   ]);
   const timed = async (jobs: readonly [string, CounterCommand[]][]) => {
-    await probe.settle();
     const before = await probe.registry();
-    const ms = await settled(() => drive(page, jobs, IN_FLIGHT));
+    const { ms } = await drive(page, jobs, IN_FLIGHT, { settle: true });
     const after = await probe.registry();
     return { ms, txs: before && after ? after.transactions - before.transactions : Number.NaN };
   };
@@ -129,7 +122,7 @@ export async function measureThroughput(bench: Bench, page: Page): Promise<Row[]
     {
       section: '3 throughput',
       figure: `creating ${COUNTERS.toLocaleString('en-US')} counters, 200 in flight, the engine just started`,
-      value: rate(COUNTERS, createdMs),
+      value: rate(COUNTERS, created.ms),
       unit: 'commands/s',
       baseline,
       note: 'the first commands of a fresh engine (its code not yet optimised); warm, at scale: §7',

@@ -116,24 +116,7 @@ export class EngineProbe {
     );
   }
 
-  /**
-   * Writes at once what the engine keeps behind its appends (heads, rows, outbox entries) and
-   * answers how long that took in the worker, in ms: a figure of commands per second counts the
-   * writes they leave behind too (§3). Undefined when no actor is resident.
-   */
-  settle(): Promise<number | undefined> {
-    return this.onRegistry<number>(
-      `async function () {
-        const found = ${FIND_ACTOR}.call(this);
-        if (!found) return null;
-        const t0 = performance.now();
-        await found.actor.env.store.writeBehind();
-        return performance.now() - t0;
-      }`,
-    );
-  }
-
-  /** Calls `fn` (source text) on the worker's set of every Map, answering its value by value. */
+  /** Calls `fn` (source text) on the worker's array of every Map, answering its value by value. */
   private onRegistry<T>(fn: string): Promise<T | undefined> {
     return this.attached(async (call) => {
       const proto = await call<{ result: { objectId: string } }>('Runtime.evaluate', {
@@ -142,13 +125,19 @@ export class EngineProbe {
       const maps = await call<{ objects: { objectId: string } }>('Runtime.queryObjects', {
         prototypeObjectId: proto.result.objectId,
       });
-      const found = await call<{ result: { value: T | null } }>('Runtime.callFunctionOn', {
+      const found = await call<{
+        result: { value: T | null };
+        exceptionDetails?: { exception?: { description?: string }; text: string };
+      }>('Runtime.callFunctionOn', {
         objectId: maps.objects.objectId,
         returnByValue: true,
-        awaitPromise: true,
         functionDeclaration: fn,
       });
       await call('Runtime.releaseObjectGroup', { objectGroup: '' }).catch(() => undefined);
+      if (found.exceptionDetails)
+        throw new Error(
+          `The engine worker threw: ${found.exceptionDetails.exception?.description ?? found.exceptionDetails.text}`,
+        );
       return found.result.value ?? undefined;
     });
   }

@@ -81,8 +81,12 @@ globalThis.bench = {
     idb ??= portClient(new SharedWorker('/bench/idb-worker.js', { name: 'tally-bench-idb' }).port);
     return idb;
   },
-  /** Runs `count` commands over `streams`, at most `window` in flight; answers elapsed ms. */
-  async drive(jobs, window) {
+  /**
+   * Runs `jobs`, at most `window` in flight; answers elapsed ms. `settle`: timed until what the
+   * commands left behind their appends is stored too (the engine's `keepForNextStart`: the heads
+   * and rows written behind, and the list's first screen if it is due).
+   */
+  async drive(jobs, window, settle = false) {
     const api = globalThis.bench.engine();
     const started = performance.now();
     let next = 0;
@@ -99,6 +103,7 @@ globalThis.bench = {
       }
     };
     await Promise.all(Array.from({ length: Math.min(window, jobs.length) }, lane));
+    if (settle) await api.call('keepForNextStart');
     return { ms: performance.now() - started, failed };
   },
 };

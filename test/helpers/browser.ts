@@ -118,6 +118,26 @@ export function launchChromium(extraArgs: readonly string[] = []): Promise<Brows
 }
 
 /**
+ * Removes a browser's profile directory. The browser goes on writing it for a moment after it
+ * closes: tried again for up to three seconds; a directory still left in the system's temporary
+ * files is no failure.
+ */
+export async function removeProfileDir(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    } catch (error) {
+      if (attempt === 30) {
+        console.warn(`Could not remove the browser profile ${dir}:`, error);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/**
  * A browser with a real profile on disk, not an incognito-like context (whose IndexedDB is kept
  * in memory, so a strict commit there never waits for the disk): what installing a PWA needs,
  * and what a person's browser is. The profile is removed once the browser closes; `dispose()`
@@ -127,25 +147,8 @@ export async function launchProfile(
   options: { readonly serviceWorkers?: 'allow' | 'block' } = {},
 ): Promise<BrowserContext & { dispose(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tally-profile-'));
-  // The browser goes on writing its profile for a moment after it closes: the removal is tried
-  // again for up to three seconds; a directory still left in the system's temporary files is
-  // no failure.
   let removed: Promise<void> | undefined;
-  const remove = () =>
-    (removed ??= (async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          rmSync(dir, { recursive: true, force: true });
-          return;
-        } catch (error) {
-          if (attempt === 30) {
-            console.warn(`Could not remove the browser profile ${dir}:`, error);
-            return;
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-    })());
+  const remove = () => (removed ??= removeProfileDir(dir));
   const context = await chromium
     .launchPersistentContext(dir, { ...launchOptions(), ...options })
     .catch(async (error: unknown) => {
@@ -164,7 +167,8 @@ export async function launchProfile(
 /**
  * A browser on the profile in `dir`, which stays when it closes (the test that made it removes
  * it): to start a browser again on what one that was killed left. `kill()` ends the browser as a
- * crash would, SIGKILL to its main process, and resolves once Playwright has seen it go.
+ * crash would, SIGKILL to its processes at once (its process group: Playwright starts it as
+ * the leader of one), and resolves once none of them runs and Playwright has seen it go.
  */
 export async function launchProfileAt(
   dir: string,
@@ -173,27 +177,51 @@ export async function launchProfileAt(
   return Object.assign(context, {
     kill: async () => {
       const gone = new Promise<void>((resolve) => context.once('close', () => resolve()));
-      process.kill(browserProcessOf(dir), 'SIGKILL');
+      process.kill(-browserProcessOf(dir), 'SIGKILL');
       await gone;
+      // Zombies are reaped by their parent (Playwright, for the main process) and hold nothing.
+      for (let waited = 0; processesOf(dir).some((pid) => !isZombie(pid)); waited += 50) {
+        if (waited > 10_000) throw new Error(`The browser on ${dir} did not stop.`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
   });
 }
 
 /** The main process of the browser running the profile in `dir` (Linux: read from /proc). */
 function browserProcessOf(dir: string): number {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let args: string[];
-    try {
-      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // gone meanwhile, or not ours to read
-    }
-    // Its renderers, GPU and utility processes carry the profile too, and a `--type`.
-    if (args.includes(`--user-data-dir=${dir}`) && !args.some((arg) => arg.startsWith('--type=')))
-      return Number(entry);
+  // Its renderers, GPU and utility processes carry the profile too, and a `--type`.
+  const main = processesOf(dir).find(
+    (pid) => !commandLineOf(pid)?.some((arg) => arg.startsWith('--type=')),
+  );
+  if (main === undefined) throw new Error(`No browser process runs the profile ${dir}.`);
+  return main;
+}
+
+/** Every process started with the profile in `dir`. */
+function processesOf(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => commandLineOf(pid)?.includes(`--user-data-dir=${dir}`));
+}
+
+function commandLineOf(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined; // gone meanwhile, or not ours to read
   }
-  throw new Error(`No browser process runs the profile ${dir}.`);
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    // The state follows the command's name in parentheses, which may itself hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true; // gone
+  }
 }
 
 /** The text of `X count`, as a number. */
