@@ -80,8 +80,12 @@ async function commandWrites(durability = 'strict') {
  * space is stored and the server does not confirm the commands first); 'events' only the event,
  * with its index. Answers ms. Where the engine's throughput gap lies.
  */
+/** Calls of `shapedBulk` so far: each writes streams of its own (their versions start at 1). */
+let shapedCalls = 0;
+
 async function shapedBulk(n, perTx, streams, shape, behindEvents) {
   const db = await openShaped();
+  const call = ++shapedCalls;
   const versions = new Map();
   const t0 = performance.now();
   const heads = new Map();
@@ -106,7 +110,7 @@ async function shapedBulk(n, perTx, streams, shape, behindEvents) {
   for (let written = 0; written < n; written += perTx) {
     const tx = db.transaction(['events'], 'readwrite', { durability: 'strict' });
     for (let i = written; i < Math.min(written + perTx, n); i++) {
-      const stream = `counter-${shape}-${performance.timeOrigin}-${i % streams}`;
+      const stream = `counter-${shape}-${performance.timeOrigin}-${call}-${i % streams}`;
       const version = (versions.get(stream) ?? 0) + 1;
       versions.set(stream, version);
       const e = { ...event(++shapedVersion), stream, version };
