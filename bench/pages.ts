@@ -40,7 +40,7 @@ export type Win = { tally: TallyGlobal; bench: BenchGlobal };
  * `newInstalledProfile`.) Closing the context closes its browser and removes the profile; so does
  * closing its last page (keep one open: bench/cold-start.ts `closePages`).
  */
-export async function newProfile(): Promise<BrowserContext> {
+export async function newProfile(): Promise<BrowserContext & { dispose(): Promise<void> }> {
   const context = await launchProfile({ serviceWorkers: 'block' });
   // tsx compiles this code with esbuild's keepNames, which wraps inner functions in `__name(…)`;
   // the functions handed to page.evaluate carry those calls into the page.

@@ -68,7 +68,8 @@ try {
       console.log(`${(us / 1000).toFixed(0).padStart(6)} ms  ${key}`);
   }
   await probe.close();
-  await context.close();
+  // Closed, and its profile directory removed before this process ends.
+  await context.dispose();
 } finally {
   await harness.close();
 }
