@@ -83,7 +83,6 @@ try {
   // Replaced by each profile's own (`withProfile`); this one sees the harness's browser.
   const probe = await EngineProbe.open(harness.browser);
   const bench: Bench = {
-    browser: harness.browser,
     origin: harness.server.url,
     probe,
     buildDir,

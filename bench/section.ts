@@ -1,10 +1,12 @@
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import type { Row } from './report.ts';
 import type { EngineProbe } from './worker-cdp.ts';
 
-/** What every section gets: the browser, the server's origin, and the engine probe. */
+/**
+ * What every section gets: the server's origin and the engine probe (each section makes the
+ * profiles it needs: bench/pages.ts).
+ */
 export type Bench = {
-  readonly browser: Browser;
   readonly origin: string;
   /** The engine probe of the profile in use (each profile is a browser of its own). */
   probe: EngineProbe;
