@@ -41,7 +41,7 @@ export const positionOf = (record: unknown): number => {
 export const tallyDbName = 'tally';
 
 /** The database's version (its history: worker/idb-schema.ts). */
-export const DB_VERSION = 8;
+export const DB_VERSION = 9;
 
 const result = <T>(request: IDBRequest<T>): Promise<T> =>
   new Promise((resolve, reject) => {

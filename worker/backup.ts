@@ -2,6 +2,7 @@ import { historyCsv, readBackup, writeBackup } from '../core/backup.ts';
 import type { ImportPreview, ImportResult } from '../core/engine-protocol.ts';
 import { importCommits, planImport, type LocalStreams } from '../core/import-plan.ts';
 import type { Engine } from './engine.ts';
+import { allEventsByStream } from './event-records.ts';
 
 /**
  * Backups (README, "Backup"): export every event of this profile as a versioned JSON file and
@@ -31,7 +32,7 @@ export async function exportHistory(engine: Engine): Promise<string> {
 async function readLocal(engine: Engine) {
   const streams = new Map<string, string[]>();
   const ids = new Map<string, string>();
-  const records = await engine.db.getAllFromIndex('events', 'byStream');
+  const records = await allEventsByStream(engine.db.transaction('events').store);
   for (const { id, stream, version } of records) {
     let list = streams.get(stream);
     if (!list) streams.set(stream, (list = []));

@@ -23,6 +23,7 @@ import { streamHeadSchema } from '../core/append-plan.ts';
 import { openTallyDB, type TallyDatabase } from './idb-schema.ts';
 import { readFirstScreen } from './first-screen.ts';
 import type { FirstScreen } from '../core/first-screen.ts';
+import { streamEvents } from './event-records.ts';
 
 export type EngineOptions = {
   readonly dbName: string;
@@ -523,10 +524,7 @@ export class Engine {
   }> {
     const tx = this.db.transaction(['events', 'bases'], 'readonly');
     const [raw, record] = await Promise.all([
-      tx
-        .objectStore('events')
-        .index('byStream')
-        .getAll(IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER])),
+      streamEvents(tx.objectStore('events'), stream),
       tx.objectStore('bases').get(stream),
     ]);
     const events = raw.map((r) => this.store.decodeRecord(r));

@@ -33,6 +33,7 @@ import {
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
 import { WrittenBehind, recoverBehind, writeDecided, type Unwritten } from './written-behind.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
+import { eventsAfter, recordOf, streamEvents, streamTail } from './event-records.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -81,8 +82,6 @@ const APPEND_STORES = ['events', 'streams', 'snapshots', 'views', 'meta', 'outbo
  */
 const COMMAND_STORES = ['events'] as const;
 const SNAPSHOT_STORES = ['events', 'snapshots'] as const;
-const allVersions = (stream: StreamId, from = 1) =>
-  IDBKeyRange.bound([stream, from], [stream, Number.MAX_SAFE_INTEGER]);
 
 /**
  * The browser's event store over IndexedDB (docs/architecture.md, "Appending"). Appends use
@@ -871,10 +870,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
         );
     }
     const from = snapshot?.version ?? NO_STREAM;
-    const raw = await tx
-      .objectStore('events')
-      .index('byStream')
-      .getAll(allVersions(stream, from + 1));
+    const raw = await streamEvents(tx.objectStore('events'), stream, from + 1);
     const events = raw.map((record) => this.decodeRecord(record));
     // The actor loads with nothing in flight for its stream: what was read is what is stored.
     const parsed = streamHeadSchema.safeParse(head);
@@ -886,13 +882,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
 
   /** Every event of one stream, in version order (the history view). */
   async readStream(stream: StreamId): Promise<readonly StoredEvent<E>[]> {
-    const raw = await this.db.getAllFromIndex('events', 'byStream', allVersions(stream));
+    const raw = await streamEvents(this.db.transaction('events').store, stream);
     return raw.map((record) => this.decodeRecord(record));
   }
 
   /** Events committed after `position`, in order: how a reader follows the whole store. */
   async readAfter(position: number, limit = 1_000): Promise<readonly StoredEvent<E>[]> {
-    const raw = await this.db.getAll('events', IDBKeyRange.lowerBound(position, true), limit);
+    const raw = await eventsAfter(this.db.transaction('events').store, position, limit);
     return raw.map((record) => this.decodeRecord(record));
   }
 
@@ -907,17 +903,13 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     commandId: string,
     window = 1_000,
   ): Promise<readonly StoredEvent<E>[]> {
-    const tx = this.db.transaction('events', 'readonly');
+    const tail = await streamTail(this.db.transaction('events').store, stream, window);
     const found: unknown[] = [];
-    let cursor = await tx.store.index('byStream').openCursor(allVersions(stream), 'prev');
-    for (let seen = 0; cursor && seen < window; seen++) {
-      const value = cursor.value as { meta?: { command?: unknown } };
-      if (value.meta?.command === commandId) found.push(cursor.value);
+    for (const event of [...tail].reverse()) {
+      if (event.meta?.command === commandId) found.push(event);
       // A command's events are contiguous: once passed, nothing older is its.
       else if (found.length > 0) break;
-      cursor = await cursor.continue();
     }
-    await tx.done;
     return found.reverse().map((record) => this.decodeRecord(record));
   }
 
@@ -1019,11 +1011,15 @@ function writeAppend(
   // entry) can be made again from the events alone (worker/written-behind.ts).
   const commandOf = new Map<string, readonly unknown[]>();
   for (const entry of plan.outbox) commandOf.set(entry.events[0]!.id, entry.commands);
-  const events = raw.objectStore('events');
-  for (const event of plan.events) {
-    const commands = commandOf.get(event.id);
-    events.add(commands === undefined ? event : { ...event, commands });
-  }
+  // One record, however many events (a batch: worker/event-records.ts).
+  raw.objectStore('events').add(
+    recordOf(
+      plan.events.map((event) => {
+        const commands = commandOf.get(event.id);
+        return commands === undefined ? event : { ...event, commands };
+      }),
+    ),
+  );
   for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
   // Behind: the events are all it writes; the position they carry is put in `meta` behind them.
   if (options.behind) return;

@@ -5,6 +5,7 @@ import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
 import { unwrap } from 'idb';
 import type { TallyDatabase } from './idb-schema.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
+import { removeEvents, streamEvents } from './event-records.ts';
 
 const STORES = [
   'events',
@@ -36,16 +37,14 @@ export async function forgetStream(
   } = {},
 ): Promise<CommitNotice & { readonly forgotten: number }> {
   const tx = db.transaction(STORES, 'readwrite', { durability: 'strict' });
-  const byStream = tx.objectStore('events').index('byStream');
-  const range = IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]);
-  const [position, records, positions, outbox, rejections, base] = await Promise.all([
+  const [position, records, outbox, rejections, base] = await Promise.all([
     readStoredPosition(unwrap(tx)),
-    byStream.getAll(range),
-    byStream.getAllKeys(range),
+    streamEvents(tx.objectStore('events'), stream),
     tx.objectStore('outbox').index('byStream').getAll(stream),
     tx.objectStore('rejections').getAll(),
     tx.objectStore('bases').get(stream),
   ]);
+  const positions = records.map((record) => record.position);
   // Rows are keyed by what the events name (their stream), never by their data: the raw records
   // are enough, so a damaged event of the stream cannot keep it from being forgotten. A stream
   // joined from a snapshot also has the rows its base names.
@@ -59,7 +58,7 @@ export async function forgetStream(
       ? await dropped(tx, rows, outbox as readonly OutboxEntry[], stream)
       : undefined;
   const ops: Promise<unknown>[] = [
-    ...positions.map((position) => tx.objectStore('events').delete(position)),
+    removeEvents(tx.objectStore('events'), positions),
     ...outbox.map((entry) => tx.objectStore('outbox').delete(entry.seq!)),
     ...rejections
       .filter((rejection) => rejection.stream === stream)

@@ -2,6 +2,7 @@ import type { FirstScreenRecord } from '../core/first-screen.ts';
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { RejectedAfterSync, Snapshot, StoredEvent } from '../core/event-store.ts';
+import type { EventsRecord } from './event-records.ts';
 
 import type { SyncSettings } from '../core/sync-port.ts';
 
@@ -41,11 +42,14 @@ export type ViewRow = { readonly view: string; readonly key: string; readonly va
 export type OutboxRow = OutboxEntry;
 
 export interface TallyDB extends DBSchema {
-  /** Every event once, keyed by its store-wide position. */
+  /**
+   * Every event once: a record of one event keyed by its position, or a batch of an append's
+   * events keyed by its last one's (worker/event-records.ts, which every reader goes through).
+   */
   events: {
     key: number;
-    value: StoredEvent;
-    indexes: { byStream: [string, number] };
+    value: EventsRecord;
+    indexes: { byStream: [string, number]; byVersions: [string, number] };
   };
   /** Each stream's head version (and confirmed head), checked inside the appending transaction. */
   streams: { key: string; value: StreamHead };
@@ -100,6 +104,10 @@ export type TallyDatabase = IDBPDatabase<TallyDB>;
  * 8: `views` has no `byView` index: a view's rows are the keys that begin with its name
  * (`viewRows`), so a row written is one entry written, not two.
  *
+ * 9: an append of several events writes them as one record, a batch, indexed by `byVersions`
+ * (worker/event-records.ts). Nothing is migrated (a v8 store's events are records of one), but
+ * a v8 build would not see a batch's events.
+ *
  * Defined in browser/stored-reads.ts: the page's own read of the first screen checks it too.
  */
 export { DB_VERSION } from '../browser/stored-reads.ts';
@@ -148,6 +156,11 @@ export function openTallyDB(
           events.deleteIndex('byCommand' as never);
       }
       if (oldVersion < 4) db.createObjectStore('bases', { keyPath: 'stream' });
+      if (oldVersion < 9)
+        // Unique, as `byStream`: a duplicate version aborts the transaction that writes it.
+        transaction
+          .objectStore('events')
+          .createIndex('byVersions', 'versions', { unique: true, multiEntry: true });
       if (oldVersion < 8) {
         // v1–v7 indexed every row by its view, which its key begins with: every row written
         // wrote that index too, and a view is read by a range of the keys instead (`viewRows`).
@@ -155,7 +168,7 @@ export function openTallyDB(
         if ((views.indexNames as DOMStringList).contains('byView'))
           views.deleteIndex('byView' as never);
       }
-      // v5, v6 and v7 change what the records mean, not the stores (see DB_VERSION).
+      // v5, v6, v7 and 9 change what the records mean, not the stores (see DB_VERSION).
     },
     // A newer app version wants to upgrade the schema: let it, and stop writing here.
     blocking: onBlocking,
@@ -187,7 +200,8 @@ async function outboxFromEvents(
   // Position order; the events of one command are adjacent in it (one commit).
   let cursor = await transaction.objectStore('events').openCursor();
   while (cursor) {
-    const event = cursor.value;
+    // A v1 store: every record is one event.
+    const event = cursor.value as StoredEvent;
     const last = run.at(-1);
     if (last && (last.stream !== event.stream || last.meta.command !== event.meta.command))
       await flush();

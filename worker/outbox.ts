@@ -2,6 +2,7 @@ import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { StoredEvent } from '../core/event-store.ts';
 import type { SyncSettings } from '../core/sync-port.ts';
 import type { TallyDatabase } from './idb-schema.ts';
+import { streamEvents } from './event-records.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
 
 type Decode = (record: unknown) => StoredEvent;
@@ -32,7 +33,7 @@ export async function makeOutboxWhole(
   change: { readonly forget: true } | { readonly forget: false; readonly settings: SyncSettings },
 ): Promise<void> {
   const tx = db.transaction(['meta', 'streams', 'outbox', 'events'], 'readwrite');
-  const byStream = tx.objectStore('events').index('byStream');
+  const events = tx.objectStore('events');
   const outbox = tx.objectStore('outbox');
   const [heads, rows] = await Promise.all([tx.objectStore('streams').getAll(), outbox.getAll()]);
   const kept = rows.map(checkOutboxRow).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
@@ -49,7 +50,7 @@ export async function makeOutboxWhole(
   // What each stream needs read, decided first; then every read at once (one round trip, not
   // one per stream).
   const reads: { head: StreamHead; confirmed: number; whole: boolean; forgets: boolean }[] = [];
-  const ranges: IDBKeyRange[] = [];
+  const ranges: (readonly [string, number, number])[] = [];
   for (const head of heads.map(checkStreamHead)) {
     const confirmed = head.confirmed ?? 0;
     const whole = covers(keptOf.get(head.stream) ?? [], confirmed, head.version);
@@ -61,9 +62,11 @@ export async function makeOutboxWhole(
     const to = whole ? confirmed : head.version;
     if (to < from) continue;
     reads.push({ head, confirmed, whole, forgets });
-    ranges.push(IDBKeyRange.bound([head.stream, from], [head.stream, to]));
+    ranges.push([head.stream, from, to]);
   }
-  const read = await Promise.all(ranges.map((range) => byStream.getAll(range)));
+  const read = await Promise.all(
+    ranges.map(([stream, from, to]) => streamEvents(events, stream, from, to)),
+  );
   for (const [i, { head, confirmed, whole, forgets }] of reads.entries()) {
     const records = read[i]!;
     if (forgets) {

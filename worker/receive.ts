@@ -21,6 +21,7 @@ import {
 import { commitNow, type TallyDB, type TallyDatabase } from './idb-schema.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
+import { eventAt, removeEvents, streamEvents } from './event-records.ts';
 
 export type ReceiveContext<E extends AnyEvent> = {
   readonly db: TallyDatabase;
@@ -43,9 +44,6 @@ const RECEIVE_STORES: StoreNames<TallyDB>[] = [
 
 /** What `planExtend` writes: the events, the stream's head, the position and the rows. */
 const EXTEND_STORES: StoreNames<TallyDB>[] = ['events', 'streams', 'views', 'meta'];
-
-const allVersions = (stream: StreamId, from: number, to = Number.MAX_SAFE_INTEGER) =>
-  IDBKeyRange.bound([stream, from], [stream, to]);
 
 const nothing = { events: [], rows: [], rebased: [] };
 
@@ -226,7 +224,7 @@ async function readStreamAt<E extends AnyEvent>(
   stream: StreamId,
   remote: readonly EventEnvelope<E>[],
 ): Promise<{ at: StreamAtReceive<E>; around: Around }> {
-  const byStream = tx.objectStore('events').index('byStream');
+  const events = tx.objectStore('events');
   const from = remote[0]?.version;
   const guessLimit = remote.length + 64;
   const [stored, outbox, rejected, position, rows, guessed] = await Promise.all([
@@ -236,7 +234,9 @@ async function readStreamAt<E extends AnyEvent>(
     readStoredPosition(unwrap(tx)),
     // A superset of what an extend folds: its events are some of these.
     readRows(tx, rowsTouched(remote, projections.of)),
-    from === undefined ? undefined : byStream.getAll(allVersions(stream, from), guessLimit),
+    from === undefined
+      ? undefined
+      : streamEvents(events, stream, from, Number.MAX_SAFE_INTEGER, guessLimit),
   ]);
   const head = stored === undefined ? undefined : checkStreamHead(stored);
   const confirmed = head?.confirmed ?? NO_STREAM;
@@ -253,8 +253,8 @@ async function readStreamAt<E extends AnyEvent>(
     known.length === 0
       ? [guessed, []]
       : await Promise.all([
-          byStream.getAll(allVersions(stream, confirmed + 1)),
-          Promise.all(known.map((version) => byStream.get([stream, version]))),
+          streamEvents(events, stream, confirmed + 1),
+          Promise.all(known.map((version) => eventAt(events, stream, version))),
         ]);
   const at = {
     stream,
@@ -330,10 +330,7 @@ async function carryOutRebase<E extends AnyEvent>(
     at.base ? tx.objectStore('bases').get(at.stream) : undefined,
     plan.confirmed === from
       ? []
-      : tx
-          .objectStore('events')
-          .index('byStream')
-          .getAll(allVersions(at.stream, from + 1, plan.confirmed)),
+      : streamEvents(tx.objectStore('events'), at.stream, from + 1, plan.confirmed),
   ]);
   if (at.base && base?.version !== at.base.version)
     throw new TallyError('invalid', `The snapshot ${at.stream} was joined from is missing.`);
@@ -384,7 +381,7 @@ async function write<E extends AnyEvent>(
   ops: Promise<unknown>[],
 ): Promise<void> {
   const events = tx.objectStore('events');
-  for (const position of writes.remove) ops.push(events.delete(position));
+  if (writes.remove.length > 0) ops.push(removeEvents(events, writes.remove));
   // Deletes go first: a new pending event may take a version an old one had.
   await Promise.all(ops.splice(0));
   for (const event of writes.add) ops.push(events.add(event as StoredEvent));

@@ -16,6 +16,7 @@ import {
   checkStreamHead,
   checkSyncConfig,
 } from './stored-records.ts';
+import { eventAt, streamEvents } from './event-records.ts';
 
 /** The sync port over this device's IndexedDB and engine. */
 export class IndexedDBSyncStorage implements SyncStorage {
@@ -202,7 +203,7 @@ export async function readPushFromStore<E extends AnyEvent>(
   sawOutboxEmpty: () => void = () => undefined,
 ): Promise<NextPush> {
   const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
-  const byVersion = tx.objectStore('events').index('byStream');
+  const events = tx.objectStore('events');
   const [outboxRows, settings] = await Promise.all([
     tx.objectStore('outbox').getAll(),
     tx.objectStore('meta').get('sync'),
@@ -242,10 +243,10 @@ export async function readPushFromStore<E extends AnyEvent>(
         chunk.map(({ stream, versions }) =>
           Promise.all([
             tx.objectStore('streams').get(stream),
-            Promise.all(versions.map((version) => byVersion.get([stream, version]))),
+            Promise.all(versions.map((version) => eventAt(events, stream, version))),
             // The id at the confirmed head, which is the version before the first pending one
             // whenever the stream is pushed at all (checked below).
-            idAt(byVersion, stream, versions[0]! - 1),
+            idAt(events, stream, versions[0]! - 1),
           ]),
         ),
       );
@@ -415,16 +416,12 @@ async function readRestore<E extends AnyEvent>(
   from: number,
   to: number,
 ): Promise<PushStream[]> {
-  const raw = await db.getAllFromIndex(
-    'events',
-    'byStream',
-    IDBKeyRange.bound([stream, from + 1], [stream, to]),
-  );
+  const raw = await streamEvents(db.transaction('events').store, stream, from + 1, to);
   const events = raw.map((record) => envelope(decode(record)) as PushStream['events'][number]);
   const tx = db.transaction(['events', 'streams'], 'readonly');
   const [head, held] = await Promise.all([
     tx.objectStore('streams').get(stream),
-    idAt(tx.objectStore('events').index('byStream'), stream, from),
+    idAt(tx.objectStore('events'), stream, from),
   ]);
   // At a base the event is the server's, named by the base (nothing is stored there).
   const base = head === undefined ? undefined : checkStreamHead(head).base;
@@ -443,11 +440,11 @@ async function readRestore<E extends AnyEvent>(
 
 /** `{ expectedId }`: this device's event id at `version`, so the server can tell a diverged copy. */
 async function idAt(
-  byStream: { get(key: [string, number]): Promise<unknown> },
+  events: Parameters<typeof eventAt>[0],
   stream: string,
   version: number,
 ): Promise<{ expectedId?: string }> {
   if (version === 0) return {};
-  const record = (await byStream.get([stream, version])) as { id?: unknown } | undefined;
+  const record = (await eventAt(events, stream, version)) as { id?: unknown } | undefined;
   return typeof record?.id === 'string' ? { expectedId: record.id } : {};
 }

@@ -13,6 +13,7 @@ import {
 } from '../core/projection.ts';
 import type { TallyDatabase, ViewRow } from './idb-schema.ts';
 import { positionOf, readStoredPosition } from '../browser/stored-reads.ts';
+import { eventsAfter } from './event-records.ts';
 
 /** Past this many rows or heads waiting, they are written at once. */
 export const MAX_RECORDS = 2_000;
@@ -573,7 +574,7 @@ export async function recoverBehind(
   const versions = new Map<string, number>();
   const outbox: OutboxEntry[] = [];
   for (;;) {
-    const page = await tx.objectStore('events').getAll(IDBKeyRange.lowerBound(after, true), 1_000);
+    const page = await eventsAfter(tx.objectStore('events'), after, 1_000);
     const last = page.at(-1);
     if (!last) break;
     after = last.position;

@@ -50,6 +50,8 @@ async function openShaped() {
     const db = opening.result;
     const events = db.createObjectStore('events', { keyPath: 'position' });
     events.createIndex('byStream', ['stream', 'version'], { unique: true });
+    // A batch's events, one entry each (worker/event-records.ts).
+    events.createIndex('byVersions', 'versions', { unique: true, multiEntry: true });
     db.createObjectStore('streams', { keyPath: 'stream' });
     db.createObjectStore('views', { keyPath: ['view', 'key'] });
     db.createObjectStore('meta', { keyPath: 'key' });
@@ -74,11 +76,13 @@ async function commandWrites(durability = 'strict') {
 /**
  * `n` commands' writes, `perTx` to a strict transaction, over `streams` streams, in the
  * engine-shaped database: `shape` 'engine' writes what the engine writes for each (the event,
- * carrying its command, which holds its position), and, as the engine writes them behind its
- * appends, each stream's head and row and the position once per 5,000 events in a relaxed
- * transaction; 'syncing' each command's outbox entry behind too (what the engine writes while a
- * space is stored and the server does not confirm the commands first); 'events' only the event,
- * with its index. Answers ms. Where the engine's throughput gap lies.
+ * carrying its command, which holds its position: a transaction's events as one batch record,
+ * indexed by each one's stream and version, worker/event-records.ts), and, as the engine writes
+ * them behind its appends, each stream's head and row and the position once per 5,000 events in
+ * a relaxed transaction; 'syncing' each command's outbox entry behind too (what the engine
+ * writes while a space is stored and the server does not confirm the commands first); 'events'
+ * only the events, each a record of its own with its index (how the engine stored them before
+ * batches). Answers ms. Where the engine's throughput gap lies.
  */
 /** Calls of `shapedBulk` so far: each writes streams of its own (their versions start at 1). */
 let shapedCalls = 0;
@@ -109,6 +113,7 @@ async function shapedBulk(n, perTx, streams, shape, behindEvents) {
   };
   for (let written = 0; written < n; written += perTx) {
     const tx = db.transaction(['events'], 'readwrite', { durability: 'strict' });
+    const batch = [];
     for (let i = written; i < Math.min(written + perTx, n); i++) {
       const stream = `counter-${shape}-${performance.timeOrigin}-${call}-${i % streams}`;
       const version = (versions.get(stream) ?? 0) + 1;
@@ -119,7 +124,7 @@ async function shapedBulk(n, perTx, streams, shape, behindEvents) {
         continue;
       }
       const commands = [{ type: 'increment' }];
-      tx.objectStore('events').add({ ...e, commands });
+      batch.push({ ...e, commands });
       if (shape === 'syncing')
         outbox.push({
           commandId: e.meta.command,
@@ -134,6 +139,13 @@ async function shapedBulk(n, perTx, streams, shape, behindEvents) {
         value: { id: stream, name: 'Shaped', value: version, createdAt: 1, updatedAt: Date.now() },
       });
     }
+    if (batch.length === 1) tx.objectStore('events').add(batch[0]);
+    else if (batch.length > 1)
+      tx.objectStore('events').add({
+        position: shapedVersion,
+        events: batch,
+        versions: batch.map(({ stream, version }) => [stream, version]),
+      });
     await committed(tx);
     if (shape !== 'events' && shapedVersion - behindFrom >= behindEvents) await writeBehind();
   }

@@ -4,6 +4,7 @@ import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { counterId, listCounters, openEngine, storeSpace } from '../helpers/engine.ts';
+import { eventsOf } from '../../worker/event-records.ts';
 
 const strip = ({ position: _, ...event }: EventEnvelope & { position?: number }) =>
   event as EventEnvelope<CounterEvent>;
@@ -49,7 +50,7 @@ describe('the store position', () => {
           let named = 0;
           const made = [0, 0];
           const check = async (e: Engine) => {
-            for (const event of await e.db.getAll('events')) {
+            for (const event of (await e.db.getAll('events')).flatMap(eventsOf)) {
               const was = seen.get(event.position);
               if (was !== undefined)
                 expect(was, `position ${event.position} reused`).toBe(event.id);

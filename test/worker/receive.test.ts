@@ -4,6 +4,7 @@ import type { CommitNotice } from '../../core/event-store.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { counterId, dumpDatabase, listCounters, engineFixture } from '../helpers/engine.ts';
+import { allEventsByStream } from '../../worker/event-records.ts';
 
 const open = engineFixture({ syncing: true });
 
@@ -141,7 +142,7 @@ describe('receiving from memory', () => {
     expect(engine.store.receivedFromMemory).toBe(0);
     expect((await listCounters(engine)).map(({ value }) => value)).toEqual([2]);
     // A gap: never guessed over.
-    const echo = await engine.db.getAllFromIndex('events', 'byStream');
+    const echo = await allEventsByStream(engine.db.transaction('events').store);
     const next = echo.length;
     expect(await engine.receive(a, theirs(a, next + 1, [up()]))).toMatchObject({ type: 'gap' });
     expect(engine.store.receivedFromMemory).toBe(0);

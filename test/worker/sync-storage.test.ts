@@ -4,6 +4,7 @@ import type { PushStream } from '../../core/sync-port.ts';
 import { IndexedDBSyncStorage, readPushFromStore } from '../../worker/sync-storage.ts';
 import type { Engine } from '../../worker/engine.ts';
 import { counterId, engineFixture } from '../helpers/engine.ts';
+import { eventAt } from '../../worker/event-records.ts';
 
 const open = engineFixture({ syncing: true });
 
@@ -51,7 +52,7 @@ describe('the next push (readPush)', () => {
     const [created] = await engine.db.getAll('outbox');
     await engine.db.delete('outbox', created!.seq!);
     await engine.db.put('streams', { stream, version: 2, confirmed: 1 });
-    const first = await engine.db.getFromIndex('events', 'byStream', [stream, 1]);
+    const first = await eventAt(engine.db.transaction('events').store, stream, 1);
     expect(summary(await new IndexedDBSyncStorage(engine).readPush())).toEqual([
       { stream, expectedVersion: 1, expectedId: first!.id, versions: [2] },
     ]);

@@ -59,7 +59,10 @@ describe('retried commands and the v3 schema', () => {
     v2.close();
 
     const engine = await open({ dbName: name });
-    expect([...engine.db.transaction('events').store.indexNames]).toEqual(['byStream']);
+    expect([...engine.db.transaction('events').store.indexNames]).toEqual([
+      'byStream',
+      'byVersions',
+    ]);
     // v8: a view's rows are read by a range of their keys, not through an index of their own.
     expect([...engine.db.transaction('views').store.indexNames]).toEqual([]);
     expect((await listCounters(engine)).map((row) => [row.id, row.value])).toEqual([[id, 0]]);

@@ -14,6 +14,7 @@ import {
   storeSpace,
   testSpace,
 } from '../helpers/engine.ts';
+import { eventsOf } from '../../worker/event-records.ts';
 
 const open = engineFixture({ syncing: true });
 
@@ -150,10 +151,9 @@ describe('heads, outbox and rows written behind the appends', () => {
     const name = first.db.name;
     first.close();
     const second = await open({ dbName: name });
-    const positions = (await second.db.getAll('events')).map((event) => [
-      event.stream,
-      event.position,
-    ]);
+    const positions = (await second.db.getAll('events'))
+      .flatMap(eventsOf)
+      .map((event) => [event.stream, event.position]);
     expect(positions).toEqual([
       [a, 1],
       [a, 4],
