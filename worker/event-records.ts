@@ -4,23 +4,22 @@ import { TallyError } from '../core/errors.ts';
 import type { TallyDB } from './idb-schema.ts';
 
 /**
- * How events are stored (docs/architecture.md, "Events in batches"). The `events` store holds
- * two kinds of record, both keyed by a position:
+ * How events are stored (docs/architecture.md, "Events in batches"). Every record the `events`
+ * store is written from version 9 on is a **batch**: events written together (an append's, a
+ * receive's, a history's below a base), at most `BATCH_EVENTS` of them, in position order, keyed
+ * by its last event's position and indexed by `byVersions` (multi-entry and unique: one
+ * [stream, version] entry per event it holds, so a version written twice aborts the transaction
+ * that writes it). A click's append is a batch of one. Stores written before version 9 also hold
+ * records of one event each, keyed by its position and indexed by `byStream`; nothing rewrites
+ * them, and every reader reads both.
  *
- * - one event, keyed by its own position and indexed by `byStream` ([stream, version]): what
- *   every writer but the appends writes (a receive, history below a base, an import), and what
- *   an append of one event writes (a click);
- * - a **batch**: the events one append transaction wrote, several of them (a burst's group
- *   commit), in position order, keyed by its last event's position and indexed by `byVersions`
- *   (multi-entry and unique: one [stream, version] entry per event it holds).
- *
- * A record costs the disk far more than an index entry: 250 events as one record and 250 index
+ * A record costs the disk far more than an index entry: 250 events as one record with 250 index
  * entries commit about four times as fast as 250 records with theirs (measured in a bare worker
  * on disk). The cost is paid on reading a stream whose events were written in a burst among other
  * streams' (its batches are read whole), which loads bound by snapshots (a tail of at most
  * `snapshotEvery` events).
  *
- * Every reader goes through this module; no other knows a batch.
+ * Every reader and writer goes through this module; no other knows a batch.
  */
 export type EventBatch = {
   /** Its last event's position. */
@@ -30,6 +29,9 @@ export type EventBatch = {
   /** Each event's [stream, version], for the `byVersions` index. */
   readonly versions: readonly (readonly [string, number])[];
 };
+
+/** At most this many events in one record: a reader of one stream reads its batches whole. */
+export const BATCH_EVENTS = 250;
 
 /** One stored event as written: the envelope with its position (and a command's first, the command). */
 export type StoredEventRecord = StoredEvent & { readonly commands?: readonly unknown[] };
@@ -46,15 +48,24 @@ type EventsStore<Mode extends IDBTransactionMode = IDBTransactionMode> = IDBPObj
 
 const LAST_VERSION = Number.MAX_SAFE_INTEGER;
 
-/** The record an append of `events` (in position order, at least one) writes. */
-export function recordOf(events: readonly StoredEventRecord[]): EventsRecord {
-  if (events.length === 1) return events[0]!;
-  return {
-    position: events.at(-1)!.position,
-    events,
-    versions: events.map((event) => [event.stream, event.version] as const),
-  };
+/**
+ * The records `events` (each with its position, all above every position stored) are written
+ * as: batches of at most `BATCH_EVENTS`, in position order, the last keyed by the last position.
+ */
+export function recordsOf(events: readonly StoredEventRecord[]): EventBatch[] {
+  const sorted = [...events].sort((a, b) => a.position - b.position);
+  const records: EventBatch[] = [];
+  for (let i = 0; i < sorted.length; i += BATCH_EVENTS) {
+    const part = sorted.slice(i, i + BATCH_EVENTS);
+    records.push({ position: part.at(-1)!.position, events: part, versions: versionsOf(part) });
+  }
+  return records;
 }
+
+const versionsOf = (events: readonly StoredEventRecord[]) =>
+  events.flatMap(({ stream, version }) =>
+    typeof stream === 'string' && typeof version === 'number' ? [[stream, version] as const] : [],
+  );
 
 const isBatch = (record: unknown): record is EventBatch =>
   typeof record === 'object' &&
@@ -64,14 +75,21 @@ const isBatch = (record: unknown): record is EventBatch =>
   !('version' in record);
 
 /**
- * The events a record holds, in position order (checked to be a list; each event is checked as
- * it is decoded, by its reader).
+ * The events a record holds, in position order. A batch whose list is damaged throws, named;
+ * `lenient`, it holds nothing, and entries that are not objects are left out (each event is
+ * checked as it is decoded, by its reader).
  */
-export function eventsOf(record: unknown): readonly StoredEventRecord[] {
+export function eventsOf(
+  record: unknown,
+  { lenient = false }: { readonly lenient?: boolean } = {},
+): readonly StoredEventRecord[] {
   if (!isBatch(record)) return [record as StoredEventRecord];
-  if (!Array.isArray(record.events))
-    throw new TallyError('invalid', 'A stored batch of events is damaged: it holds no list.');
-  return record.events;
+  if (Array.isArray(record.events))
+    return lenient
+      ? record.events.filter((event) => typeof event === 'object' && event !== null)
+      : record.events;
+  if (lenient) return [];
+  throw new TallyError('invalid', 'A stored batch of events is damaged: it holds no list.');
 }
 
 const inStream = (stream: string, from: number, to: number) => (event: unknown) => {
@@ -81,9 +99,13 @@ const inStream = (stream: string, from: number, to: number) => (event: unknown) 
 
 const byVersion = (a: StoredEventRecord, b: StoredEventRecord) => a.version - b.version;
 
+const versionRange = (stream: string, from: number, to: number) =>
+  IDBKeyRange.bound([stream, from], [stream, to]);
+
 /**
  * The stored events of `stream` from version `from` to `to`, in version order, at most `limit`:
- * what a range of the old `byStream` index gave.
+ * what a range of the `byStream` index gave when each event was a record. `lenient`: a damaged
+ * batch holds nothing (`eventsOf`).
  */
 export async function streamEvents(
   store: EventsStore,
@@ -91,18 +113,26 @@ export async function streamEvents(
   from = 1,
   to = LAST_VERSION,
   limit?: number,
+  options: { readonly lenient?: boolean } = {},
 ): Promise<readonly StoredEventRecord[]> {
-  const range = IDBKeyRange.bound([stream, from], [stream, to]);
-  const [singles, keys] = await Promise.all([
+  const range = versionRange(stream, from, to);
+  const [alone, keys] = await Promise.all([
     store.index('byStream').getAll(range, limit),
     store.index('byVersions').getAllKeys(range, limit),
   ]);
-  if (keys.length === 0) return singles as StoredEventRecord[];
-  const batches = await Promise.all([...new Set(keys)].map((key) => store.get(key)));
+  const distinct = new Set(keys);
+  // Each batch holding one of these events (a counter counted click by click): the index's
+  // records are those batches once each, in one request. Otherwise each batch is read once.
+  const batches: unknown[] =
+    distinct.size === keys.length
+      ? keys.length === 0
+        ? []
+        : await store.index('byVersions').getAll(range, limit)
+      : await Promise.all([...distinct].map((key) => store.get(key)));
   const held = batches.flatMap((batch) =>
-    batch === undefined ? [] : eventsOf(batch).filter(inStream(stream, from, to)),
+    batch === undefined ? [] : eventsOf(batch, options).filter(inStream(stream, from, to)),
   );
-  const all = singles.length === 0 ? held : [...(singles as StoredEventRecord[]), ...held];
+  const all = alone.length === 0 ? held : [...(alone as StoredEventRecord[]), ...held];
   all.sort(byVersion);
   return limit === undefined ? all : all.slice(0, limit);
 }
@@ -113,12 +143,7 @@ export async function eventAt(
   stream: string,
   version: number,
 ): Promise<StoredEventRecord | undefined> {
-  const [single, batch] = await Promise.all([
-    store.index('byStream').get([stream, version]),
-    store.index('byVersions').get([stream, version]),
-  ]);
-  if (single !== undefined) return single as StoredEventRecord;
-  return batch === undefined ? undefined : eventsOf(batch).find(inStream(stream, version, version));
+  return (await streamEvents(store, stream, version, version, 1))[0];
 }
 
 /** The newest `window` stored events of `stream`, in version order. */
@@ -127,12 +152,12 @@ export async function streamTail(
   stream: string,
   window: number,
 ): Promise<readonly StoredEventRecord[]> {
-  const range = IDBKeyRange.bound([stream, 1], [stream, LAST_VERSION]);
-  const [single, batch] = await Promise.all([
+  const range = versionRange(stream, 1, LAST_VERSION);
+  const [alone, batch] = await Promise.all([
     store.index('byStream').openKeyCursor(range, 'prev'),
     store.index('byVersions').openKeyCursor(range, 'prev'),
   ]);
-  const newest = Math.max(versionOf(single?.key), versionOf(batch?.key));
+  const newest = Math.max(versionOf(alone?.key), versionOf(batch?.key));
   if (newest === 0) return [];
   return streamEvents(store, stream, Math.max(1, newest - window + 1));
 }
@@ -140,69 +165,101 @@ export async function streamTail(
 const versionOf = (key: unknown): number =>
   Array.isArray(key) && typeof key[1] === 'number' ? key[1] : 0;
 
-/** The stored events after `position`, in position order: `limit` of them, or all there are. */
+/**
+ * The stored events after `position`, in position order: `limit` of them, or all there are.
+ * Records are read a few at a time, as many as the last ones suggest are needed (a record may
+ * hold one event or `BATCH_EVENTS`), so a page never reads much past its `limit`. `lenient`:
+ * a damaged batch holds nothing (a start's fold skips it, as it skips a damaged event).
+ */
 export async function eventsAfter(
   store: EventsStore,
   position: number,
   limit: number,
+  options: { readonly lenient?: boolean } = {},
 ): Promise<readonly StoredEventRecord[]> {
   const events: StoredEventRecord[] = [];
+  let perRecord = BATCH_EVENTS;
   for (let after = position; ;) {
-    const want = limit - events.length;
+    const want = Math.min(limit - events.length, Math.ceil((limit - events.length) / perRecord));
     const records = await store.getAll(IDBKeyRange.lowerBound(after, true), want);
+    let held = 0;
     for (const record of records)
-      for (const event of eventsOf(record)) {
+      for (const event of eventsOf(record, options)) {
+        held++;
         // A batch's key is its last event's: its first may be at or before `position`.
         if (!(Number((event as { position?: unknown }).position) > position)) continue;
         events.push(event);
         if (events.length === limit) return events;
       }
-    // Fewer records than asked for: none is left. Otherwise a batch held events before
-    // `position` (only the first can), and the rest is read from after the last.
     const last = records.at(-1);
     if (records.length < want || !last) return events;
     after = last.position;
+    perRecord = Math.max(1, Math.floor(held / records.length));
   }
 }
 
+const positionsIn = (positions: Iterable<number>) =>
+  new Set([...positions].filter((position) => Number.isSafeInteger(position) && position > 0));
+
 /**
- * Deletes the stored events at `positions`: a single record goes, a batch is written again
- * without them (under its key, so the store's position is kept), or goes once it holds none.
+ * Takes the events `gone` picks out of the record keyed `key`: a batch is written again without
+ * them, under its key (so the store's position is kept), or goes once it holds none; a record of
+ * one goes. A batch whose list is damaged is left as it is, and so is a damaged entry in a list
+ * (never written over).
  */
+async function takeOut(
+  store: EventsStore<'readwrite'>,
+  key: number,
+  gone: (event: StoredEventRecord) => boolean,
+): Promise<void> {
+  const record: unknown = await store.get(key);
+  if (record === undefined) return;
+  if (!isBatch(record)) {
+    if (gone(record as StoredEventRecord)) await store.delete(key);
+    return;
+  }
+  if (!Array.isArray(record.events)) return;
+  const events: readonly unknown[] = record.events;
+  const kept = events.filter(
+    (event) => !(typeof event === 'object' && event !== null && gone(event as StoredEventRecord)),
+  ) as StoredEventRecord[];
+  if (kept.length === events.length) return;
+  if (kept.length === 0) await store.delete(key);
+  else await store.put({ position: key, events: kept, versions: versionsOf(kept) });
+}
+
+/** Deletes the stored events at `positions` (a rebase's pending events). */
 export async function removeEvents(
   store: EventsStore<'readwrite'>,
   positions: Iterable<number>,
 ): Promise<void> {
-  const gone = new Set(positions);
-  for (const position of [...gone].sort((a, b) => a - b)) {
-    if (!gone.has(position)) continue;
+  const gone = positionsIn(positions);
+  const keys = new Set<number>();
+  for (const position of gone) {
     // The record holding `position` is the first keyed at or after it.
-    const cursor = await store.openCursor(IDBKeyRange.lowerBound(position));
-    if (!cursor) return;
-    const record: unknown = cursor.value;
-    if (!isBatch(record)) {
-      if (cursor.primaryKey === position) await cursor.delete();
-      gone.delete(position);
-      continue;
-    }
-    const events = eventsOf(record);
-    const kept = events.filter((event) => !gone.has(event.position));
-    for (const event of events) gone.delete(event.position);
-    gone.delete(position);
-    if (kept.length === events.length) continue;
-    if (kept.length === 0) await cursor.delete();
-    else
-      await cursor.update({
-        position: record.position,
-        events: kept,
-        versions: kept.map((event) => [event.stream, event.version] as const),
-      });
+    const key = await store.getKey(IDBKeyRange.lowerBound(position));
+    if (key !== undefined) keys.add(key);
   }
+  for (const key of keys) await takeOut(store, key, (event) => gone.has(event.position));
 }
 
-/** The positions of every stored event of `stream`. */
-export async function streamPositions(store: EventsStore, stream: string): Promise<number[]> {
-  return (await streamEvents(store, stream)).map((event) => event.position);
+/**
+ * Deletes every stored event of `stream`, found by the indexes, whatever each event holds (a
+ * damaged one goes too): what deleting forever removes. Answers how many events went.
+ */
+export async function removeStream(
+  store: EventsStore<'readwrite'>,
+  stream: string,
+): Promise<number> {
+  const range = versionRange(stream, Number.MIN_SAFE_INTEGER, LAST_VERSION);
+  const [alone, keys] = await Promise.all([
+    store.index('byStream').getAllKeys(range),
+    store.index('byVersions').getAllKeys(range),
+  ]);
+  for (const key of alone) await store.delete(key);
+  for (const key of new Set(keys))
+    await takeOut(store, key, (event) => (event as { stream?: unknown }).stream === stream);
+  return alone.length + keys.length;
 }
 
 /** Every stored event, in stream and version order (a backup's). */

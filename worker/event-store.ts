@@ -33,7 +33,7 @@ import {
 import { receiveInTransaction, receiveKnown, type ReceivedKnown } from './receive.ts';
 import { WrittenBehind, recoverBehind, writeDecided, type Unwritten } from './written-behind.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
-import { eventsAfter, recordOf, streamEvents, streamTail } from './event-records.ts';
+import { eventsAfter, recordsOf, streamEvents, streamTail } from './event-records.ts';
 import { fillBase, installBases, type CheckedSnapshot, type Installed } from './stream-bases.ts';
 
 type Waiting<E extends AnyEvent> = {
@@ -1011,15 +1011,15 @@ function writeAppend(
   // entry) can be made again from the events alone (worker/written-behind.ts).
   const commandOf = new Map<string, readonly unknown[]>();
   for (const entry of plan.outbox) commandOf.set(entry.events[0]!.id, entry.commands);
-  // One record, however many events (a batch: worker/event-records.ts).
-  raw.objectStore('events').add(
-    recordOf(
-      plan.events.map((event) => {
-        const commands = commandOf.get(event.id);
-        return commands === undefined ? event : { ...event, commands };
-      }),
-    ),
-  );
+  // One record for up to 250 events, however many commands (a batch: worker/event-records.ts).
+  const events = raw.objectStore('events');
+  for (const record of recordsOf(
+    plan.events.map((event) => {
+      const commands = commandOf.get(event.id);
+      return commands === undefined ? event : { ...event, commands };
+    }),
+  ))
+    events.add(record);
   for (const snapshot of plan.snapshots) raw.objectStore('snapshots').put(snapshot);
   // Behind: the events are all it writes; the position they carry is put in `meta` behind them.
   if (options.behind) return;

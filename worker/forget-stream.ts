@@ -5,7 +5,7 @@ import { rowKey, rowsTouched, type Projections } from '../core/projection.ts';
 import { unwrap } from 'idb';
 import type { TallyDatabase } from './idb-schema.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
-import { removeEvents, streamEvents } from './event-records.ts';
+import { removeStream, streamEvents } from './event-records.ts';
 
 const STORES = [
   'events',
@@ -39,12 +39,13 @@ export async function forgetStream(
   const tx = db.transaction(STORES, 'readwrite', { durability: 'strict' });
   const [position, records, outbox, rejections, base] = await Promise.all([
     readStoredPosition(unwrap(tx)),
-    streamEvents(tx.objectStore('events'), stream),
+    streamEvents(tx.objectStore('events'), stream, 1, Number.MAX_SAFE_INTEGER, undefined, {
+      lenient: true,
+    }),
     tx.objectStore('outbox').index('byStream').getAll(stream),
     tx.objectStore('rejections').getAll(),
     tx.objectStore('bases').get(stream),
   ]);
-  const positions = records.map((record) => record.position);
   // Rows are keyed by what the events name (their stream), never by their data: the raw records
   // are enough, so a damaged event of the stream cannot keep it from being forgotten. A stream
   // joined from a snapshot also has the rows its base names.
@@ -58,7 +59,7 @@ export async function forgetStream(
       ? await dropped(tx, rows, outbox as readonly OutboxEntry[], stream)
       : undefined;
   const ops: Promise<unknown>[] = [
-    removeEvents(tx.objectStore('events'), positions),
+    removeStream(tx.objectStore('events'), stream),
     ...outbox.map((entry) => tx.objectStore('outbox').delete(entry.seq!)),
     ...rejections
       .filter((rejection) => rejection.stream === stream)
@@ -73,12 +74,12 @@ export async function forgetStream(
     tx.objectStore('meta').delete('firstScreen'),
     // The positions of its events stay used, also when they were the newest: the position is
     // the newest event's or `head`'s (worker/written-behind.ts, `readStoredPosition`).
-    ...(positions.length > 0 ? [tx.objectStore('meta').put({ key: 'head', position })] : []),
+    ...(records.length > 0 ? [tx.objectStore('meta').put({ key: 'head', position })] : []),
   ];
   await Promise.all([...ops, tx.done]);
   // Its pending commands and rejections went too: sync reads its count and its list again.
-  const rebased = positions.length > 0 || outbox.length > 0 ? [stream] : [];
-  return { events: [], rows, rebased, forgotten: positions.length };
+  const rebased = records.length > 0 || outbox.length > 0 ? [stream] : [];
+  return { events: [], rows, rebased, forgotten: records.length };
 }
 
 /** The rejection that tells of pending commands a deletion elsewhere dropped here. */

@@ -21,7 +21,7 @@ import {
 import { commitNow, type TallyDB, type TallyDatabase } from './idb-schema.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
-import { eventAt, removeEvents, streamEvents } from './event-records.ts';
+import { eventAt, recordsOf, removeEvents, streamEvents } from './event-records.ts';
 
 export type ReceiveContext<E extends AnyEvent> = {
   readonly db: TallyDatabase;
@@ -384,7 +384,8 @@ async function write<E extends AnyEvent>(
   if (writes.remove.length > 0) ops.push(removeEvents(events, writes.remove));
   // Deletes go first: a new pending event may take a version an old one had.
   await Promise.all(ops.splice(0));
-  for (const event of writes.add) ops.push(events.add(event as StoredEvent));
+  for (const record of recordsOf(writes.add as readonly StoredEvent[]))
+    ops.push(events.add(record));
   for (const entry of writes.outbox) ops.push(tx.objectStore('outbox').put(entry));
   for (const rejection of writes.rejections) ops.push(tx.objectStore('rejections').put(rejection));
   ops.push(tx.objectStore('streams').put(writes.head));

@@ -8,6 +8,7 @@ import { foldStream, type StreamSnapshot } from '../core/stream-snapshot.ts';
 import { unwrap } from 'idb';
 import type { BaseRecord, TallyDatabase, ViewRow } from './idb-schema.ts';
 import { readStoredPosition } from '../browser/stored-reads.ts';
+import { recordsOf } from './event-records.ts';
 
 /**
  * Joining a space from the server's snapshots (docs/architecture.md, "Joining a space"): each
@@ -196,7 +197,7 @@ export async function fillBase(
     const stored = events.map((event) => ({ ...event, position: ++position }));
     const { base: _, ...whole } = head;
     const ops: Promise<unknown>[] = [
-      ...stored.map((event) => tx.objectStore('events').add(event as StoredEvent)),
+      ...recordsOf(stored as StoredEvent[]).map((record) => tx.objectStore('events').add(record)),
       tx.objectStore('streams').put(whole),
       tx.objectStore('bases').delete(stream),
       tx.objectStore('meta').put({ key: 'head', position }),

@@ -243,7 +243,13 @@ export async function readPushFromStore<E extends AnyEvent>(
         chunk.map(({ stream, versions }) =>
           Promise.all([
             tx.objectStore('streams').get(stream),
-            Promise.all(versions.map((version) => eventAt(events, stream, version))),
+            // One range for the stream, not a read per version: its batches are read once.
+            streamEvents(events, stream, Math.min(...versions), Math.max(...versions)).then(
+              (held) => {
+                const at = new Map(held.map((event) => [event.version, event]));
+                return versions.map((version) => at.get(version));
+              },
+            ),
             // The id at the confirmed head, which is the version before the first pending one
             // whenever the stream is pushed at all (checked below).
             idAt(events, stream, versions[0]! - 1),

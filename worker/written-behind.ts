@@ -574,7 +574,8 @@ export async function recoverBehind(
   const versions = new Map<string, number>();
   const outbox: OutboxEntry[] = [];
   for (;;) {
-    const page = await eventsAfter(tx.objectStore('events'), after, 1_000);
+    // A damaged batch is skipped, as a damaged event is below.
+    const page = await eventsAfter(tx.objectStore('events'), after, 1_000, { lenient: true });
     const last = page.at(-1);
     if (!last) break;
     after = last.position;

@@ -181,21 +181,34 @@ const ops = {
     }
     return performance.now() - t0;
   },
-  /** Raw getAll on the app's own database: one stream's events, or every event. */
+  /**
+   * Raw reads of the app's own database: one stream's events (those stored alone by `byStream`,
+   * and the batches `byVersions` names, each read once), or every record; answers the events.
+   */
   async readTally(stream) {
     const t0 = performance.now();
     const tally = await request(indexedDB.open('tally'));
     try {
       const tx = tally.transaction('events', 'readonly');
       const store = tx.objectStore('events');
-      const rows = await request(
-        stream
-          ? store
-              .index('byStream')
-              .getAll(IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]))
-          : store.getAll(),
-      );
-      return { ms: performance.now() - t0, count: rows.length };
+      if (!stream) {
+        const records = await request(store.getAll());
+        const count = records.reduce(
+          (n, record) => n + (Array.isArray(record.events) ? record.events.length : 1),
+          0,
+        );
+        return { ms: performance.now() - t0, count };
+      }
+      const range = IDBKeyRange.bound([stream, 1], [stream, Number.MAX_SAFE_INTEGER]);
+      const [alone, keys] = await Promise.all([
+        request(store.index('byStream').getAll(range)),
+        request(store.index('byVersions').getAllKeys(range)),
+      ]);
+      const batches = await Promise.all([...new Set(keys)].map((key) => request(store.get(key))));
+      const count =
+        alone.length +
+        batches.reduce((n, batch) => n + batch.events.filter((e) => e.stream === stream).length, 0);
+      return { ms: performance.now() - t0, count };
     } finally {
       tally.close();
     }

@@ -42,10 +42,17 @@ const damage = (page: Page, stream: string) =>
           const tx = db.transaction(['views', 'events'], 'readwrite');
           const row = { view: 'counters', key: stream, value: { id: stream, value: 'lots' } };
           tx.objectStore('views').put(row);
-          const cursor = tx.objectStore('events').index('byStream').openCursor([stream, 1]);
+          // The batch holding its first event (worker/event-records.ts), that event damaged.
+          const cursor = tx.objectStore('events').index('byVersions').openCursor([stream, 1]);
           let event: unknown;
           cursor.onsuccess = () => {
-            const record = { ...cursor.result!.value, type: 'Exploded' };
+            const batch = cursor.result!.value as { events: { stream: string; version: number }[] };
+            const record = {
+              ...batch,
+              events: batch.events.map((e) =>
+                e.stream === stream && e.version === 1 ? { ...e, type: 'Exploded' } : e,
+              ),
+            };
             cursor.result!.update(record);
             event = record;
           };
@@ -69,7 +76,7 @@ const readBack = (page: Page, stream: string) =>
           const db = open.result;
           const tx = db.transaction(['views', 'events'], 'readonly');
           const row = tx.objectStore('views').get(['counters', stream]);
-          const event = tx.objectStore('events').index('byStream').get([stream, 1]);
+          const event = tx.objectStore('events').index('byVersions').get([stream, 1]);
           tx.oncomplete = () => {
             db.close();
             resolve({ row: row.result, event: event.result });

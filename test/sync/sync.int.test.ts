@@ -16,6 +16,7 @@ import {
   type Device,
 } from '../helpers/sync.ts';
 import { startTestServer, waitFor } from '../server/fixtures.ts';
+import type { EventBatch } from '../../worker/event-records.ts';
 
 let redis: TestRedis;
 let server: RunningServer;
@@ -600,8 +601,12 @@ describe('sync', () => {
     await engine.execute(id, { type: 'create', name: 'Counted' });
     await engine.execute(id, { type: 'increment' });
     const [position] = await engine.db.getAllKeys('events');
-    const record = await engine.db.get('events', position!);
-    await engine.db.put('events', { ...record!, data: { name: 7 } } as never);
+    // A batch of one (worker/event-records.ts): its event damaged.
+    const record = (await engine.db.get('events', position!)) as EventBatch;
+    await engine.db.put('events', {
+      ...record,
+      events: [{ ...record.events[0]!, data: { name: 7 } }],
+    } as never);
     const b = await deviceOn(engine, new IndexedDBSyncStorage(engine));
     devices.push(b);
     const keys = await othersKeys();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { counterId, dumpDatabase, engineFixture, listCounters } from '../helpers/engine.ts';
 import { TallyError } from '../../core/errors.ts';
 import { counterCodec } from '../../core/models/counter/codec.ts';
+import type { EventBatch } from '../../worker/event-records.ts';
 
 const open = engineFixture();
 
@@ -170,13 +171,14 @@ describe('engine', () => {
     const id = counterId(6);
     await engine.execute(id, { type: 'create', name: 'Fragile' });
     const tx = engine.db.transaction('events', 'readwrite');
-    const record = (await tx.store.get(1))!;
-    await tx.store.put({ ...record, type: 'Exploded' });
+    const record = (await tx.store.get(1))! as EventBatch;
+    const event = record.events[0]!;
+    await tx.store.put({ ...record, events: [{ ...event, type: 'Exploded' }] } as never);
     await tx.done;
     await expect(engine.history(id)).rejects.toThrow(
       /Unknown event type “Exploded” \(stream counter-c0000006, version 1\)/,
     );
-    expect(() => counterCodec.decode({ ...record, position: undefined })).toThrow();
+    expect(() => counterCodec.decode({ ...event, position: undefined })).toThrow();
   });
 
   it('follows everything committed after a position', async () => {

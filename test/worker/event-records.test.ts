@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
-import { eventsOf, type EventBatch } from '../../worker/event-records.ts';
+import {
+  eventsOf,
+  recordsOf,
+  type EventBatch,
+  type StoredEventRecord,
+} from '../../worker/event-records.ts';
 import { counterId, engineFixture, listCounters } from '../helpers/engine.ts';
 
 const open = engineFixture();
@@ -33,7 +38,7 @@ describe('events stored in batches', () => {
     const stored = await records(first);
     expect(stored.length).toBeLessThan(total / 2);
     expect((await batches(first)).length).toBeGreaterThan(0);
-    const all = stored.flatMap(eventsOf);
+    const all = stored.flatMap((record) => eventsOf(record));
     expect(all).toHaveLength(total);
     // A batch is keyed by its last event's position, and lists each event's [stream, version].
     for (const batch of await batches(first)) {
@@ -67,7 +72,7 @@ describe('events stored in batches', () => {
   it('a retried command whose events are in a batch is answered with them', async () => {
     const engine = await open();
     await burst(engine, 3);
-    const batch = (await batches(engine))[0]!;
+    const batch = (await batches(engine)).find((b) => b.events.length > 1)!;
     const event = batch.events[1]!;
     const found = await engine.eventsOfCommand(event.stream, event.meta.command);
     expect(found.map((e) => e.id)).toEqual([event.id]);
@@ -78,7 +83,7 @@ describe('events stored in batches', () => {
     await burst(engine);
     const [gone, ...kept] = ids;
     expect(await engine.forget(gone!)).toBe(11);
-    const left = (await records(engine)).flatMap(eventsOf);
+    const left = (await records(engine)).flatMap((record) => eventsOf(record));
     expect(left.filter((event) => event.stream === gone)).toEqual([]);
     expect(left).toHaveLength(kept.length * 11);
     // The store's position stays past every position used, so none is used again.
@@ -121,7 +126,7 @@ describe('events stored in batches', () => {
       confirmed: 2,
       version: 12,
     });
-    const events = (await records(engine)).flatMap(eventsOf);
+    const events = (await records(engine)).flatMap((record) => eventsOf(record));
     const mine = events.filter((e) => e.stream === id).sort((a, b) => a.version - b.version);
     expect(mine.map((e) => e.version)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     expect(events.filter((e) => e.stream === ids[1])).toHaveLength(11);
@@ -131,12 +136,65 @@ describe('events stored in batches', () => {
     expect(rows.find((row) => row.id === ids[1])?.value).toBe(10);
   });
 
-  it('a damaged batch is named, not misread', async () => {
+  it('a damaged batch is named, not misread, never written over, and does not keep a counter from being deleted', async () => {
     const engine = await open();
     await burst(engine, 2);
-    const batch = (await batches(engine))[0]!;
+    const batch = (await batches(engine)).find((b) => b.events.length > 2)!;
     const stream = batch.events[0]!.stream;
-    await engine.db.put('events', { ...batch, events: 'lost' } as never);
+    const damaged = { ...batch, events: 'lost' };
+    await engine.db.put('events', damaged as never);
     await expect(engine.history(stream)).rejects.toThrow(/stored batch of events is damaged/);
+    // Deleting it forever takes its other events and leaves the damaged record as it was.
+    await engine.forget(stream);
+    expect(await engine.db.get('events', batch.position)).toEqual(damaged);
+    expect((await listCounters(engine)).map((row) => row.id)).not.toContain(stream);
+  });
+
+  it('a version stored twice aborts the transaction that writes it, whichever records hold it', async () => {
+    const engine = await open();
+    const id = ids[0]!;
+    await engine.execute(id, { type: 'create', name: 'Once' });
+    const [record] = (await records(engine)) as EventBatch[];
+    const copy = { ...record!.events[0]!, position: 99, id: 'evt-copy-0000001' };
+    // As a batch beside the first (its [stream, version] in `byVersions` again).
+    await expect(
+      engine.db.add('events', { position: 99, events: [copy], versions: [[id, 1]] }),
+    ).rejects.toThrow(/constraint/i);
+    // As a record of one, as a store before batches held its events (`byStream`).
+    await engine.db.add('events', { ...copy, version: 2, position: 98 });
+    await expect(engine.db.add('events', { ...copy, version: 2, position: 97 })).rejects.toThrow(
+      /constraint/i,
+    );
+  });
+
+  it('a store written before batches (records of one) and after (batches) reads as one', async () => {
+    const engine = await open();
+    const id = ids[0]!;
+    await engine.execute(id, { type: 'create', name: 'Old and new' });
+    const [created] = (await records(engine)) as EventBatch[];
+    // The create as an older build stored it: a record of one, keyed by its position.
+    await engine.db.delete('events', created!.position);
+    await engine.db.add('events', created!.events[0]!);
+    const name = engine.db.name;
+    engine.close();
+    const again = await open({ dbName: name });
+    await Promise.all(Array.from({ length: 5 }, () => again.execute(id, { type: 'increment' })));
+    expect((await again.history(id)).map((line) => line.version)).toEqual([1, 2, 3, 4, 5, 6]);
+    const page = await again.readAfter(0, 3);
+    expect(page.map((event) => event.version)).toEqual([1, 2, 3]);
+    expect((await again.readAfter(page.at(-1)!.position, 10)).map((e) => e.version)).toEqual([
+      4, 5, 6,
+    ]);
+  });
+
+  it('writes at most 250 events to a record, keyed by its last', () => {
+    const events = Array.from(
+      { length: 600 },
+      (_, i) => ({ stream: 's', version: i + 1, position: 1_000 + i }) as StoredEventRecord,
+    );
+    const made = recordsOf([...events].reverse());
+    expect(made.map((record) => record.events.length)).toEqual([250, 250, 100]);
+    expect(made.map((record) => record.position)).toEqual([1_249, 1_499, 1_599]);
+    expect(made.flatMap((record) => record.events)).toEqual(events);
   });
 });

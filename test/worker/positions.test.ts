@@ -50,7 +50,9 @@ describe('the store position', () => {
           let named = 0;
           const made = [0, 0];
           const check = async (e: Engine) => {
-            for (const event of (await e.db.getAll('events')).flatMap(eventsOf)) {
+            for (const event of (await e.db.getAll('events')).flatMap((record) =>
+              eventsOf(record),
+            )) {
               const was = seen.get(event.position);
               if (was !== undefined)
                 expect(was, `position ${event.position} reused`).toBe(event.id);

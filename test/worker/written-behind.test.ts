@@ -152,7 +152,7 @@ describe('heads, outbox and rows written behind the appends', () => {
     first.close();
     const second = await open({ dbName: name });
     const positions = (await second.db.getAll('events'))
-      .flatMap(eventsOf)
+      .flatMap((record) => eventsOf(record))
       .map((event) => [event.stream, event.position]);
     expect(positions).toEqual([
       [a, 1],
