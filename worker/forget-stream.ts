@@ -58,8 +58,9 @@ export async function forgetStream(
     options.tellDropped && outbox.length > 0
       ? await dropped(tx, rows, outbox as readonly OutboxEntry[], stream)
       : undefined;
+  const removed = removeStream(tx.objectStore('events'), stream);
   const ops: Promise<unknown>[] = [
-    removeStream(tx.objectStore('events'), stream),
+    removed,
     ...outbox.map((entry) => tx.objectStore('outbox').delete(entry.seq!)),
     ...rejections
       .filter((rejection) => rejection.stream === stream)
@@ -73,13 +74,16 @@ export async function forgetStream(
     // true any more (docs/architecture.md, "The first screen").
     tx.objectStore('meta').delete('firstScreen'),
     // The positions of its events stay used, also when they were the newest: the position is
-    // the newest event's or `head`'s (worker/written-behind.ts, `readStoredPosition`).
-    ...(records.length > 0 ? [tx.objectStore('meta').put({ key: 'head', position })] : []),
+    // the newest event's or `head`'s (worker/written-behind.ts, `readStoredPosition`). Written
+    // whatever was found (it is the position as it stands), so no event missed by the read
+    // leaves its position to be used again.
+    tx.objectStore('meta').put({ key: 'head', position }),
   ];
   await Promise.all([...ops, tx.done]);
+  const forgotten = await removed;
   // Its pending commands and rejections went too: sync reads its count and its list again.
-  const rebased = records.length > 0 || outbox.length > 0 ? [stream] : [];
-  return { events: [], rows, rebased, forgotten: records.length };
+  const rebased = forgotten > 0 || records.length > 0 || outbox.length > 0 ? [stream] : [];
+  return { events: [], rows, rebased, forgotten };
 }
 
 /** The rejection that tells of pending commands a deletion elsewhere dropped here. */

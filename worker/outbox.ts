@@ -2,7 +2,7 @@ import type { OutboxEntry, StreamHead } from '../core/append-plan.ts';
 import type { StoredEvent } from '../core/event-store.ts';
 import type { SyncSettings } from '../core/sync-port.ts';
 import type { TallyDatabase } from './idb-schema.ts';
-import { streamEvents } from './event-records.ts';
+import { rangesEvents } from './event-records.ts';
 import { checkOutboxRow, checkStreamHead } from './stored-records.ts';
 
 type Decode = (record: unknown) => StoredEvent;
@@ -64,9 +64,7 @@ export async function makeOutboxWhole(
     reads.push({ head, confirmed, whole, forgets });
     ranges.push([head.stream, from, to]);
   }
-  const read = await Promise.all(
-    ranges.map(([stream, from, to]) => streamEvents(events, stream, from, to)),
-  );
+  const read = await rangesEvents(events, ranges);
   for (const [i, { head, confirmed, whole, forgets }] of reads.entries()) {
     const records = read[i]!;
     if (forgets) {

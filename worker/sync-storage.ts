@@ -16,7 +16,7 @@ import {
   checkStreamHead,
   checkSyncConfig,
 } from './stored-records.ts';
-import { eventAt, streamEvents } from './event-records.ts';
+import { eventAt, rangesEvents, streamEvents } from './event-records.ts';
 
 /** The sync port over this device's IndexedDB and engine. */
 export class IndexedDBSyncStorage implements SyncStorage {
@@ -239,23 +239,24 @@ export async function readPushFromStore<E extends AnyEvent>(
     let next = 0;
     while (next < candidates.length && streams.length < limits.maxStreamsPerPush) {
       const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
-      const read = await Promise.all(
-        chunk.map(({ stream, versions }) =>
-          Promise.all([
-            tx.objectStore('streams').get(stream),
-            // One range for the stream, not a read per version: its batches are read once.
-            streamEvents(events, stream, Math.min(...versions), Math.max(...versions)).then(
-              (held) => {
-                const at = new Map(held.map((event) => [event.version, event]));
-                return versions.map((version) => at.get(version));
-              },
-            ),
-            // The id at the confirmed head, which is the version before the first pending one
-            // whenever the stream is pushed at all (checked below).
-            idAt(events, stream, versions[0]! - 1),
-          ]),
+      // One range per stream, each batch read once however many of them it holds.
+      const [heads, held, ids] = await Promise.all([
+        Promise.all(chunk.map(({ stream }) => tx.objectStore('streams').get(stream))),
+        rangesEvents(
+          events,
+          chunk.map(
+            ({ stream, versions }) =>
+              [stream, Math.min(...versions), Math.max(...versions)] as const,
+          ),
         ),
-      );
+        // The id at the confirmed head, which is the version before the first pending one
+        // whenever the stream is pushed at all (checked below).
+        Promise.all(chunk.map(({ stream, versions }) => idAt(events, stream, versions[0]! - 1))),
+      ]);
+      const read = chunk.map(({ versions }, i) => {
+        const at = new Map(held[i]!.map((event) => [event.version, event]));
+        return [heads[i], versions.map((version) => at.get(version)), ids[i]!] as const;
+      });
       chunk.forEach(({ stream }, i) => {
         const [raw, stored, expectedId] = read[i]!;
         const head = raw === undefined ? undefined : checkStreamHead(raw);

@@ -69,9 +69,22 @@ async function commandWrites(durability = 'strict') {
   const tx = db.transaction(['events'], 'readwrite', { durability });
   const version = ++shapedVersion;
   const e = { ...event(version), stream: `counter-shaped-${performance.timeOrigin}` };
-  tx.objectStore('events').add({ ...e, commands: [{ type: 'increment' }] });
+  // A batch of one, as the engine writes a click's event (worker/event-records.ts).
+  tx.objectStore('events').add(batchOf([{ ...e, commands: [{ type: 'increment' }] }]));
   await committed(tx);
 }
+
+/** The engine's record of events written together (at most 250 each: `batchesOf`). */
+const batchOf = (events) => ({
+  position: events.at(-1).position,
+  events,
+  versions: events.map(({ stream, version }) => [stream, version]),
+});
+const batchesOf = (events) => {
+  const records = [];
+  for (let i = 0; i < events.length; i += 250) records.push(batchOf(events.slice(i, i + 250)));
+  return records;
+};
 
 /**
  * `n` commands' writes, `perTx` to a strict transaction, over `streams` streams, in the
@@ -139,13 +152,7 @@ async function shapedBulk(n, perTx, streams, shape, behindEvents) {
         value: { id: stream, name: 'Shaped', value: version, createdAt: 1, updatedAt: Date.now() },
       });
     }
-    if (batch.length === 1) tx.objectStore('events').add(batch[0]);
-    else if (batch.length > 1)
-      tx.objectStore('events').add({
-        position: shapedVersion,
-        events: batch,
-        versions: batch.map(({ stream, version }) => [stream, version]),
-      });
+    for (const record of batchesOf(batch)) tx.objectStore('events').add(record);
     await committed(tx);
     if (shape !== 'events' && shapedVersion - behindFrom >= behindEvents) await writeBehind();
   }

@@ -4,7 +4,9 @@ import type { CounterEvent } from '../../core/models/counter/decider.ts';
 import type { Engine } from '../../worker/engine.ts';
 import {
   eventsOf,
+  rangesEvents,
   recordsOf,
+  streamEvents,
   type EventBatch,
   type StoredEventRecord,
 } from '../../worker/event-records.ts';
@@ -143,7 +145,9 @@ describe('events stored in batches', () => {
     const stream = batch.events[0]!.stream;
     const damaged = { ...batch, events: 'lost' };
     await engine.db.put('events', damaged as never);
-    await expect(engine.history(stream)).rejects.toThrow(/stored batch of events is damaged/);
+    await expect(engine.history(stream)).rejects.toThrow(
+      /stored batch of events at position \d+ is damaged: it holds no list/,
+    );
     // Deleting it forever takes its other events and leaves the damaged record as it was.
     await engine.forget(stream);
     expect(await engine.db.get('events', batch.position)).toEqual(damaged);
@@ -185,6 +189,43 @@ describe('events stored in batches', () => {
     expect((await again.readAfter(page.at(-1)!.position, 10)).map((e) => e.version)).toEqual([
       4, 5, 6,
     ]);
+  });
+
+  it('reads several streams at once as it reads each alone, each batch once', async () => {
+    const engine = await open();
+    await burst(engine);
+    const store = () => engine.db.transaction('events').store;
+    const ranges = ids.map((id, i) => [id, 1 + (i % 3), 11 - (i % 4)] as const);
+    const together = await rangesEvents(store(), ranges);
+    for (const [i, [id, from, to]] of ranges.entries()) {
+      const alone = await streamEvents(store(), id, from, to);
+      expect(together[i]).toEqual(alone);
+      expect(alone.map((event) => event.version)).toEqual(
+        Array.from({ length: to - from + 1 }, (_, v) => from + v),
+      );
+    }
+  });
+
+  it('a batch with an entry that is not an event, or an event outside its positions, is named; deleting its counter still works', async () => {
+    const engine = await open();
+    await burst(engine, 2);
+    const batch = (await batches(engine)).find((b) => b.events.length > 3)!;
+    await engine.db.put('events', {
+      ...batch,
+      events: [batch.events[0], null, ...batch.events.slice(2)],
+    } as never);
+    await expect(engine.history(batch.events[0]!.stream)).rejects.toThrow(/not an event/);
+    await expect(engine.readAfter(0)).rejects.toThrow(/not an event/);
+    await engine.forget(batch.events[0]!.stream);
+    expect((await listCounters(engine)).map((row) => row.id)).not.toContain(
+      batch.events[0]!.stream,
+    );
+    const other = (await batches(engine)).find((b) => b.events.length > 3 && b !== batch)!;
+    await engine.db.put('events', {
+      ...other,
+      events: [{ ...other.events[0]!, position: other.position + 5 }, ...other.events.slice(1)],
+    } as never);
+    await expect(engine.readAfter(0)).rejects.toThrow(/outside it/);
   });
 
   it('writes at most 250 events to a record, keyed by its last', () => {
