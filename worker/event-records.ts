@@ -53,6 +53,15 @@ const LAST_VERSION = Number.MAX_SAFE_INTEGER;
  * as: batches of at most `BATCH_EVENTS`, in position order, the last keyed by the last position.
  */
 export function recordsOf(events: readonly StoredEventRecord[]): EventBatch[] {
+  // The index cannot see a version twice within one record (a multi-entry index keeps an entry
+  // once): checked here, as the index checks it across records.
+  const seen = new Set<string>();
+  for (const { stream, version } of events) {
+    const key = `${version}\u0000${stream}`;
+    if (seen.has(key))
+      throw new TallyError('conflict', `${stream} version ${version} is written twice at once.`);
+    seen.add(key);
+  }
   const sorted = [...events].sort((a, b) => a.position - b.position);
   const records: EventBatch[] = [];
   for (let i = 0; i < sorted.length; i += BATCH_EVENTS) {

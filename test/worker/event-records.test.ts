@@ -237,5 +237,9 @@ describe('events stored in batches', () => {
     expect(made.map((record) => record.events.length)).toEqual([250, 250, 100]);
     expect(made.map((record) => record.position)).toEqual([1_249, 1_499, 1_599]);
     expect(made.flatMap((record) => record.events)).toEqual(events);
+    // A version twice in one write: refused, as the index refuses it across records.
+    expect(() => recordsOf([events[0]!, { ...events[0]!, position: 999 }])).toThrow(
+      /s version 1 is written twice at once/,
+    );
   });
 });
