@@ -31,7 +31,7 @@ export type EventBatch = {
 };
 
 /** At most this many events in one record: a reader of one stream reads its batches whole. */
-export const BATCH_EVENTS = 250;
+const BATCH_EVENTS = 250;
 
 /** One stored event as written: the envelope with its position (and a command's first, the command). */
 export type StoredEventRecord = StoredEvent & { readonly commands?: readonly unknown[] };
@@ -201,13 +201,18 @@ export async function rangesEvents(
   });
 }
 
-/** The stored event of `stream` at `version`, if any. */
+/** The stored event of `stream` at `version`, if any: both indexes asked at once, one round trip. */
 export async function eventAt(
   store: EventsStore,
   stream: string,
   version: number,
 ): Promise<StoredEventRecord | undefined> {
-  return (await streamEvents(store, stream, version, version, 1))[0];
+  const [alone, batch] = await Promise.all([
+    store.index('byStream').get([stream, version]),
+    store.index('byVersions').get([stream, version]),
+  ]);
+  if (alone !== undefined) return alone as StoredEventRecord;
+  return batch === undefined ? undefined : eventsOf(batch).find(inStream(stream, version, version));
 }
 
 /** The newest `window` stored events of `stream`, in version order. */
@@ -320,15 +325,18 @@ export async function removeEvents(
   positions: Iterable<number>,
 ): Promise<void> {
   const gone = positionsIn(positions);
-  const keys = new Set<number>();
-  for (const position of gone) {
-    // The record holding `position` is the first keyed at or after it.
-    const key = await store.getKey(IDBKeyRange.lowerBound(position));
-    if (key !== undefined) keys.add(key);
-  }
-  // A damaged batch is named: its versions would stay in the index, and the rebase's events,
-  // which take them again, could never be written.
-  for (const key of keys) await takeOut(store, key, (event) => gone.has(event.position), true);
+  // The record holding a position is the first keyed at or after it.
+  const keys = await Promise.all(
+    [...gone].map((position) => store.getKey(IDBKeyRange.lowerBound(position))),
+  );
+  // Each record once (they are distinct, so taken out side by side). A damaged batch is named:
+  // its versions would stay in the index, and the rebase's events, which take them again, could
+  // never be written.
+  await Promise.all(
+    [...new Set(keys)].flatMap((key) =>
+      key === undefined ? [] : [takeOut(store, key, (event) => gone.has(event.position), true)],
+    ),
+  );
 }
 
 /**
@@ -345,16 +353,13 @@ export async function removeStream(
     store.index('byStream').getAllKeys(range),
     store.index('byVersions').getAllKeys(range),
   ]);
-  for (const key of alone) await store.delete(key);
-  let removed = alone.length;
-  for (const key of new Set(keys))
-    removed += await takeOut(
-      store,
-      key,
-      (event) => (event as { stream?: unknown }).stream === stream,
-      false,
-    );
-  return removed;
+  const taken = await Promise.all([
+    ...alone.map((key) => store.delete(key).then(() => 1)),
+    ...[...new Set(keys)].map((key) =>
+      takeOut(store, key, (event) => (event as { stream?: unknown }).stream === stream, false),
+    ),
+  ]);
+  return taken.reduce((sum, n) => sum + n, 0);
 }
 
 /** Every stored event, in stream and version order (a backup's). */
