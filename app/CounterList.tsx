@@ -6,14 +6,12 @@ import {
   type CardSlot,
   type ListedRows,
   type VirtualGridProps,
+  virtualFrom,
 } from './long-list.ts';
 
 export type { CardSlot };
 
 const LazyGrid = lazy(loadGrid);
-
-/** Up to this many counters every card is in the page (find in page, no surprises). */
-export const virtualFrom = 300;
 
 /**
  * The counters as a grid. A short list is a plain list; a long one (100,000 counters, say) is

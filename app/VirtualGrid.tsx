@@ -1,10 +1,12 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { rememberRowHeight, rowHeight, type VirtualGridProps } from './long-list.ts';
-
-/** The grid's column width and gap (styles.css `.grid`): how many cards fit a row. */
-const minCard = 280;
-const gap = 8;
+import {
+  columnsFor,
+  gridGap as gap,
+  rememberRowHeight,
+  rowHeight,
+  type VirtualGridProps,
+} from './long-list.ts';
 
 /** The long list of CounterList.tsx, a window of rows at a time. */
 export default function VirtualGrid({ counters, listed, stalled, card }: VirtualGridProps) {
@@ -27,7 +29,7 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
     const element = list.current;
     if (!element) return;
     const measure = () => {
-      setColumns(Math.max(1, Math.floor((element.clientWidth + gap) / (minCard + gap))));
+      setColumns(columnsFor(element.clientWidth));
       setTop(element.getBoundingClientRect().top + window.scrollY);
     };
     measure();

@@ -28,6 +28,17 @@ export type VirtualGridProps = {
   card: (slot: CardSlot) => ReactNode;
 };
 
+/** Up to this many counters every card is in the page (find in page, no surprises). */
+export const virtualFrom = 300;
+
+/** The grid's least column width and its gap (styles.css `.grid`). */
+const minCard = 280;
+export const gridGap = 8;
+
+/** How many cards fit a row of the grid `width` pixels wide. */
+export const columnsFor = (width: number): number =>
+  Math.max(1, Math.floor((width + gridGap) / (minCard + gridGap)));
+
 /**
  * The virtual grid is loaded only for a long list: most people never run it. Where this device
  * showed a long list last time (`longListHint`), it is loaded as the app starts, beside the

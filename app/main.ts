@@ -6,14 +6,19 @@ import { isCounterRow } from '../core/models/counter/row.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
 import { tallyDbName } from '../browser/stored-reads.ts';
 import { connectEngine } from './engine-client.ts';
+import { holdPresses, paintKeptScreen } from './kept-paint.ts';
 import { readFirstScreenInPage } from './kept-screen.ts';
-import { preloadLongList } from './long-list.ts';
+import { loadGrid, preloadLongList, virtualFrom } from './long-list.ts';
 import './styles.css';
 
 // No engine, no service worker, no storage on an insecure origin: only the explanation.
 const client = window.isSecureContext ? connectEngine() : undefined;
 /** The list's first rows in this tab: the page's read of the kept first screen, or the engine's. */
 let listed: Promise<void> | undefined;
+/** The page drew the kept first screen itself (app/kept-paint.ts), and how long its list is. */
+let painted: { readonly listed: number } | undefined;
+/** React's script is being loaded: the page draws nothing of its own from then on. */
+let uiStarted = false;
 if (client) {
   // The first screen's views are asked for now, while React loads: the engine sends them as soon
   // as its database is open, and the first render shows the list (app/engine-client.ts). Kept for
@@ -26,7 +31,16 @@ if (client) {
   // before the engine runs, which then sends the list as it is now.
   // It answers undefined for anything wrong, never an error.
   void readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then((screen) => {
-    if (screen) client.showFirstScreen(screen);
+    if (screen) {
+      // And drawn at once, before React's script is even evaluated (app/kept-paint.ts), unless
+      // that is already under way (the engine's rows came first, or the wait below ran out).
+      const root = document.getElementById('root');
+      if (!uiStarted && root && paintKeptScreen(root, screen)) {
+        holdPresses(root);
+        painted = { listed: screen.listed };
+      }
+      client.showFirstScreen(screen);
+    }
     // None kept (a first visit, a list changed since): React renders now; the list follows
     // from the engine, as it did before the page read it.
     else arrived();
@@ -43,10 +57,12 @@ if (client) {
 }
 
 /**
- * React's first render waits for the page's read of the first screen and, where one is kept, for
- * the list's first rows (that screen, or the engine's rows if they come first), for a moment at most:
- * a render without the list and then one with it cost the start a render and a layout, and the
- * read's answers wait while the page's thread is busy rendering.
+ * React's script is evaluated once the page's read of the first screen is answered and, where one
+ * is kept, the list's first rows are here (that screen, drawn by the page, or the engine's rows if
+ * they come first), for a moment at most: evaluating it and rendering take the page's thread for
+ * some 60 ms, which the drawn list does not wait for, and a render without the list and then one
+ * with it would cost a render and a layout. (Its files are fetched and compiled meanwhile: the
+ * page lists them as module preloads.)
  */
 const firstRowsWaitMs = 250;
 const listedOrLate = Promise.race([
@@ -54,9 +70,22 @@ const listedOrLate = Promise.race([
   new Promise<void>((resolve) => setTimeout(resolve, firstRowsWaitMs)),
 ]);
 
-import('./start.tsx')
-  .then(async ({ start }) => {
-    await listedOrLate;
+/** After the browser has shown the drawn page (or a moment, where frames are not drawn). */
+const afterPaint = () =>
+  new Promise<void>((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 100);
+  });
+
+listedOrLate
+  .then(async () => {
+    uiStarted = true;
+    if (painted) await afterPaint();
+    const [{ start }] = await Promise.all([
+      import('./start.tsx'),
+      // The drawn long list is replaced by the grid at once, not by its loading placeholder.
+      painted && painted.listed >= virtualFrom ? loadGrid() : undefined,
+    ]);
     start(client);
   })
   .catch((error: unknown) => {

@@ -5,6 +5,7 @@ import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
+import { axeViolations } from '../helpers/axe.ts';
 import {
   addCounter,
   closeLastPage,
@@ -361,3 +362,119 @@ it('shows no kept list that is no longer true or is damaged, and on a first visi
   expect(await app.getByRole('heading', { name: 'Damaged' }).count()).toBe(0);
   await context.close();
 });
+
+/** Where the page's header, sync panel, form and first cards are drawn, with what they say. */
+const layout = (page: Page) =>
+  page.evaluate(() =>
+    [
+      ...document.querySelectorAll(
+        'header, section.sync, form.add, [aria-label="Counters"] [data-counter]',
+      ),
+    ]
+      .slice(0, 12)
+      .map((node) => {
+        const box = node.getBoundingClientRect();
+        // The sync panel's words change once the engine answers, and a card's count with the
+        // presses held for React: their places are what must hold.
+        const text = node.matches('section.sync')
+          ? ''
+          : node.matches('[data-counter]')
+            ? node.querySelector('h2')?.textContent
+            : node.textContent;
+        return `${node.tagName} ${box.x},${box.y} ${box.width}×${box.height} ${text}`;
+      }),
+  );
+
+it.each([
+  { list: 'a short list', counters: 2, viewport: { width: 1280, height: 720 }, dark: false },
+  {
+    list: 'a long list on a phone, dark',
+    counters: 320,
+    viewport: { width: 390, height: 844 },
+    dark: true,
+  },
+])(
+  'draws the kept list before React has loaded, as React then draws it, and holds a press for it ($list)',
+  async ({ counters, viewport, dark }) => {
+    const context = await browser.newContext({
+      serviceWorkers: 'block',
+      viewport,
+      colorScheme: dark ? 'dark' : 'light',
+    });
+    let app = await context.newPage();
+    await app.goto(server.url);
+    await app.getByRole('button', { name: 'Add counter' }).waitFor();
+    const names = Array.from({ length: counters }, (_, i) => `Kept ${String(i).padStart(3, '0')}`);
+    await app.evaluate(async (names) => {
+      const { tally } = globalThis as unknown as Tally & {
+        tally: { execute(stream: string, command: object): Promise<{ type: string }> };
+      };
+      const results = await Promise.all(
+        names.map((name, i) =>
+          tally.execute(`counter-kept${String(i).padStart(3, '0')}`, { type: 'create', name }),
+        ),
+      );
+      if (results.some((result) => result.type !== 'accepted')) throw new Error('Not created.');
+    }, names);
+    await app.getByRole('button', { name: 'Increment Kept 000', exact: true }).click();
+    await expectCount(app, 'Kept 000', 1);
+    await waitFor(() => firstScreenAtHead(app, counters), 'the first screen to be kept', 15_000);
+    // The grid's row height is what a device has measured before: a person's second start.
+    await app.close();
+
+    // React's script held back: what shows is the page's own drawing.
+    const held: Route[] = [];
+    await context.route(uiChunk, (route) => void held.push(route));
+    app = await context.newPage();
+    await app.goto(server.url);
+    const drawn = app.locator('[data-kept-paint]');
+    await drawn.getByRole('list', { name: 'Counters' }).waitFor();
+    await expect.poll(() => held.length).toBeGreaterThan(0);
+    await expectCount(app, 'Kept 000', 1);
+    await expectCount(app, 'Kept 001', 0);
+    expect(await drawn.getByRole('list', { name: 'Counters' }).getAttribute('aria-busy')).toBe(
+      'true',
+    );
+    expect(await axeViolations(app)).toEqual([]);
+    const before = await layout(app);
+    expect(before.length).toBeGreaterThan(counters > 2 ? 4 : 3);
+    // Presses meanwhile, by pointer and by keyboard, and a form sent: held, nothing followed.
+    await app.evaluate(() => ((globalThis as { marker?: boolean }).marker = true));
+    await app.getByRole('button', { name: 'Increment Kept 000', exact: true }).click();
+    await app.getByRole('button', { name: 'Increment Kept 001', exact: true }).focus();
+    await app.keyboard.press('Enter');
+    await app.getByRole('button', { name: 'Add counter' }).click();
+    expect(await app.evaluate(() => (globalThis as { marker?: boolean }).marker)).toBe(true);
+    await expectCount(app, 'Kept 000', 1);
+    await app.getByRole('button', { name: 'Increment Kept 001', exact: true }).focus();
+
+    for (const route of held.splice(0)) await route.continue();
+    await expect.poll(() => drawn.count()).toBe(0);
+    // React drew the same page where the drawing was, and made each press once.
+    expect((await layout(app)).slice(0, before.length)).toEqual(before);
+    await expectCount(app, 'Kept 000', 2);
+    await expectCount(app, 'Kept 001', 1);
+    expect(
+      await app.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? null),
+    ).toBe('Increment Kept 001');
+    await app.evaluate(() =>
+      (globalThis as unknown as { tally: { whenIdle(): Promise<void> } }).tally.whenIdle(),
+    );
+    const values = await app.evaluate(
+      (ids) => {
+        const rows = (
+          globalThis as unknown as {
+            tally: { viewRows(view: string): ReadonlyMap<string, { value: number }> };
+          }
+        ).tally.viewRows('counters');
+        return ids.map((id) => rows.get(id)?.value);
+      },
+      ['counter-kept000', 'counter-kept001'],
+    );
+    expect(values).toEqual([2, 1]);
+    // No form was sent meanwhile: no counter with an empty name, no problem shown.
+    expect(await app.getByText('A counter needs a name').count()).toBe(0);
+    expect(await axeViolations(app)).toEqual([]);
+    await context.close();
+  },
+);
