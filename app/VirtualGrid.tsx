@@ -1,5 +1,6 @@
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { drawnGrid } from './kept-paint.ts';
 import {
   columnsFor,
   gridGap as gap,
@@ -14,9 +15,11 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
   const length = Math.max(listed ?? 0, counters.length);
   const list = useRef<HTMLDivElement>(null);
   // Unknown until the grid's width is measured (before the first paint): no cards are rendered
-  // for a guess, only to be rendered again in other columns.
-  const [columns, setColumns] = useState<number>();
-  const [top, setTop] = useState(0);
+  // for a guess, only to be rendered again in other columns. Known where the page drew the list
+  // before React (app/kept-paint.ts): React's first commit replaces that drawing.
+  const [painted] = useState(drawnGrid);
+  const [columns, setColumns] = useState<number | undefined>(painted?.columns);
+  const [top, setTop] = useState(painted?.top ?? 0);
   const [estimate] = useState(rowHeight);
   // The first frame renders the rows on screen only; the rows around them follow in the next
   // (the start's first frame is the page's busiest: every card rendered then delays the list).
@@ -45,6 +48,9 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
     overscan,
     gap,
     scrollMargin: top,
+    // The window's size from the first render (it is measured after it): the rows on screen are
+    // in the first commit.
+    initialRect: { width: window.innerWidth, height: window.innerHeight },
   });
   // The rows' height as rendered here, for the next start's estimate: once the rows are first
   // drawn, and again when the columns change (not on every scroll).

@@ -159,6 +159,22 @@ function fillGrid(grid: HTMLElement, rows: readonly CounterRow[], listed: number
 }
 
 /**
+ * The drawn long list's columns and place, while it is drawn: the virtual grid's first render
+ * takes them (app/VirtualGrid.tsx), so React's first commit is the grid with its rows and its
+ * height, not an empty one measured a moment later (the page would shrink under a person who
+ * scrolled the drawing, and lose their place).
+ */
+export function drawnGrid(): { readonly columns: number; readonly top: number } | undefined {
+  const grid = document.querySelector<HTMLElement>(`[${paintedAttribute}] .virtual-grid`);
+  return grid
+    ? {
+        columns: columnsFor(grid.clientWidth),
+        top: grid.getBoundingClientRect().top + window.scrollY,
+      }
+    : undefined;
+}
+
+/**
  * Draws `screen` into `root` (empty: React has not rendered) as the app's first render shows it:
  * the header, sync still starting, the form to add a counter, and the list, busy (a press waits
  * for the engine). True if drawn.
@@ -216,13 +232,12 @@ export function paintKeptScreen(root: HTMLElement, screen: FirstScreen): boolean
           'form',
           { class: 'add', novalidate: '' },
           element('label', { for: 'counter-name', class: 'visually-hidden' }, 'Counter name'),
+          // What is typed here goes to React's field, which takes focus from this one.
           element('input', {
             id: 'counter-name',
             placeholder: 'Name a new counter',
             autocomplete: 'off',
             'aria-describedby': 'counter-name-help',
-            // Typing waits for React's field, which takes focus from this one.
-            readonly: '',
           }),
           element('button', { type: 'submit' }, 'Add counter'),
           element(
@@ -240,52 +255,106 @@ export function paintKeptScreen(root: HTMLElement, screen: FirstScreen): boolean
   return true;
 }
 
+/** A control of the drawing, as React's is found again: its card, its name, or its id or words. */
+type ControlKey = {
+  readonly counter: string | undefined;
+  readonly label: string | null;
+  readonly id: string;
+  readonly text: string;
+};
+
+function keyOf(target: EventTarget | null): ControlKey | undefined {
+  if (!(target instanceof HTMLElement) || !target.closest(`[${paintedAttribute}]`))
+    return undefined;
+  const control = target.closest<HTMLElement>('button, input');
+  if (!control) return undefined;
+  return {
+    // Two counters may have the same name: a press is on this counter's button.
+    counter: control.closest<HTMLElement>('[data-counter]')?.dataset.counter,
+    label: control.getAttribute('aria-label'),
+    id: control.id,
+    text: control.textContent ?? '',
+  };
+}
+
+function find(root: HTMLElement, key: ControlKey): HTMLElement | null {
+  const within = key.counter
+    ? root.querySelector<HTMLElement>(`[data-counter="${CSS.escape(key.counter)}"]`)
+    : root;
+  if (!within) return null;
+  if (key.label !== null)
+    return within.querySelector<HTMLElement>(`[aria-label="${CSS.escape(key.label)}"]`);
+  if (key.id) return within.querySelector<HTMLElement>(`#${CSS.escape(key.id)}`);
+  return (
+    [...within.querySelectorAll<HTMLElement>('button')].find(
+      (button) => button.textContent === key.text,
+    ) ?? null
+  );
+}
+
+/** Sets a field React controls as typing would (React hears the input event). */
+function typeInto(field: HTMLInputElement, value: string): void {
+  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')?.set?.call(field, value);
+  field.dispatchEvent(new Event('input', { bubbles: true }));
+}
+
 /**
  * Until React replaces the drawn page, a press on one of its buttons is held, and made on React's
- * button of the same name once React has rendered; keyboard focus moves to React's element of the
- * same name. Nothing is submitted or followed meanwhile. Stops by itself once the drawn page is
- * gone.
+ * button of the same counter and name once React has rendered (a press React's button no longer
+ * takes, − at zero, is not made); keyboard focus moves to React's control of the same counter and
+ * name, and what was typed into the name field to React's field. Nothing is submitted or followed
+ * meanwhile. Stops by itself once the drawn page is gone.
  */
 export function holdPresses(root: HTMLElement): void {
-  const held: string[] = [];
-  let focused: { readonly label: string | null; readonly id: string } | undefined;
+  // In the order they were made: a press on Add counter before or after typing is not the same.
+  const held: ({ readonly press: ControlKey } | { readonly typed: string })[] = [];
+  let focused: ControlKey | undefined;
   const drawn = () => root.querySelector(`[${paintedAttribute}]`);
-  const nameOf = (target: EventTarget | null) =>
-    target instanceof HTMLElement && target.closest(`[${paintedAttribute}]`)
-      ? target.closest<HTMLElement>('button, input')
-      : null;
   const onClick = (event: Event) => {
     if (!drawn()) return;
     event.preventDefault();
     event.stopPropagation();
-    const label = nameOf(event.target)?.getAttribute('aria-label');
-    if (label) held.push(label);
+    const key = keyOf(event.target);
+    if (key && event.target instanceof HTMLElement && event.target.closest('button'))
+      held.push({ press: key });
   };
   const onSubmit = (event: Event) => {
     if (drawn()) event.preventDefault();
   };
-  const onFocus = (event: FocusEvent) => {
-    const target = nameOf(event.target);
-    focused = target ? { label: target.getAttribute('aria-label'), id: target.id } : undefined;
+  const onFocus = (event: FocusEvent) => void (focused = keyOf(event.target));
+  const onBlur = () =>
+    // Focus left for nothing (a tap on the page), not taken by React's commit removing it.
+    queueMicrotask(() => {
+      if (drawn() && !root.contains(document.activeElement)) focused = undefined;
+    });
+  const field = () => root.querySelector<HTMLInputElement>('#counter-name');
+  const onInput = (event: Event) => {
+    const input = field();
+    if (event.target === input && input) held.push({ typed: input.value });
   };
-  root.addEventListener('click', onClick, true);
-  root.addEventListener('submit', onSubmit, true);
-  root.addEventListener('focusin', onFocus, true);
+  const events = [
+    ['click', onClick],
+    ['submit', onSubmit],
+    ['focusin', onFocus],
+    ['focusout', onBlur],
+    ['input', onInput],
+  ] as const;
+  for (const [type, listener] of events)
+    root.addEventListener(type, listener as EventListener, true);
   const observer = new MutationObserver(() => {
     if (drawn()) return;
     observer.disconnect();
-    root.removeEventListener('click', onClick, true);
-    root.removeEventListener('submit', onSubmit, true);
-    root.removeEventListener('focusin', onFocus, true);
-    const find = (label: string | null, id: string) =>
-      label
-        ? root.querySelector<HTMLElement>(`button[aria-label="${CSS.escape(label)}"]`)
-        : id
-          ? root.querySelector<HTMLElement>(`#${CSS.escape(id)}`)
-          : null;
+    for (const [type, listener] of events)
+      root.removeEventListener(type, listener as EventListener, true);
     if (focused && (document.activeElement === null || document.activeElement === document.body))
-      find(focused.label, focused.id)?.focus();
-    for (const label of held.splice(0)) find(label, '')?.click();
+      find(root, focused)?.focus({ preventScroll: true });
+    for (const action of held.splice(0)) {
+      if ('press' in action) find(root, action.press)?.click();
+      else {
+        const input = field();
+        if (input) typeInto(input, action.typed);
+      }
+    }
   });
   observer.observe(root, { childList: true });
 }

@@ -13,7 +13,7 @@ import './styles.css';
 
 // No engine, no service worker, no storage on an insecure origin: only the explanation.
 const client = window.isSecureContext ? connectEngine() : undefined;
-/** The list's first rows in this tab: the page's read of the kept first screen, or the engine's. */
+/** The page's read of the kept first screen has answered (and, with a screen, drawn it). */
 let listed: Promise<void> | undefined;
 /** The page drew the kept first screen itself (app/kept-paint.ts), and how long its list is. */
 let painted: { readonly listed: number } | undefined;
@@ -25,7 +25,7 @@ if (client) {
   // the tab's life, as the list itself is.
   let arrived!: () => void;
   listed = new Promise<void>((resolve) => (arrived = resolve));
-  client.subscribe({ topic: 'view', view: counterViewName }, () => arrived());
+  client.subscribe({ topic: 'view', view: counterViewName }, () => undefined);
   client.subscribe({ topic: 'view', view: boardViewName }, () => undefined);
   // And the first screen the engine kept, read here while its worker loads: the list shows
   // before the engine runs, which then sends the list as it is now.
@@ -33,17 +33,26 @@ if (client) {
   void readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then((screen) => {
     if (screen) {
       // And drawn at once, before React's script is even evaluated (app/kept-paint.ts), unless
-      // that is already under way (the engine's rows came first, or the wait below ran out).
+      // that is already under way (the wait below ran out). Also in a tab whose engine is
+      // running already and sends its rows first: drawing a screen is quicker than React's
+      // first render of the whole list, which then replaces it.
+      // Only where React's first render will show a list: this screen, or the engine's rows
+      // (a leader tab's client shows no screen until it is connected).
+      const shown = client.showFirstScreen(screen);
       const root = document.getElementById('root');
-      if (!uiStarted && root && paintKeptScreen(root, screen)) {
+      if (
+        (shown || client.viewRows(counterViewName) !== undefined) &&
+        !uiStarted &&
+        root &&
+        paintKeptScreen(root, screen)
+      ) {
         holdPresses(root);
         painted = { listed: screen.listed };
       }
-      client.showFirstScreen(screen);
     }
     // None kept (a first visit, a list changed since): React renders now; the list follows
     // from the engine, as it did before the page read it.
-    else arrived();
+    arrived();
   });
   preloadLongList();
   // Out of sight (a phone's app switcher, a tab being closed): the engine writes now what it
@@ -57,9 +66,8 @@ if (client) {
 }
 
 /**
- * React's script is evaluated once the page's read of the first screen is answered and, where one
- * is kept, the list's first rows are here (that screen, drawn by the page, or the engine's rows if
- * they come first), for a moment at most: evaluating it and rendering take the page's thread for
+ * React's script is evaluated once the page's read of the first screen is answered (and a screen
+ * it found drawn), for a moment at most: evaluating it and rendering take the page's thread for
  * some 60 ms, which the drawn list does not wait for, and a render without the list and then one
  * with it would cost a render and a layout. (Its files are fetched and compiled meanwhile: the
  * page lists them as module preloads.)

@@ -374,9 +374,9 @@ const layout = (page: Page) =>
       .slice(0, 12)
       .map((node) => {
         const box = node.getBoundingClientRect();
-        // The sync panel's words change once the engine answers, and a card's count with the
-        // presses held for React: their places are what must hold.
-        const text = node.matches('section.sync')
+        // The sync panel's words change once the engine answers, the form's with what is typed,
+        // and a card's count with the presses held for React: their places are what must hold.
+        const text = node.matches('section.sync, form.add')
           ? ''
           : node.matches('[data-counter]')
             ? node.querySelector('h2')?.textContent
@@ -446,10 +446,32 @@ it.each([
     await app.getByRole('button', { name: 'Add counter' }).click();
     expect(await app.evaluate(() => (globalThis as { marker?: boolean }).marker)).toBe(true);
     await expectCount(app, 'Kept 000', 1);
+    // Typed into the name field, and focus left on a button; a long list scrolled a little.
+    await app.getByRole('textbox', { name: 'Counter name' }).fill('Tea');
     await app.getByRole('button', { name: 'Increment Kept 001', exact: true }).focus();
+    const scrolled = counters > 2 ? 200 : 0;
+    await app.evaluate((y) => window.scrollTo(0, y), scrolled);
+    // Every frame from here on shows the list: no empty grid, no placeholder between the two.
+    await app.evaluate(() => {
+      const frames = ((globalThis as { listFrames?: number[] }).listFrames = [] as number[]);
+      const look = () => {
+        frames.push(document.querySelectorAll('[aria-label="Counters"] [data-counter]').length);
+        if (frames.length < 600) requestAnimationFrame(look);
+      };
+      requestAnimationFrame(look);
+    });
 
     for (const route of held.splice(0)) await route.continue();
     await expect.poll(() => drawn.count()).toBe(0);
+    await app.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+    expect(
+      await app.evaluate(() =>
+        (globalThis as { listFrames?: number[] }).listFrames!.filter((n) => n === 0),
+      ),
+    ).toEqual([]);
+    expect(await app.evaluate(() => window.scrollY)).toBe(scrolled);
+    await app.evaluate(() => window.scrollTo(0, 0));
+    expect(await app.getByRole('textbox', { name: 'Counter name' }).inputValue()).toBe('Tea');
     // React drew the same page where the drawing was, and made each press once.
     expect((await layout(app)).slice(0, before.length)).toEqual(before);
     await expectCount(app, 'Kept 000', 2);
