@@ -2,6 +2,7 @@
 // and opens the database) before React and the UI are fetched and run, so the two overlap
 // instead of one waiting for the other (docs/architecture.md, "Tabs and the engine").
 import { boardViewName } from '../core/models/board/order.ts';
+import type { FirstScreen } from '../core/first-screen.ts';
 import { isCounterRow } from '../core/models/counter/row.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
 import { tallyDbName } from '../browser/stored-reads.ts';
@@ -27,32 +28,40 @@ if (client) {
   listed = new Promise<void>((resolve) => (arrived = resolve));
   client.subscribe({ topic: 'view', view: counterViewName }, () => undefined);
   client.subscribe({ topic: 'view', view: boardViewName }, () => undefined);
+  /**
+   * Shows a first screen the page read: in the tab's views, and drawn at once, before React's
+   * script is even evaluated (app/kept-paint.ts), unless that is already under way (the wait
+   * below ran out). Also in a tab whose engine is running already and sent its rows first (the
+   * screen is still true: it is read only at the store's head): drawing a screen is quicker than
+   * React's first render of the whole list, which then replaces it. Only where React's first
+   * render will show a list: this screen, or the engine's rows (a leader tab's client shows no
+   * screen until it is connected).
+   */
+  const showScreen = (screen: FirstScreen) => {
+    const shown = client.showFirstScreen(screen);
+    const root = document.getElementById('root');
+    if (
+      (shown || client.viewRows(counterViewName) !== undefined) &&
+      !uiStarted &&
+      root &&
+      paintKeptScreen(root, screen)
+    ) {
+      holdPresses(root);
+      painted = { listed: screen.listed };
+    }
+  };
   // And the first screen the engine kept, read here while its worker loads: the list shows
   // before the engine runs, which then sends the list as it is now.
   // It answers undefined for anything wrong, never an error.
   void readFirstScreenInPage(tallyDbName, counterViewName, isCounterRow).then((screen) => {
-    if (screen) {
-      // And drawn at once, before React's script is even evaluated (app/kept-paint.ts), unless
-      // that is already under way (the wait below ran out). Also in a tab whose engine is
-      // running already and sends its rows first: drawing a screen is quicker than React's
-      // first render of the whole list, which then replaces it.
-      // Only where React's first render will show a list: this screen, or the engine's rows
-      // (a leader tab's client shows no screen until it is connected).
-      const shown = client.showFirstScreen(screen);
-      const root = document.getElementById('root');
-      if (
-        (shown || client.viewRows(counterViewName) !== undefined) &&
-        !uiStarted &&
-        root &&
-        paintKeptScreen(root, screen)
-      ) {
-        holdPresses(root);
-        painted = { listed: screen.listed };
-      }
+    try {
+      if (screen) showScreen(screen);
+    } finally {
+      // Also if showing it failed: React then renders the list from the engine.
+      // None kept (a first visit, a list changed since), or not drawn: React renders now; the
+      // list follows from the engine, as it did before the page read it.
+      arrived();
     }
-    // None kept (a first visit, a list changed since): React renders now; the list follows
-    // from the engine, as it did before the page read it.
-    arrived();
   });
   preloadLongList();
   // Out of sight (a phone's app switcher, a tab being closed): the engine writes now what it
