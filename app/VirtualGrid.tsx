@@ -2,8 +2,8 @@ import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { drawnGrid } from './kept-paint.ts';
 import {
-  columnsFor,
   gridGap as gap,
+  gridPlace,
   rememberRowHeight,
   rowHeight,
   type VirtualGridProps,
@@ -32,8 +32,9 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
     const element = list.current;
     if (!element) return;
     const measure = () => {
-      setColumns(columnsFor(element.clientWidth));
-      setTop(element.getBoundingClientRect().top + window.scrollY);
+      const place = gridPlace(element);
+      setColumns(place.columns);
+      setTop(place.top);
     };
     measure();
     const observer = new ResizeObserver(measure);

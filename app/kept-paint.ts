@@ -1,7 +1,7 @@
 import type { FirstScreen } from '../core/first-screen.ts';
 import { maxNameLength } from '../core/models/counter/name.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
-import { columnsFor, gridGap, rowHeight, virtualFrom } from './long-list.ts';
+import { gridGap, gridPlace, rowHeight, virtualFrom } from './long-list.ts';
 
 /**
  * The kept first screen drawn by the page's first script, before React has loaded
@@ -116,8 +116,7 @@ function card(
  * the list as tall as the row height this device last measured makes it.
  */
 function fillGrid(grid: HTMLElement, rows: readonly CounterRow[], listed: number): void {
-  const across = columnsFor(grid.clientWidth);
-  const top = grid.getBoundingClientRect().top + window.scrollY;
+  const { columns: across, top } = gridPlace(grid);
   const lines = Math.ceil(listed / across);
   const estimate = rowHeight();
   grid.style.height = `${Math.max(0, lines * estimate + (lines - 1) * gridGap)}px`;
@@ -166,12 +165,7 @@ function fillGrid(grid: HTMLElement, rows: readonly CounterRow[], listed: number
  */
 export function drawnGrid(): { readonly columns: number; readonly top: number } | undefined {
   const grid = document.querySelector<HTMLElement>(`[${paintedAttribute}] .virtual-grid`);
-  return grid
-    ? {
-        columns: columnsFor(grid.clientWidth),
-        top: grid.getBoundingClientRect().top + window.scrollY,
-      }
-    : undefined;
+  return grid ? gridPlace(grid) : undefined;
 }
 
 /**
@@ -263,10 +257,11 @@ type ControlKey = {
   readonly text: string;
 };
 
-function keyOf(target: EventTarget | null): ControlKey | undefined {
+/** The drawing's control `target` is in (`selector`: which controls), and its key. */
+function keyOf(target: EventTarget | null, selector = 'button, input'): ControlKey | undefined {
   if (!(target instanceof HTMLElement) || !target.closest(`[${paintedAttribute}]`))
     return undefined;
-  const control = target.closest<HTMLElement>('button, input');
+  const control = target.closest<HTMLElement>(selector);
   if (!control) return undefined;
   return {
     // Two counters may have the same name: a press is on this counter's button.
@@ -314,9 +309,8 @@ export function holdPresses(root: HTMLElement): void {
     if (!drawn()) return;
     event.preventDefault();
     event.stopPropagation();
-    const key = keyOf(event.target);
-    if (key && event.target instanceof HTMLElement && event.target.closest('button'))
-      held.push({ press: key });
+    const key = keyOf(event.target, 'button');
+    if (key) held.push({ press: key });
   };
   const onSubmit = (event: Event) => {
     if (drawn()) event.preventDefault();
@@ -330,7 +324,11 @@ export function holdPresses(root: HTMLElement): void {
   const field = () => root.querySelector<HTMLInputElement>('#counter-name');
   const onInput = (event: Event) => {
     const input = field();
-    if (event.target === input && input) held.push({ typed: input.value });
+    if (event.target !== input || !input) return;
+    // What the field holds now stands for the keystrokes since the last press.
+    const last = held.at(-1);
+    if (last && 'typed' in last) held.pop();
+    held.push({ typed: input.value });
   };
   const events = [
     ['click', onClick],

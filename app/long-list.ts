@@ -36,8 +36,18 @@ const minCard = 280;
 export const gridGap = 8;
 
 /** How many cards fit a row of the grid `width` pixels wide. */
-export const columnsFor = (width: number): number =>
+const columnsFor = (width: number): number =>
   Math.max(1, Math.floor((width + gridGap) / (minCard + gridGap)));
+
+/**
+ * The columns a grid element holds and where it starts on the page (its top with the page
+ * scrolled to the top): the virtual grid's measure, and the page's drawing of it before React
+ * (app/kept-paint.ts). Makes the browser lay the page out.
+ */
+export const gridPlace = (grid: HTMLElement): { columns: number; top: number } => ({
+  columns: columnsFor(grid.clientWidth),
+  top: grid.getBoundingClientRect().top + window.scrollY,
+});
 
 /**
  * The virtual grid is loaded only for a long list: most people never run it. Where this device

@@ -57,9 +57,8 @@ if (client) {
     try {
       if (screen) showScreen(screen);
     } finally {
-      // Also if showing it failed: React then renders the list from the engine.
-      // None kept (a first visit, a list changed since), or not drawn: React renders now; the
-      // list follows from the engine, as it did before the page read it.
+      // None kept (a first visit, a list changed since), not drawn, or showing it failed: React
+      // renders now; the list follows from the engine, as it did before the page read it.
       arrived();
     }
   });
