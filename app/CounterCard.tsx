@@ -215,6 +215,7 @@ function CounterCardView({
         <button
           type="button"
           className="round"
+          data-action="decrement"
           aria-label={`Decrement ${name}`}
           disabled={value === 0}
           aria-describedby={value === 0 ? `${id}-at-zero` : undefined}
@@ -225,6 +226,7 @@ function CounterCardView({
         <button
           type="button"
           className="round primary"
+          data-action="increment"
           aria-label={`Increment ${name}`}
           onClick={() => void change('+1 on', (now) => now + 1, { type: 'increment' })}
         >
@@ -233,6 +235,7 @@ function CounterCardView({
         <button
           type="button"
           className="round"
+          data-action="add"
           aria-label={`Add ${plus.n} to ${name}`}
           onClick={() => void change(`+${plus.n} on`, (now) => now + plus.n, plus.commands)}
         >
@@ -244,6 +247,7 @@ function CounterCardView({
         <button
           type="button"
           className="more"
+          data-action="more"
           aria-expanded={showMore}
           aria-controls={`${id}-more`}
           aria-label={`More for ${name}`}

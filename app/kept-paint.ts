@@ -73,6 +73,7 @@ function card(
         {
           type: 'button',
           class: 'round',
+          'data-action': 'decrement',
           'aria-label': `Decrement ${name}`,
           disabled: atZero ? '' : undefined,
           'aria-describedby': atZero ? `${id}-at-zero` : undefined,
@@ -81,12 +82,22 @@ function card(
       ),
       element(
         'button',
-        { type: 'button', class: 'round primary', 'aria-label': `Increment ${name}` },
+        {
+          type: 'button',
+          class: 'round primary',
+          'data-action': 'increment',
+          'aria-label': `Increment ${name}`,
+        },
         '+',
       ),
       element(
         'button',
-        { type: 'button', class: 'round', 'aria-label': `Add ${n} to ${name}` },
+        {
+          type: 'button',
+          class: 'round',
+          'data-action': 'add',
+          'aria-label': `Add ${n} to ${name}`,
+        },
         `+${n}`,
       ),
       element(
@@ -99,6 +110,7 @@ function card(
         {
           type: 'button',
           class: 'more',
+          'data-action': 'more',
           'aria-expanded': 'false',
           'aria-controls': `${id}-more`,
           'aria-label': `More for ${name}`,
@@ -249,9 +261,14 @@ export function paintKeptScreen(root: HTMLElement, screen: FirstScreen): boolean
   return true;
 }
 
-/** A control of the drawing, as React's is found again: its card, its name, or its id or words. */
+/**
+ * A control of the drawing, as React's is found again: a card's by its counter and what it does
+ * (`data-action`: the name on it may have changed meanwhile, renamed in another tab), another by
+ * its name, id or words.
+ */
 type ControlKey = {
   readonly counter: string | undefined;
+  readonly action: string | undefined;
   readonly label: string | null;
   readonly id: string;
   readonly text: string;
@@ -266,6 +283,7 @@ function keyOf(target: EventTarget | null, selector = 'button, input'): ControlK
   return {
     // Two counters may have the same name: a press is on this counter's button.
     counter: control.closest<HTMLElement>('[data-counter]')?.dataset.counter,
+    action: control.dataset.action,
     label: control.getAttribute('aria-label'),
     id: control.id,
     text: control.textContent ?? '',
@@ -277,6 +295,11 @@ function find(root: HTMLElement, key: ControlKey): HTMLElement | null {
     ? root.querySelector<HTMLElement>(`[data-counter="${CSS.escape(key.counter)}"]`)
     : root;
   if (!within) return null;
+  if (key.action !== undefined) {
+    const control = within.querySelector<HTMLElement>(`[data-action="${CSS.escape(key.action)}"]`);
+    // The same words too: "+2" is not pressed as "+5", the counter's step changed meanwhile.
+    return control?.textContent === key.text ? control : null;
+  }
   if (key.label !== null)
     return within.querySelector<HTMLElement>(`[aria-label="${CSS.escape(key.label)}"]`);
   if (key.id) return within.querySelector<HTMLElement>(`#${CSS.escape(key.id)}`);
