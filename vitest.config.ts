@@ -61,6 +61,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e.test.ts'],
+          setupFiles: ['test/helpers/page-errors.ts'],
           // What a page shows is read with expect.poll: it waits for the page, never sleeps.
           expect: { poll: { timeout: 15_000, interval: 50 } },
           testTimeout: 120_000,

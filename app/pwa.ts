@@ -30,14 +30,21 @@ export function registerServiceWorker(options: {
   workbox.addEventListener('waiting', () =>
     options.onUpdate({ accept: () => workbox.messageSkipWaiting() }),
   );
-  void workbox.register().then((registration) => {
-    if (!registration) return;
-    // Browsers check on navigation; a tab left open checks when shown again, and hourly.
-    const check = () => void registration.update().catch(() => undefined);
-    document.addEventListener(
-      'visibilitychange',
-      () => document.visibilityState === 'visible' && check(),
+  workbox
+    .register()
+    .then((registration) => {
+      if (!registration) return;
+      // Browsers check on navigation; a tab left open checks when shown again, and hourly.
+      const check = () => void registration.update().catch(() => undefined);
+      document.addEventListener(
+        'visibilitychange',
+        () => document.visibilityState === 'visible' && check(),
+      );
+      setInterval(check, 60 * 60 * 1000);
+    })
+    .catch((error: unknown) =>
+      // Refused (a private window, a browser's policy, service workers blocked): the app works as
+      // it is, it just does not start offline; nothing for the person to do here.
+      console.warn('Tally: the app is not installed for offline use.', error),
     );
-    setInterval(check, 60 * 60 * 1000);
-  });
 }

@@ -252,6 +252,8 @@ it('asks the browser to keep its storage once a person has counted, and only onc
   // Counts the page's requests to keep its storage (Chromium's own answer is still given).
   await context.addInitScript(() => {
     const storage = navigator.storage;
+    // about:blank, before the app's page, has none.
+    if (!storage) return;
     const persist = storage.persist.bind(storage);
     const calls = { n: 0 };
     (globalThis as unknown as { persistCalls: typeof calls }).persistCalls = calls;

@@ -113,8 +113,39 @@ export async function closeLastPage(page: Page, timeoutMs = 15_000): Promise<voi
 }
 
 /** Debian's Chromium, headless; never a downloaded browser. */
-export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
-  return chromium.launch(launchOptions(extraArgs));
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+  const browser = await chromium.launch(launchOptions(extraArgs));
+  const { newContext, newPage } = browser;
+  browser.newContext = async (...args) => watchPageErrors(await newContext.apply(browser, args));
+  browser.newPage = async (...args) => {
+    const page = await newPage.apply(browser, args);
+    watchPageErrors(page.context());
+    return page;
+  };
+  return browser;
+}
+
+/**
+ * Errors no page handled (an uncaught exception, a rejection nobody caught) in any page of a
+ * context made here, since the last `takePageErrors()`: the end-to-end suite fails a test that
+ * leaves one (test/helpers/page-errors.ts).
+ */
+const pageErrors: string[] = [];
+const watched = new WeakSet<BrowserContext>();
+
+function watchPageErrors<T extends BrowserContext>(context: T): T {
+  if (watched.has(context)) return context;
+  watched.add(context);
+  context.on('weberror', (error) =>
+    pageErrors.push(
+      `${error.page()?.url() ?? 'a page'}: ${error.error().stack ?? error.error().message}`,
+    ),
+  );
+  return context;
+}
+
+export function takePageErrors(): string[] {
+  return pageErrors.splice(0);
 }
 
 /**
@@ -156,6 +187,7 @@ export async function launchProfile(
       throw error;
     });
   context.once('close', () => void remove());
+  watchPageErrors(context);
   return Object.assign(context, {
     dispose: async () => {
       await context.close();
@@ -173,7 +205,7 @@ export async function launchProfile(
 export async function launchProfileAt(
   dir: string,
 ): Promise<BrowserContext & { kill(): Promise<void> }> {
-  const context = await chromium.launchPersistentContext(dir, launchOptions());
+  const context = watchPageErrors(await chromium.launchPersistentContext(dir, launchOptions()));
   return Object.assign(context, {
     kill: async () => {
       const gone = new Promise<void>((resolve) => context.once('close', () => resolve()));
