@@ -203,18 +203,37 @@ export const inviteResponseSchema = z.strictObject({
 export type InviteResponse = z.infer<typeof inviteResponseSchema>;
 export type DeviceTokenResponse = z.infer<typeof deviceTokenResponseSchema>;
 
+/**
+ * Characters a device name drops: controls (NUL, escapes), zero-width spaces and joiners, the
+ * BOM, and the marks that reorder text (bidi embeddings, overrides and isolates): shown to every
+ * device of the space, a name must read as what it is and cannot pass for another device's.
+ */
+const hiddenInNames = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/gu;
+
+/** A device name as the server keeps it: NFC, what hides dropped, whitespace collapsed and trimmed. */
+export const normalDeviceName = (name: string): string =>
+  name.normalize('NFC').replace(hiddenInNames, '').replace(/\s+/g, ' ').trim();
+
+/** Why a name (as typed) cannot be a device's name; undefined when it can. */
+export function deviceNameProblem(typed: string): string | undefined {
+  if (!typed.isWellFormed()) return 'A device name cannot hold broken characters.';
+  const name = normalDeviceName(typed);
+  if (name.length === 0) return 'A device needs a name.';
+  if (!/[\p{L}\p{N}\p{P}\p{S}]/u.test(name)) return 'A device name needs a visible character.';
+  if (name.length > 60) return 'A device name is at most 60 characters.';
+  return undefined;
+}
+
 /** What a person calls a device: "Chrome on Android" by default, theirs to change. */
 export const deviceNameSchema = z.pipe(
-  z.pipe(
-    z.string(),
-    z.transform((name: string) => name.normalize('NFC').trim().replace(/\s+/g, ' ')),
+  z.string().check(
+    z.maxLength(10_000, 'A device name is at most 60 characters.'),
+    z.superRefine((typed: string, ctx) => {
+      const problem = deviceNameProblem(typed);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   ),
-  z
-    .string()
-    .check(
-      z.minLength(1, 'A device needs a name.'),
-      z.maxLength(60, 'A device name is at most 60 characters.'),
-    ),
+  z.transform(normalDeviceName),
 );
 
 /** `GET /api/spaces/:space/devices`: the space's devices, and which one is asking. */

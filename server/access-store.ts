@@ -1,13 +1,16 @@
 import type { Redis } from 'ioredis';
 import { TallyError } from '../core/errors.ts';
-import type { DeviceInfo } from '../core/protocol.ts';
+import { deviceNameProblem, normalDeviceName, type DeviceInfo } from '../core/protocol.ts';
 import {
   acquireLeaseScript,
   addInviteScript,
+  admitInviteScript,
   admitScript,
+  cancelInviteScript,
   consumeInviteScript,
   countScript,
   removeDeviceScript,
+  renameDeviceScript,
   seenScript,
   renewLeaseScript,
 } from './access-scripts.ts';
@@ -26,6 +29,8 @@ export const accessKeys = {
   seen: (space: string) => `tally:{${space}}:seen`,
   /** Pairing invites not used yet, scored by their expiry. */
   invites: (space: string) => `tally:{${space}}:invites`,
+  /** invite id → the device that asked for it. */
+  inviteMakers: (space: string) => `tally:{${space}}:invite-makers`,
   /** A client address is its own hash tag: its counters share nothing with any space. */
   address: (kind: AddressCount, ip: string) => `tally:{ip:${ip}}:${kind}`,
 };
@@ -64,14 +69,30 @@ export interface AccessStore {
   seen(holder: TokenHolder): Promise<void>;
   /** Lists a device under its name (the device that created the space). */
   addDevice(space: string, device: string, name: string): Promise<void>;
-  /** Keeps a new invite pending until it is used, cancelled or expires. */
-  addInvite(space: string, invite: string, expiresAt: number): Promise<void>;
-  /** Uses up a pending invite for a joining device; false when it was used, cancelled or expired. */
+  /**
+   * Keeps a new invite of `maker` pending until it is used, cancelled or expires, or its maker
+   * leaves; throws TooManyRequests when the space already has `maxPendingInvites` pending.
+   */
+  addInvite(space: string, invite: string, expiresAt: number, maker: string): Promise<void>;
+  /**
+   * Whether a genuine invite is still pending (its maker still in the space); if so, counts the
+   * request against the space when `limit` is given, throwing TooManyRequests once over it.
+   */
+  admitInvite(
+    space: string,
+    invite: string,
+    limit?: Window & { readonly perSpacePerMinute: number },
+  ): Promise<'admitted' | 'gone'>;
+  /**
+   * Uses up a pending invite for a joining device; false when it was used, cancelled or expired,
+   * or its maker has left the space.
+   */
   consumeInvite(space: string, invite: string, device: string, name: string): Promise<boolean>;
   /** Withdraws a pending invite; false when it was not pending. */
   cancelInvite(space: string, invite: string): Promise<boolean>;
   devices(space: string): Promise<DeviceInfo[]>;
-  renameDevice(space: string, device: string, name: string): Promise<void>;
+  /** False (nothing written) when the device left or was removed meanwhile. */
+  renameDevice(space: string, device: string, name: string): Promise<boolean>;
   /** Removes a device: its token is refused from now on; false when it is not in the space. */
   removeDevice(space: string, device: string): Promise<boolean>;
 }
@@ -79,6 +100,9 @@ export interface AccessStore {
 type AccessCommands = {
   tallyAdmit(...args: (string | number)[]): Promise<unknown>;
   tallyConsumeInvite(...args: (string | number)[]): Promise<unknown>;
+  tallyAdmitInvite(...args: (string | number)[]): Promise<unknown>;
+  tallyCancelInvite(...args: (string | number)[]): Promise<unknown>;
+  tallyRenameDevice(...args: (string | number)[]): Promise<unknown>;
   tallySeen(...args: (string | number)[]): Promise<unknown>;
   tallyAddInvite(...args: (string | number)[]): Promise<unknown>;
   tallyRemoveDevice(...args: (string | number)[]): Promise<unknown>;
@@ -107,13 +131,25 @@ export function createAccessStore(redis: Redis): AccessStore {
   // EVALSHA with a fallback to EVAL, so the scripts survive a Redis restart (empty script cache).
   redis.defineCommand('tallyAdmit', { lua: admitScript, numberOfKeys: 2 });
   redis.defineCommand('tallySeen', { lua: seenScript, numberOfKeys: 3 });
-  redis.defineCommand('tallyConsumeInvite', { lua: consumeInviteScript, numberOfKeys: 2 });
-  redis.defineCommand('tallyAddInvite', { lua: addInviteScript, numberOfKeys: 1 });
-  redis.defineCommand('tallyRemoveDevice', { lua: removeDeviceScript, numberOfKeys: 3 });
+  redis.defineCommand('tallyConsumeInvite', { lua: consumeInviteScript, numberOfKeys: 4 });
+  redis.defineCommand('tallyAdmitInvite', { lua: admitInviteScript, numberOfKeys: 4 });
+  redis.defineCommand('tallyAddInvite', { lua: addInviteScript, numberOfKeys: 2 });
+  redis.defineCommand('tallyCancelInvite', { lua: cancelInviteScript, numberOfKeys: 2 });
+  redis.defineCommand('tallyRemoveDevice', { lua: removeDeviceScript, numberOfKeys: 5 });
+  redis.defineCommand('tallyRenameDevice', { lua: renameDeviceScript, numberOfKeys: 2 });
   redis.defineCommand('tallyCount', { lua: countScript, numberOfKeys: 1 });
   redis.defineCommand('tallyAcquireLease', { lua: acquireLeaseScript, numberOfKeys: 1 });
   redis.defineCommand('tallyRenewLease', { lua: renewLeaseScript, numberOfKeys: 2 });
   const scripts = redis as Redis & AccessCommands;
+  const removeDevice = (space: string, device: string) =>
+    scripts.tallyRemoveDevice(
+      accessKeys.revoked(space),
+      accessKeys.devices(space),
+      accessKeys.seen(space),
+      accessKeys.invites(space),
+      accessKeys.inviteMakers(space),
+      device,
+    );
   /** When this instance last wrote each device's last-seen time. */
   const lastSeen = new Map<string, number>();
 
@@ -140,14 +176,7 @@ export function createAccessStore(redis: Redis): AccessStore {
     },
 
     async revoke({ space, device }) {
-      await call(() =>
-        scripts.tallyRemoveDevice(
-          accessKeys.revoked(space),
-          accessKeys.devices(space),
-          accessKeys.seen(space),
-          device,
-        ),
-      );
+      await call(() => removeDevice(space, device));
       // A device that was never listed (an older token) is refused all the same.
       await call(() => redis.sadd(accessKeys.revoked(space), device));
     },
@@ -175,15 +204,54 @@ export function createAccessStore(redis: Redis): AccessStore {
       );
     },
 
-    async addInvite(space, invite, expiresAt) {
-      await call(() => scripts.tallyAddInvite(accessKeys.invites(space), invite, expiresAt));
+    async addInvite(space, invite, expiresAt, maker) {
+      const kept = await call(() =>
+        scripts.tallyAddInvite(
+          accessKeys.invites(space),
+          accessKeys.inviteMakers(space),
+          invite,
+          expiresAt,
+          maker,
+          maxPendingInvites,
+        ),
+      );
+      if (kept !== 1)
+        throw new TooManyRequests(
+          `This space already has ${maxPendingInvites} pairing links waiting to be used. Cancel one, or wait for one to expire.`,
+          60,
+        );
+    },
+
+    async admitInvite(space, invite, limit) {
+      const reply = windowReply(
+        await call(() =>
+          scripts.tallyAdmitInvite(
+            accessKeys.invites(space),
+            accessKeys.inviteMakers(space),
+            accessKeys.revoked(space),
+            accessKeys.rate(space),
+            invite,
+            limit?.perSpacePerMinute ?? 0,
+            limit?.windowMs ?? 0,
+          ),
+        ),
+      );
+      if (reply.count === -1) return 'gone';
+      if (limit && reply.count > limit.perSpacePerMinute)
+        throw new TooManyRequests(
+          'This space is sending too many requests. Wait a moment, then try again.',
+          seconds(reply.left),
+        );
+      return 'admitted';
     },
 
     async consumeInvite(space, invite, device, name) {
       const used = await call(() =>
         scripts.tallyConsumeInvite(
           accessKeys.invites(space),
+          accessKeys.inviteMakers(space),
           accessKeys.devices(space),
+          accessKeys.revoked(space),
           invite,
           device,
           deviceRecord(name, Date.now()),
@@ -193,7 +261,14 @@ export function createAccessStore(redis: Redis): AccessStore {
     },
 
     async cancelInvite(space, invite) {
-      return (await call(() => redis.zrem(accessKeys.invites(space), invite))) === 1;
+      const cancelled = await call(() =>
+        scripts.tallyCancelInvite(
+          accessKeys.invites(space),
+          accessKeys.inviteMakers(space),
+          invite,
+        ),
+      );
+      return cancelled === 1;
     },
 
     async devices(space) {
@@ -216,21 +291,19 @@ export function createAccessStore(redis: Redis): AccessStore {
     },
 
     async renameDevice(space, device, name) {
-      const raw = await call(() => redis.hget(accessKeys.devices(space), device));
-      const joinedAt = raw === null ? Date.now() : readDeviceRecord(raw).joinedAt;
-      await call(() => redis.hset(accessKeys.devices(space), device, deviceRecord(name, joinedAt)));
+      const renamed = await call(() =>
+        scripts.tallyRenameDevice(
+          accessKeys.revoked(space),
+          accessKeys.devices(space),
+          device,
+          name,
+        ),
+      );
+      return renamed === 1;
     },
 
     async removeDevice(space, device) {
-      const removed = await call(() =>
-        scripts.tallyRemoveDevice(
-          accessKeys.revoked(space),
-          accessKeys.devices(space),
-          accessKeys.seen(space),
-          device,
-        ),
-      );
-      return removed === 1;
+      return (await call(() => removeDevice(space, device))) === 1;
     },
 
     async count(kind, ip, max, { windowMs }) {
@@ -275,6 +348,12 @@ export function createAccessStore(redis: Redis): AccessStore {
   };
 }
 
+/**
+ * Pairing links a space keeps waiting at once: a person pairs a device or two at a time; a device
+ * token that makes invites by the thousand (a stolen phone, before it is removed) stops here.
+ */
+export const maxPendingInvites = 20;
+
 /** "Last seen" is for people: a minute is fine grained enough, and spares a write per request. */
 const seenEveryMs = 60_000;
 
@@ -285,7 +364,11 @@ function readDeviceRecord(raw: string): { name: string; joinedAt: number } {
   try {
     const { name, joinedAt } = JSON.parse(raw) as { name?: unknown; joinedAt?: unknown };
     return {
-      name: typeof name === 'string' && name.length <= 60 ? name : 'A device',
+      // Kept before today's rule for names, perhaps: shown as that rule keeps a name.
+      name:
+        typeof name === 'string' && deviceNameProblem(name) === undefined
+          ? normalDeviceName(name)
+          : 'A device',
       joinedAt:
         typeof joinedAt === 'number' && Number.isFinite(joinedAt)
           ? Math.max(0, Math.floor(joinedAt))

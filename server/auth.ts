@@ -18,7 +18,8 @@ import type { RateLimits } from './options.ts';
  * put in the space's revoked set) without locking out the others.
  */
 const tokenPattern = /^t1\.([A-Za-z0-9_-]{16,64})\.([A-Za-z0-9_-]{43})$/;
-const bearerPattern = /^Bearer ([!-~]{1,200})$/;
+/** The scheme's name is case-insensitive (RFC 9110 §11.1). */
+const bearerPattern = /^Bearer +([!-~]{1,200})$/i;
 const idBytes = 16;
 const macBytes = 16;
 
@@ -175,8 +176,20 @@ export function requireSpaceToken(
             'That pairing link has expired. Make a new one on a device in the space.',
           ),
         );
-      // Counted against the space like any request; an invite names no device to revoke.
-      await gate.access().admit({ space, device: 'invite' }, rateLimit ? rateLimit : undefined);
+      // Counted against the space like any request while it is pending; a link used, cancelled
+      // or withdrawn counts against its client's address instead, as a forged one does: an old
+      // link replayed cannot use up the requests of the space's devices.
+      const admission = await gate
+        .access()
+        .admitInvite(space, invite.id, rateLimit ? rateLimit : undefined);
+      if (admission === 'gone')
+        return refuse(
+          ip,
+          new TallyError(
+            'unauthorized',
+            'That pairing link was already used, cancelled or has expired. Make a new one with “Pair a device” on a device in the space.',
+          ),
+        );
       c.set('space', space);
       c.set('device', 'invite');
       c.set('invite', invite);

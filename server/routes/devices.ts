@@ -17,7 +17,8 @@ import { parseJsonBody } from '../safe-json.ts';
  * Pairing and the space's devices (docs/architecture.md, "Devices"):
  *
  * - `POST …/invites` (device token) → 201 `{ invite, expiresAt }`: a single-use pairing invite,
- *   valid for `inviteTtlMs` (15 minutes by default).
+ *   valid for `inviteTtlMs` (15 minutes by default) while the device that asked for it stays in
+ *   the space; 429 when the space has `maxPendingInvites` waiting.
  * - `DELETE …/invites/:invite` (device token) → 204; 404 when it is not pending (used, expired,
  *   cancelled).
  * - `POST …/devices` (an invite, never a device token) body `{ name? }` → 201 `{ token }`: the
@@ -73,7 +74,8 @@ export function devicesRoute(
       const space = c.get('space');
       const expiresAt = Date.now() + ttl;
       const { invite, id } = gate.tokens.invite(space, expiresAt);
-      await gate.access().addInvite(space, id, expiresAt);
+      // Tied to the device that asked: removed, it takes its pending invites with it.
+      await gate.access().addInvite(space, id, expiresAt, c.get('device'));
       const body: InviteResponse = { invite, expiresAt };
       return c.json(body, 201);
     })
@@ -113,7 +115,12 @@ export function devicesRoute(
     })
     .patch('/api/spaces/:space/devices/self', requireSpaceToken(gate), small, async (c) => {
       const { name } = await readBody(c, nameBody, false);
-      await gate.access().renameDevice(c.get('space'), c.get('device'), name);
+      // Removed between its admission and now: nothing written, the device is not listed again.
+      if (!(await gate.access().renameDevice(c.get('space'), c.get('device'), name)))
+        throw new TallyError(
+          'unauthorized',
+          'This device left the space or was removed from it. Join again with a new pairing link from a device in the space.',
+        );
       return c.body(null, 204);
     })
     .delete('/api/spaces/:space/devices/self', requireSpaceToken(gate), async (c) => {

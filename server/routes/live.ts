@@ -144,11 +144,17 @@ export function liveRoute(options: {
             );
           }, leaseMs / 3);
           stream.onAbort(() => queue.close());
-          const unwatch =
-            options.revocations?.watch(space, holder.device, () => {
-              left = true;
-              queue.close();
-            }) ?? (() => {});
+          const leave = () => {
+            left = true;
+            queue.close();
+          };
+          const unwatch = options.revocations?.watch(space, holder.device, leave) ?? (() => {});
+          // A removal between this request's admission and the watch above was told to no one
+          // here: the revoked set, read once now that the watch is in place, has it.
+          void access.renewLease(holder, lease, leaseMs).then(
+            (state) => state === 'revoked' && leave(),
+            () => {},
+          );
           try {
             await stream.write(`retry: ${retryMs}\n\n`);
             await send(page.entries);

@@ -85,10 +85,11 @@ export function memoryStorage(): SyncStorage & { readonly appended: () => number
     addDevice: async () => {},
     seen: async () => {},
     addInvite: async () => {},
+    admitInvite: async () => 'admitted',
     consumeInvite: async () => true,
     cancelInvite: async () => true,
     devices: async () => [],
-    renameDevice: async () => {},
+    renameDevice: async () => true,
     removeDevice: async () => true,
   };
 

@@ -113,6 +113,32 @@ describe('request rate', () => {
     expect((await pull(server.url, space, token)).status).toBe(200);
   });
 
+  it('counts a pairing link replayed after use against its address, never against the space', async () => {
+    const server = await start({ rateLimit: { perSpacePerMinute: 6, refusedPerIpPerMinute: 3 } });
+    const { space, token } = await createSpace(server.url);
+    const made = await fetch(`${server.url}/api/spaces/${space}/invites`, {
+      method: 'POST',
+      headers: auth(token),
+    });
+    expect(made.status).toBe(201);
+    const { invite } = (await made.json()) as { invite: string };
+    const join = () =>
+      fetch(`${server.url}/api/spaces/${space}/devices`, { method: 'POST', headers: auth(invite) });
+    expect((await join()).status).toBe(201);
+    // The link is used: each replay is refused in words, counted against the address…
+    for (let i = 0; i < 3; i++) {
+      const replay = await join();
+      expect(replay.status).toBe(401);
+      expect(errorBodySchema.parse(await replay.json()).error.message).toMatch(/already used/);
+    }
+    // …which is refused from then on, before anything is looked at…
+    await expectTooMany(await join(), 60);
+    // …while the space's own devices keep every request of theirs (two so far: the space's
+    // creation is not one, the invite and the join are).
+    for (let i = 0; i < 4; i++) expect((await pull(server.url, space, token)).status).toBe(200);
+    await expectTooMany(await pull(server.url, space, token), 60);
+  });
+
   it('answers 503, not a free pass, while Redis cannot count', async () => {
     const server = await start({});
     const { space, token } = await createSpace(server.url);

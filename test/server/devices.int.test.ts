@@ -88,6 +88,58 @@ describe('pairing invites', () => {
     expect((await join(space, link)).status).toBe(401);
   });
 
+  it('go with the device that made them: removed or gone, its pending links join no one', async () => {
+    const { space, token: laptop } = await newSpace('Laptop');
+    const phone = await joined(space, (await invite(space, laptop)).invite, 'Phone');
+    const phoneId = (await devices(space, phone)).self;
+    // The phone (stolen, say) makes links before it is removed; the laptop makes one too.
+    const fromPhone = await Promise.all([invite(space, phone), invite(space, phone)]);
+    const fromLaptop = await invite(space, laptop);
+    const removal = await fetch(url(`/api/spaces/${space}/devices/${phoneId}`), {
+      method: 'DELETE',
+      headers: auth(laptop),
+    });
+    expect(removal.status).toBe(204);
+    for (const { invite: link } of fromPhone) {
+      const refused = await join(space, link, 'Thief');
+      expect(refused.status).toBe(401);
+      expect(await message(refused)).toMatch(/already used, cancelled or has expired/);
+    }
+    expect((await devices(space, laptop)).devices.map((d) => d.name)).toEqual(['Laptop']);
+    // The laptop's link still works; and a device that leaves by itself takes its links too.
+    const tablet = await joined(space, fromLaptop.invite, 'Tablet');
+    const fromTablet = await invite(space, tablet);
+    const left = await fetch(url(`/api/spaces/${space}/devices/self`), {
+      method: 'DELETE',
+      headers: auth(tablet),
+    });
+    expect(left.status).toBe(204);
+    expect((await join(space, fromTablet.invite)).status).toBe(401);
+    expect((await devices(space, laptop)).devices.map((d) => d.name)).toEqual(['Laptop']);
+  });
+
+  it('are at most 20 waiting in a space; a cancelled or used one makes room', async () => {
+    const { space, token } = await newSpace();
+    const links = [];
+    for (let i = 0; i < 20; i++) links.push(await invite(space, token));
+    const refused = await fetch(url(`/api/spaces/${space}/invites`), {
+      method: 'POST',
+      headers: auth(token),
+    });
+    expect(refused.status).toBe(429);
+    expect(await message(refused)).toMatch(/20 pairing links waiting/);
+    const cancelled = await fetch(url(`/api/spaces/${space}/invites/${links[0]!.invite}`), {
+      method: 'DELETE',
+      headers: auth(token),
+    });
+    expect(cancelled.status).toBe(204);
+    await joined(space, links[1]!.invite);
+    await invite(space, token);
+    await invite(space, token);
+    // The other links still work.
+    await joined(space, links[19]!.invite);
+  });
+
   it('a device token can no longer add devices', async () => {
     const { space, token } = await newSpace();
     const refused = await join(space, token);
@@ -166,6 +218,83 @@ describe('a space’s devices', () => {
     // It can join again with a new invite, as a new device.
     const back = await joined(space, (await invite(space, laptop)).invite, 'Pixel phone');
     expect((await devices(space, back)).devices).toHaveLength(2);
+  });
+});
+
+describe('device names', () => {
+  it('are kept without what hides or reorders text, and broken or empty ones are refused', async () => {
+    const { space, token } = await newSpace();
+    const rename = (name: string) =>
+      fetch(url(`/api/spaces/${space}/devices/self`), {
+        method: 'PATCH',
+        headers: { ...auth(token), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+    const named = async () => (await devices(space, token)).devices[0]!.name;
+    expect((await rename('\u202eenohP\u202c   s\u200bam\u0000\u0007 ')).status).toBe(204);
+    expect(await named()).toBe('enohP sam');
+    for (const [name, problem] of [
+      ['Phone \ud800', /broken characters/],
+      ['\u200b\u202e\u0000', /needs a name/],
+      ['\u0301\u0301', /visible character/],
+      ['x'.repeat(61), /at most 60/],
+    ] as const) {
+      const refused = await rename(name);
+      expect(refused.status).toBe(400);
+      expect(await message(refused)).toMatch(problem);
+    }
+    expect(await named()).toBe('enohP sam');
+    // Joining and creating a space hold names to the same rule.
+    const bad = await join(space, (await invite(space, token)).invite, '\ud800');
+    expect(bad.status).toBe(400);
+    const created = await newSpace('Tab\u2067let\u2069');
+    expect((await devices(created.space, created.token)).devices[0]!.name).toBe('Tablet');
+  });
+
+  it('a rename racing the device’s removal never lists it again', async () => {
+    const { space, token: laptop } = await newSpace('Laptop');
+    for (let round = 0; round < 10; round++) {
+      const phone = await joined(space, (await invite(space, laptop)).invite, 'Phone');
+      const phoneId = (await devices(space, phone)).self;
+      const [renamed, removed] = await Promise.all([
+        fetch(url(`/api/spaces/${space}/devices/self`), {
+          method: 'PATCH',
+          headers: { ...auth(phone), 'Content-Type': 'application/json' },
+          body: JSON.stringify({ name: 'Renamed' }),
+        }),
+        fetch(url(`/api/spaces/${space}/devices/${phoneId}`), {
+          method: 'DELETE',
+          headers: auth(laptop),
+        }),
+      ]);
+      expect(removed.status).toBe(204);
+      expect([204, 401]).toContain(renamed.status);
+      expect((await devices(space, laptop)).devices.map((d) => d.name)).toEqual(['Laptop']);
+    }
+  });
+});
+
+describe('a live feed opened as its device is removed', () => {
+  it('ends at once, whichever comes first', async () => {
+    const { space, token: laptop } = await newSpace('Laptop');
+    for (let round = 0; round < 15; round++) {
+      const phone = await joined(space, (await invite(space, laptop)).invite, 'Phone');
+      const phoneId = (await devices(space, phone)).self;
+      const [live, removal] = await Promise.all([
+        openLive(`${sync.servers[round % 2]!.url}/api/spaces/${space}/live?after=0`, auth(phone)),
+        fetch(url(`/api/spaces/${space}/devices/${phoneId}`), {
+          method: 'DELETE',
+          headers: auth(laptop),
+        }),
+      ]);
+      expect(removal.status).toBe(204);
+      const removedAt = Date.now();
+      // Refused at once, or let in just before the removal: then it ends within a moment, not
+      // at its lease's next renewal (seconds later), getting nothing more meanwhile.
+      await live.ended();
+      expect(Date.now() - removedAt).toBeLessThan(2_000);
+      expect([200, 401]).toContain(live.response.status);
+    }
   });
 });
 
