@@ -98,11 +98,14 @@ describe.each(endpoints)('$name', ({ request }) => {
     expect(await sync.redis.snapshot()).toEqual(before);
   });
 
-  it('accepts the right token', async () => {
-    const response = await request({ Authorization: `Bearer ${token}` });
-    expect(response.status).toBeLessThan(300);
-    await response.body?.cancel();
-  });
+  it.each(['Bearer', 'bearer', 'BEARER'])(
+    'accepts the right token (%s: the scheme in any case)',
+    async (scheme) => {
+      const response = await request({ Authorization: `${scheme} ${token}` });
+      expect(response.status).toBeLessThan(300);
+      await response.body?.cancel();
+    },
+  );
 });
 
 describe('?token=', () => {
