@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { build } from 'vite';
 import { engineUrl } from './harness.ts';
 import type { Row } from './report.ts';
 
@@ -20,7 +21,7 @@ function staticImports(buildDir: string, url: string): string[] {
  * SharedWorker's chunk, and what those import statically; then everything the service worker's
  * precache fetches on top of it. Gzip level 9 (what a server would send).
  */
-export function measureBundle(buildDir: string): Row[] {
+export async function measureBundle(buildDir: string): Promise<Row[]> {
   const html = readFileSync(join(buildDir, 'index.html'), 'utf8');
   const first = new Set<string>();
   for (const tag of html.match(/<script[^>]*>/g) ?? []) {
@@ -46,6 +47,8 @@ export function measureBundle(buildDir: string): Row[] {
     buildDir,
     leader.map((file) => `/assets/${file}`),
   );
+  const engine = sizes(buildDir, [engineUrl(buildDir)]);
+  const react = await bareReactPage();
   return [
     {
       section: '8 bundle',
@@ -68,7 +71,63 @@ export function measureBundle(buildDir: string): Row[] {
         fallback.gzip / 1024
       ).toFixed(1)} KiB), not precached, and keeps it`,
     },
+    {
+      section: '8 bundle',
+      figure: 'reference: of what a first visit loads, the SharedWorker (the engine), gzipped',
+      value: engine.gzip / 1024,
+      unit: 'KiB',
+      baseline: { label: 'JavaScript a first visit loads (above)', value: page.gzip / 1024 },
+    },
+    {
+      section: '8 bundle',
+      figure:
+        'reference: the least a React page loads (react-dom/client rendering one element, built by the same Vite), gzipped',
+      value: react.gzip / 1024,
+      unit: 'KiB',
+      baseline: { label: 'JavaScript a first visit loads (above)', value: page.gzip / 1024 },
+      note: `with the engine's SharedWorker beside it, ${((react.gzip + engine.gzip) / 1024).toFixed(0)} KiB before any of Tally's UI`,
+    },
   ];
+}
+
+/**
+ * Builds the smallest page React renders, with the same Vite and target as the app (minified,
+ * production), into a scratch folder under node_modules (so it resolves the app's own react and
+ * react-dom), and answers the size of its JavaScript.
+ */
+async function bareReactPage(): Promise<{ raw: number; gzip: number }> {
+  const root = join(process.cwd(), 'node_modules', '.cache', 'tally-bench-react');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(root, { recursive: true });
+  writeFileSync(
+    join(root, 'index.html'),
+    '<!doctype html><div id="root"></div><script type="module" src="./main.js"></script>\n',
+  );
+  writeFileSync(
+    join(root, 'main.js'),
+    [
+      "import { createElement } from 'react';",
+      "import { createRoot } from 'react-dom/client';",
+      "createRoot(document.getElementById('root')).render(createElement('p', null, 'Hello'));",
+      '',
+    ].join('\n'),
+  );
+  const outDir = join(root, 'dist');
+  await build({
+    root,
+    configFile: false,
+    logLevel: 'silent',
+    mode: 'production',
+    build: { outDir, target: 'es2022', emptyOutDir: true },
+  });
+  const files = readdirSync(join(outDir, 'assets')).filter((file) => file.endsWith('.js'));
+  if (files.length === 0) throw new Error('The bare React page built no JavaScript.');
+  const size = sizes(
+    outDir,
+    files.map((file) => `/assets/${file}`),
+  );
+  rmSync(root, { recursive: true, force: true });
+  return size;
 }
 
 function sizes(buildDir: string, urls: Iterable<string>): { raw: number; gzip: number } {
