@@ -1,5 +1,5 @@
 import type { FirstScreen } from '../core/first-screen.ts';
-import { maxNameLength } from '../core/models/counter/name.ts';
+import { maxNameLength, normalName } from '../core/models/counter/name.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { gridGap, gridPlace, rowHeight, virtualFrom } from './long-list.ts';
 
@@ -348,6 +348,13 @@ export function holdPresses(root: HTMLElement): void {
   const onInput = (event: Event) => {
     const input = field();
     if (event.target !== input || !input) return;
+    // Its count, as React's form shows it (AddCounterForm).
+    const help = root.querySelector('#counter-name-help');
+    if (help) {
+      const length = normalName(input.value).length;
+      help.textContent = `${length}/${maxNameLength}`;
+      help.className = `small ${length > maxNameLength ? 'field-error' : 'muted'}`;
+    }
     // What the field holds now stands for the keystrokes since the last press.
     const last = held.at(-1);
     if (last && 'typed' in last) held.pop();

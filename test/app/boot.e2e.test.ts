@@ -448,6 +448,7 @@ it.each([
     await expectCount(app, 'Kept 000', 1);
     // Typed into the name field, and focus left on a button; a long list scrolled a little.
     await app.getByRole('textbox', { name: 'Counter name' }).fill('Tea');
+    expect(await drawn.locator('#counter-name-help').textContent()).toBe('3/60');
     await app.getByRole('button', { name: 'Increment Kept 001', exact: true }).focus();
     const scrolled = counters > 2 ? 200 : 0;
     await app.evaluate((y) => window.scrollTo(0, y), scrolled);
