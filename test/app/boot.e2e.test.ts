@@ -470,8 +470,55 @@ it.each([
       requestAnimationFrame(look);
     });
 
+    // The drawing's elements, attributes and words, and then React's first commit's: the same,
+    // React's going on below the list (archive, backup, footer).
+    const drawnMarkup = await app.evaluate(() => {
+      const serialize = (root: Element): string[] => {
+        const lines: string[] = [];
+        const walk = (node: Element, depth: number) => {
+          const attributes = [...node.attributes]
+            // Marks the drawing; React sets an input's value; busy until the engine's rows.
+            .filter(({ name }) => !['data-kept-paint', 'value', 'aria-busy'].includes(name))
+            .map(({ name, value }) => `${name}=${value}`)
+            .sort();
+          lines.push(`${' '.repeat(depth)}${node.tagName} ${attributes.join(' ')}`);
+          let text = '';
+          const flush = () => {
+            if (text.trim()) lines.push(`${' '.repeat(depth + 1)}"${text.trim()}"`);
+            text = '';
+          };
+          for (const child of node.childNodes) {
+            if (child.nodeType === Node.TEXT_NODE) text += child.textContent;
+            else if (child instanceof Element) {
+              flush();
+              walk(child, depth + 1);
+            }
+          }
+          flush();
+        };
+        walk(root, 0);
+        return lines;
+      };
+      const root = document.getElementById('root')!;
+      const observer = new MutationObserver(() => {
+        if (root.querySelector('[data-kept-paint]')) return;
+        observer.disconnect();
+        (globalThis as { firstCommit?: string[] }).firstCommit = serialize(root);
+      });
+      observer.observe(root, { childList: true });
+      return serialize(root);
+    });
     for (const route of held.splice(0)) await route.continue();
     await expect.poll(() => drawn.count()).toBe(0);
+    const reactMarkup = await app.evaluate(
+      () => (globalThis as { firstCommit?: string[] }).firstCommit,
+    );
+    expect(
+      // Renamed meanwhile in another tab (above).
+      reactMarkup
+        ?.slice(0, drawnMarkup.length)
+        .map((line) => line.replaceAll('Kept one', 'Kept 001')),
+    ).toEqual(drawnMarkup);
     await app.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
     expect(
       await app.evaluate(() =>
