@@ -5,6 +5,7 @@ import { TallyError } from '../core/errors.ts';
 import type { AppEnv } from './app-env.ts';
 import { createAccessStore, type AccessStore } from './access-store.ts';
 import { createSpaceTokens, type SpaceGate, type SpaceTokens } from './auth.ts';
+import { UnsupportedContentCoding, plainBodies } from './content-type.ts';
 import { describeError, MethodNotAllowed, TooManyRequests } from './errors.ts';
 import { createLiveFeed, revokedPrefix, type LiveFeed } from './live-feed.ts';
 import { resolveOptions, type SyncAppOptions } from './options.ts';
@@ -167,6 +168,7 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     '/api/*',
     servedMethods(() => app.routes),
   );
+  app.use('/api/*', plainBodies());
 
   const gate: SpaceGate = { tokens, access: () => need().access, rateLimit: config.rateLimit };
   app.route('/', healthRoute({ store: backend?.store }));
@@ -232,6 +234,8 @@ export function createSyncApp(options: SyncAppOptions): SyncApp {
     if (status === 413) c.header('Connection', 'close');
     if (error instanceof TooManyRequests) c.header('Retry-After', String(error.retryAfterSeconds));
     if (error instanceof MethodNotAllowed) c.header('Allow', error.allow.join(', '));
+    if (error instanceof UnsupportedContentCoding)
+      c.header('Accept-Encoding', error.acceptEncoding);
     if (unexpected)
       log?.({
         time: new Date().toISOString(),

@@ -1,5 +1,6 @@
 import { TallyError } from '../core/errors.ts';
 import { limits, type FeedEntry, type PushResult, type SnapshotPage } from '../core/protocol.ts';
+import type { StreamSnapshot } from '../core/stream-snapshot.ts';
 import { appendScript } from './append-script.ts';
 import { unavailable } from './errors.ts';
 import { deleteScript } from './delete-script.ts';
@@ -49,18 +50,11 @@ export type StreamAppend = {
 
 export type FeedPage = { readonly entries: FeedEntry[]; readonly more: boolean };
 
-/** A stream as the server holds it: its events, or the tombstone it was deleted with. */
-export type StoredStream =
-  | { readonly type: 'stream'; readonly events: readonly Envelope[] }
-  | { readonly type: 'deleted'; readonly tombstone: Envelope };
-
 export interface SyncStore {
   /** One atomic step per stream; every stream of one call in one round trip. */
   append(space: string, streams: readonly StreamAppend[]): Promise<PushResult[]>;
   /** Feed entries strictly after `after` (`0`: from the beginning). */
   readFeed(space: string, after: string, limit: number): Promise<FeedPage>;
-  /** A stream's events (every one: for a deletion, which is rare), or its tombstone. */
-  readStream(space: string, stream: string): Promise<StoredStream>;
   /** Up to `limit` of a stream's events after version `after`, and its length; its tombstone. */
   readStreamPage(
     space: string,
@@ -71,6 +65,12 @@ export interface SyncStore {
     | { readonly type: 'stream'; readonly events: readonly Envelope[]; readonly version: number }
     | { readonly type: 'deleted'; readonly tombstone: Envelope }
   >;
+  /**
+   * The stream's stored snapshot where one can be folded on (snapshots.ts), so that a deletion
+   * reads only the events after it. A store that keeps none leaves it out, and a stream without
+   * one is read from its first event, a page at a time.
+   */
+  streamSnapshot?(space: string, stream: string): Promise<StreamSnapshot | undefined>;
   /**
    * Deletes a stream forever if it is still `length` events long ending with `lastId`: its list
    * goes, its tombstone goes into the feed, and its events are swept out of the feed and the id
@@ -304,17 +304,6 @@ export function createRedisStore(
       return { entries, more: raw.length > limit };
     },
 
-    async readStream(space, stream) {
-      try {
-        const tombstone = await redis.hget(redisKeys.deleted(space), stream);
-        if (tombstone !== null) return { type: 'deleted', tombstone: parseStoredEvent(tombstone) };
-        const raw = await redis.lrange(redisKeys.stream(space, stream), 0, -1);
-        return { type: 'stream', events: raw.map(parseStoredEvent) };
-      } catch (error) {
-        throw unavailable(error);
-      }
-    },
-
     async readStreamPage(space, stream, after, limit) {
       try {
         const list = redisKeys.stream(space, stream);
@@ -325,6 +314,14 @@ export function createRedisStore(
         ]);
         if (tombstone !== null) return { type: 'deleted', tombstone: parseStoredEvent(tombstone) };
         return { type: 'stream', events: raw.map(parseStoredEvent), version };
+      } catch (error) {
+        throw unavailable(error);
+      }
+    },
+
+    async streamSnapshot(space, stream) {
+      try {
+        return await snapshots.stored(space, stream);
       } catch (error) {
         throw unavailable(error);
       }

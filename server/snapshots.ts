@@ -119,6 +119,12 @@ export type SnapshotReader = {
     events: readonly EventEnvelope[],
     version: number,
   ): void;
+  /**
+   * The stream's stored snapshot where it can be folded on: of the model's shape today and of the
+   * list's own events (the list's event at its version has its id). Undefined when there is none
+   * yet, for a model not folded here, and for one a failover or another build made unusable.
+   */
+  stored(space: string, stream: string): Promise<StreamSnapshot | undefined>;
   /** Waits for the background folds under way (shutdown, tests). */
   idle(): Promise<void>;
 };
@@ -398,6 +404,16 @@ export function createSnapshots(
       if (!passed || waiting.size >= 10_000) return;
       waiting.set(key, { space, stream });
       start();
+    },
+
+    async stored(space, stream) {
+      if (!foldable(stream)) return undefined;
+      const keys = keysOf(space);
+      const raw = await redis.hget(keys.snaps, stream);
+      const base = raw === null ? undefined : storedSnapshot(models, stream, raw);
+      if (base === undefined || base === 'newer') return undefined;
+      const idThere = idOf(await redis.lindex(keys.list(stream), base.version - 1));
+      return idThere === base.id ? base : undefined;
     },
 
     async idle() {

@@ -10,6 +10,9 @@ import type { SyncStore } from '../redis-store.ts';
 import { parseLimit } from './events.ts';
 import type { Envelope } from '../stored-event.ts';
 
+/** Events read per round trip while a deletion folds a stream past its snapshot. */
+const foldPage = 1_000;
+
 /** Versions a space may hold at most (its quota's bound), so every version it has is reachable. */
 const maxAfter = 1_000_000_000;
 
@@ -29,9 +32,10 @@ function parseAfter(value: string | undefined): number {
  *
  * `DELETE /api/spaces/:space/streams/:stream` → 204: deletes a stream forever, for every device
  * of the space (a person's "Delete forever" of an archived counter). Its model decides whether
- * its state may be deleted (`Model.deletion`); the store checks, in the same atomic step that
- * writes the tombstone, that nobody wrote to it since. A retried DELETE is answered 204 again, as
- * is one for a stream the space does not hold.
+ * its state may be deleted (`Model.deletion`), folded from the stream's snapshot and the events
+ * after it, never from a whole stream read at once; the store checks, in the same atomic step
+ * that writes the tombstone, that the stream is still that long and ends with that event. A
+ * retried DELETE is answered 204 again, as is one for a stream the space does not hold.
  */
 export function streamsRoute(options: {
   gate: SpaceGate;
@@ -73,27 +77,41 @@ export function streamsRoute(options: {
           `Streams of kind “${model.decider.name}” cannot be deleted.`,
         );
       const space = c.get('space');
-      const stored = await options.store().readStream(space, stream);
-      if (stored.type === 'deleted') {
-        // Deleted already: answered as done, and the sweep finishes what a crash cut short.
-        await options
-          .store()
-          .deleteStream(space, stream, { length: 0, lastId: '' }, stored.tombstone);
-        return c.body(null, 204);
+      const store = options.store();
+      // Decided from the stream's snapshot, which pushes keep up to date every 100 events
+      // (snapshots.ts), and the events after it: never the whole stream at once, which blocked
+      // the server for seconds on a long one. A stream may still have no snapshot this build can
+      // use however long it is (grown before the index, folded by an older model shape, cut by
+      // a failover), so the rest is read a page at a time: one page in memory, other requests
+      // served between them.
+      const base = await store.streamSnapshot?.(space, stream);
+      let state: unknown = base ? base.state : model.decider.initialState();
+      let length = base?.version ?? 0;
+      let lastId = base?.id;
+      for (;;) {
+        const page = await store.readStreamPage(space, stream, length, foldPage);
+        if (page.type === 'deleted') {
+          // Deleted already: answered as done, and the sweep finishes what a crash cut short.
+          await store.deleteStream(space, stream, { length: 0, lastId: '' }, page.tombstone);
+          return c.body(null, 204);
+        }
+        for (const event of page.events)
+          state = model.decider.evolve(state, model.codec.decodeEnvelope(event));
+        length += page.events.length;
+        lastId = page.events.at(-1)?.id ?? lastId;
+        // Its end; or none past the snapshot, the list cut shorter meanwhile (a failover): the
+        // delete script then finds it changed.
+        if (page.events.length === 0 || length >= page.version) break;
       }
-      const last = stored.events.at(-1);
       // Never here (or lost with a failover's last writes): nothing of it on the server, which
       // is what the device asks for. A 404 would be any missing route to an older instance.
-      if (!last) return c.body(null, 204);
-      let state: unknown = model.decider.initialState();
-      for (const event of stored.events)
-        state = model.decider.evolve(state, model.codec.decodeEnvelope(event));
+      if (lastId === undefined) return c.body(null, 204);
       const refused = deletion.refuse(state);
       if (refused) throw new TallyError('conflict', `${refused} Nothing was deleted.`);
       const tombstone: Envelope = {
         id: randomUUID(),
         stream,
-        version: stored.events.length + 1,
+        version: length + 1,
         type: deletion.tombstone,
         data: {},
         meta: {
@@ -103,9 +121,7 @@ export function streamsRoute(options: {
           schema: model.codec.schemaOf(deletion.tombstone),
         },
       };
-      const outcome = await options
-        .store()
-        .deleteStream(space, stream, { length: stored.events.length, lastId: last.id }, tombstone);
+      const outcome = await store.deleteStream(space, stream, { length, lastId }, tombstone);
       if (outcome === 'changed')
         throw new TallyError(
           'conflict',

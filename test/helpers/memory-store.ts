@@ -45,9 +45,6 @@ export function memoryStorage(): SyncStorage & { readonly appended: () => number
       const rest = feed.slice(Math.min(from, feed.length));
       return { entries: rest.slice(0, limit), more: rest.length > limit };
     },
-    async readStream(space, stream) {
-      return { type: 'stream', events: streams.get(`${space}/${stream}`) ?? [] };
-    },
     async readStreamPage(space, stream, after, limit) {
       const held = streams.get(`${space}/${stream}`) ?? [];
       return { type: 'stream', events: held.slice(after, after + limit), version: held.length };

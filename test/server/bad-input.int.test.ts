@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema, limits } from '../../core/protocol.ts';
 import { syncServerFixture } from '../helpers/sync-server.ts';
@@ -78,6 +79,14 @@ function chunkedPush(bytes: number): Promise<Response> {
 
 const jsonPush = (body: unknown) => rawPush(JSON.stringify(body));
 
+const json = { 'Content-Type': 'application/json' };
+const gzip = { 'Content-Encoding': 'gzip' };
+/** A push the server would store, of a new stream: refused only for how it is sent. */
+const goodPush = () => {
+  const name = streamOf();
+  return JSON.stringify(pushBody(name, 0, events(name, 0, ['Created'])));
+};
+
 /** A push of one event for a fresh stream, edited by `change`. */
 const pushWith = (change: (event: Record<string, unknown>) => void, name = streamOf()) => {
   const [event] = events(name, 0, ['Created']) as unknown as Record<string, unknown>[];
@@ -111,6 +120,56 @@ const cases: [string, () => Promise<Response>, number][] = [
   [
     'a form body',
     () => rawPush('streams=1', { 'Content-Type': 'application/x-www-form-urlencoded' }),
+    415,
+  ],
+  [
+    'a gzip body (Content-Encoding: gzip)',
+    () => rawPush(gzipSync(goodPush()), { 'Content-Type': 'application/json', ...gzip }),
+    415,
+  ],
+  // Read as if plain, it used to be stored: a header the server ignores is a lie it believes.
+  ['a plain body that says it is gzip', () => rawPush(goodPush(), { ...json, ...gzip }), 415],
+  [
+    'a body in a coding no client sends (br)',
+    () => rawPush(goodPush(), { ...json, 'Content-Encoding': 'br' }),
+    415,
+  ],
+  [
+    'a body coded twice, identity first (identity, deflate)',
+    () => rawPush(goodPush(), { ...json, 'Content-Encoding': 'identity, deflate' }),
+    415,
+  ],
+  [
+    'a UTF-16 body (charset=utf-16)',
+    () =>
+      rawPush(new Uint8Array(Buffer.from(goodPush(), 'utf16le')), {
+        'Content-Type': 'application/json; charset=utf-16',
+      }),
+    415,
+  ],
+  [
+    'a UTF-8 body that says it is Latin-1',
+    () => rawPush(goodPush(), { 'Content-Type': 'application/json; charset="ISO-8859-1"' }),
+    415,
+  ],
+  [
+    'a gzip body creating a space',
+    () =>
+      fetch(`${sync.server.url}/api/spaces`, {
+        method: 'POST',
+        headers: { ...json, ...gzip },
+        body: gzipSync(JSON.stringify({ name: 'Phone' })),
+      }),
+    415,
+  ],
+  [
+    'a UTF-16 name for a device',
+    () =>
+      fetch(`${sync.server.url}/api/spaces/${space}/devices/self`, {
+        method: 'PATCH',
+        headers: { ...auth(token), 'Content-Type': 'application/json; charset=utf-16' },
+        body: JSON.stringify({ name: 'Phone' }),
+      }),
     415,
   ],
   ['a body over the limit', () => rawPush(`{"pad":"${'x'.repeat(limits.maxBodyBytes)}"}`), 413],
@@ -334,6 +393,38 @@ describe('bad input', () => {
       expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
     },
   );
+
+  it('says a coded body was refused for its coding (Accept-Encoding), and no other 415 does', async () => {
+    const coded = await rawPush(goodPush(), { ...json, ...gzip });
+    expect(coded.status).toBe(415);
+    expect(coded.headers.get('Accept-Encoding')).toBe('identity');
+    expect(errorBodySchema.parse(await coded.json()).error.message).toMatch(
+      /not encoded \(Content-Encoding: gzip\)/,
+    );
+    for (const contentType of ['application/json; charset=utf-16', 'text/plain']) {
+      const refused = await rawPush(goodPush(), { 'Content-Type': contentType });
+      expect(refused.status, contentType).toBe(415);
+      expect(refused.headers.get('Accept-Encoding'), contentType).toBeNull();
+    }
+  });
+
+  it('takes a UTF-8 JSON body however its headers say so', async () => {
+    for (const headers of [
+      { 'Content-Type': 'application/json; charset=utf-8' },
+      { 'Content-Type': 'Application/JSON; Charset=UTF-8' },
+      { 'Content-Type': 'application/json;charset="utf-8"' },
+      { ...json, 'Content-Encoding': 'identity' },
+    ]) {
+      const response = await rawPush(goodPush(), headers);
+      expect(response.status, JSON.stringify(headers)).toBe(200);
+    }
+    const created = await fetch(`${sync.server.url}/api/spaces`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json; charset=UTF-8' },
+      body: JSON.stringify({ name: 'Phone' }),
+    });
+    expect(created.status).toBe(201);
+  });
 
   it('still accepts a good push afterwards', async () => {
     const response = await push(

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { errorBodySchema, pullResponseSchema, pushResponseSchema } from '../../core/protocol.ts';
+import type { StreamSnapshot } from '../../core/stream-snapshot.ts';
 import { redisKeys } from '../../server/redis-store.ts';
+import { serializeEvent, type Envelope } from '../../server/stored-event.ts';
 import { onCluster, syncServerFixture } from '../helpers/sync-server.ts';
 import {
   auth,
@@ -168,6 +170,89 @@ describe('deleting an archived counter forever', () => {
       if (method !== 'HEAD') expect((await errorOf(answer)).message).toMatch(/DELETE/);
     }
     expect(await data()).toEqual(before);
+  });
+
+  it('decides from the stream’s snapshot and the events after it, never reading those before it', async () => {
+    const { space, token } = await createSpace(sync.url);
+    const increments = (count: number) =>
+      Array.from({ length: count }, () => 'Incremented' as const);
+    const [archived, counting] = [streamOf(), streamOf()];
+    for (const [stream, last] of [
+      [archived, 'Archived'],
+      [counting, 'Incremented'],
+    ] as const) {
+      // 250 events: the push passed 100 and 200 events, so the server keeps a snapshot of them
+      // (snapshots.ts); the next 30 are after it.
+      await pushed(space, token, stream, 0, ['Created', ...increments(249)]);
+      await waitFor(async () => {
+        const raw = await sync.redis.client.hget(redisKeys.snaps(space), stream);
+        return raw !== null && raw !== '0' && (JSON.parse(raw) as StreamSnapshot).version === 250;
+      }, 'the snapshot at 250 events');
+      await pushed(space, token, stream, 250, [...increments(29), last]);
+      // Every event the snapshot holds but its last (whose id says the snapshot is of this list)
+      // made unreadable: a deletion that read them would fail on them.
+      const garbled = sync.redis.client.pipeline();
+      for (let index = 0; index < 249; index++)
+        garbled.lset(redisKeys.stream(space, stream), index, 'not an event');
+      await garbled.exec();
+    }
+
+    const refused = await remove(space, token, counting);
+    expect(refused.status).toBe(409);
+    expect((await errorOf(refused)).message).toMatch(/“Counter 0” is not archived\./);
+    expect(await sync.redis.client.llen(redisKeys.stream(space, counting))).toBe(280);
+
+    expect((await remove(space, token, archived)).status).toBe(204);
+    expect(await sync.redis.client.exists(redisKeys.stream(space, archived))).toBe(0);
+    const tombstone = (await pull(space, token)).entries.find(
+      ({ event }) => event.stream === archived,
+    );
+    expect(tombstone?.event).toMatchObject({ type: 'Deleted', version: 281 });
+  });
+
+  it('reads a long stream with no snapshot it can use a page at a time, and decides it the same', async () => {
+    const { space, token } = await createSpace(sync.url);
+    const stream = streamOf();
+    const list = redisKeys.stream(space, stream);
+    await pushed(space, token, stream, 0, ['Created']);
+    // Straight into Redis, as a stream grown before its snapshots were kept: 2,500 events, none
+    // folded (a snapshot of an older model shape, or cut by a failover, is not used either).
+    const rest = events(stream, 1, [
+      ...Array.from({ length: 2_497 }, () => 'Incremented' as const),
+      'Archived',
+      'Incremented',
+    ]);
+    await sync.redis.client.rpush(list, ...rest.map((event) => serializeEvent(event as Envelope)));
+    expect(await sync.redis.client.hget(redisKeys.snaps(space), stream)).toBe('0');
+
+    // What the server reads of the list, as Redis executes it (MONITOR: one node only).
+    const ranges: [number, number][] = [];
+    const monitor = onCluster ? undefined : await sync.redis.client.monitor();
+    const marker = `delete-test-${stream}`;
+    let marked = false;
+    monitor?.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'lrange' && args[1] === list)
+        ranges.push([Number(args[2]), Number(args[3])]);
+      if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) marked = true;
+    });
+    try {
+      expect((await remove(space, token, stream)).status).toBe(204);
+      if (monitor) {
+        await sync.redis.client.echo(marker);
+        await waitFor(() => marked, 'MONITOR to show the deletion’s commands');
+        expect(ranges).toEqual([
+          [0, 999],
+          [1_000, 1_999],
+          [2_000, 2_999],
+        ]);
+      }
+    } finally {
+      monitor?.disconnect();
+    }
+    const tombstone = (await pull(space, token)).entries.find(
+      ({ event }) => event.stream === stream,
+    );
+    expect(tombstone?.event).toMatchObject({ type: 'Deleted', version: 2_501 });
   });
 
   it('a device cannot push the tombstone itself', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../core/protocol.ts';
 import { createSyncApp } from '../../server/app.ts';
+import type { RequestLog } from '../../server/request-log.ts';
 import { memoryStorage } from '../helpers/memory-store.ts';
 import { events, pushBody, secret, streamOf } from './fixtures.ts';
 
@@ -108,5 +109,42 @@ describe('deeply nested event data (issue 13, item 4)', () => {
     expect(answer.error.message).toMatch(/nested/);
     expect(lines.filter((line) => (line as { event?: string }).event === 'error')).toEqual([]);
     expect(storage.appended()).toBe(0);
+  });
+});
+
+describe('the request log', () => {
+  it('never holds an invite’s secret, cancelled or not', async () => {
+    const lines: Parameters<RequestLog>[0][] = [];
+    const app = createSyncApp({
+      redis: false,
+      storage: memoryStorage(),
+      secret,
+      staticDir: false,
+      log: (line) => lines.push(line),
+    });
+    const space = 'routes-test-space-000003';
+    const other = 'routes-test-space-000004';
+    const headers = { Authorization: `Bearer ${app.tokens.issue(space)}` };
+    const created = await app.request(`/api/spaces/${space}/invites`, { method: 'POST', headers });
+    const { invite } = (await created.json()) as { invite: string };
+    // Another space's invite: not cancelled here (404), and still valid there.
+    const { invite: theirs } = app.tokens.invite(other, Date.now() + 60_000);
+    const cancels = [
+      [invite, 204],
+      [theirs, 404],
+    ] as const;
+    for (const [target, status] of cancels) {
+      const cancelled = await app.request(`/api/spaces/${space}/invites/${target}`, {
+        method: 'DELETE',
+        headers,
+      });
+      expect(cancelled.status).toBe(status);
+    }
+    expect(lines.slice(1).map((line) => 'path' in line && line.path)).toEqual([
+      `/api/spaces/${space}/invites/p1.${space}.…`,
+      `/api/spaces/${space}/invites/p1.${other}.…`,
+    ]);
+    const logged = JSON.stringify(lines);
+    for (const [target] of cancels) expect(logged).not.toContain(target.split('.')[2]);
   });
 });
