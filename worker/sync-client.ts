@@ -101,6 +101,13 @@ export class SyncClient {
   private pushDone: Promise<void> | undefined;
   private readonly feedBackoff: Backoff;
   private readonly pushBackoff: Backoff;
+  /**
+   * Pushes answered only with conflicts, one round after another: a rebase settles a conflict in
+   * one round, so a second in a row waits, longer each time (another device writing the same
+   * counters as fast, or a rebase that changes nothing: never a tight loop against the server).
+   */
+  private readonly conflictBackoff: Backoff;
+  private conflictRounds = 0;
   private readonly witness: FeedWitness;
   /** Stretches the server lost: pushed again, before anything pending. */
   private readonly giveBacks: GiveBack[] = [];
@@ -128,6 +135,7 @@ export class SyncClient {
   constructor(private readonly options: SyncClientOptions) {
     this.feedBackoff = new Backoff(options.backoff);
     this.pushBackoff = new Backoff(options.backoff);
+    this.conflictBackoff = new Backoff(options.backoff);
     this.witness = new FeedWitness({ verifyMs: options.verifyMs ?? 5_000, keep: 10_000 });
   }
 
@@ -474,6 +482,12 @@ export class SyncClient {
         // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
         if (more || results.some((result) => result.status !== 'accepted'))
           this.pushRequested = true;
+        if (results.length > 0 && results.every((result) => result.status === 'conflict')) {
+          if (++this.conflictRounds > 1) await this.pause(this.conflictBackoff.next());
+        } else {
+          this.conflictRounds = 0;
+          this.conflictBackoff.reset();
+        }
       } catch (error) {
         // Its echo (the server may have stored it) is received now, not after the backoff.
         for (const { settle } of settled.values()) settle(false);
@@ -567,8 +581,20 @@ export class SyncClient {
     // Not accepted: no echo of these events comes; one waiting on them is received as usual.
     settle(false);
     // Conflict: the events the device has not seen; applying them rebases. They are the
-    // server's, decoded (the server is an edge).
-    return this.receiveOnce(result.stream, result.events.map(storage.decodeRemote));
+    // server's, decoded (the server is an edge). Received by the store even where this client
+    // remembers them as applied: had they been, it would not have pushed below them. (A backup
+    // imported over a counter deleted forever, whose tombstone the feed brought earlier: taken
+    // as an echo, the tombstone was never applied again, and the import pushed without end.)
+    const events = result.events.map(storage.decodeRemote);
+    const receiving = storage.receive(result.stream, events);
+    this.remember(
+      events,
+      receiving.then(
+        (outcome) => outcome.type !== 'gap',
+        () => false,
+      ),
+    );
+    return receiving;
   }
 
   /**

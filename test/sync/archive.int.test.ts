@@ -144,6 +144,32 @@ describe('delete forever', () => {
     expect(await a.engine.readAfter(0)).toEqual([]);
   });
 
+  it('a backup of it imported afterwards is dropped once by sync, saying why, not pushed again and again', async () => {
+    const { a, b, space } = await pairedWithWater();
+    const { exportBackup, importBackup } = await import('../../worker/backup.ts');
+    const { deleteForever } = await import('../../worker/delete-forever.ts');
+    const backup = await exportBackup(a.engine);
+    await a.engine.execute(water, { type: 'archive' });
+    await synced(a);
+    await deleteForever(a.engine, a.sync, water);
+    await waitFor(async () => (await rowOf(b)) === undefined, 'b to drop Water');
+    // The tombstone reached this device through the feed too: remembered as applied there.
+    await synced(a);
+
+    expect(await importBackup(a.engine, backup)).toMatchObject({ events: 2 });
+    expect(await rowOf(a)).toMatchObject({ name: 'Water', value: 3 });
+    // Its push meets the tombstone: the import is dropped here, once, and the device says so.
+    await waitFor(
+      () => a.sync.current().rejected.length === 1 && a.sync.current().pending === 0,
+      'a to drop the imported Water, saying why',
+    );
+    expect(a.sync.current().rejected).toMatchObject([{ stream: water, name: 'Water' }]);
+    expect(a.sync.current().rejected[0]!.reason).toMatch(/deleted forever/);
+    expect(await rowOf(a)).toBeUndefined();
+    const streams = await converged([a, b], sync.redis, space);
+    expect(Object.keys(streams)).toEqual([]);
+  });
+
   it('on a device that never synced, deletes here only', async () => {
     const a = await device();
     const { deleteForever } = await import('../../worker/delete-forever.ts');
