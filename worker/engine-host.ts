@@ -221,7 +221,14 @@ export class EngineHost {
       this.broadcast(EngineHost.syncMissingUpdate(this.syncMissing), 'sync');
       return engine;
     }
-    sync.onUpdate((update) => this.broadcast(update, 'sync'));
+    let state: string | undefined;
+    sync.onUpdate((update) => {
+      this.broadcast(update, 'sync');
+      // In touch with the server again: a history open from a base whose early part could not
+      // be read then (the server was away) is read now, and shown whole (`onBaseFilled`).
+      if (update.state === 'synced' && state !== 'synced') void this.fillWatchedBases(engine);
+      state = update.state;
+    });
     this.followNetwork(sync);
     this.sync = sync;
     return engine;
@@ -704,6 +711,16 @@ export class EngineHost {
       sub.lastVersion = news.at(-1)!.version;
       this.send(id, { type: 'history', stream, reset: false, entries: news });
     }
+  }
+
+  /** Reads from the server the early history of the based streams somebody watches. */
+  private async fillWatchedBases(engine: Engine): Promise<void> {
+    const watched = new Set<string>();
+    for (const { request } of this.subscriptions.values())
+      if (request.topic === 'history') watched.add(request.stream);
+    const based: string[] = [];
+    for (const stream of watched) if (await engine.isBased(stream)) based.push(stream);
+    if (based.length > 0) await this.sync?.fillBases(based).catch(() => undefined);
   }
 
   /** A rebase rewrote the stream's pending suffix: its watchers get the whole history again. */

@@ -107,6 +107,11 @@ it('a device that joined from snapshots shows every count, reads a history from 
     .waitFor();
   await app.serveAgain(port);
   await waitSynced(b);
+  // In touch again, the history open on Tea reads its early part by itself, its chart too.
+  await expect
+    .poll(() => lines.locator('li .what').allTextContents())
+    .toEqual(['+1', '+1', 'Created as “Tea”']);
+  await b.getByText(/^Counted per day, last 30 days\. /).waitFor();
   const [file] = await Promise.all([
     b.waitForEvent('download'),
     b.getByRole('button', { name: 'Export backup', exact: true }).click(),
@@ -115,11 +120,6 @@ it('a device that joined from snapshots shows every count, reads a history from 
   // Every event of both counters: 2 creates, 3 + 2 increments.
   expect(backup.events).toHaveLength(7);
   expect(await basesOf(b)).toBe(0);
-  // The history open on Tea is whole now (the backup read its early history), its chart too.
-  await expect
-    .poll(() => lines.locator('li .what').allTextContents())
-    .toEqual(['+1', '+1', 'Created as “Tea”']);
-  await b.getByText(/^Counted per day, last 30 days\. /).waitFor();
   // And it keeps counting, both ways.
   await click(b, 'Increment Tea');
   await expectCount(a, 'Tea', 3);
