@@ -30,8 +30,9 @@ export async function forgetStream(
   stream: StreamId,
   options: {
     /**
-     * Deleted by another device: pending commands dropped here are told as one rejection after
-     * sync, so counts made here never vanish without a word.
+     * Deleted through the server (a tombstone received: another device's "Delete forever", or
+     * this one's, under a backup imported since): pending commands dropped here are told as one
+     * rejection after sync, so counts made here never vanish without a word.
      */
     readonly tellDropped?: boolean;
   } = {},
@@ -105,7 +106,7 @@ async function dropped(
     commandId: outbox[0]!.commandId,
     stream,
     ...(name === undefined ? {} : { name }),
-    reason: `${name === undefined ? 'It' : `“${name}”`} was deleted forever on another device, so ${changes} made to it here could not be kept.`,
+    reason: `${name === undefined ? 'It' : `“${name}”`} was deleted forever, so ${changes} made to it here could not be kept.`,
     at: Date.now(),
   };
 }

@@ -110,7 +110,7 @@ describe('delete forever', () => {
           stream: water,
           name: 'Water',
           reason:
-            '“Water” was deleted forever on another device, so one change made to it here could not be kept.',
+            '“Water” was deleted forever, so one change made to it here could not be kept.',
         },
       ],
     });
