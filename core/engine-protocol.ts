@@ -151,6 +151,8 @@ const syncUpdateSchema = z.strictObject({
   /** Commands committed here and not yet accepted by the server. */
   pending: z.number().check(z.int(), z.nonnegative()),
   lastError: z.optional(z.string()),
+  /** What kind of failure `lastError` tells: `too-many-requests` is the server asking to wait. */
+  lastErrorCode: z.optional(z.enum(errorCodes)),
   space: z.optional(z.string()),
   rejected: z.array(syncRejectionSchema),
 });

@@ -1,6 +1,6 @@
 import type { SyncState } from '../core/engine-protocol.ts';
 import type { EventEnvelope, StreamId } from '../core/envelope.ts';
-import { TallyError, toTallyError } from '../core/errors.ts';
+import { TallyError, toTallyError, type ErrorCode } from '../core/errors.ts';
 import type { ReceiveOutcome } from '../core/event-store.ts';
 import type { FeedEntry, PushResult } from '../core/protocol.ts';
 import { DivergedError } from '../core/receive-plan.ts';
@@ -14,6 +14,8 @@ export type SyncStatus = {
   readonly state: SyncState;
   readonly pending: number;
   readonly lastError?: string;
+  /** What kind of failure `lastError` tells (a page words a 429 apart from a server away). */
+  readonly lastErrorCode?: ErrorCode;
 };
 
 export type SyncClientOptions = {
@@ -85,6 +87,7 @@ export class SyncClient {
   private online = true;
   private live = false;
   private lastError: string | undefined;
+  private lastErrorCode: ErrorCode | undefined;
   private pending = 0;
   private pushing = false;
   private pushRequested = false;
@@ -155,6 +158,7 @@ export class SyncClient {
       state,
       pending: this.pending,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      ...(this.lastErrorCode === undefined ? {} : { lastErrorCode: this.lastErrorCode }),
     };
   }
 
@@ -334,7 +338,7 @@ export class SyncClient {
 
   private fail(error: unknown): void {
     this.live = false;
-    this.lastError = toTallyError(error).message;
+    ({ message: this.lastError, code: this.lastErrorCode } = toTallyError(error));
     this.emit();
     // A server that said when to come back (429) is up: its health would only cut that short.
     if (!(error instanceof RetryLater)) this.probe();
@@ -606,6 +610,7 @@ export class SyncClient {
     void this.refreshPending();
     const failed = toTallyError(error);
     this.lastError = failed.message;
+    this.lastErrorCode = failed.code;
     this.emit();
     // The server unreachable or not ready (a failover): its health says when to try again. A
     // refusal (too many requests, a full space) waits out the backoff as it is.
@@ -695,6 +700,7 @@ export class SyncClient {
   private split(stream: StreamId): void {
     this.diverged.add(stream);
     this.lastError = divergedError(stream).message;
+    this.lastErrorCode = divergedError(stream).code;
   }
 
   /** Events given back to a server that may have lost them (it keeps copies it holds). */
@@ -713,6 +719,7 @@ export class SyncClient {
   private clearError(): void {
     const [split] = this.diverged;
     this.lastError = split === undefined ? undefined : divergedError(split).message;
+    this.lastErrorCode = split === undefined ? undefined : divergedError(split).code;
   }
 
   /**

@@ -392,7 +392,7 @@ export class SyncManager {
     // waiting to go out is "syncing" before the rejections are read); listeners hear it whole.
     const now = this.client;
     if (now) {
-      const { lastError: _, ...rest } = this.latest;
+      const { lastError: _, lastErrorCode: __, ...rest } = this.latest;
       this.latest = { ...rest, ...now.status(), space: now.config.space };
     }
     let rejected;
@@ -405,7 +405,7 @@ export class SyncManager {
     const status = client?.status() ?? {
       state: 'off' as const,
       pending: 0,
-      ...(this.removed ? { lastError: this.removed } : {}),
+      ...(this.removed ? { lastError: this.removed, lastErrorCode: 'unauthorized' as const } : {}),
     };
     this.latest = {
       type: 'sync',

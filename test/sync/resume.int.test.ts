@@ -113,6 +113,8 @@ it('a live feed the server refuses (429) is asked for again only after its Retry
     expect(asked[i]!.at - asked[i - 1]!.at).toBeGreaterThanOrEqual(1_000);
   }
   expect(b.sync.current().state).not.toBe('synced');
+  // And it says so as the server's request to wait, not as a server away (the page words it).
+  expect(b.sync.current()).toMatchObject({ lastErrorCode: 'too-many-requests' });
 });
 
 it('a live feed the server takes and ends at once with nothing is asked for again later each time, never in a loop', async () => {
