@@ -3,7 +3,6 @@ import { boardStream, boardViewName } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
-import { reviveError } from '../core/errors.ts';
 import type { SyncRejection, SyncUpdate } from '../core/engine-protocol.ts';
 import { InstallButton } from './InstallButton.tsx';
 import { AddCounterForm } from './AddCounterForm.tsx';
@@ -12,9 +11,12 @@ import { BackupPanel } from './BackupPanel.tsx';
 import { CounterCard } from './CounterCard.tsx';
 import { CounterList } from './CounterList.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
+import { sentenceOf } from './error-sentence.ts';
+import { focusWhenShown } from './focus.ts';
 import { movesTheList, useListOrder, type OrderCache } from './list-order.ts';
 import type { ListedRows } from './long-list.ts';
 import { SyncPanel } from './SyncPanel.tsx';
+import { rateLimited } from './sync-words.ts';
 import { LastChange, UndoOffer } from './UndoOffer.tsx';
 import type { EngineClient, HeldRows } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
@@ -33,7 +35,9 @@ export type Run = (
 /** The person's last change to a counter's value, which Undo puts back. */
 export type Change = {
   readonly id: string;
+  /** The counter's name when it was made (the offer shows the name it has now). */
   readonly name: string;
+  /** What was done, before the name: "+1 on", "Reset", "Set to 5:". */
   readonly what: string;
   readonly before: number;
   readonly after: number;
@@ -62,7 +66,8 @@ type PageSync = {
   readonly rejected: SyncUpdate['rejected'];
 };
 const pageSync = (update: SyncUpdate): PageSync => ({
-  offline: update.state === 'offline',
+  // A server that asks the device to slow down (a 429) answers: it is not unreachable.
+  offline: update.state === 'offline' && !rateLimited(update),
   on: update.state !== 'off',
   rejected: update.rejected,
 });
@@ -166,7 +171,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         keepData();
         return true;
       } catch (error) {
-        report(reviveError(error).message);
+        report(sentenceOf(error));
         return false;
       }
     },
@@ -197,7 +202,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     (commandId: string) =>
       void client
         .dismissRejection(commandId)
-        .catch((error: unknown) => setMessage(reviveError(error).message)),
+        .catch((error: unknown) => setMessage(sentenceOf(error))),
     [client],
   );
 
@@ -286,7 +291,13 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           shownOnCards={onCards}
         />
         <AddCounterForm run={run} />
-        <UndoOffer last={lastChange} run={run} rejectionsOf={rejectionsOf} />
+        <UndoOffer
+          last={lastChange}
+          run={run}
+          rejectionsOf={rejectionsOf}
+          // Only the whole list says a counter is gone (the first screen holds its first rows).
+          {...(listed === undefined && rows ? { rows } : {})}
+        />
         <div role="alert" className={message ? 'alert' : 'alert alert-empty'}>
           {message && (
             <>
@@ -294,7 +305,12 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
               <button
                 type="button"
                 className="link"
-                onClick={() => setMessage(undefined)}
+                onClick={() => {
+                  setMessage(undefined);
+                  // This button goes with the message: focus goes to the field above it, where
+                  // most messages come from (a name already taken), not to the page.
+                  focusWhenShown(() => document.getElementById('counter-name'));
+                }}
                 aria-label="Dismiss message"
               >
                 ×

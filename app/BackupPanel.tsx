@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useRef, useState, type ChangeEvent } from 'react';
 import type { ImportPreview } from '../core/engine-protocol.ts';
 import { maxBackupBytes } from '../core/backup-limits.ts';
-import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { EngineClient } from './engine-client.ts';
+import { sentenceOf } from './error-sentence.ts';
+import { focusWhenShown } from './focus.ts';
 
 const nameKey = (name: string) => name.trim().replace(/\s+/g, ' ').toLowerCase();
 const changes = (n: number) => (n === 1 ? '1 change' : `${n} changes`);
@@ -60,10 +61,16 @@ export function BackupPanel({
     try {
       await work();
     } catch (error) {
-      onError(`${what}: ${reviveError(error).message}`);
+      onError(`${what}: ${sentenceOf(error)}`);
     } finally {
       setBusy(false);
     }
+  };
+
+  /** Closes the import's dialog; focus goes back to the file field that opened it. */
+  const closeImport = () => {
+    setPending(undefined);
+    focusWhenShown(() => input.current);
   };
 
   const choose = (event: ChangeEvent<HTMLInputElement>) => {
@@ -146,7 +153,14 @@ export function BackupPanel({
         </span>
       </div>
       {pending && (
-        <div className="invite" role="dialog" aria-label="Import backup" tabIndex={-1} ref={dialog}>
+        <div
+          className="invite"
+          role="dialog"
+          aria-label="Import backup"
+          tabIndex={-1}
+          ref={dialog}
+          onKeyDown={(event) => event.key === 'Escape' && closeImport()}
+        >
           {pending.preview.events === 0 ? (
             <p>
               Everything in this backup is here already ({changes(pending.preview.known)}): there is
@@ -190,7 +204,7 @@ export function BackupPanel({
                 onClick={() =>
                   void act('Could not import', async () => {
                     const result = await client.importBackup(pending.text);
-                    setPending(undefined);
+                    closeImport();
                     setDone(`Imported ${changes(result.events)}.`);
                   })
                 }
@@ -198,7 +212,7 @@ export function BackupPanel({
                 Import
               </button>
             )}
-            <button type="button" className="link" onClick={() => setPending(undefined)}>
+            <button type="button" className="link" onClick={closeImport}>
               {pending.preview.events > 0 ? 'Cancel' : 'OK'}
             </button>
           </div>

@@ -3,6 +3,7 @@ import {
   memo,
   Suspense,
   useCallback,
+  useLayoutEffect,
   useRef,
   useState,
   type DragEvent,
@@ -139,7 +140,40 @@ function CounterCardView({
     const before = (watch.row(id) as CounterRow | undefined)?.value ?? value;
     after = typeof after === 'number' ? after : after(before);
     if (await run(id, commands, setProblem))
-      onChange({ id, name, what: `${what} ${name}`, before, after, at: Date.now() });
+      onChange({ id, name, what, before, after, at: Date.now() });
+  };
+  const item = useRef<HTMLElement | null>(null);
+  // A plain list's item or a grid's: one ref for either element.
+  const setItem = useCallback((element: HTMLElement | null) => void (item.current = element), []);
+  /** Set while this card archives its counter: the Archive button sends focus on itself. */
+  const archiving = useRef(false);
+  // The card goes with focus in it when its counter is archived or removed from another tab or
+  // device: focus goes to the same control of the next card (or the one before), not to the
+  // page. Run before React takes the card out of the page, while it still holds focus. (A card
+  // a virtual grid scrolls away is still listed, and takes nothing with it.)
+  useLayoutEffect(() => {
+    const card = item.current;
+    return () => {
+      if (!card?.contains(document.activeElement) || archiving.current) return;
+      const now = watch.row(id) as CounterRow | undefined;
+      if (now && !now.archived) return;
+      const action = document.activeElement?.closest<HTMLElement>('[data-action]')?.dataset.action;
+      const cards = [...document.querySelectorAll<HTMLElement>('[data-counter]')];
+      const at = cards.indexOf(card);
+      const next = (cards[at + 1] ?? cards[at - 1])?.dataset.counter;
+      focusWhenShown(() => {
+        if (next === undefined) return document.getElementById('counter-name');
+        const other = document.querySelector(`[data-counter="${CSS.escape(next)}"]`);
+        const same = other?.querySelector<HTMLButtonElement>(`[data-action="${action}"]`);
+        return same && !same.disabled ? same : other?.querySelector<HTMLElement>('button.more');
+      });
+    };
+  }, [watch, id]);
+  const moreButton = useRef<HTMLButtonElement>(null);
+  /** Closes the More panel (Escape in it); focus goes back to its button. */
+  const closeMore = () => {
+    setShowMore(false);
+    focusWhenShown(() => moreButton.current);
   };
   const renameButton = useRef<HTMLButtonElement>(null);
   /** Closes the rename form; focus goes back to the Rename button, not to the page. */
@@ -181,31 +215,36 @@ function CounterCardView({
       : { n: 2, commands: [{ type: 'increment' }, { type: 'increment' }] };
 
   return (
-    <Item className="card" data-counter={id} {...drag} {...itemProps}>
+    <Item ref={setItem} className="card" data-counter={id} {...drag} {...itemProps}>
       <div className="card-main">
         {renaming ? (
-          <form
-            className="rename"
-            noValidate
-            onSubmit={rename}
-            onKeyDown={(e) => e.key === 'Escape' && stopRenaming()}
-          >
-            <input
-              aria-label={`New name for ${name}`}
-              value={draft}
-              onChange={(event) => setDraft(event.target.value)}
-              aria-invalid={problem ? true : undefined}
-              aria-describedby={`${id}-name-help`}
-              autoFocus
-            />
-            <button type="submit">Save</button>
-            <button type="button" className="link" onClick={stopRenaming}>
-              Cancel
-            </button>
-            <span id={`${id}-name-help`} className="small muted" aria-live="polite">
-              {`${normalName(draft).length}/${maxNameLength}`}
-            </span>
-          </form>
+          <>
+            {/* The card's heading stays while its name is a field: headings below it (its
+                history's days) keep their place in the page's outline. */}
+            <h2 className="visually-hidden">{name}</h2>
+            <form
+              className="rename"
+              noValidate
+              onSubmit={rename}
+              onKeyDown={(e) => e.key === 'Escape' && stopRenaming()}
+            >
+              <input
+                aria-label={`New name for ${name}`}
+                value={draft}
+                onChange={(event) => setDraft(event.target.value)}
+                aria-invalid={problem ? true : undefined}
+                aria-describedby={`${id}-name-help`}
+                autoFocus
+              />
+              <button type="submit">Save</button>
+              <button type="button" className="link" onClick={stopRenaming}>
+                Cancel
+              </button>
+              <span id={`${id}-name-help`} className="small muted" aria-live="polite">
+                {`${normalName(draft).length}/${maxNameLength}`}
+              </span>
+            </form>
+          </>
         ) : (
           <h2 className="name">{name}</h2>
         )}
@@ -245,6 +284,7 @@ function CounterCardView({
           {`${name} is at zero: a count cannot go below it.`}
         </span>
         <button
+          ref={moreButton}
           type="button"
           className="more"
           data-action="more"
@@ -294,7 +334,12 @@ function CounterCardView({
         </ul>
       )}
       {showMore && (
-        <div className="more-panel" id={`${id}-more`}>
+        // Escape closes it, as it closes the rename form.
+        <div
+          className="more-panel"
+          id={`${id}-more`}
+          onKeyDown={(event) => event.key === 'Escape' && closeMore()}
+        >
           <div className="more-row">
             <span className="order">
               <button
@@ -354,7 +399,9 @@ function CounterCardView({
               className="link"
               aria-label={`Archive ${name}`}
               onClick={async () => {
-                if (!(await run(id, { type: 'archive' }, setProblem))) return;
+                archiving.current = true;
+                if (!(await run(id, { type: 'archive' }, setProblem)))
+                  return void (archiving.current = false);
                 // The card is gone: focus goes where the counter went, the archive.
                 focusWhenShown(() =>
                   document.querySelector<HTMLButtonElement>('[data-archive-toggle]'),

@@ -1,29 +1,36 @@
-import { memo, useCallback, useEffect, useRef, useState, type RefObject } from 'react';
+import {
+  memo,
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+  type KeyboardEvent,
+  type RefObject,
+} from 'react';
 import type { SyncUpdate } from '../core/engine-protocol.ts';
-import { reviveError } from '../core/errors.ts';
 import type { EngineClient } from './engine-client.ts';
 import { DevicesPanel } from './DevicesPanel.tsx';
+import { sentenceOf } from './error-sentence.ts';
+import { focusWhenShown } from './focus.ts';
 import { PairPanel, type Pairing } from './PairPanel.tsx';
+import { rateLimited, statusText } from './sync-words.ts';
 
 const PAIR = /^#pair=([^&]+)$/;
 
-function statusText(sync: SyncUpdate | undefined): string {
-  if (!sync) return 'Starting…';
-  // Out of a space everything is "pending" for the next one: that is no news to a person.
-  if (sync.state === 'off')
-    return sync.lastError ? `Not syncing · ${sync.lastError}` : 'Not syncing';
-  const pending = sync.pending > 0 ? `${sync.pending} pending` : '';
-  const word = {
-    off: 'Not syncing',
-    // The network may be up while the sync server is not: say which.
-    offline: navigator.onLine ? 'Server unreachable' : 'Offline',
-    syncing: 'Syncing…',
-    synced: 'Synced',
-  }[sync.state];
-  const parts = [sync.state === 'syncing' && pending ? pending : word];
-  if (sync.state !== 'syncing' && pending) parts.push(pending);
-  if (sync.lastError) parts.push(sync.lastError);
-  return parts.join(' · ');
+/** An invite opened from a link: its token, its space, and whether it is a pairing link at all. */
+type Invite = { readonly token: string; readonly space: string; readonly valid: boolean };
+
+/**
+ * Whether `token` has the form of a pairing link's invite, as the engine checks it. The schema
+ * (and the schema library with it) loads only when a link is opened, not with the page.
+ */
+async function isPairingToken(token: string): Promise<boolean> {
+  try {
+    const { pairingTokenSchema } = await import('../core/engine-protocol.ts');
+    return pairingTokenSchema.safeParse(token).success;
+  } catch {
+    return true; // Not loaded: the engine checks it when the person joins.
+  }
 }
 
 /**
@@ -49,15 +56,36 @@ function SyncPanelView({
   const [pairing, setPairing] = useState<Pairing>();
   const [devicesVersion, setDevicesVersion] = useState(0);
   const [news, setNews] = useState<string>();
+  /** What leaving said beside having left (the server not told, say): news, not a failure. */
+  const [leftNote, setLeftNote] = useState<string>();
+  const section = useRef<HTMLElement>(null);
+  // When something in the card closes or replaces the control pressed: focus goes to the button
+  // that starts syncing or pairing (whichever the card shows, once it is enabled), or to the
+  // pairing link a press made. Never to the page.
+  const focusStart = useCallback(
+    () =>
+      focusWhenShown(() =>
+        section.current?.querySelector<HTMLElement>(
+          '[data-sync-start]:not(:disabled), [data-pair-start]:not(:disabled)',
+        ),
+      ),
+    [],
+  );
+  const focusPairing = () => focusWhenShown(() => document.getElementById('pairing-link'));
   // Rejections of counters on screen are told on their cards; the rest (a counter gone, the
   // board's order) here.
   const elsewhere = (sync?.rejected ?? []).filter((r) => !shownOnCards?.has(r.stream));
   const watchDevices = useCallback(async () => (await client.devices()).devices, [client]);
-  const joined = useCallback((name: string) => {
-    setPairing(undefined);
-    setDevicesVersion((n) => n + 1);
-    setNews(`“${name}” joined this space.`);
-  }, []);
+  const joined = useCallback(
+    (name: string) => {
+      // The panel closes by itself: focus in it goes on, not to the page.
+      if (document.activeElement?.closest('.pair')) focusStart();
+      setPairing(undefined);
+      setDevicesVersion((n) => n + 1);
+      setNews(`“${name}” joined this space.`);
+    },
+    [focusStart],
+  );
   const joining = useRef(false);
 
   useEffect(
@@ -81,14 +109,23 @@ function SyncPanelView({
   // Opened through a pairing link: drop the token from the address bar and ask first. Joining
   // shares this device's counters with that space, so a link alone must never do it.
   // A link pasted into a tab that already shows Tally only changes the hash: listen for it too.
-  const [invite, setInvite] = useState<{ token: string; space: string }>();
+  const [invite, setInvite] = useState<Invite>();
   useEffect(() => {
     const open = () => {
       const match = PAIR.exec(location.hash);
       if (!match) return;
       history.replaceState(null, '', location.pathname + location.search);
-      const token = decodeURIComponent(match[1]!);
-      setInvite({ token, space: token.split('.')[1] ?? '' });
+      // A garbled link may not even decode: it is no pairing link either.
+      let token: string | undefined;
+      try {
+        token = decodeURIComponent(match[1]!);
+      } catch {
+        token = undefined;
+      }
+      const space = token?.split('.')[1] ?? '';
+      void (token === undefined ? Promise.resolve(false) : isPairingToken(token)).then((valid) =>
+        setInvite({ token: token ?? '', space, valid }),
+      );
     };
     if (!joining.current) {
       joining.current = true;
@@ -108,15 +145,22 @@ function SyncPanelView({
     try {
       await work();
     } catch (error) {
-      onError(`${what}: ${reviveError(error).message}`);
+      onError(`${what}: ${sentenceOf(error)}`);
     } finally {
       setBusy(false);
     }
   };
 
   const inSpace = sync !== undefined && sync.state !== 'off';
+  // Held back by the server's limits, sync waits: no red dot, and no "Retry now", which would
+  // only send the server more requests while it asks for fewer.
+  const limited = sync !== undefined && rateLimited(sync);
+  const closeInvite = () => {
+    setInvite(undefined);
+    focusStart();
+  };
   return (
-    <section className="sync" aria-label="Sync">
+    <section className="sync" aria-label="Sync" ref={section}>
       {invite && (
         <InviteDialog
           ref={dialog}
@@ -128,30 +172,37 @@ function SyncPanelView({
             // In another space, the worker redeems the invite, then leaves that space (local
             // counters stay) and joins: a used or expired invite leaves the device where it was.
             await client.joinSpace(location.origin, invite.token);
-            setInvite(undefined);
+            setLeftNote(undefined);
+            closeInvite();
           }, 'Could not join')}
-          onClose={() => setInvite(undefined)}
+          onClose={closeInvite}
         />
       )}
       <div className="sync-row">
-        <span className={`dot dot-${sync?.state ?? 'off'}`} aria-hidden="true" />
+        <span
+          className={`dot dot-${limited ? 'syncing' : (sync?.state ?? 'off')}`}
+          aria-hidden="true"
+        />
         <span role="status" aria-label="Sync status" className="sync-status">
           {statusText(sync)}
         </span>
         {!inSpace ? (
           <button
             type="button"
+            data-sync-start
             disabled={busy || sync === undefined}
-            onClick={act(
-              async () => setPairing(await client.startSync(location.origin)),
-              'Could not start syncing',
-            )}
+            onClick={act(async () => {
+              setLeftNote(undefined);
+              setPairing(await client.startSync(location.origin));
+              focusPairing();
+            }, 'Could not start syncing')}
           >
             Start syncing
           </button>
         ) : (
-          <>
-            {sync.state === 'offline' && navigator.onLine && (
+          // Together: on a phone they wrap below a long status as one row, inside the card.
+          <span className="sync-actions">
+            {sync.state === 'offline' && navigator.onLine && !limited && (
               <button type="button" onClick={act(() => client.retrySync(), 'Could not retry')}>
                 Retry now
               </button>
@@ -161,15 +212,28 @@ function SyncPanelView({
               className="link"
               disabled={busy}
               onClick={act(async () => {
-                if (confirm('Stop syncing this device? Your counters stay here.'))
-                  await client.leaveSpace();
+                if (!confirm('Stop syncing this device? Your counters stay here.')) return;
+                // What came with leaving (the server could not be told, counters could not
+                // take their early history) is a notice: the person left all the same.
+                const { note } = await client.leaveSpace();
+                setLeftNote(note);
+                setNews(undefined);
+                // An invite of the space left behind is no use to show when the device next
+                // joins or starts one.
+                setPairing(undefined);
+                focusStart();
               }, 'Could not leave')}
             >
               Leave space
             </button>
-          </>
+          </span>
         )}
       </div>
+      {!inSpace && leftNote && (
+        <p className="small" role="status" aria-label="Left the space">
+          {leftNote}
+        </p>
+      )}
       {inSpace &&
         (pairing ? (
           <PairPanel
@@ -179,19 +243,23 @@ function SyncPanelView({
             onClose={() => {
               setPairing(undefined);
               setDevicesVersion((n) => n + 1);
+              focusStart();
             }}
             onCancel={act(async () => {
               await client.cancelPairing(pairing.invite);
               setPairing(undefined);
+              focusStart();
             }, 'Could not cancel the invite')}
           />
         ) : (
           <button
             type="button"
+            data-pair-start
             disabled={busy}
             onClick={act(async () => {
               setNews(undefined);
               setPairing(await client.pairDevice());
+              focusPairing();
             }, 'Could not pair')}
           >
             Pair a device
@@ -248,7 +316,7 @@ function InviteDialog({
   onClose,
 }: {
   ref: RefObject<HTMLDivElement | null>;
-  invite: { token: string; space: string };
+  invite: Invite;
   sync: SyncUpdate | undefined;
   busy: boolean;
   counterCount: number;
@@ -257,9 +325,34 @@ function InviteDialog({
 }) {
   const here = sync?.space;
   const short = <code>{invite.space.slice(0, 8)}…</code>;
+  // Escape answers no, as Cancel (or OK) does.
+  const dialogProps = {
+    className: 'invite',
+    role: 'dialog',
+    'aria-label': 'Join a space',
+    tabIndex: -1,
+    ref,
+    onKeyDown: (event: KeyboardEvent) => {
+      if (event.key === 'Escape') onClose();
+    },
+  };
+  if (!invite.valid)
+    return (
+      <div {...dialogProps}>
+        <p>
+          That is not a Tally pairing link. Make a new one with “Pair a device” on a device in the
+          space.
+        </p>
+        <div className="invite-actions">
+          <button type="button" onClick={onClose}>
+            OK
+          </button>
+        </div>
+      </div>
+    );
   if (here === invite.space)
     return (
-      <div className="invite" role="dialog" aria-label="Join a space" tabIndex={-1} ref={ref}>
+      <div {...dialogProps}>
         <p>This device already syncs with space {short}: there is nothing to join.</p>
         <div className="invite-actions">
           <button type="button" onClick={onClose}>
@@ -273,7 +366,7 @@ function InviteDialog({
       ? 'This device has no counters yet; what it counts from now on will be shared with every device in that space.'
       : `Its ${counterCount === 1 ? 'counter' : `${counterCount} counters`}, with every count, will be shared with every device in that space.`;
   return (
-    <div className="invite" role="dialog" aria-label="Join a space" tabIndex={-1} ref={ref}>
+    <div {...dialogProps}>
       <p>
         {here ? (
           <>

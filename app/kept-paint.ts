@@ -231,7 +231,11 @@ export function paintKeptScreen(root: HTMLElement, screen: FirstScreen): boolean
               { role: 'status', 'aria-label': 'Sync status', class: 'sync-status' },
               'Starting…',
             ),
-            element('button', { type: 'button', disabled: '' }, 'Start syncing'),
+            element(
+              'button',
+              { type: 'button', 'data-sync-start': 'true', disabled: '' },
+              'Start syncing',
+            ),
           ),
         ),
         element(

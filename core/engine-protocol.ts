@@ -263,7 +263,8 @@ export const engineMethods = {
   /** Joins an existing space (a pairing link's invite); local counters go too. */
   joinSpace: { args: z.tuple([syncOriginSchema, pairingTokenSchema]), answer: nothing },
   /** Stops syncing and forgets the token; local data stays. */
-  leaveSpace: { args: z.tuple([]), answer: nothing },
+  /** What came with leaving that the person should know (it left all the same). */
+  leaveSpace: { args: z.tuple([]), answer: z.strictObject({ note: z.optional(z.string()) }) },
   dismissRejection: { args: z.tuple([commandIdSchema]), answer: nothing },
   /** A hint that the network came or went; the engine also notices failures on its own. */
   setOnline: { args: z.tuple([z.boolean()]), answer: nothing },

@@ -253,7 +253,7 @@ export class SyncManager {
    * Stops syncing and revokes this device's token on the server. Offline, the token cannot be
    * revoked: the device forgets it all the same (local data stays), and says so.
    */
-  leaveSpace(): Promise<void> {
+  leaveSpace(): Promise<{ readonly note?: string }> {
     return this.serially(() => this.leaveSpaceNow());
   }
 
@@ -268,7 +268,11 @@ export class SyncManager {
     return run;
   }
 
-  private async leaveSpaceNow(): Promise<void> {
+  /**
+   * Leaves: answers, as a `note`, what came with it that the person should know (the server
+   * could not be told, counters could not take their early history); it left all the same.
+   */
+  private async leaveSpaceNow(): Promise<{ readonly note?: string }> {
     const config = await this.stored();
     // Counters joined from the space's snapshots: their history below is read first, so they
     // leave whole and go to the next space like any other.
@@ -284,11 +288,10 @@ export class SyncManager {
         ? ''
         : ` ${based === 1 ? 'One counter' : `${based} counters`} joined from it could not take ${based === 1 ? 'its' : 'their'} early history along: they stay here, and sync again when this device rejoins that space.`;
     if (!revoked)
-      throw new TallyError(
-        'unavailable',
-        `Left the space on this device, but the server could not be told; its token stays valid there.${tied}`,
-      );
-    if (tied) throw new TallyError('unavailable', `Left the space.${tied}`);
+      return {
+        note: `Left the space on this device, but the server could not be told; its token stays valid there.${tied}`,
+      };
+    return tied ? { note: `Left the space.${tied}` } : {};
   }
 
   /** True while this device joins its space from snapshots. */

@@ -133,3 +133,69 @@ it('a damaged file is refused with an alert that says why, and nothing changes',
   await expect.poll(() => b.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['Kept']);
   await expectCount(b, 'Kept', 0);
 });
+
+/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
+const focusedOn = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.activeElement as HTMLInputElement | null;
+    if (!element || element === document.body) return 'the page';
+    return (
+      element.getAttribute('aria-label') ??
+      element.labels?.[0]?.textContent?.trim() ??
+      element.textContent?.trim()
+    );
+  });
+
+it('with the keyboard alone: Escape cancels an import, Import and Dismiss hand focus on; the file button follows the dark scheme', async () => {
+  const a = await profile();
+  await addCounter(a, 'Water');
+  const backup = await downloaded(a, 'Export backup');
+
+  const b = await profile();
+  const dialog = b.getByRole('dialog', { name: 'Import backup' });
+  // Escape answers no: nothing is imported, and focus is back on the file field.
+  const onFileField = () =>
+    b.evaluate(() => document.activeElement?.matches('input[type=file]') ?? false);
+  await choose(b, backup.name, backup.text);
+  await dialog.waitFor();
+  await expect.poll(() => b.evaluate(() => document.activeElement?.role)).toBe('dialog');
+  await b.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  await expect.poll(onFileField).toBe(true);
+  expect(await b.getByLabel('Water count', { exact: true }).count()).toBe(0);
+  // Imported with Enter: the dialog goes, focus goes back to the file field.
+  await choose(b, backup.name, backup.text);
+  await dialog.getByRole('button', { name: 'Import', exact: true }).focus();
+  await b.keyboard.press('Enter');
+  await b.getByText('Imported 1 change.').waitFor();
+  await expectCount(b, 'Water', 0);
+  await expect.poll(onFileField).toBe(true);
+
+  // A message dismissed with its ×: focus goes to the counter's name field above it.
+  await choose(b, 'backup.json', '{"not": "a backup"');
+  const alert = b.locator('main > [role=alert]');
+  await alert.filter({ hasText: /the file is not JSON/ }).waitFor();
+  await alert.getByRole('button', { name: 'Dismiss message', exact: true }).focus();
+  await b.keyboard.press('Enter');
+  await alert.filter({ hasText: /./ }).waitFor({ state: 'detached' });
+  await expect.poll(() => focusedOn(b)).toBe('Counter name');
+
+  // In the dark, the browser's own "Choose File" button is drawn as the page's buttons are,
+  // not in the browser's grey.
+  await b.emulateMedia({ colorScheme: 'dark' });
+  const colours = await b.evaluate(() => {
+    const file = document.querySelector<HTMLInputElement>('input[type=file]')!;
+    const button = [...document.querySelectorAll('button')].find(
+      (each) => each.textContent === 'Export backup',
+    )!;
+    const chooser = getComputedStyle(file, '::file-selector-button');
+    return {
+      scheme: getComputedStyle(document.documentElement).colorScheme,
+      chooser: [chooser.backgroundColor, chooser.color],
+      button: [getComputedStyle(button).backgroundColor, getComputedStyle(button).color],
+    };
+  });
+  expect(colours.scheme).toBe('light dark');
+  expect(colours.chooser).toEqual(colours.button);
+  await noSeriousViolations(b);
+});

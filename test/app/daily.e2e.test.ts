@@ -275,3 +275,63 @@ it('asks the browser to keep its storage once a person has counted, and only onc
   await expectCount(page, 'Water', 3);
   expect(await calls()).toBe(1);
 });
+
+/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
+const focusedOn = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.activeElement as HTMLInputElement | null;
+    if (!element || element === document.body) return 'the page';
+    return (
+      element.getAttribute('aria-label') ??
+      element.labels?.[0]?.textContent?.trim() ??
+      element.textContent?.trim()
+    );
+  });
+
+it('on a phone, the Undo bar fits whatever the name, says the name the counter has now, and goes with its counter', async () => {
+  const page = await device(app.server.url, { width: 390, height: 844 });
+  const long = 'x'.repeat(60);
+  await addCounter(page, long);
+  await addCounter(page, 'Water');
+  // With the keyboard alone.
+  await page.getByRole('button', { name: `Increment ${long}`, exact: true }).focus();
+  await page.keyboard.press('Enter');
+  const bar = page.getByRole('status', { name: 'Last change' });
+  // All of it is read out; a long name is cut short on screen only.
+  await expect.poll(() => bar.textContent()).toBe(`+1 on ${long} · was 0Undo`);
+  const undo = bar.getByRole('button', { name: 'Undo', exact: true });
+  const barBox = (await bar.boundingBox())!;
+  const undoBox = (await undo.boundingBox())!;
+  const wasBox = (await bar.getByText('· was 0').boundingBox())!;
+  expect(barBox.x).toBeGreaterThanOrEqual(0);
+  expect(barBox.x + barBox.width).toBeLessThanOrEqual(390);
+  for (const box of [undoBox, wasBox]) {
+    expect(box.x).toBeGreaterThanOrEqual(barBox.x);
+    expect(box.x + box.width).toBeLessThanOrEqual(barBox.x + barBox.width);
+  }
+  // What a finger on Undo reaches is Undo.
+  const tapped = await page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.textContent, {
+    x: undoBox.x + undoBox.width / 2,
+    y: undoBox.y + undoBox.height / 2,
+  });
+  expect(tapped).toBe('Undo');
+  // Undone, the bar goes, and focus goes to the counter it changed, not to the page.
+  await undo.focus();
+  await page.keyboard.press('Enter');
+  await expectCount(page, long, 0);
+  await bar.waitFor({ state: 'detached' });
+  await expect.poll(() => focusedOn(page)).toBe(`Increment ${long}`);
+
+  // Renamed since, the offer says the name it has now.
+  await page.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expect.poll(() => bar.textContent()).toBe('+1 on Water · was 0Undo');
+  await openMore(page, 'Water');
+  await page.getByRole('button', { name: 'Rename Water', exact: true }).click();
+  await page.getByLabel('New name for Water', { exact: true }).fill('Water glass');
+  await page.keyboard.press('Enter');
+  await expect.poll(() => bar.textContent()).toBe('+1 on Water glass · was 0Undo');
+  // Archived, the counter takes its offer with it (its Undo would only be refused).
+  await page.getByRole('button', { name: 'Archive Water glass', exact: true }).click();
+  await bar.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => document.activeElement?.hasAttribute('data-archive-toggle'));
+});

@@ -155,3 +155,102 @@ it('two devices that already count the same thing pair, and no count is lost; a 
   await showsExactly(b, firstSpace);
   await showsExactly(c, firstSpace);
 });
+
+/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
+const focusedOn = (page: Page) =>
+  page.evaluate(() => {
+    const element = document.activeElement as HTMLInputElement | null;
+    if (!element || element === document.body) return 'the page';
+    return (
+      element.getAttribute('aria-label') ??
+      element.labels?.[0]?.textContent?.trim() ??
+      element.textContent?.trim()
+    );
+  });
+
+/** Presses `key` on the button `name` of `within`, reached by focus: no pointer. */
+async function press(within: Page | ReturnType<Page['getByRole']>, name: string, key = 'Enter') {
+  await within.getByRole('button', { name, exact: true }).focus();
+  const page = 'page' in within ? within.page() : within;
+  await page.keyboard.press(key);
+}
+
+it('with the keyboard alone: focus follows the sync card, Escape cancels, and errors read as sentences', async () => {
+  const a = await device();
+  await press(a, 'Start syncing');
+  await waitSynced(a);
+  // Each press that replaces its button hands focus on, never to the page.
+  await expect.poll(() => focusedOn(a)).toBe('Pairing link');
+  await press(a, 'Done');
+  await expect.poll(() => focusedOn(a)).toBe('Pair a device');
+  await a.keyboard.press('Enter');
+  await expect.poll(() => focusedOn(a)).toBe('Pairing link');
+  await press(a, 'Cancel invite');
+  await expect.poll(() => focusedOn(a)).toBe('Pair a device');
+
+  // This device's name: spaces alone are no name, said beside the field in a plain sentence.
+  const devices = a.getByRole('region', { name: 'Devices' });
+  await press(devices, 'Rename');
+  await expect.poll(() => focusedOn(a)).toBe('Name of this device');
+  await a.keyboard.press('ControlOrMeta+A');
+  await a.keyboard.type('   ');
+  await a.keyboard.press('Enter');
+  const field = devices.getByLabel('Name of this device', { exact: true });
+  await expect
+    .poll(() =>
+      field.evaluate(
+        (input) =>
+          document.getElementById(input.getAttribute('aria-describedby') ?? '')?.textContent,
+      ),
+    )
+    .toBe('A device needs a name.');
+  expect(await field.getAttribute('aria-invalid')).toBe('true');
+  expect(await a.locator('main > [role=alert]').textContent()).toBe('');
+  // Escape cancels the rename; focus goes back to Rename.
+  await a.keyboard.press('Escape');
+  await field.waitFor({ state: 'detached' });
+  await expect.poll(() => focusedOn(a)).toBe('Rename');
+
+  // A garbled pairing link says so, before anything is asked; Escape closes it, and focus goes
+  // to Start syncing.
+  const b = await device(`${app.server.url}/#pair=not-a-real-invite`);
+  const invite = b.getByRole('dialog', { name: 'Join a space' });
+  await expect.poll(() => invite.textContent()).toMatch(/^That is not a Tally pairing link\. /);
+  expect(await invite.getByRole('button', { name: /Join/ }).count()).toBe(0);
+  await expect.poll(() => focusedOn(b)).toBe('Join a space');
+  await b.keyboard.press('Escape');
+  await invite.waitFor({ state: 'detached' });
+  await expect.poll(() => focusedOn(b)).toBe('Start syncing');
+  expect(await b.locator('main > [role=alert]').textContent()).toBe('');
+});
+
+it('a device that leaves goes from the other devices’ lists without a reload', async () => {
+  const a = await device();
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device(link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await waitSynced(b);
+  const listed = a.getByRole('region', { name: 'Devices' }).getByRole('listitem');
+  await expect.poll(() => listed.count(), { timeout: 10_000 }).toBe(2);
+
+  await b.getByRole('button', { name: 'Leave space', exact: true }).click();
+  await status(b)
+    .filter({ hasText: /^Not syncing/ })
+    .waitFor();
+  // a is not told; it reads the list again when its window comes back to front (and every
+  // minute while it shows the list), at most once every few seconds.
+  await expect
+    .poll(
+      async () => {
+        await a.evaluate(() => window.dispatchEvent(new Event('focus')));
+        return listed.count();
+      },
+      { timeout: 20_000, interval: 500 },
+    )
+    .toBe(1);
+});

@@ -560,3 +560,27 @@ describe('without SharedWorker: a leader tab runs the engine', () => {
     expect(history.map((h) => h.version)).toEqual(Array.from({ length: 401 }, (_, i) => i + 1));
   });
 });
+
+it('a card archived in another tab takes neither keyboard focus nor the offer to undo with it', async () => {
+  context = await browser.newContext();
+  const a = await openTab();
+  const b = await openTab();
+  await addCounter(a, 'Water');
+  await addCounter(a, 'Tea');
+  await expectCount(b, 'Tea', 0);
+  // In a, with the keyboard: + on Water, focus staying there.
+  await a.getByRole('button', { name: 'Increment Water', exact: true }).focus();
+  await a.keyboard.press('Enter');
+  await expectCount(a, 'Water', 1);
+  const offer = a.getByRole('status', { name: 'Last change' });
+  await expect.poll(() => offer.textContent()).toContain('+1 on Water');
+
+  await openMore(b, 'Water');
+  await b.getByRole('button', { name: 'Archive Water', exact: true }).click();
+  await a.getByLabel('Water count', { exact: true }).waitFor({ state: 'detached' });
+  // Focus moves to the same control of the next card; the offer goes with its counter.
+  await a.waitForFunction(
+    () => document.activeElement?.getAttribute('aria-label') === 'Increment Tea',
+  );
+  await offer.waitFor({ state: 'detached' });
+});

@@ -52,7 +52,9 @@ describe('engine messages from another tab', () => {
     expect(
       engineMethods.execute.answer.safeParse({ type: 'accepted', stream: 'counter-abc' }).success,
     ).toBe(false);
-    expect(engineMethods.leaveSpace.answer.safeParse(undefined).success).toBe(true);
+    expect(engineMethods.setOnline.answer.safeParse(undefined).success).toBe(true);
+    expect(engineMethods.leaveSpace.answer.safeParse({ note: 'Left.' }).success).toBe(true);
+    expect(engineMethods.leaveSpace.answer.safeParse({ note: 1 }).success).toBe(false);
     expect(() => checkAnswer('info', { build: 'x', device: 'y', host: 'evil' })).toThrow(
       /malformed answer to info/,
     );

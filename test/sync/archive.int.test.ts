@@ -109,8 +109,7 @@ describe('delete forever', () => {
         {
           stream: water,
           name: 'Water',
-          reason:
-            '“Water” was deleted forever, so one change made to it here could not be kept.',
+          reason: '“Water” was deleted forever, so one change made to it here could not be kept.',
         },
       ],
     });
