@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
+import { deviceNameProblem } from '../core/device-name.ts';
 import type { DevicesResponse } from '../core/protocol.ts';
 import type { EngineClient } from './engine-client.ts';
 import { sentenceOf } from './error-sentence.ts';
@@ -12,19 +13,6 @@ import { focusWhenShown } from './focus.ts';
 const rereadMs = 60_000;
 /** A page brought back to front (focus, visibility) reads the list again, at most this often. */
 const leastBetweenMs = 5_000;
-
-/**
- * Why `typed` cannot name a device, as the engine checks it (core/protocol.ts). The check, and
- * the schema library it comes with, load only when a person renames a device.
- */
-async function nameProblem(typed: string): Promise<string | undefined> {
-  try {
-    const { deviceNameProblem } = await import('../core/protocol.ts');
-    return deviceNameProblem(typed);
-  } catch {
-    return undefined; // Not loaded: the engine checks it, and its sentence shows.
-  }
-}
 
 /**
  * The space's devices: this one marked, renamable; every other one removable (with a
@@ -89,7 +77,7 @@ export function DevicesPanel({
   const rename = async (event: FormEvent) => {
     event.preventDefault();
     // Checked here as a counter's name is: a sentence beside the field, nothing sent.
-    const wrong = await nameProblem(draft);
+    const wrong = deviceNameProblem(draft);
     setProblem(wrong);
     if (wrong) return;
     try {

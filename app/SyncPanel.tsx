@@ -8,6 +8,7 @@ import {
   type RefObject,
 } from 'react';
 import type { SyncUpdate } from '../core/engine-protocol.ts';
+import { isPairingToken } from '../core/pairing-link.ts';
 import type { EngineClient } from './engine-client.ts';
 import { DevicesPanel } from './DevicesPanel.tsx';
 import { sentenceOf } from './error-sentence.ts';
@@ -19,19 +20,6 @@ const PAIR = /^#pair=([^&]+)$/;
 
 /** An invite opened from a link: its token, its space, and whether it is a pairing link at all. */
 type Invite = { readonly token: string; readonly space: string; readonly valid: boolean };
-
-/**
- * Whether `token` has the form of a pairing link's invite, as the engine checks it. The schema
- * (and the schema library with it) loads only when a link is opened, not with the page.
- */
-async function isPairingToken(token: string): Promise<boolean> {
-  try {
-    const { pairingTokenSchema } = await import('../core/engine-protocol.ts');
-    return pairingTokenSchema.safeParse(token).success;
-  } catch {
-    return true; // Not loaded: the engine checks it when the person joins.
-  }
-}
 
 /**
  * Pairing and sync: start a space here, or join one by opening another device's pairing link
@@ -123,9 +111,7 @@ function SyncPanelView({
         token = undefined;
       }
       const space = token?.split('.')[1] ?? '';
-      void (token === undefined ? Promise.resolve(false) : isPairingToken(token)).then((valid) =>
-        setInvite({ token: token ?? '', space, valid }),
-      );
+      setInvite({ token: token ?? '', space, valid: token !== undefined && isPairingToken(token) });
     };
     if (!joining.current) {
       joining.current = true;

@@ -3,6 +3,7 @@ import { envelopeSchema, streamIdSchema } from './envelope.ts';
 import { maxCommandsPerCall, methodNames, type Method } from './engine-methods.ts';
 import { deviceNameSchema, devicesResponseSchema } from './protocol.ts';
 import { errorCodes, TallyError } from './errors.ts';
+import { pairingTokenPattern } from './pairing-link.ts';
 
 export { maxCommandsPerCall, methodNames, type Method };
 
@@ -36,12 +37,7 @@ export const spaceTokenSchema = z
  */
 export const pairingTokenSchema = z
   .string()
-  .check(
-    z.regex(
-      /^(p1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{40}|t1\.[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{43,128})$/,
-      'That is not a Tally pairing link.',
-    ),
-  );
+  .check(z.regex(pairingTokenPattern, 'That is not a Tally pairing link.'));
 export const commandIdSchema = z
   .string()
   .check(z.regex(/^[A-Za-z0-9_-]{8,64}$/, 'Not a valid command id.'));

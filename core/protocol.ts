@@ -2,6 +2,9 @@ import { z } from './zod.ts';
 import { envelopeSchema, idSchema, streamIdSchema } from './envelope.ts';
 import { errorCodes } from './errors.ts';
 import { streamSnapshotSchema } from './stream-snapshot.ts';
+import { deviceNameProblem, normalDeviceName } from './device-name.ts';
+
+export { deviceNameProblem, normalDeviceName };
 
 /**
  * The sync protocol between a device and the sync server (docs/architecture.md, "Sync rules"). Every body that crosses
@@ -202,27 +205,6 @@ export const inviteResponseSchema = z.strictObject({
 });
 export type InviteResponse = z.infer<typeof inviteResponseSchema>;
 export type DeviceTokenResponse = z.infer<typeof deviceTokenResponseSchema>;
-
-/**
- * Characters a device name drops: controls (NUL, escapes), zero-width spaces and joiners, the
- * BOM, and the marks that reorder text (bidi embeddings, overrides and isolates): shown to every
- * device of the space, a name must read as what it is and cannot pass for another device's.
- */
-const hiddenInNames = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/gu;
-
-/** A device name as the server keeps it: NFC, what hides dropped, whitespace collapsed and trimmed. */
-export const normalDeviceName = (name: string): string =>
-  name.normalize('NFC').replace(hiddenInNames, '').replace(/\s+/g, ' ').trim();
-
-/** Why a name (as typed) cannot be a device's name; undefined when it can. */
-export function deviceNameProblem(typed: string): string | undefined {
-  if (!typed.isWellFormed()) return 'A device name cannot hold broken characters.';
-  const name = normalDeviceName(typed);
-  if (name.length === 0) return 'A device needs a name.';
-  if (!/[\p{L}\p{N}\p{P}\p{S}]/u.test(name)) return 'A device name needs a visible character.';
-  if (name.length > 60) return 'A device name is at most 60 characters.';
-  return undefined;
-}
 
 /** What a person calls a device: "Chrome on Android" by default, theirs to change. */
 export const deviceNameSchema = z.pipe(
