@@ -254,3 +254,28 @@ it('a device that leaves goes from the other devices’ lists without a reload',
     )
     .toBe(1);
 });
+
+it('a device list on screen is read again every minute, without focus or a reload', async () => {
+  const a = await device();
+  // The page's own timers on a clock the test moves (the engine's worker keeps real time).
+  await a.clock.install();
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device(link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await waitSynced(b);
+  const listed = a.getByRole('region', { name: 'Devices' }).getByRole('listitem');
+  await expect.poll(() => listed.count(), { timeout: 10_000 }).toBe(2);
+  await b.getByRole('button', { name: 'Leave space', exact: true }).click();
+  await status(b)
+    .filter({ hasText: /^Not syncing/ })
+    .waitFor();
+  // Nothing tells a: its list stays as it was until the minute has passed.
+  expect(await listed.count()).toBe(2);
+  await a.clock.fastForward('01:01');
+  await expect.poll(() => listed.count(), { timeout: 10_000 }).toBe(1);
+});
