@@ -4,17 +4,33 @@
  */
 
 /**
- * Characters a device name drops: controls (NUL, escapes), zero-width spaces and joiners, the
- * BOM, and the marks that reorder text (bidi embeddings, overrides and isolates): shown to every
- * device of the space, a name must read as what it is and cannot pass for another device's.
+ * Characters a device name drops: controls (NUL, escapes) and every invisible formatting
+ * character (`\p{Cf}`: zero-width spaces and joiners, the BOM, the marks that reorder text —
+ * bidi embeddings, overrides, isolates, the Arabic letter mark — tag characters), and the Hangul
+ * fillers, letters that show as nothing. Shown to every device of the space, a name must read as
+ * what it is and cannot pass for another device's. A zero-width joiner between two emoji stays:
+ * it makes them one ("👩‍💻").
  */
-const hiddenInNames = /[\p{Cc}\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/gu;
+const hiddenInNames = /[\p{Cc}\p{Cf}\u115F\u1160\u3164\uFFA0]/gu;
+const joinsAfter = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F]$/u;
+const joinsBefore = /^\p{Extended_Pictographic}/u;
 
 export const maxDeviceNameLength = 60;
 
 /** A device name as the server keeps it: NFC, what hides dropped, whitespace collapsed and trimmed. */
 export const normalDeviceName = (name: string): string =>
-  name.normalize('NFC').replace(hiddenInNames, '').replace(/\s+/g, ' ').trim();
+  name
+    .normalize('NFC')
+    .replace(hiddenInNames, (hidden, at: number, whole: string) =>
+      // A code point is at most two code units: what is around the joiner, a character each side.
+      hidden === '\u200D' &&
+      joinsAfter.test(whole.slice(Math.max(0, at - 2), at)) &&
+      joinsBefore.test(whole.slice(at + 1, at + 3))
+        ? hidden
+        : '',
+    )
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** Why a name (as typed) cannot be a device's name; undefined when it can. */
 export function deviceNameProblem(typed: string): string | undefined {

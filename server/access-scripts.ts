@@ -56,11 +56,12 @@ return 1
  * is in the space (a device removed takes its invites with it, so a stolen phone cannot pair
  * itself back in).
  *
- * KEYS[1] pending invites, KEYS[2] their makers, KEYS[3] revoked ids, KEYS[4] the space's
- * request counter; ARGV[1] invite id, ARGV[2] requests per window (0: not counted), ARGV[3]
- * window ms. Replies {-1, 0} when the invite is not pending (used, cancelled, expired, or its
- * maker is gone): not counted against the space, so an old link replayed cannot use up the
- * space's requests (the caller counts it against its address); else {count, ms left}.
+ * KEYS[1] pending invites, KEYS[2] their makers, KEYS[3] revoked ids, KEYS[4] this invite's own
+ * request counter (never the space's: whoever saw a pairing link must not be able to use up
+ * the requests of the space's devices, even while the link is pending); ARGV[1] invite id,
+ * ARGV[2] requests per window (0: not counted), ARGV[3] window ms. Replies {-1, 0} when the
+ * invite is not pending (used, cancelled, expired, or its maker is gone: the caller counts it
+ * against its address); else {count, ms left}.
  */
 export const admitInviteScript = `
 ${now}
@@ -94,7 +95,8 @@ return 1
 /**
  * KEYS[1] pending invites, KEYS[2] their makers; ARGV[1] invite id, ARGV[2] its expiry (ms),
  * ARGV[3] its maker's device id, ARGV[4] the most a space keeps pending. Drops expired ones.
- * Replies 1 when kept, 0 when the space already has the most pending.
+ * Replies 1 when kept; when the space already has the most pending, minus the ms until the first
+ * of them expires (0 or less).
  */
 export const addInviteScript = `
 ${now}
@@ -102,7 +104,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   redis.call('HDEL', KEYS[2], id)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return 0 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return -(tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) - now)
+end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]

@@ -31,6 +31,8 @@ export const accessKeys = {
   invites: (space: string) => `tally:{${space}}:invites`,
   /** invite id → the device that asked for it. */
   inviteMakers: (space: string) => `tally:{${space}}:invite-makers`,
+  /** Requests made with one pending invite in the current window. */
+  inviteRate: (space: string, invite: string) => `tally:{${space}}:invite-rate:${invite}`,
   /** A client address is its own hash tag: its counters share nothing with any space. */
   address: (kind: AddressCount, ip: string) => `tally:{ip:${ip}}:${kind}`,
 };
@@ -76,7 +78,8 @@ export interface AccessStore {
   addInvite(space: string, invite: string, expiresAt: number, maker: string): Promise<void>;
   /**
    * Whether a genuine invite is still pending (its maker still in the space); if so, counts the
-   * request against the space when `limit` is given, throwing TooManyRequests once over it.
+   * request against the invite itself (a few per window) when `limit` is given, throwing
+   * TooManyRequests once over it. Never against the space.
    */
   admitInvite(
     space: string,
@@ -218,7 +221,8 @@ export function createAccessStore(redis: Redis): AccessStore {
       if (kept !== 1)
         throw new TooManyRequests(
           `This space already has ${maxPendingInvites} pairing links waiting to be used. Cancel one, or wait for one to expire.`,
-          60,
+          // Until the first of them expires.
+          seconds(typeof kept === 'number' ? -kept : 60_000),
         );
     },
 
@@ -229,17 +233,17 @@ export function createAccessStore(redis: Redis): AccessStore {
             accessKeys.invites(space),
             accessKeys.inviteMakers(space),
             accessKeys.revoked(space),
-            accessKeys.rate(space),
+            accessKeys.inviteRate(space, invite),
             invite,
-            limit?.perSpacePerMinute ?? 0,
+            limit ? invitePerWindow : 0,
             limit?.windowMs ?? 0,
           ),
         ),
       );
       if (reply.count === -1) return 'gone';
-      if (limit && reply.count > limit.perSpacePerMinute)
+      if (limit && reply.count > invitePerWindow)
         throw new TooManyRequests(
-          'This space is sending too many requests. Wait a moment, then try again.',
+          'This pairing link was tried too many times. Wait a moment, or make a new one.',
           seconds(reply.left),
         );
       return 'admitted';
@@ -353,6 +357,13 @@ export function createAccessStore(redis: Redis): AccessStore {
  * token that makes invites by the thousand (a stolen phone, before it is removed) stops here.
  */
 export const maxPendingInvites = 20;
+
+/**
+ * Requests one pending pairing link may make in a rate window (a join takes one; a few more for
+ * a person retrying a typo): counted on the link itself, never on the space, so a link seen by
+ * others (a QR code on a screen) cannot lock the space's devices out.
+ */
+const invitePerWindow = 10;
 
 /** "Last seen" is for people: a minute is fine grained enough, and spares a write per request. */
 const seenEveryMs = 60_000;

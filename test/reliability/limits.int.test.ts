@@ -133,10 +133,40 @@ describe('request rate', () => {
     }
     // …which is refused from then on, before anything is looked at…
     await expectTooMany(await join(), 60);
-    // …while the space's own devices keep every request of theirs (two so far: the space's
-    // creation is not one, the invite and the join are).
-    for (let i = 0; i < 4; i++) expect((await pull(server.url, space, token)).status).toBe(200);
+    // …while the space's own devices keep every request of theirs (one so far: the space's
+    // creation is not one, making the invite is; the join counted on the link itself).
+    for (let i = 0; i < 5; i++) expect((await pull(server.url, space, token)).status).toBe(200);
     await expectTooMany(await pull(server.url, space, token), 60);
+  });
+
+  it('counts a pending pairing link on itself: tried again and again, it never locks the space out', async () => {
+    const server = await start({ rateLimit: { perSpacePerMinute: 6 } });
+    const { space, token } = await createSpace(server.url);
+    const made = await fetch(`${server.url}/api/spaces/${space}/invites`, {
+      method: 'POST',
+      headers: auth(token),
+    });
+    const { invite } = (await made.json()) as { invite: string };
+    // Someone who saw the link (a QR code on a screen) sends joins the server refuses (a name
+    // with nothing visible): the link stays pending, and each try counts on the link alone.
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const tried = await fetch(`${server.url}/api/spaces/${space}/devices`, {
+        method: 'POST',
+        headers: { ...auth(invite), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: '\u200b' }),
+      });
+      statuses.push(tried.status);
+      await tried.body?.cancel();
+    }
+    expect(statuses).toEqual([...Array<number>(10).fill(400), ...Array<number>(5).fill(429)]);
+    // The space's device keeps its requests (one used: the invite), and can cancel the link.
+    for (let i = 0; i < 4; i++) expect((await pull(server.url, space, token)).status).toBe(200);
+    const cancelled = await fetch(`${server.url}/api/spaces/${space}/invites/${invite}`, {
+      method: 'DELETE',
+      headers: auth(token),
+    });
+    expect(cancelled.status).toBe(204);
   });
 
   it('answers 503, not a free pass, while Redis cannot count', async () => {

@@ -128,6 +128,9 @@ describe('pairing invites', () => {
     });
     expect(refused.status).toBe(429);
     expect(await message(refused)).toMatch(/20 pairing links waiting/);
+    // Come back when the first of them expires (15 minutes from now, give or take a second).
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(14 * 60);
+    expect(Number(refused.headers.get('Retry-After'))).toBeLessThanOrEqual(15 * 60);
     const cancelled = await fetch(url(`/api/spaces/${space}/invites/${links[0]!.invite}`), {
       method: 'DELETE',
       headers: auth(token),
@@ -233,10 +236,17 @@ describe('device names', () => {
     const named = async () => (await devices(space, token)).devices[0]!.name;
     expect((await rename('\u202eenohP\u202c   s\u200bam\u0000\u0007 ')).status).toBe(204);
     expect(await named()).toBe('enohP sam');
+    // Every invisible formatting character goes (an Arabic letter mark, tag characters), but a
+    // joiner that makes two emoji one stays.
+    expect((await rename('\u061c👩\u200d💻 lap\u{E0041}top')).status).toBe(204);
+    expect(await named()).toBe('👩\u200d💻 laptop');
+    expect((await rename('enohP sam')).status).toBe(204);
     for (const [name, problem] of [
       ['Phone \ud800', /broken characters/],
       ['\u200b\u202e\u0000', /needs a name/],
       ['\u0301\u0301', /visible character/],
+      // Hangul fillers are letters that show as nothing.
+      ['\u3164\u3164', /needs a name/],
       ['x'.repeat(61), /at most 60/],
     ] as const) {
       const refused = await rename(name);
