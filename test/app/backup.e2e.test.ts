@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, countOf, expectCount, launchChromium } from '../helpers/browser.ts';
+import { addCounter, countOf, expectCount, focusedOn, launchChromium } from '../helpers/browser.ts';
 
 let browser: Browser;
 let server: RunningServer;
@@ -133,18 +133,6 @@ it('a damaged file is refused with an alert that says why, and nothing changes',
   await expect.poll(() => b.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['Kept']);
   await expectCount(b, 'Kept', 0);
 });
-
-/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
-const focusedOn = (page: Page) =>
-  page.evaluate(() => {
-    const element = document.activeElement as HTMLInputElement | null;
-    if (!element || element === document.body) return 'the page';
-    return (
-      element.getAttribute('aria-label') ??
-      element.labels?.[0]?.textContent?.trim() ??
-      element.textContent?.trim()
-    );
-  });
 
 it('with the keyboard alone: Escape cancels an import, Import and Dismiss hand focus on; the file button follows the dark scheme', async () => {
   const a = await profile();

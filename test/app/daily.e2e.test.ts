@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, historyOf, openMore } from '../helpers/browser.ts';
+import { addCounter, expectCount, focusedOn, historyOf, openMore } from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -275,18 +275,6 @@ it('asks the browser to keep its storage once a person has counted, and only onc
   await expectCount(page, 'Water', 3);
   expect(await calls()).toBe(1);
 });
-
-/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
-const focusedOn = (page: Page) =>
-  page.evaluate(() => {
-    const element = document.activeElement as HTMLInputElement | null;
-    if (!element || element === document.body) return 'the page';
-    return (
-      element.getAttribute('aria-label') ??
-      element.labels?.[0]?.textContent?.trim() ??
-      element.textContent?.trim()
-    );
-  });
 
 it('on a phone, the Undo bar fits whatever the name, says the name the counter has now, and goes with its counter', async () => {
   const page = await device(app.server.url, { width: 390, height: 844 });

@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount } from '../helpers/browser.ts';
+import { addCounter, expectCount, focusedOn } from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -156,18 +156,6 @@ it('two devices that already count the same thing pair, and no count is lost; a 
   await showsExactly(c, firstSpace);
 });
 
-/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
-const focusedOn = (page: Page) =>
-  page.evaluate(() => {
-    const element = document.activeElement as HTMLInputElement | null;
-    if (!element || element === document.body) return 'the page';
-    return (
-      element.getAttribute('aria-label') ??
-      element.labels?.[0]?.textContent?.trim() ??
-      element.textContent?.trim()
-    );
-  });
-
 /** Presses `key` on the button `name` of `within`, reached by focus: no pointer. */
 async function press(within: Page | ReturnType<Page['getByRole']>, name: string, key = 'Enter') {
   await within.getByRole('button', { name, exact: true }).focus();
@@ -224,8 +212,11 @@ it('with the keyboard alone: focus follows the sync card, Escape cancels, and er
   expect(await b.locator('main > [role=alert]').textContent()).toBe('');
 });
 
-it('a device that leaves goes from the other devices’ lists without a reload', async () => {
-  const a = await device();
+/**
+ * `a` starts a space, a second device joins it and shows in a's Devices list, then leaves:
+ * answers a's list, whose items a is not told about.
+ */
+async function joinedAndLeft(a: Page) {
   await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
   await waitSynced(a);
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
@@ -237,11 +228,16 @@ it('a device that leaves goes from the other devices’ lists without a reload',
   await waitSynced(b);
   const listed = a.getByRole('region', { name: 'Devices' }).getByRole('listitem');
   await expect.poll(() => listed.count(), { timeout: 10_000 }).toBe(2);
-
   await b.getByRole('button', { name: 'Leave space', exact: true }).click();
   await status(b)
     .filter({ hasText: /^Not syncing/ })
     .waitFor();
+  return listed;
+}
+
+it('a device that leaves goes from the other devices’ lists without a reload', async () => {
+  const a = await device();
+  const listed = await joinedAndLeft(a);
   // a is not told; it reads the list again when its window comes back to front (and every
   // minute while it shows the list), at most once every few seconds.
   await expect
@@ -259,21 +255,7 @@ it('a device list on screen is read again every minute, without focus or a reloa
   const a = await device();
   // The page's own timers on a clock the test moves (the engine's worker keeps real time).
   await a.clock.install();
-  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
-  await waitSynced(a);
-  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
-  const b = await device(link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
-  await waitSynced(b);
-  const listed = a.getByRole('region', { name: 'Devices' }).getByRole('listitem');
-  await expect.poll(() => listed.count(), { timeout: 10_000 }).toBe(2);
-  await b.getByRole('button', { name: 'Leave space', exact: true }).click();
-  await status(b)
-    .filter({ hasText: /^Not syncing/ })
-    .waitFor();
+  const listed = await joinedAndLeft(a);
   // Nothing tells a: its list stays as it was until the minute has passed.
   expect(await listed.count()).toBe(2);
   await a.clock.fastForward('01:01');

@@ -256,6 +256,18 @@ function isZombie(pid: number): boolean {
   }
 }
 
+/** What has keyboard focus: its label (aria-label, or its <label>'s words), else its words. */
+export const focusedOn = (page: Page): Promise<string | null | undefined> =>
+  page.evaluate(() => {
+    const element = document.activeElement as HTMLInputElement | null;
+    if (!element || element === document.body) return 'the page';
+    return (
+      element.getAttribute('aria-label') ??
+      element.labels?.[0]?.textContent?.trim() ??
+      element.textContent?.trim()
+    );
+  });
+
 /** The text of `X count`, as a number. */
 export async function countOf(page: Page, name: string): Promise<number> {
   return Number(await page.getByLabel(`${name} count`, { exact: true }).textContent());

@@ -1,50 +1,16 @@
-import { openDB } from 'idb';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { counter, type CounterEvent } from '../../core/models/counter/decider.ts';
 import type { EventEnvelope } from '../../core/envelope.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { listCounters, engineFixture } from '../helpers/engine.ts';
-
-type Dump = {
-  version: number;
-  stores: Record<
-    string,
-    {
-      keyPath: string | string[];
-      autoIncrement: boolean;
-      indexes: { name: string; keyPath: string | string[]; unique: boolean }[];
-      records: unknown[];
-    }
-  >;
-};
-
-/** Restores a profile the previous build wrote (test/fixtures/profile-v3.md), byte for byte. */
-async function restoreProfile(name: string): Promise<Dump> {
-  const dump = JSON.parse(
-    readFileSync(new URL('../fixtures/profile-v3.json', import.meta.url), 'utf8'),
-  ) as Dump;
-  const db = await openDB(name, dump.version, {
-    upgrade(db) {
-      for (const [store, { keyPath, autoIncrement, indexes }] of Object.entries(dump.stores)) {
-        const created = db.createObjectStore(store, { keyPath, autoIncrement });
-        for (const index of indexes)
-          created.createIndex(index.name, index.keyPath, { unique: index.unique });
-      }
-    },
-  });
-  for (const [store, { records }] of Object.entries(dump.stores))
-    for (const record of records) await db.put(store, record);
-  db.close();
-  return dump;
-}
+import { restoreProfile } from '../helpers/profiles.ts';
 
 const open = engineFixture();
 
 describe('a profile made by the previous build (schema v3)', () => {
   it('opens with every counter, value, history line, snapshot and pending command intact', async () => {
     const name = `tally-profile-v3-${Math.random().toString(36).slice(2)}`;
-    const dump = await restoreProfile(name);
+    const dump = await restoreProfile('profile-v3.json', name);
     const engine = await open({ dbName: name, device: 'device-profile-v3' });
     expect(engine.damage).toEqual([]);
 

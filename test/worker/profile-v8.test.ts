@@ -1,44 +1,7 @@
-import { openDB } from 'idb';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { listCounters, engineFixture } from '../helpers/engine.ts';
-
-type Dump = {
-  version: number;
-  stores: Record<
-    string,
-    {
-      keyPath: string | string[];
-      autoIncrement: boolean;
-      indexes: { name: string; keyPath: string | string[]; unique: boolean; multiEntry: boolean }[];
-      records: unknown[];
-    }
-  >;
-};
-
-/** Restores the profile the last build of schema v8 left (test/fixtures/profile-v8.md). */
-async function restoreProfile(name: string): Promise<Dump> {
-  const dump = JSON.parse(
-    readFileSync(new URL('../fixtures/profile-v8.json', import.meta.url), 'utf8'),
-  ) as Dump;
-  const db = await openDB(name, dump.version, {
-    upgrade(db) {
-      for (const [store, { keyPath, autoIncrement, indexes }] of Object.entries(dump.stores)) {
-        const created = db.createObjectStore(store, { keyPath, autoIncrement });
-        for (const index of indexes)
-          created.createIndex(index.name, index.keyPath, {
-            unique: index.unique,
-            multiEntry: index.multiEntry,
-          });
-      }
-    },
-  });
-  for (const [store, { records }] of Object.entries(dump.stores))
-    for (const record of records) await db.put(store, record);
-  db.close();
-  return dump;
-}
+import { restoreProfile } from '../helpers/profiles.ts';
 
 const open = engineFixture();
 const space = '0NvQKcZx-kxd-K0SnGKhB8-g';
@@ -47,7 +10,7 @@ const milk = 'counter-c000milk';
 describe('a profile the last build of schema v8 left (records of one event), opened by today’s', () => {
   it('keeps every counter, its base, what was left behind its appends, pending commands and sync', async () => {
     const name = `tally-profile-v8-${Math.random().toString(36).slice(2)}`;
-    await restoreProfile(name);
+    await restoreProfile('profile-v8.json', name);
     const engine = await open({ dbName: name, device: 'device-sim2' });
     expect(engine.damage).toEqual([]);
     // Rows as that build showed them, the last two commands' included: they were stored as
@@ -106,7 +69,7 @@ describe('a profile the last build of schema v8 left (records of one event), ope
 
   it('starts again the same after a restart: what it recovered was written once', async () => {
     const name = `tally-profile-v8-${Math.random().toString(36).slice(2)}`;
-    await restoreProfile(name);
+    await restoreProfile('profile-v8.json', name);
     const first = await open({ dbName: name, device: 'device-sim2' });
     const before = await listCounters(first);
     await first.stop();
