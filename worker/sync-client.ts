@@ -573,12 +573,7 @@ export class SyncClient {
         settle(false);
         return this.receiveOnce(result.stream, events);
       }
-      const receiving = storage.receive(result.stream, events);
-      const done = receiving.then(
-        (outcome) => outcome.type !== 'gap',
-        () => false,
-      );
-      this.remember(events, done);
+      const { receiving, done } = this.receiveNow(result.stream, events);
       void done.then(settle);
       return receiving;
     }
@@ -589,16 +584,7 @@ export class SyncClient {
     // remembers them as applied: had they been, it would not have pushed below them. (A backup
     // imported over a counter deleted forever, whose tombstone the feed brought earlier: taken
     // as an echo, the tombstone was never applied again, and the import pushed without end.)
-    const events = result.events.map(storage.decodeRemote);
-    const receiving = storage.receive(result.stream, events);
-    this.remember(
-      events,
-      receiving.then(
-        (outcome) => outcome.type !== 'gap',
-        () => false,
-      ),
-    );
-    return receiving;
+    return this.receiveNow(result.stream, result.events.map(storage.decodeRemote)).receiving;
   }
 
   /**
@@ -734,15 +720,21 @@ export class SyncClient {
     if (earlier.length > 0 && earlier.every((done) => done !== undefined)) {
       if ((await Promise.all(earlier)).every(Boolean)) return { type: 'applied', echo: true };
     }
+    return this.receiveNow(stream, events).receiving;
+  }
+
+  /** Receives the server's `events` of `stream`, remembered as being applied until they are. */
+  private receiveNow(
+    stream: StreamId,
+    events: readonly EventEnvelope[],
+  ): { readonly receiving: Promise<ReceiveOutcome>; readonly done: Promise<boolean> } {
     const receiving = this.options.storage.receive(stream, events);
-    this.remember(
-      events,
-      receiving.then(
-        (outcome) => outcome.type !== 'gap',
-        () => false,
-      ),
+    const done = receiving.then(
+      (outcome) => outcome.type !== 'gap',
+      () => false,
     );
-    return receiving;
+    this.remember(events, done);
+    return { receiving, done };
   }
 
   /** `events` are applied (or being applied: `done` tells whether they were). */
