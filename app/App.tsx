@@ -3,6 +3,7 @@ import { boardStream, boardViewName } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
+import { reviveError } from '../core/errors.ts';
 import type { SyncRejection, SyncUpdate } from '../core/engine-protocol.ts';
 import { InstallButton } from './InstallButton.tsx';
 import { AddCounterForm } from './AddCounterForm.tsx';
@@ -11,7 +12,6 @@ import { BackupPanel } from './BackupPanel.tsx';
 import { CounterCard } from './CounterCard.tsx';
 import { CounterList } from './CounterList.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
-import { sentenceOf } from './error-sentence.ts';
 import { focusWhenShown } from './focus.ts';
 import { movesTheList, useListOrder, type OrderCache } from './list-order.ts';
 import type { ListedRows } from './long-list.ts';
@@ -171,7 +171,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         keepData();
         return true;
       } catch (error) {
-        report(sentenceOf(error));
+        report(reviveError(error).message);
         return false;
       }
     },
@@ -202,7 +202,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     (commandId: string) =>
       void client
         .dismissRejection(commandId)
-        .catch((error: unknown) => setMessage(sentenceOf(error))),
+        .catch((error: unknown) => setMessage(reviveError(error).message)),
     [client],
   );
 

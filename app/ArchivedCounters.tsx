@@ -1,8 +1,8 @@
 import { memo, useEffect, useRef, useState } from 'react';
+import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
-import { sentenceOf } from './error-sentence.ts';
 import { focusWhenShown } from './focus.ts';
 
 /**
@@ -42,7 +42,7 @@ function ArchivedCountersView({
       setDone(`“${row.name}” was deleted forever.`);
       onError(undefined);
     } catch (error) {
-      onError(`Could not delete “${row.name}”: ${sentenceOf(error)}`);
+      onError(`Could not delete “${row.name}”: ${reviveError(error).message}`);
     } finally {
       setBusy(false);
       close();

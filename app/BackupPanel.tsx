@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useRef, useState, type ChangeEvent } from 'react';
 import type { ImportPreview } from '../core/engine-protocol.ts';
 import { maxBackupBytes } from '../core/backup-limits.ts';
+import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { EngineClient } from './engine-client.ts';
-import { sentenceOf } from './error-sentence.ts';
 import { focusWhenShown } from './focus.ts';
 
 const nameKey = (name: string) => name.trim().replace(/\s+/g, ' ').toLowerCase();
@@ -61,7 +61,7 @@ export function BackupPanel({
     try {
       await work();
     } catch (error) {
-      onError(`${what}: ${sentenceOf(error)}`);
+      onError(`${what}: ${reviveError(error).message}`);
     } finally {
       setBusy(false);
     }

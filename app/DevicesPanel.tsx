@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { deviceNameProblem } from '../core/device-name.ts';
 import type { DevicesResponse } from '../core/protocol.ts';
+import { reviveError } from '../core/errors.ts';
 import type { EngineClient } from './engine-client.ts';
-import { sentenceOf } from './error-sentence.ts';
 import { focusWhenShown } from './focus.ts';
 
 /**
@@ -44,7 +44,7 @@ export function DevicesPanel({
       },
       (error: unknown) => {
         // A list on screen stays while a newer one cannot be read: the sync status says why.
-        if (!shown.current) onError(`Could not list devices: ${sentenceOf(error)}`);
+        if (!shown.current) onError(`Could not list devices: ${reviveError(error).message}`);
       },
     );
   }, [client, onError]);
@@ -85,7 +85,7 @@ export function DevicesPanel({
       stopRenaming();
       await load();
     } catch (error) {
-      setProblem(sentenceOf(error));
+      setProblem(reviveError(error).message);
     }
   };
   return (
@@ -152,7 +152,9 @@ export function DevicesPanel({
                   void client
                     .removeDevice(device.id)
                     .then(load)
-                    .catch((error: unknown) => onError(`Could not remove: ${sentenceOf(error)}`));
+                    .catch((error: unknown) =>
+                      onError(`Could not remove: ${reviveError(error).message}`),
+                    );
                 }}
               >
                 Remove

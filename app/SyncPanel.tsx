@@ -9,9 +9,9 @@ import {
 } from 'react';
 import type { SyncUpdate } from '../core/engine-protocol.ts';
 import { isPairingToken } from '../core/pairing-link.ts';
+import { reviveError } from '../core/errors.ts';
 import type { EngineClient } from './engine-client.ts';
 import { DevicesPanel } from './DevicesPanel.tsx';
-import { sentenceOf } from './error-sentence.ts';
 import { focusWhenShown } from './focus.ts';
 import { PairPanel, type Pairing } from './PairPanel.tsx';
 import { rateLimited, statusText } from './sync-words.ts';
@@ -131,7 +131,7 @@ function SyncPanelView({
     try {
       await work();
     } catch (error) {
-      onError(`${what}: ${sentenceOf(error)}`);
+      onError(`${what}: ${reviveError(error).message}`);
     } finally {
       setBusy(false);
     }

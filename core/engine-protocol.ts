@@ -320,10 +320,8 @@ export function checkedMethods(implementation: EngineMethods): EngineMethods {
       const parsed = engineMethods[method].args.safeParse(args);
       if (!parsed.success)
         return Promise.reject(
-          new TallyError(
-            'invalid',
-            `The call to ${method} is malformed: ${sentence(parsed.error)}`,
-          ),
+          // The reason alone, in words a person can act on: the page says what it was doing.
+          new TallyError('invalid', sentence(parsed.error)),
         );
       const run = implementation[method] as (...a: readonly unknown[]) => Promise<unknown>;
       return run(...parsed.data);

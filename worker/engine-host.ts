@@ -221,13 +221,17 @@ export class EngineHost {
       this.broadcast(EngineHost.syncMissingUpdate(this.syncMissing), 'sync');
       return engine;
     }
-    let state: string | undefined;
+    /** Sync went offline since it was last synced (not each count's syncing → synced). */
+    let away = false;
     sync.onUpdate((update) => {
       this.broadcast(update, 'sync');
       // In touch with the server again: a history open from a base whose early part could not
       // be read then (the server was away) is read now, and shown whole (`onBaseFilled`).
-      if (update.state === 'synced' && state !== 'synced') void this.fillWatchedBases(engine);
-      state = update.state;
+      if (update.state === 'offline') away = true;
+      else if (update.state === 'synced' && away) {
+        away = false;
+        void this.fillWatchedBases(engine);
+      }
     });
     this.followNetwork(sync);
     this.sync = sync;
