@@ -54,12 +54,15 @@ export default function VirtualGrid({ counters, listed, stalled, card }: Virtual
     initialRect: { width: window.innerWidth, height: window.innerHeight },
   });
   // The rows' height as rendered here, for the next start's estimate: once the rows are first
-  // drawn, and again when the columns change (not on every scroll).
+  // drawn, again once the whole list is here, and when the columns change (not on every scroll).
+  // A row of cards, never one of the placeholders of rows not read yet (a start scrolled past the
+  // kept first screen draws those first), which are not as tall.
   const drawn = rows > 0;
+  const whole = listed === undefined;
   useEffect(() => {
-    const row = drawn && list.current?.querySelector('.grid-row');
+    const row = drawn && list.current?.querySelector('.grid-row:not(:has(.card-later))');
     if (row) rememberRowHeight(row.getBoundingClientRect().height);
-  }, [drawn, columns]);
+  }, [drawn, columns, whole]);
   return (
     <div
       ref={list}
