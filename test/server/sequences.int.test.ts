@@ -45,6 +45,10 @@ describe('only possible histories are accepted', () => {
     ['a lone surrogate', '\uD800', /broken characters/],
     ['61 characters', 'x'.repeat(61), /at most 60/],
     ['decomposed letters (not NFC)', 'Cafe\u0301', /normalised/],
+    ['only a Hangul filler (a letter that shows as nothing)', '\u3164', /normalised/],
+    ['only the Braille blank', '\u2800', /visible character/],
+    ['a right-to-left override reordering the name', 'a\u202Eb', /normalised/],
+    ['a control character', 'a\u0007b', /normalised/],
   ])('a name with %s is refused with a 400, storing nothing', async (_, name, rule) => {
     const { space, token } = await createSpace(sync.url);
     const stream = streamOf();
