@@ -18,15 +18,22 @@ export function statusText(sync: SyncUpdate | undefined): string {
   const word = rateLimited(sync)
     ? // Not "unreachable": the server answered; the sentence after this says why it waits.
       'Waiting'
-    : {
-        off: 'Not syncing',
-        // The network may be up while the sync server is not: say which.
-        offline: navigator.onLine ? 'Server unreachable' : 'Offline',
-        syncing: 'Syncing…',
-        synced: 'Synced',
-      }[sync.state];
+    : sync.state === 'offline'
+      ? // The network may be up while the sync server is not: say which.
+        navigator.onLine
+        ? 'Server unreachable'
+        : 'Offline'
+      : sync.state === 'syncing'
+        ? 'Syncing…'
+        : 'Synced';
   const parts = [sync.state === 'syncing' && pending ? pending : word];
   if (sync.state !== 'syncing' && pending) parts.push(pending);
   if (sync.lastError) parts.push(sync.lastError);
+  if (sync.waiting)
+    parts.push(
+      sync.waiting === 1
+        ? 'One counter waits for the space it came from (its early history is there) and is not in this space'
+        : `${sync.waiting} counters wait for the space they came from (their early history is there) and are not in this space`,
+    );
   return parts.join(' · ');
 }

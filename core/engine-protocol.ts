@@ -149,6 +149,11 @@ const syncUpdateSchema = z.strictObject({
   lastError: z.optional(z.string()),
   /** What kind of failure `lastError` tells: `too-many-requests` is the server asking to wait. */
   lastErrorCode: z.optional(z.enum(errorCodes)),
+  /**
+   * Counters this device shows that wait for a space it left (joined from that space's snapshots,
+   * their early history is there): not in this space until the device rejoins that one.
+   */
+  waiting: z.optional(z.number().check(z.int(), z.positive())),
   space: z.optional(z.string()),
   rejected: z.array(syncRejectionSchema),
 });

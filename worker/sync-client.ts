@@ -16,6 +16,11 @@ export type SyncStatus = {
   readonly lastError?: string;
   /** What kind of failure `lastError` tells (a page words a 429 apart from a server away). */
   readonly lastErrorCode?: ErrorCode;
+  /**
+   * Counters joined from another space's snapshots, which wait for it (their early history is
+   * there): this space does not hold them, so "synced" must not read as if it did.
+   */
+  readonly waiting?: number;
 };
 
 export type SyncClientOptions = {
@@ -159,13 +164,17 @@ export class SyncClient {
       pending: this.pending,
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       ...(this.lastErrorCode === undefined ? {} : { lastErrorCode: this.lastErrorCode }),
+      ...(this.tied.size === 0 ? {} : { waiting: this.tied.size }),
     };
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.feedDone = this.readBases().then(() => this.feedLoop());
+    this.feedDone = this.readBases().then(() => {
+      if (this.tied.size > 0) this.emit();
+      return this.feedLoop();
+    });
     this.nudge();
   }
 

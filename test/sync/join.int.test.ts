@@ -302,8 +302,10 @@ describe('joining a space from its snapshots', () => {
       'the new counter to reach the new space',
     );
     expect(Object.keys(await serverStreams(redis, next.space))).not.toContain(tied);
-    // Everything of this space is synced: what waits for the other space is not counted here.
+    // Everything of this space is synced: what waits for the other space is not counted here,
+    // and said apart, so "synced" never reads as if this space held them.
     await synced(b);
+    expect(b.sync.current().waiting).toBe(2);
     // The invite refused before is still good.
     await b.sync.joinSpace(server.url, inviteOf(elsewhere.pairingLink));
     await waitFor(
