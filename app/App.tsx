@@ -288,6 +288,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           client={client}
           onError={setMessage}
           counterCount={listed ?? counters?.length ?? 0}
+          archivedCount={archived.length}
           shownOnCards={onCards}
         />
         <AddCounterForm run={run} />

@@ -30,12 +30,15 @@ function SyncPanelView({
   client,
   onError,
   counterCount,
+  archivedCount = 0,
   shownOnCards,
 }: {
   client: EngineClient;
   onError: (message: string) => void;
-  /** How many counters this device has: joining shares them. */
+  /** How many counters this device lists: joining shares them. */
   counterCount: number;
+  /** How many more it keeps in its archive: joining shares them too. */
+  archivedCount?: number;
   /** Streams with a card of their own: their rejections show there, not here. */
   shownOnCards?: ReadonlySet<string>;
 }) {
@@ -154,6 +157,7 @@ function SyncPanelView({
           sync={sync}
           busy={busy}
           counterCount={counterCount}
+          archivedCount={archivedCount}
           onJoin={act(async () => {
             // In another space, the worker redeems the invite, then leaves that space (local
             // counters stay) and joins: a used or expired invite leaves the device where it was.
@@ -298,6 +302,7 @@ function InviteDialog({
   sync,
   busy,
   counterCount,
+  archivedCount,
   onJoin,
   onClose,
 }: {
@@ -306,6 +311,7 @@ function InviteDialog({
   sync: SyncUpdate | undefined;
   busy: boolean;
   counterCount: number;
+  archivedCount: number;
   onJoin: () => void;
   onClose: () => void;
 }) {
@@ -347,10 +353,11 @@ function InviteDialog({
         </div>
       </div>
     );
+  const all = counterCount + archivedCount;
   const counters =
-    counterCount === 0
+    all === 0
       ? 'This device has no counters yet; what it counts from now on will be shared with every device in that space.'
-      : `Its ${counterCount === 1 ? 'counter' : `${counterCount} counters`}, with every count, will be shared with every device in that space.`;
+      : `Its ${all === 1 ? 'counter' : `${all} counters`}${archivedCount === 0 ? '' : archivedCount === all ? (all === 1 ? ' (archived)' : ' (all archived)') : ` (${archivedCount} of them archived)`}, with every count, will be shared with every device in that space.`;
   return (
     <div {...dialogProps}>
       <p>
@@ -363,9 +370,9 @@ function InviteDialog({
         ) : (
           <>Sync this device with space {short}? </>
         )}
-        {counters} Counters with the same name on both sides are both kept, every count in them: the
-        one made later is renamed, like “Water (2)”. Only join a space from a link you made
-        yourself.
+        {counters} Counters with the same name on both sides are both kept, every count in them: one
+        is renamed, like “Water (2)” — the one made later, or the one not archived. Only join a
+        space from a link you made yourself.
       </p>
       <div className="invite-actions">
         <button type="button" disabled={busy} onClick={onJoin}>

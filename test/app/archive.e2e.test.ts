@@ -108,3 +108,29 @@ it('archive on one device, restore on the other; delete forever reaches both', a
   await addCounter(b, 'Water');
   await expectCount(a, 'Water', 0);
 });
+
+it('joining says its archived counters go along too, and they do', async () => {
+  const a = await device();
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await synced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device();
+  await addCounter(b, 'Tea');
+  await addCounter(b, 'Milk');
+  await b.getByRole('button', { name: 'Increment Milk', exact: true }).click();
+  await expectCount(b, 'Milk', 1);
+  await openMore(b, 'Milk');
+  await b.getByRole('button', { name: 'Archive Milk', exact: true }).click();
+  await card(b, 'Milk').waitFor({ state: 'detached' });
+  // The link opened in the tab that shows Tally: only the hash changes.
+  await b.evaluate((url) => (location.href = url), link);
+  const dialog = b.getByRole('dialog', { name: 'Join a space' });
+  await expect
+    .poll(() => dialog.textContent())
+    .toContain('Its 2 counters (1 of them archived), with every count, will be shared');
+  await dialog.getByRole('button', { name: 'Join space' }).click();
+  await synced(b);
+  await openArchive(a);
+  await archivedList(a).getByText('Milk').waitFor();
+  await expectCount(a, 'Tea', 0);
+});
