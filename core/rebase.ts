@@ -74,13 +74,16 @@ export function rebase<S, C extends Typed, E extends AnyEvent & Typed, Ctx>(
   );
   /**
    * Commands that fail right after a rejected one, with nothing passing in between, fail because
-   * of it (the counter's create fell out, so its increments cannot be made): told with it, once.
+   * of it when the aggregate does not exist here (its create fell out, so its increments cannot
+   * be made) or for the same reason (three decrements at zero): told with it, once. A later one
+   * that fails for a reason of its own (a rename to a name taken, after a decrement at zero) is
+   * told apart, with its reason.
    */
   let first: { index: number; later: number } | undefined;
   const reject = (rejection: RejectedAfterSync) => {
-    if (first) {
+    const earlier = first && rejected[first.index]!;
+    if (first && earlier && (version === NO_STREAM || earlier.reason === rejection.reason)) {
       first.later++;
-      const earlier = rejected[first.index]!;
       rejected[first.index] = { ...earlier, later: first.later };
       return;
     }

@@ -153,6 +153,30 @@ describe('rejections after sync, as a person reads them', () => {
     ]);
   });
 
+  it('tell apart a later command that fails for a reason of its own', () => {
+    const pending: PendingCommand<CounterEvent>[] = [
+      { commandId: 'cmd-mine-1', commands: [{ type: 'decrement' }], events: [down(4)] },
+      { commandId: 'cmd-mine-2', commands: [{ type: 'decrement' }], events: [down(5)] },
+      {
+        commandId: 'cmd-mine-3',
+        commands: [{ type: 'rename', name: 'Tea' }],
+        events: [envelope({ type: 'Renamed', data: { name: 'Tea' } }, 6, 'cmd-mine-3')],
+      },
+    ];
+    const result = rebase(
+      { confirmed: [created, up(2), down(3)], pending },
+      {
+        ...options,
+        context: { ...options.context, isNameTaken: (name: string) => name === 'Tea' },
+      },
+    );
+    expect(result.pending).toEqual([]);
+    expect(result.rejected.map((r) => [r.commandId, r.reason, r.later])).toEqual([
+      ['cmd-mine-1', '“Coffee” is already at zero.', 1],
+      ['cmd-mine-3', expect.stringMatching(/Tea/), undefined],
+    ]);
+  });
+
   it('still name a counter whose create fell out', () => {
     // The create and an increment are pending; the stored commands can no longer be read, so
     // both fall out: the person still reads which counter, from the events they had made.
