@@ -11,7 +11,8 @@ const fixture = syncServerFixture({ server: { rateLimit: false } });
 
 /**
  * Nothing a person counted is lost by sync: devices create counters under colliding names
- * (letter case too), rename, count, go offline, leave the space and join it again; afterwards
+ * (letter case too) before and after pairing, rename, count, go offline, leave the space, start
+ * other spaces, join again (from another space: "Leave and join"); all end in one space, and
  * every device holds the server's streams, names are unique, every increment a device
  * accepted is there exactly once, every decrement it accepted is there or told as rejected after
  * sync, and every device shows the server's increments minus its decrements. `TALLY_SIM_RUNS` runs it longer (see the README).
@@ -35,7 +36,10 @@ type Step =
       readonly counter: number;
       readonly name: number;
     }
-  | { readonly type: 'offline' | 'online' | 'leave' | 'join'; readonly device: number };
+  | {
+      readonly type: 'offline' | 'online' | 'leave' | 'join' | 'start';
+      readonly device: number;
+    };
 
 const device = fc.nat(deviceCount - 1);
 const step: fc.Arbitrary<Step> = fc.oneof(
@@ -70,8 +74,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ type: fc.constantFrom('offline' as const, 'online' as const), device }),
   },
   {
-    weight: 1,
-    arbitrary: fc.record({ type: fc.constantFrom('leave' as const, 'join' as const), device }),
+    weight: 2,
+    arbitrary: fc.record({
+      type: fc.constantFrom('leave' as const, 'join' as const, 'start' as const),
+      device,
+    }),
   },
 );
 
@@ -79,7 +86,7 @@ const inviteOf = (link: string) => decodeURIComponent(link.split('#pair=')[1]!);
 
 describe('sync keeps every count', () => {
   it(
-    `colliding names, offline periods, leaving and joining again: converge, nothing counted lost (${runs} runs)`,
+    `colliding names before and after pairing, offline periods, leaving, starting other spaces and joining again: converge, nothing counted lost (${runs} runs)`,
     async () => {
       let run = 0;
       await fc.assert(
@@ -99,24 +106,38 @@ describe('sync keeps every count', () => {
               for (let d = 0; d < deviceCount; d++)
                 devices.push(await openDevice({ fetch: delayed }));
               const [first] = devices as [Device];
-              const { space } = await first.sync.startSync(fixture.url);
-              const inSpace = devices.map((_, i) => i === 0);
-              // Invites are single-use: each join gets a fresh one from a device in the space.
-              const invite = async () => {
-                const inviter = devices.find((_, i) => inSpace[i])!;
+              // Devices that count before they are paired: the names they take may clash.
+              const counters: string[] = [];
+              const preIncrements: string[] = [];
+              let created = 0;
+              for (const [i, d] of devices.entries())
+                if (steps.length % (i + 2) === 0) {
+                  const id = counterId(`r${run}x${created++}`);
+                  await d.engine.execute(id, { type: 'create', name: names[i % names.length]! });
+                  counters.push(id);
+                  const counted = await d.engine.execute(id, { type: 'increment' });
+                  if (counted.type === 'accepted')
+                    preIncrements.push(counted.events[0]!.meta.command);
+                }
+              // Each device's space (undefined: none). Leaving and starting another space, then
+              // joining back, moves everything a device shows (issue 12).
+              const spaceOf: (string | undefined)[] = devices.map(() => undefined);
+              spaceOf[0] = (await first.sync.startSync(fixture.url)).space;
+              // Invites are single-use: each join gets a fresh one from a device in that space.
+              const invite = async (space: string) => {
+                const inviter = devices.find((_, i) => spaceOf[i] === space)!;
                 return inviteOf((await inviter.sync.pairDevice()).pairingLink);
               };
+              const anySpace = () => spaceOf.find((space) => space !== undefined);
               for (const [i, other] of devices.entries())
                 if (i > 0) {
-                  await other.sync.joinSpace(fixture.url, await invite());
-                  inSpace[i] = true;
+                  await other.sync.joinSpace(fixture.url, await invite(spaceOf[0]));
+                  spaceOf[i] = spaceOf[0];
                 }
-              const counters: string[] = [];
-              const increments = new Set<string>();
+              const increments = new Set<string>(preIncrements);
               // Each device's accepted decrements: on the server afterwards, or told as
               // rejected after sync (a decrement at zero once the others' changes came in).
               const decrements = devices.map(() => new Set<string>());
-              let created = 0;
               for (const s of steps) {
                 const d = devices[s.device]!;
                 switch (s.type) {
@@ -153,24 +174,40 @@ describe('sync keeps every count', () => {
                     d.sync.setOnline(s.type === 'online');
                     break;
                   case 'leave':
-                    if (inSpace[s.device] && devices.filter((_, i) => inSpace[i]).length > 1) {
+                    if (spaceOf[s.device] !== undefined) {
                       d.sync.setOnline(true);
                       await d.sync.leaveSpace();
-                      inSpace[s.device] = false;
+                      spaceOf[s.device] = undefined;
                     }
                     break;
-                  case 'join':
-                    if (!inSpace[s.device]) {
+                  case 'join': {
+                    const space = anySpace();
+                    if (spaceOf[s.device] === undefined && space !== undefined) {
                       d.sync.setOnline(true);
-                      await d.sync.joinSpace(fixture.url, await invite());
-                      inSpace[s.device] = true;
+                      await d.sync.joinSpace(fixture.url, await invite(space));
+                      spaceOf[s.device] = space;
                     }
+                    break;
+                  }
+                  case 'start':
+                    // Leaves the space it is in (if any), then starts another.
+                    d.sync.setOnline(true);
+                    if (spaceOf[s.device] !== undefined) await d.sync.leaveSpace();
+                    spaceOf[s.device] = (await d.sync.startSync(fixture.url)).space;
                     break;
                 }
               }
+              // Everyone ends in one space (the first device's, or the space of any device,
+              // or a new one): joining from another space is "Leave and join".
+              let space = spaceOf[0] ?? anySpace();
+              if (space === undefined)
+                space = spaceOf[0] = (await first.sync.startSync(fixture.url)).space;
               for (const [i, d] of devices.entries()) {
                 d.sync.setOnline(true);
-                if (!inSpace[i]) await d.sync.joinSpace(fixture.url, await invite());
+                if (spaceOf[i] !== space) {
+                  await d.sync.joinSpace(fixture.url, await invite(space));
+                  spaceOf[i] = space;
+                }
               }
               await Promise.all(devices.map((d) => synced(d, 30_000)));
               const streams = await converged(devices, fixture.redis, space, 40_000);
