@@ -9,6 +9,7 @@ import type { BrowserContext } from 'playwright-core';
 import { measureBundle } from './bundle.ts';
 import { measureColdAggregate, measureColdApp, measureWarmApp } from './cold-start.ts';
 import { measureDeviceSync, syncRows } from './device-sync.ts';
+import { measureCrossInstance } from './cross-instance.ts';
 import { measureFanOut } from './fan-out.ts';
 import { startHarness } from './harness.ts';
 import { BIG_EVENTS, big, measureClicksAtScale, measureLatency } from './latency.ts';
@@ -141,6 +142,7 @@ try {
     }
   });
   await section('6 sync: join', () => measureJoin(bench));
+  await section('6 sync: instances', () => measureCrossInstance(bench));
   await withProfile(
     bench,
     async (context) => {
