@@ -14,6 +14,7 @@ import { CounterCard } from './CounterCard.tsx';
 import { CounterList } from './CounterList.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { focusWhenShown } from './focus.ts';
+import { keepData } from './keep-data.ts';
 import { movesTheList, useListOrder, type OrderCache } from './list-order.ts';
 import type { ListedRows } from './long-list.ts';
 import { SyncPanel } from './SyncPanel.tsx';
@@ -55,12 +56,6 @@ export type Updates = {
   listener: ((offer: UpdateOffer) => void) | undefined;
 };
 
-/**
- * Asks the browser, once a person has counted something, to keep Tally's storage instead of
- * evicting it when space runs low: the one copy a device that never syncs has.
- */
-let askedToKeep = false;
-
 /** What the page shows of sync: the server unreachable, a space stored, the rejections. */
 type PageSync = {
   readonly offline: boolean;
@@ -78,11 +73,6 @@ const samePageSync = (a: PageSync, b: PageSync): boolean =>
   a.on === b.on &&
   (a.rejected === b.rejected || JSON.stringify(a.rejected) === JSON.stringify(b.rejected));
 const noRejections: readonly SyncRejection[] = [];
-function keepData(): void {
-  if (askedToKeep) return;
-  askedToKeep = true;
-  void navigator.storage?.persist?.().catch(() => false);
-}
 
 export function App({ client, updates }: { client: EngineClient; updates?: Updates }) {
   const [update, setUpdate] = useState<UpdateOffer | undefined>(updates?.offer);

@@ -276,6 +276,46 @@ it('asks the browser to keep its storage once a person has counted, and only onc
   expect(await calls()).toBe(1);
 });
 
+it('says the browser keeps the data as soon as it grants the request to keep it, without a reload', async () => {
+  const context = await app.newContext();
+  // The browser's decision, not the app's, stands in: it grants the request when the test says.
+  await context.addInitScript(() => {
+    const storage = navigator.storage;
+    if (!storage) return;
+    const state = { granted: false, asked: 0, grant: () => undefined as void };
+    (globalThis as unknown as { keeping: typeof state }).keeping = state;
+    storage.persisted = () => Promise.resolve(state.granted);
+    storage.persist = () => {
+      state.asked++;
+      return new Promise((resolve) => {
+        state.grant = () => {
+          state.granted = true;
+          resolve(true);
+        };
+      });
+    };
+  });
+  const page = await context.newPage();
+  await page.goto(app.server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  const where = page.getByLabel('Where your data lives', { exact: true });
+  await addCounter(page, 'Water');
+  await expect
+    .poll(() =>
+      page.evaluate(() => (globalThis as unknown as { keeping: { asked: number } }).keeping.asked),
+    )
+    .toBe(1);
+  await expect.poll(() => where.textContent()).toMatch(/may clear them/);
+  await page.evaluate(() =>
+    (globalThis as unknown as { keeping: { grant(): void } }).keeping.grant(),
+  );
+  await expect
+    .poll(() => where.textContent())
+    .toBe(
+      'Your counters live only on this device, and the browser keeps them. Export a backup to keep a copy.',
+    );
+});
+
 it('on a phone, the Undo bar fits whatever the name, and offers the newest change: a rename, then an archive', async () => {
   const page = await device(app.server.url, { width: 390, height: 844 });
   const long = 'x'.repeat(60);
