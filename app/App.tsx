@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { boardStream, boardViewName } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
+import type { UndoableChange } from '../core/models/counter/undo.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
 import { reviveError } from '../core/errors.ts';
 import type { SyncRejection, SyncUpdate } from '../core/engine-protocol.ts';
@@ -13,11 +14,12 @@ import { CounterCard } from './CounterCard.tsx';
 import { CounterList } from './CounterList.tsx';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { focusWhenShown } from './focus.ts';
+import { keepData } from './keep-data.ts';
 import { movesTheList, useListOrder, type OrderCache } from './list-order.ts';
 import type { ListedRows } from './long-list.ts';
 import { SyncPanel } from './SyncPanel.tsx';
 import { rateLimited } from './sync-words.ts';
-import { LastChange, UndoOffer } from './UndoOffer.tsx';
+import { CardAlerts, LastChange, UndoOffer } from './UndoOffer.tsx';
 import type { EngineClient, HeldRows } from './engine-client.ts';
 import type { UpdateOffer } from './pwa.ts';
 import { RowWatch, useNotices, useOnline, useSyncPart, useView } from './use-engine.ts';
@@ -32,15 +34,16 @@ export type Run = (
   report?: (reason: string | undefined) => void,
 ) => Promise<boolean>;
 
-/** The person's last change to a counter's value, which Undo puts back. */
-export type Change = {
+/**
+ * The person's last change to a counter (its value, name or step, or its archiving), which Undo
+ * takes back as a new command (core/models/counter/undo.ts).
+ */
+export type Change = UndoableChange & {
   readonly id: string;
   /** The counter's name when it was made (the offer shows the name it has now). */
   readonly name: string;
-  /** What was done, before the name: "+1 on", "Reset", "Set to 5:". */
+  /** What was done, before the name: "+1 on", "Reset", "Set to 5:", "Renamed", "Archived". */
   readonly what: string;
-  readonly before: number;
-  readonly after: number;
   /** When it was made: a rejection after sync since then may be of it. */
   readonly at: number;
 };
@@ -52,12 +55,6 @@ export type Updates = {
   offer: UpdateOffer | undefined;
   listener: ((offer: UpdateOffer) => void) | undefined;
 };
-
-/**
- * Asks the browser, once a person has counted something, to keep Tally's storage instead of
- * evicting it when space runs low: the one copy a device that never syncs has.
- */
-let askedToKeep = false;
 
 /** What the page shows of sync: the server unreachable, a space stored, the rejections. */
 type PageSync = {
@@ -76,11 +73,6 @@ const samePageSync = (a: PageSync, b: PageSync): boolean =>
   a.on === b.on &&
   (a.rejected === b.rejected || JSON.stringify(a.rejected) === JSON.stringify(b.rejected));
 const noRejections: readonly SyncRejection[] = [];
-function keepData(): void {
-  if (askedToKeep) return;
-  askedToKeep = true;
-  void navigator.storage?.persist?.().catch(() => false);
-}
 
 export function App({ client, updates }: { client: EngineClient; updates?: Updates }) {
   const [update, setUpdate] = useState<UpdateOffer | undefined>(updates?.offer);
@@ -157,6 +149,8 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   const [message, setMessage] = useState<string>();
   // Offered without rendering the page: a count renders its card and the offer alone.
   const [lastChange] = useState(() => new LastChange());
+  // Each card's alert, where a refused Undo of its counter shows.
+  const [cardAlerts] = useState(() => new CardAlerts());
 
   /** Runs a command; a rejection or failure becomes a sentence in the alert. True if accepted. */
   const run = useCallback<Run>(
@@ -295,6 +289,8 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
         <UndoOffer
           last={lastChange}
           run={run}
+          alerts={cardAlerts}
+          onError={setMessage}
           rejectionsOf={rejectionsOf}
           // Only the whole list says a counter is gone (the first screen holds its first rows).
           {...(listed === undefined && rows ? { rows } : {})}
@@ -351,6 +347,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
                   watch={cards.watch}
                   run={run}
                   onChange={lastChange.set}
+                  alerts={cardAlerts}
                   move={move}
                   first={index === 0}
                   last={index === (listed ?? counters.length) - 1}
@@ -364,9 +361,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
           />
         )}
         {/* Not from the first screen, which holds the list's first rows only (none archived). */}
-        {listed === undefined && (
-          <ArchivedCounters rows={archived} run={run} client={client} onError={setMessage} />
-        )}
+        {listed === undefined && <ArchivedCounters rows={archived} run={run} client={client} />}
         <BackupPanel client={client} rows={rows} syncing={sync?.on ?? false} onError={setMessage} />
       </main>
       <footer className="muted small">

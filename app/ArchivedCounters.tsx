@@ -7,23 +7,23 @@ import { focusWhenShown } from './focus.ts';
 
 /**
  * Archived counters, behind a disclosure: each can be restored (back into the list, with its
- * count) or deleted forever, after a confirmation, here and on every device of the space.
+ * count) or deleted forever, after a confirmation, here and on every device of the space. A
+ * refusal of either shows here, by the button pressed, not at the top of the page.
  */
 function ArchivedCountersView({
   rows,
   run,
   client,
-  onError,
 }: {
   rows: readonly CounterRow[];
   run: Run;
   client: EngineClient;
-  onError: (message: string | undefined) => void;
 }) {
   const [open, setOpen] = useState(false);
   const [deleting, setDeleting] = useState<CounterRow>();
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState<string>();
+  const [problem, setProblem] = useState<string>();
   const dialog = useRef<HTMLDivElement>(null);
   const toggle = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -40,9 +40,9 @@ function ArchivedCountersView({
     try {
       await client.deleteForever(row.id);
       setDone(`“${row.name}” was deleted forever.`);
-      onError(undefined);
+      setProblem(undefined);
     } catch (error) {
-      onError(`Could not delete “${row.name}”: ${reviveError(error).message}`);
+      setProblem(`Could not delete “${row.name}”: ${reviveError(error).message}`);
     } finally {
       setBusy(false);
       close();
@@ -67,6 +67,25 @@ function ArchivedCountersView({
       <span role="status" className="small muted">
         {done}
       </span>
+      <div role="alert" className={problem ? 'card-alert' : 'card-alert alert-empty'}>
+        {problem && (
+          <>
+            <span>{problem}</span>
+            <button
+              type="button"
+              className="link"
+              aria-label="Dismiss message about archived counters"
+              onClick={() => {
+                setProblem(undefined);
+                // This button goes with the message: focus goes back to the archive's toggle.
+                focusWhenShown(() => toggle.current);
+              }}
+            >
+              ×
+            </button>
+          </>
+        )}
+      </div>
       {open &&
         (rows.length === 0 ? (
           <p className="muted small">No archived counters.</p>
@@ -80,7 +99,7 @@ function ArchivedCountersView({
                   type="button"
                   aria-label={`Restore ${row.name}`}
                   onClick={async () => {
-                    if (!(await run(row.id, { type: 'restore' }))) return;
+                    if (!(await run(row.id, { type: 'restore' }, setProblem))) return;
                     // Focus follows the counter back to its card (this button is gone).
                     focusWhenShown(() =>
                       document.querySelector<HTMLButtonElement>(

@@ -5,6 +5,7 @@ import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { EngineClient } from './engine-client.ts';
 import { focusWhenShown } from './focus.ts';
+import { watchKept } from './keep-data.ts';
 
 const nameKey = (name: string) => name.trim().replace(/\s+/g, ' ').toLowerCase();
 const changes = (n: number) => (n === 1 ? '1 change' : `${n} changes`);
@@ -46,11 +47,15 @@ export function BackupPanel({
   const counted = (rows?.size ?? 0) > 0;
   useEffect(() => {
     // Asked again once a person has counted: the app asks the browser to keep the data then.
+    // An answer of "no" never takes back the browser's "yes" to that request (it can come
+    // first: app/keep-data.ts).
     void navigator.storage
       ?.persisted?.()
-      .then(setPersisted)
-      .catch(() => setPersisted(false));
+      .then((kept) => setPersisted((was) => was === true || kept))
+      .catch(() => setPersisted((was) => was === true));
   }, [counted]);
+  // The browser's answer to the app's request to keep the data, whenever it comes.
+  useEffect(() => watchKept(() => setPersisted(true)), []);
   useEffect(() => {
     if (pending) dialog.current?.focus();
   }, [pending]);

@@ -17,6 +17,7 @@ import type { Change, Move, Run } from './App.tsx';
 import type { EngineClient } from './engine-client.ts';
 import { ErrorBoundary } from './ErrorBoundary.tsx';
 import { focusWhenShown } from './focus.ts';
+import type { CardAlerts } from './UndoOffer.tsx';
 import { useRow, useRowField, type RowWatch } from './use-engine.ts';
 
 // The history and its chart load when a person first opens one.
@@ -43,8 +44,10 @@ type CardProps = {
   /** The list's rows, watched: a count renders this card alone. */
   watch: RowWatch;
   run: Run;
-  /** Told of each change to the value, so the page can offer to undo it. */
+  /** Told of each change to the counter (value, name, step, archive): the page offers Undo. */
   onChange: (change: Change) => void;
+  /** Where this card puts its alert, for a refused Undo of its counter to show in it. */
+  alerts: CardAlerts;
   move: Move;
   first: boolean;
   last: boolean;
@@ -61,6 +64,7 @@ function CounterCardView({
   watch,
   run,
   onChange,
+  alerts,
   move,
   first,
   last,
@@ -87,6 +91,8 @@ function CounterCardView({
     showProblem(reason);
   }, []);
   const { id, name, value } = row;
+  // A refused Undo of this counter shows here, while the card is on screen.
+  useLayoutEffect(() => alerts.show(id, setProblem), [alerts, id, setProblem]);
   // A list item of the plain list, or of the virtual grid's (whose rows are no elements of it).
   const Item = position ? 'div' : 'li';
   const itemProps = position
@@ -130,17 +136,28 @@ function CounterCardView({
 
   /**
    * Runs a change to the value, from the value as it is at the press (`after` of it); once
-   * accepted, it can be undone. A refusal shows here.
+   * accepted, it can be undone. A refusal shows here. A press that takes the value to zero turns
+   * off − and Reset: if it was one of them, keyboard focus goes to + (not to the page).
    */
   const change = async (
     what: string,
     after: number | ((now: number) => number),
     commands: object | readonly object[],
   ) => {
+    const pressed = document.activeElement;
     const before = (watch.row(id) as CounterRow | undefined)?.value ?? value;
     after = typeof after === 'number' ? after : after(before);
-    if (await run(id, commands, setProblem))
-      onChange({ id, name, what, before, after, at: Date.now() });
+    if (!(await run(id, commands, setProblem))) return;
+    onChange({ type: 'value', id, name, what, before, after, at: Date.now() });
+    if (after === 0 && pressed instanceof HTMLButtonElement && item.current?.contains(pressed))
+      focusWhenShown(() => {
+        // Not until the card shows zero, with the button off.
+        if (!pressed.disabled) return undefined;
+        // Focus went elsewhere meanwhile: it stays there.
+        const now = document.activeElement;
+        if (now !== pressed && now !== document.body && now instanceof HTMLElement) return now;
+        return item.current?.querySelector<HTMLElement>('[data-action="increment"]');
+      });
   };
   const item = useRef<HTMLElement | null>(null);
   // A plain list's item or a grid's: one ref for either element.
@@ -188,7 +205,11 @@ function CounterCardView({
     const wrong = nameProblem(normalName(draft), draft);
     setProblem(wrong);
     if (wrong) return;
-    if (await run(id, { type: 'rename', name: draft }, setProblem)) stopRenaming();
+    if (!(await run(id, { type: 'rename', name: draft }, setProblem))) return;
+    stopRenaming();
+    // Kept as it was if it was the same name: nothing to undo.
+    if (normalName(draft) !== name)
+      onChange({ type: 'rename', id, name, what: 'Renamed', before: name, at: Date.now() });
   };
 
   const [valueDraft, setValueDraft] = useState('');
@@ -204,7 +225,17 @@ function CounterCardView({
     event.preventDefault();
     const typed = wholeNumber(stepDraft, 1, maxStep, 'A step');
     if (typeof typed === 'string') return setProblem(typed);
-    if (await run(id, { type: 'setStep', step: typed }, setProblem)) setStepDraft('');
+    if (!(await run(id, { type: 'setStep', step: typed }, setProblem))) return;
+    setStepDraft('');
+    if (typed !== step)
+      onChange({
+        type: 'setStep',
+        id,
+        name,
+        what: `Step set to ${typed} on`,
+        before: step,
+        at: Date.now(),
+      });
   };
 
   // The +N button: the counter's step, or, with no step of its own, the seed's atomic
@@ -402,6 +433,7 @@ function CounterCardView({
                 archiving.current = true;
                 if (!(await run(id, { type: 'archive' }, setProblem)))
                   return void (archiving.current = false);
+                onChange({ type: 'archive', id, name, what: 'Archived', at: Date.now() });
                 // The card is gone: focus goes where the counter went, the archive.
                 focusWhenShown(() =>
                   document.querySelector<HTMLButtonElement>('[data-archive-toggle]'),

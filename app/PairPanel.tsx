@@ -36,16 +36,22 @@ export function PairPanel({
   /** A device joined (the invite is used up): the panel's work is done. */
   onJoined: (name: string) => void;
 }) {
-  const [qr, setQr] = useState<string>();
+  // The QR code's image, or `failed` when it could not be drawn (its code did not load).
+  const [qr, setQr] = useState<string | { failed: true }>();
   const [now, setNow] = useState(() => Date.now());
   const [copied, setCopied] = useState(false);
   useEffect(() => {
     let live = true;
-    void import('qrcode').then(({ toDataURL }) =>
-      toDataURL(pairing.pairingLink, { margin: 1, width: 240, errorCorrectionLevel: 'M' }).then(
+    setQr(undefined);
+    import('qrcode')
+      .then(({ toDataURL }) =>
+        toDataURL(pairing.pairingLink, { margin: 1, width: 240, errorCorrectionLevel: 'M' }),
+      )
+      .then(
         (url) => live && setQr(url),
-      ),
-    );
+        // Offline before it ever loaded, say: the link still works.
+        () => live && setQr({ failed: true }),
+      );
     return () => void (live = false);
   }, [pairing.pairingLink]);
   useEffect(() => {
@@ -91,8 +97,11 @@ export function PairPanel({
       >
         {copied ? 'Copied' : 'Copy'}
       </button>
-      {qr ? (
+      {/* An expired invite's code would only be refused: it goes. */}
+      {remaining <= 0 ? null : typeof qr === 'string' ? (
         <img className="qr" src={qr} alt="Pairing QR code" width={240} height={240} />
+      ) : qr ? (
+        <p className="small warn">Could not draw the QR code; use the link above.</p>
       ) : (
         <p className="muted small">Making the QR code…</p>
       )}

@@ -276,7 +276,47 @@ it('asks the browser to keep its storage once a person has counted, and only onc
   expect(await calls()).toBe(1);
 });
 
-it('on a phone, the Undo bar fits whatever the name, says the name the counter has now, and goes with its counter', async () => {
+it('says the browser keeps the data as soon as it grants the request to keep it, without a reload', async () => {
+  const context = await app.newContext();
+  // The browser's decision, not the app's, stands in: it grants the request when the test says.
+  await context.addInitScript(() => {
+    const storage = navigator.storage;
+    if (!storage) return;
+    const state = { granted: false, asked: 0, grant: () => undefined as void };
+    (globalThis as unknown as { keeping: typeof state }).keeping = state;
+    storage.persisted = () => Promise.resolve(state.granted);
+    storage.persist = () => {
+      state.asked++;
+      return new Promise((resolve) => {
+        state.grant = () => {
+          state.granted = true;
+          resolve(true);
+        };
+      });
+    };
+  });
+  const page = await context.newPage();
+  await page.goto(app.server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  const where = page.getByLabel('Where your data lives', { exact: true });
+  await addCounter(page, 'Water');
+  await expect
+    .poll(() =>
+      page.evaluate(() => (globalThis as unknown as { keeping: { asked: number } }).keeping.asked),
+    )
+    .toBe(1);
+  await expect.poll(() => where.textContent()).toMatch(/may clear them/);
+  await page.evaluate(() =>
+    (globalThis as unknown as { keeping: { grant(): void } }).keeping.grant(),
+  );
+  await expect
+    .poll(() => where.textContent())
+    .toBe(
+      'Your counters live only on this device, and the browser keeps them. Export a backup to keep a copy.',
+    );
+});
+
+it('on a phone, the Undo bar fits whatever the name, and offers the newest change: a rename, then an archive', async () => {
   const page = await device(app.server.url, { width: 390, height: 844 });
   const long = 'x'.repeat(60);
   await addCounter(page, long);
@@ -310,16 +350,127 @@ it('on a phone, the Undo bar fits whatever the name, says the name the counter h
   await bar.waitFor({ state: 'detached' });
   await expect.poll(() => focusedOn(page)).toBe(`Increment ${long}`);
 
-  // Renamed since, the offer says the name it has now.
+  // Renamed since, the offer is of the rename, the newest change, not of the +1 before it.
   await page.getByRole('button', { name: 'Increment Water', exact: true }).click();
   await expect.poll(() => bar.textContent()).toBe('+1 on Water · was 0Undo');
   await openMore(page, 'Water');
   await page.getByRole('button', { name: 'Rename Water', exact: true }).click();
   await page.getByLabel('New name for Water', { exact: true }).fill('Water glass');
   await page.keyboard.press('Enter');
-  await expect.poll(() => bar.textContent()).toBe('+1 on Water glass · was 0Undo');
-  // Archived, the counter takes its offer with it (its Undo would only be refused).
+  await expect.poll(() => bar.textContent()).toBe('Renamed Water glass · was WaterUndo');
+  // A long name it had is cut short on screen, as the name now is: Undo stays on the phone.
+  await page.getByRole('button', { name: 'Rename Water glass', exact: true }).click();
+  await page.getByLabel('New name for Water glass', { exact: true }).fill(`y${long.slice(1)}`);
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: `Rename y${long.slice(1)}`, exact: true }).click();
+  await page.getByLabel(`New name for y${long.slice(1)}`, { exact: true }).fill('Water glass');
+  await page.keyboard.press('Enter');
+  await expect
+    .poll(() => bar.textContent())
+    .toBe(`Renamed Water glass · was y${long.slice(1)}Undo`);
+  const renamedBox = (await bar.getByRole('button', { name: 'Undo', exact: true }).boundingBox())!;
+  expect(renamedBox.x + renamedBox.width).toBeLessThanOrEqual(barBox.x + barBox.width);
+  // Archived, the offer is of the archive: its card is gone, and Undo brings it back.
   await page.getByRole('button', { name: 'Archive Water glass', exact: true }).click();
-  await bar.waitFor({ state: 'detached' });
   await page.waitForFunction(() => document.activeElement?.hasAttribute('data-archive-toggle'));
+  await expect.poll(() => bar.textContent()).toBe('Archived Water glassUndo');
+  await bar.getByRole('button', { name: 'Undo', exact: true }).click();
+  await expectCount(page, 'Water glass', 1);
+  await bar.waitFor({ state: 'detached' });
+  await expect.poll(() => focusedOn(page)).toBe('Increment Water glass');
+});
+
+it('Undo takes back the newest change of any kind, as a new command: a rename, a step, an archive, not the +1 before them', async () => {
+  const page = await device();
+  await addCounter(page, 'Tea');
+  const bar = page.getByRole('status', { name: 'Last change' });
+  const undo = () => bar.getByRole('button', { name: 'Undo', exact: true }).click();
+  await page.getByRole('button', { name: 'Increment Tea', exact: true }).click();
+  await expect.poll(() => bar.textContent()).toBe('+1 on Tea · was 0Undo');
+
+  // +1, then a rename: Undo takes back the rename; the +1 stays.
+  await openMore(page, 'Tea');
+  await page.getByRole('button', { name: 'Rename Tea', exact: true }).click();
+  await page.getByLabel('New name for Tea', { exact: true }).fill('Coffee');
+  await page.keyboard.press('Enter');
+  await expect.poll(() => bar.textContent()).toBe('Renamed Coffee · was TeaUndo');
+  await undo();
+  await page.getByRole('heading', { name: 'Tea', exact: true, level: 2 }).waitFor();
+  await expectCount(page, 'Tea', 1);
+  await bar.waitFor({ state: 'detached' });
+
+  // A step: Undo sets the step back (the +N button is +2 again, the seed's two increments).
+  await page.getByLabel('Step for Tea', { exact: true }).fill('5');
+  await page.getByRole('button', { name: 'Save step for Tea', exact: true }).click();
+  await page.getByRole('button', { name: 'Add 5 to Tea', exact: true }).waitFor();
+  await expect.poll(() => bar.textContent()).toBe('Step set to 5 on Tea · was 1Undo');
+  await undo();
+  await page.getByRole('button', { name: 'Add 2 to Tea', exact: true }).waitFor();
+  await expectCount(page, 'Tea', 1);
+
+  // An archive: Undo restores it, with its count.
+  await openMore(page, 'Tea');
+  await page.getByRole('button', { name: 'Archive Tea', exact: true }).click();
+  await expect.poll(() => bar.textContent()).toBe('Archived TeaUndo');
+  await undo();
+  await expectCount(page, 'Tea', 1);
+
+  // Each undo is a command of its own, an event in the counter's history after the change it
+  // takes back (created, +1, renamed and back, step and back, archived and restored).
+  expect((await historyOf(page, 'Tea')).map((h) => h.value)).toEqual([0, 1, 1, 1, 1, 1, 1, 1]);
+});
+
+it('a refused Undo says why on its counter’s card, not at the top of the page', async () => {
+  const page = await device();
+  await addCounter(page, 'Tea');
+  await openMore(page, 'Tea');
+  await page.getByRole('button', { name: 'Rename Tea', exact: true }).click();
+  await page.getByLabel('New name for Tea', { exact: true }).fill('Coffee');
+  await page.keyboard.press('Enter');
+  const bar = page.getByRole('status', { name: 'Last change' });
+  await expect.poll(() => bar.textContent()).toBe('Renamed Coffee · was TeaUndo');
+  // Meanwhile another counter took the old name: the rename back is refused.
+  await addCounter(page, 'Tea');
+  await bar.getByRole('button', { name: 'Undo', exact: true }).click();
+  const card = page.locator('[data-counter]', {
+    has: page.getByRole('heading', { name: 'Coffee', exact: true }),
+  });
+  await expect
+    .poll(() => card.getByRole('alert').textContent())
+    .toBe('There is already a counter named “Tea”.×');
+  expect(await page.locator('main > [role=alert]').textContent()).toBe('');
+  await page.getByRole('heading', { name: 'Coffee', exact: true, level: 2 }).waitFor();
+  expect(
+    (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical'),
+  ).toEqual([]);
+});
+
+it('with the keyboard alone, a press that turns itself off (− to zero, Reset) hands focus to +', async () => {
+  const page = await device();
+  await addCounter(page, 'Water');
+  await page.getByRole('button', { name: 'Increment Water', exact: true }).focus();
+  await page.keyboard.press('Enter');
+  await expectCount(page, 'Water', 1);
+  // − is on now: Shift+Tab reaches it. At 1 it takes the count to zero, and turns off.
+  await page.keyboard.press('Shift+Tab');
+  expect(await focusedOn(page)).toBe('Decrement Water');
+  await page.keyboard.press('Enter');
+  await expectCount(page, 'Water', 0);
+  await expect.poll(() => focusedOn(page)).toBe('Increment Water');
+  // Focus is where the keyboard can go on counting.
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Enter');
+  await expectCount(page, 'Water', 2);
+
+  // Reset, in the More panel, turns off at zero too.
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  expect(await focusedOn(page)).toBe('More for Water');
+  await page.keyboard.press('Enter');
+  // ↑ and ↓ are off (the only counter): Tab goes to Reset.
+  await page.keyboard.press('Tab');
+  expect(await focusedOn(page)).toBe('Reset Water');
+  await page.keyboard.press('Enter');
+  await expectCount(page, 'Water', 0);
+  await expect.poll(() => focusedOn(page)).toBe('Increment Water');
 });

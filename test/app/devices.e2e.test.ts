@@ -119,3 +119,44 @@ it('pairs through the QR code, refuses a used invite, renames itself, and remove
   await waitSynced(a);
   await expectCount(b, 'Pages', 0);
 });
+
+it('when the QR code cannot be drawn, the panel says so, and the link still pairs', async () => {
+  // The QR code's script does not load (offline before it was ever fetched, say). The service
+  // worker would answer it from its cache, out of the test's reach: none here.
+  const context = await app.newContext({ serviceWorkers: 'block' });
+  await context.route(/\/assets\/qrcode-[^/]*\.js$/, (route) => route.abort());
+  const a = await context.newPage();
+  await a.goto(app.server.url);
+  await a.getByLabel('Counter name', { exact: true }).waitFor();
+  await addCounter(a, 'Pages');
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a);
+  const panel = a.getByRole('region', { name: 'Pair a device' });
+  await panel
+    .getByText('Could not draw the QR code; use the link above.', { exact: true })
+    .waitFor();
+  expect(await panel.getByText('Making the QR code…').count()).toBe(0);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device(link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  await waitSynced(b);
+  await expectCount(b, 'Pages', 0);
+});
+
+it('an expired invite shows no QR code, only that it has expired', async () => {
+  const a = await device();
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await waitSynced(a);
+  await a.getByRole('img', { name: 'Pairing QR code', exact: true }).waitFor();
+  // Sixteen minutes on (an invite works for fifteen), as the page's clock reads it.
+  await a.clock.setFixedTime(Date.now() + 16 * 60_000);
+  await a
+    .getByRole('status', { name: 'Invite expiry' })
+    .filter({ hasText: 'This invite has expired.' })
+    .waitFor();
+  await expect.poll(() => a.getByRole('img', { name: 'Pairing QR code' }).count()).toBe(0);
+  expect(await a.getByText('Making the QR code…').count()).toBe(0);
+});

@@ -7,7 +7,7 @@ import {
   perDay,
   type HistoryEvent,
 } from '../../core/models/counter/history.ts';
-import { undoCommands } from '../../core/models/counter/undo.ts';
+import { undoCommands, undoOf } from '../../core/models/counter/undo.ts';
 import {
   counter,
   type CounterCommand,
@@ -136,6 +136,31 @@ describe('undo', () => {
     expect(valueOf(fold(6, undoCommands(2, 5)))).toBe(3);
     // A reset from 7 (→ 0), +2 elsewhere, undo: 9.
     expect(valueOf(fold(2, undoCommands(7, 0)))).toBe(9);
+  });
+
+  it('takes back a rename, a step and an archive, by the commands that set them back', () => {
+    const decided = (state: CounterState, commands: readonly CounterCommand[]) => {
+      const result = decideBatch(counter, state, commands, { isNameTaken: () => false });
+      if (result.type !== 'decided') throw new Error(result.reason);
+      return result.state;
+    };
+    const renamed: CounterState = { exists: true, name: 'Coffee', value: 3 };
+    expect(decided(renamed, undoOf({ type: 'rename', before: 'Tea' }))).toEqual({
+      ...renamed,
+      name: 'Tea',
+    });
+    const stepped: CounterState = { exists: true, name: 'Tea', value: 3, step: 5 };
+    expect(decided(stepped, undoOf({ type: 'setStep', before: 1 }))).toEqual({
+      ...stepped,
+      step: 1,
+    });
+    const archived: CounterState = { exists: true, name: 'Tea', value: 3, archived: true };
+    expect(decided(archived, undoOf({ type: 'archive' }))).toEqual({
+      exists: true,
+      name: 'Tea',
+      value: 3,
+    });
+    expect(undoOf({ type: 'value', before: 2, after: 5 })).toEqual(undoCommands(2, 5));
   });
 });
 

@@ -24,3 +24,31 @@ export function undoCommands(before: number, after: number): CounterCommand[] {
     return Array.from({ length: -delta }, () => ({ type: 'decrement' }) as const);
   return [{ type: 'set', value: before }];
 }
+
+/**
+ * A person's change to one counter that Undo can take back: its value, its name, its step, or
+ * its archiving. What it was before is all an undo needs.
+ */
+export type UndoableChange =
+  | { readonly type: 'value'; readonly before: number; readonly after: number }
+  | { readonly type: 'rename'; readonly before: string }
+  | { readonly type: 'setStep'; readonly before: number }
+  | { readonly type: 'archive' };
+
+/**
+ * The commands that take a change back, as new commands like any other (they sync, and are
+ * decided again on rebase): a value counts back (`undoCommands`), a name and a step are set
+ * back to what they were, an archived counter is restored.
+ */
+export function undoOf(change: UndoableChange): CounterCommand[] {
+  switch (change.type) {
+    case 'value':
+      return undoCommands(change.before, change.after);
+    case 'rename':
+      return [{ type: 'rename', name: change.before }];
+    case 'setStep':
+      return [{ type: 'setStep', step: change.before }];
+    case 'archive':
+      return [{ type: 'restore' }];
+  }
+}
