@@ -3,13 +3,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request as https } from 'node:https';
 import type { Socket } from 'node:net';
 import { connect as http2, constants, type ClientHttp2Session } from 'node:http2';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CreateSpaceResponse } from '../../core/protocol.ts';
+import { freePort } from '../../server/local-redis.ts';
 import type { RunningServer } from '../../server/server.ts';
+import { refusedServerProcess, startServerProcess } from '../reliability/server-process.ts';
 import { syncServerFixture } from '../helpers/sync-server.ts';
-import { auth, startTestServer, waitFor } from './fixtures.ts';
+import { auth, secret, startTestServer, waitFor } from './fixtures.ts';
 
 // A self-signed certificate for 127.0.0.1, made for this file and removed after it.
 const dir = mkdtempSync(join(tmpdir(), 'tally-tls-'));
@@ -257,5 +259,67 @@ describe('a body that never finishes, over TLS', () => {
       await Promise.all([sessionClosed, socketClosed]);
       agent.destroy();
     });
+  });
+});
+
+/** `npm start` reads the certificate from the environment (server/main.ts tlsFromEnv). */
+describe('npm start with TALLY_TLS_CERT and TALLY_TLS_KEY', () => {
+  const files = () => ({
+    TALLY_TLS_CERT: join(dir, 'cert.pem'),
+    TALLY_TLS_KEY: join(dir, 'key.pem'),
+  });
+
+  it('on HOST=0.0.0.0, says its https addresses on the network and serves HTTP/2', async () => {
+    const port = await freePort();
+    const server = await startServerProcess({
+      port,
+      redisUrl: sync.redis.url,
+      secret,
+      ca: cert,
+      env: { HOST: '0.0.0.0', ...files() },
+    });
+    try {
+      expect(server.url).toBe(`https://127.0.0.1:${port}`);
+      const session = http2(server.url, { ca: cert });
+      try {
+        const health = await h2Request(session, { ':path': '/api/health' });
+        expect(health.status).toBe(200);
+        expect(JSON.parse(health.body)).toMatchObject({ ok: true });
+        expect(session.alpnProtocol).toBe('h2');
+      } finally {
+        session.close();
+      }
+
+      // What a phone on the network would open: every non-internal IPv4 address of this
+      // machine (a machine without one has nothing to list).
+      const addresses = Object.values(networkInterfaces())
+        .flat()
+        .filter((info) => info !== undefined && !info.internal && info.family === 'IPv4')
+        .map((info) => info!.address);
+      await waitFor(
+        () =>
+          server.output().includes(`Tally is running at https://0.0.0.0:${port}`) &&
+          addresses.every((address) =>
+            server.output().includes(`Tally: reachable at https://${address}:${port}\n`),
+          ),
+        'the addresses to be said',
+      );
+      expect(server.output()).not.toMatch(/reachable at http:|without TLS|this computer only/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('with only TALLY_TLS_CERT set, refuses to start and asks for both', async () => {
+    const { code, output } = await refusedServerProcess({
+      port: await freePort(),
+      redisUrl: sync.redis.url,
+      secret,
+      env: { TALLY_TLS_CERT: files().TALLY_TLS_CERT },
+    });
+    expect(code).not.toBe(0);
+    expect(output).toContain(
+      'Tally could not start: Set both TALLY_TLS_CERT and TALLY_TLS_KEY (PEM files), or neither.',
+    );
   });
 });
