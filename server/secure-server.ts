@@ -56,8 +56,8 @@ export function secureServer(timeouts: Timeouts): SecureServer {
     const { stream } = request;
     if (stream.closed || stream.destroyed || stream.state.remoteClose) return;
     if (response.headersSent) return void stream.close(constants.NGHTTP2_CANCEL);
-    // Through the compatibility response, so the handler still waiting on the body sees its
-    // answer as sent and writes nothing more.
+    // Through the compatibility response, which then counts as answered: the handler still
+    // waiting on the body fails once the stream is closed, and its own answer is dropped.
     response.writeHead(408, { 'Content-Length': '0' });
     response.end(() => stream.close(constants.NGHTTP2_NO_ERROR));
   };
