@@ -1,9 +1,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSecureServer } from 'node:http2';
 import { serve } from '@hono/node-server';
 import { createSyncApp, type SyncApp } from './app.ts';
 import type { SyncAppOptions } from './options.ts';
+import { secureServer } from './secure-server.ts';
 
 export type ServerOptions = SyncAppOptions & {
   /** Default 0: any free port (the answer says which). */
@@ -37,7 +37,7 @@ export type RunningServer = {
   readonly url: string;
   readonly port: number;
   readonly app: SyncApp;
-  /** The Node server underneath (its timeouts, for tests). */
+  /** The Node server underneath (its timeouts, for tests; with TLS, an Http2SecureServer). */
   readonly http: Server;
   /** Graceful: stops accepting, finishes the requests in flight, ends live streams, closes Redis. */
   close(): Promise<void>;
@@ -64,15 +64,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Node checks both timeouts only this often (default 30 s, which would double them).
     connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeout / 4)),
   };
+  // Node 20 does not keep the timeouts over TLS by itself (secure-server.ts).
+  const secure = tls ? secureServer(timeouts) : undefined;
   const server = await new Promise<Server>((resolve, reject) => {
     const started = (
-      tls
+      tls && secure
         ? serve({
             fetch: app.fetch,
             port,
             hostname: host,
-            createServer: createSecureServer,
-            serverOptions: { ...timeouts, cert: tls.cert, key: tls.key, allowHTTP1: true },
+            createServer: secure.createServer,
+            serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true },
           })
         : serve({ fetch: app.fetch, port, hostname: host, serverOptions: timeouts })
     ) as Server;
@@ -83,10 +85,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   // Requests whose body is still on its way, with when they began. server.close() stops Node's
-  // own timeout checks, so shutdown enforces the request timeout on these itself.
+  // own timeout checks, so shutdown enforces the request timeout on these itself. (HTTP/2 streams
+  // have their own timer, which server.close() does not stop: secure-server.ts.)
   const receiving = new Map<IncomingMessage, number>();
   server.on('request', (request: IncomingMessage) => {
-    if (request.complete) return;
+    if (request.complete || request.httpVersionMajor === 2) return;
     receiving.set(request, Date.now());
     const done = () => receiving.delete(request);
     request.once('end', done);
@@ -116,13 +119,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       timer.unref();
     });
     // Idle keep-alive sockets would hold server.close() open; busy ones finish their request,
-    // within the request timeout.
-    // (An HTTP/2 server has neither: its sessions end with their streams.)
-    server.closeIdleConnections?.();
+    // within the request timeout. Node 20 leaves HTTP/2 sessions open too, idle or not: they
+    // are asked to finish theirs (GOAWAY).
+    server.closeIdleConnections();
+    secure?.closeSessions();
     cutOffSlowBodies();
     await Promise.race([app.close(), deadline]);
     clearTimeout(timer);
-    server.closeAllConnections?.();
+    (secure ?? server).closeAllConnections();
     await stopped;
   };
 

@@ -345,7 +345,8 @@ describe('every credential on every device endpoint', () => {
   async function given() {
     const { space, token } = await newSpace();
     const other = await newSpace();
-    const gone = await joined(space, (await invite(space, token)).invite);
+    const used = (await invite(space, token)).invite;
+    const gone = await joined(space, used);
     const goneId = (await devices(space, gone)).self;
     const removal = await fetch(url(`/api/spaces/${space}/devices/${goneId}`), {
       method: 'DELETE',
@@ -356,12 +357,14 @@ describe('every credential on every device endpoint', () => {
     const otherInvite = (await invite(other.space, other.token)).invite;
     const names = async () =>
       JSON.stringify((await devices(space, token)).devices.map(({ id, name }) => [id, name]));
-    return { space, token, other, gone, goneId, live, otherInvite, names };
+    return { space, token, other, gone, goneId, live, used, otherInvite, names };
   }
 
   it('answers exactly 401 or 403 in words, and changes nothing', async () => {
-    const { space, other, gone, goneId, live, names } = await given();
+    const { space, other, gone, goneId, live, used, names } = await given();
     const tokens = createSpaceTokens(secret);
+    // Genuine, signed by this server, and past its time.
+    const expired = tokens.invite(space, Date.now() - 60_000).invite;
     const credentials: Record<string, Refusal> = {
       none: [{}, 401, /needs a bearer token/],
       'not a bearer': [{ Authorization: 'Basic dGFsbHk6dGFsbHk=' }, 401, /needs a bearer token/],
@@ -370,6 +373,8 @@ describe('every credential on every device endpoint', () => {
       "another space's": [auth(other.token), 403, /belongs to another space/],
       removed: [auth(gone), 401, /left the space or was removed/],
       'invite as token': [auth(live), 401, /pairing link only joins a space/],
+      'an expired invite as token': [auth(expired), 401, /pairing link only joins a space/],
+      'a used invite as token': [auth(used), 401, /pairing link only joins a space/],
     };
     const before = await names();
     await refusesAll(
@@ -426,6 +431,11 @@ describe('every credential on every device endpoint', () => {
         none: [{}, 401, /needs a bearer token/],
         'not a bearer': [{ Authorization: `Basic ${live}` }, 401, /needs a bearer token/],
         malformed: [{ Authorization: 'Bearer nope' }, 401, /not valid on this server/],
+        'a forged device token': [
+          auth(`t1.${space}.${'A'.repeat(43)}`),
+          401,
+          /not valid on this server/,
+        ],
         'a malformed invite': [auth(`p1.${space}.${'A'.repeat(12)}`), 401, /not valid here/],
         'a tampered invite': [
           auth(`${live.slice(0, -2)}${live.endsWith('AA') ? 'BB' : 'AA'}`),
@@ -442,6 +452,27 @@ describe('every credential on every device endpoint', () => {
     // Neither invite was used up by any of it.
     expect((await join(space, live)).status).toBe(201);
     expect((await join(other.space, otherInvite)).status).toBe(201);
+  });
+
+  it('cancelling takes only a pending invite of the space in its path: anything else is 404, and changes nothing', async () => {
+    const { space, token, live, otherInvite } = await given();
+    const tampered = `${live.slice(0, -2)}${live.endsWith('AA') ? 'BB' : 'AA'}`;
+    for (const [what, path] of [
+      ['a device token', token],
+      ["another space's invite", otherInvite],
+      ['a tampered invite', tampered],
+    ] as const) {
+      const before = await sync.redis.snapshot();
+      const response = await fetch(
+        url(`/api/spaces/${space}/invites/${encodeURIComponent(path)}`),
+        { method: 'DELETE', headers: auth(token) },
+      );
+      expect({ what, status: response.status }).toEqual({ what, status: 404 });
+      expect(errorBodySchema.parse(await response.json()).error.code, what).toBe('not-found');
+      expect(await sync.redis.snapshot(), what).toEqual(before);
+    }
+    // Neither invite was cancelled by any of it.
+    expect((await join(space, live)).status).toBe(201);
   });
 });
 
