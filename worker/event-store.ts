@@ -84,7 +84,7 @@ const COMMAND_STORES = ['events'] as const;
 const SNAPSHOT_STORES = ['events', 'snapshots'] as const;
 
 /**
- * The browser's event store over IndexedDB (docs/architecture.md, "Appending"). Appends use
+ * The browser's event store over IndexedDB (docs/architecture.md, "The path of one command"). Appends use
  * group commit: commits that arrive while a transaction is in flight share the next one, and
  * each caller is acked only after its transaction has completed, with strict durability. The
  * expected-version check runs inside that same transaction. What a transaction does is decided
