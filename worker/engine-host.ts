@@ -159,7 +159,7 @@ export class EngineHost {
           this.firstScreenCame();
         },
       });
-      this.position = await engine.store.head();
+      this.position = await engine.store.position();
       this.screen = engine.models.all.find((model) => model.firstScreen)?.firstScreen;
       // The rows the engine read when it opened: no commit can have happened since.
       for (const [view, rows] of engine.takeStartRows())

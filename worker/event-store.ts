@@ -962,8 +962,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     return found.reverse().map((record) => this.decodeRecord(record));
   }
 
-  /** The last position written, 0 for an empty store. */
-  async head(): Promise<number> {
+  /** The store's position: the last position written, 0 for an empty store. */
+  async position(): Promise<number> {
     return readStoredPosition(unwrap(this.db).transaction(['events', 'meta'], 'readonly'));
   }
 

@@ -549,14 +549,14 @@ export async function recoverBehind(
   const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
     durability: 'strict',
   });
-  const [wholeRecord, head] = await Promise.all([
+  const [wholeRecord, position] = await Promise.all([
     tx.objectStore('meta').get('whole'),
     readStoredPosition(unwrap(tx)),
   ]);
-  const whole = wholeRecord === undefined ? head : positionOf(wholeRecord);
+  const whole = wholeRecord === undefined ? position : positionOf(wholeRecord);
   const fold = emptyFold();
   const after = await foldEventsAfter(tx, whole, { syncing, decode, projections }, fold);
-  const at = Math.max(head, after);
+  const at = Math.max(position, after);
   const ops = wholeRecord === undefined || at !== whole ? await writeFold(tx, fold, at) : [];
   await Promise.all([...ops, tx.done]);
   return { whole: at, syncing };
@@ -564,18 +564,18 @@ export async function recoverBehind(
 
 /**
  * Almost always whole: found so by a read, without a write transaction on the way of the start.
- * `wholeAt` is the position when the store is whole at its head, else undefined.
+ * `wholeAt` is the position when the store is whole at its position, else undefined.
  */
 async function readWhole(
   db: TallyDatabase,
 ): Promise<{ readonly wholeAt: number | undefined; readonly syncing: boolean }> {
   const reading = db.transaction(['events', 'meta'], 'readonly');
-  const [wholeAt, headAt, sync] = await Promise.all([
+  const [wholeAt, position, sync] = await Promise.all([
     reading.objectStore('meta').get('whole'),
     readStoredPosition(unwrap(reading)),
     reading.objectStore('meta').getKey('sync'),
   ]);
-  const whole = wholeAt !== undefined && positionOf(wholeAt) >= headAt;
+  const whole = wholeAt !== undefined && positionOf(wholeAt) >= position;
   return { wholeAt: whole ? positionOf(wholeAt) : undefined, syncing: sync !== undefined };
 }
 
