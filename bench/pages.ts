@@ -1,6 +1,6 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchProfile } from '../test/helpers/browser.ts';
-import type { CounterCommand } from '../core/models/counter/decider.ts';
+import type { CounterCommand } from '../core/models/index.ts';
 import type { ExecuteResult, EngineUpdate, SubscribeRequest } from '../core/engine-protocol.ts';
 
 /** What the app page exposes as `globalThis.tally` (app/main.ts). */

@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import type { CounterCommand } from '../core/models/counter/decider.ts';
+import type { CounterCommand } from '../core/models/index.ts';
 import { counterStream, createJobs, drive, idbCall } from './pages.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';

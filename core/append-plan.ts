@@ -150,7 +150,7 @@ const damagedHead = (stream: StreamId) =>
   );
 
 /**
- * Decides a group commit (docs/architecture.md, "Appending"): each commit whose stream is at its
+ * Decides a group commit (docs/architecture.md, "The path of one command"): each commit whose stream is at its
  * expected version gets the next store positions; its events feed the read models; every local
  * command goes to the outbox with its events. A commit that would write over a damaged record,
  * or whose stream moved on, fails alone, writing nothing. Pure: the store carries it out in the

@@ -14,7 +14,7 @@ export type ViewReader = <Row>(projection: Projection<Row>) => Promise<readonly 
 export type FollowUp = { readonly stream: StreamId; readonly commands: readonly unknown[] };
 
 /**
- * A model's rules across its aggregates (docs/architecture.md, "Cross-aggregate rules"): an
+ * A model's rules across its aggregates (docs/architecture.md, "Models"): an
  * in-memory index told synchronously of every state an actor of the model holds, so the next
  * decision anywhere sees it, and the context `decide` gets from it.
  */

@@ -76,7 +76,11 @@ export type ReceivePlan<E extends AnyEvent = AnyEvent> =
       readonly foreign: readonly EventEnvelope<E>[];
       /** The pending suffix that goes, and the commands to re-decide (oldest first). */
       readonly dropped: readonly StoredEvent<E>[];
-      readonly live: readonly OutboxEntry[];
+      /**
+       * The outbox entries the server's events did not confirm: still pending, their commands
+       * re-decided (or, come back under other ids, the server's own), their entries rewritten.
+       */
+      readonly stillPending: readonly OutboxEntry[];
       readonly redecide: readonly PendingCommand<E>[];
     });
 
@@ -116,14 +120,14 @@ export function planReceive<E extends AnyEvent>(
   const foreignCommands = new Set(foreign.map((event) => event.meta.command));
   const clearRejections = [...at.rejected].filter((id) => foreignCommands.has(id));
   const doneOutbox: number[] = [];
-  const live: OutboxEntry[] = [];
+  const stillPending: OutboxEntry[] = [];
   for (const entry of at.outbox) {
     const done = entry.events.filter((e) => e.version <= confirmed).length;
     // The server accepts a stream's push whole, and pushes carry whole commands.
     if (done > 0 && done < entry.events.length)
       throw new TallyError('invalid', `Command ${entry.commandId} was confirmed only in part.`);
     if (done > 0 || entry.events.length === 0) doneOutbox.push(entry.seq!);
-    else live.push(entry);
+    else stillPending.push(entry);
   }
   const settled = { confirmed, doneOutbox, clearRejections };
   const pendingEvents = tail.slice(echoes);
@@ -132,7 +136,7 @@ export function planReceive<E extends AnyEvent>(
   if (pendingEvents.length === 0) return { type: 'extend', ...settled, foreign };
   const byId = new Map(pendingEvents.map((event) => [event.id, event]));
   const redecide: PendingCommand<E>[] = [];
-  for (const entry of live) {
+  for (const entry of stillPending) {
     const events = entry.events.map(({ id }) => {
       const event = byId.get(id);
       if (!event) throw new TallyError('invalid', `Command ${entry.commandId} lost its events.`);
@@ -144,7 +148,7 @@ export function planReceive<E extends AnyEvent>(
   }
   if (byId.size > 0)
     throw new TallyError('invalid', `Stream ${stream} holds pending events of no command.`);
-  return { type: 'rebase', ...settled, foreign, dropped: pendingEvents, live, redecide };
+  return { type: 'rebase', ...settled, foreign, dropped: pendingEvents, stillPending, redecide };
 }
 
 /** What a transaction writes to carry out an `extend` or a `rebase`. */
@@ -207,7 +211,7 @@ export function planRebase<E extends AnyEvent>(
 ): ReceiveWrites<E> {
   const place = (event: EventEnvelope<E>): StoredEvent<E> => ({ ...event, position: ++position });
   const foreign = plan.foreign.map(place);
-  const seqOf = new Map(plan.live.map((entry) => [entry.commandId, entry.seq]));
+  const seqOf = new Map(plan.stillPending.map((entry) => [entry.commandId, entry.seq]));
   const pending: StoredEvent<E>[] = [];
   const outbox: OutboxEntry[] = decided.pending.map((command) => {
     const events = command.events.map(place);

@@ -16,7 +16,7 @@ export type NextPush = { readonly streams: PushStream[]; readonly more: boolean 
 
 /**
  * What the sync client needs of the device's storage and engine (docs/architecture.md,
- * "Sync"): the port sync depends on. It is implemented over IndexedDB in `worker/`; the sync
+ * "Sync rules"): the port sync depends on. It is implemented over IndexedDB in `worker/`; the sync
  * client never sees a database handle or the store's internals.
  */
 export interface SyncStorage {

@@ -16,6 +16,7 @@ import {
 } from '../core/engine-protocol.ts';
 import { TallyError, toTallyError } from '../core/errors.ts';
 import type { CommitNotice, StoredEvent } from '../core/event-store.ts';
+import type { StreamId } from '../core/envelope.ts';
 import { exportBackup, exportHistory, importBackup, previewImport } from './backup.ts';
 import { deleteForever } from './delete-forever.ts';
 import { Engine } from './engine.ts';
@@ -158,7 +159,7 @@ export class EngineHost {
           this.firstScreenCame();
         },
       });
-      this.position = await engine.store.head();
+      this.position = await engine.store.position();
       this.screen = engine.models.all.find((model) => model.firstScreen)?.firstScreen;
       // The rows the engine read when it opened: no commit can have happened since.
       for (const [view, rows] of engine.takeStartRows())
@@ -394,33 +395,7 @@ export class EngineHost {
       this.sendNotices(id);
       return id;
     }
-    if (topic.topic === 'view') {
-      if (this.outdated) throw this.outdated;
-      if (!this.isOpen) await Promise.race([this.opened, this.firstScreenShown]);
-      if (!this.isOpen) {
-        // Only the first screen so far: shown now; every view follows whole once read (`open`).
-        if (!allModels.view(topic.view))
-          throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
-        this.subscriptions.set(id, subscription);
-        const screen = this.firstScreen;
-        if (screen?.view === topic.view)
-          this.send(id, {
-            type: 'view',
-            view: topic.view,
-            reset: true,
-            rows: [...screen.rows],
-            removed: [],
-            listed: screen.listed,
-          });
-        return id;
-      }
-      if (!this.views.has(topic.view))
-        throw new TallyError('invalid', `There is no view named “${topic.view}”.`);
-      // From memory and synchronous with registration: no commit can fall between the two.
-      this.subscriptions.set(id, subscription);
-      this.sendView(id, topic.view);
-      return id;
-    }
+    if (topic.topic === 'view') return this.subscribeView(id, subscription, topic.view);
     const engine = await this.ready();
     if (topic.topic === 'sync') {
       this.subscriptions.set(id, subscription);
@@ -428,7 +403,48 @@ export class EngineHost {
       else if (this.syncMissing) this.send(id, EngineHost.syncMissingUpdate(this.syncMissing));
       return id;
     }
-    const { stream } = topic;
+    return this.subscribeHistory(id, subscription, engine, topic.stream);
+  }
+
+  /** A view's subscription: its first screen while the views are not read yet, else the view. */
+  private async subscribeView(
+    id: number,
+    subscription: Subscription,
+    view: string,
+  ): Promise<number> {
+    if (this.outdated) throw this.outdated;
+    if (!this.isOpen) await Promise.race([this.opened, this.firstScreenShown]);
+    if (!this.isOpen) {
+      // Only the first screen so far: shown now; every view follows whole once read (`open`).
+      if (!allModels.view(view))
+        throw new TallyError('invalid', `There is no view named “${view}”.`);
+      this.subscriptions.set(id, subscription);
+      const screen = this.firstScreen;
+      if (screen?.view === view)
+        this.send(id, {
+          type: 'view',
+          view,
+          reset: true,
+          rows: [...screen.rows],
+          removed: [],
+          listed: screen.listed,
+        });
+      return id;
+    }
+    if (!this.views.has(view)) throw new TallyError('invalid', `There is no view named “${view}”.`);
+    // From memory and synchronous with registration: no commit can fall between the two.
+    this.subscriptions.set(id, subscription);
+    this.sendView(id, view);
+    return id;
+  }
+
+  /** A stream's history: read whole (waiting a moment for the history below a base), then live. */
+  private async subscribeHistory(
+    id: number,
+    subscription: Subscription,
+    engine: Engine,
+    stream: StreamId,
+  ): Promise<number> {
     // Joined from a snapshot: its history below is read from the server. It is waited for a
     // moment (it usually takes a fraction of that), so the whole history is what shows first;
     // past that, or without the server, the lines start at the snapshot (a first line says so),

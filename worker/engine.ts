@@ -71,7 +71,7 @@ const outdated = () =>
   new TallyError('outdated', 'A newer version of Tally is running: reload this tab.');
 
 /**
- * The engine one browser profile runs (docs/architecture.md, "The engine"): one registry of
+ * The engine one browser profile runs (docs/architecture.md, "Tabs and the engine"): one registry of
  * actors per model over the one IndexedDB store, each command and each of the server's events
  * routed by its stream's model. Everything here is wiring; decisions are the models'.
  */

@@ -25,6 +25,7 @@ import { readRow, type Projection } from '../core/projection.ts';
 import { AppendCache } from './append-cache.ts';
 import {
   commitNow,
+  completion,
   viewRows,
   type TallyDB,
   type TallyDatabase,
@@ -71,6 +72,15 @@ type Receiving = { readonly stream: StreamId };
 /** The transaction was decided on a transaction before it that did not commit. */
 class Superseded extends Error {}
 
+/** A group commit decided, with its transaction and what guards it. */
+type DecidedAppend<E extends AnyEvent> = {
+  readonly plan: AppendPlan<E>;
+  readonly raw: IDBTransaction;
+  readonly state: AppendState;
+  /** `guarded`: it checks an append in flight committed; `superseded`: it did not. */
+  readonly guard: { guarded: boolean; superseded: boolean };
+};
+
 const MAX_TRANSACTIONS_IN_FLIGHT = 2;
 /** How many stream ids the store keeps to answer loads of new streams without a read. */
 const MAX_KNOWN_STREAMS = 250_000;
@@ -84,7 +94,7 @@ const COMMAND_STORES = ['events'] as const;
 const SNAPSHOT_STORES = ['events', 'snapshots'] as const;
 
 /**
- * The browser's event store over IndexedDB (docs/architecture.md, "Appending"). Appends use
+ * The browser's event store over IndexedDB (docs/architecture.md, "The path of one command"). Appends use
  * group commit: commits that arrive while a transaction is in flight share the next one, and
  * each caller is acked only after its transaction has completed, with strict durability. The
  * expected-version check runs inside that same transaction. What a transaction does is decided
@@ -624,60 +634,38 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     let planned: number | undefined;
     try {
       const epoch = this.cache.epoch;
-      let state = this.cache.stateFor(commits, this.models);
-      let superseded = false;
-      let guarded = false;
-      let raw: IDBTransaction;
+      const cached = this.cache.stateFor(commits, this.models);
       // Decided on the last append in flight that writes events (its heads and rows are taken
       // from memory, not read): that one must have committed, which its last event, stored,
       // proves. With none in flight when this one is created, those before it have committed (a
       // failed one clears the cache, and its successor reads): nothing to check.
       const after = alone ? undefined : this.behind.lastInFlight();
-      if (state) {
-        // Decided before the transaction exists, so it spans only the stores it writes (a
-        // narrower transaction is cheaper to open); `events` is in every one, so every append
-        // transaction still runs after the one created before it.
-        plan = planAppendOn(commits, state, this.models);
-        raw = this.begin(plan.snapshots.length > 0 ? SNAPSHOT_STORES : COMMAND_STORES);
-        if (after !== undefined) {
-          guarded = true;
-          const guard = raw.objectStore('events').getKey(after);
-          guard.onsuccess = () => {
-            if (guard.result !== undefined) return;
-            superseded = true;
-            raw.abort();
-          };
-        }
-      } else {
-        raw = this.begin(APPEND_STORES);
+      let decided: DecidedAppend<E>;
+      if (cached) decided = this.decideOnCache(commits, cached, after);
+      else {
+        const raw = this.begin(APPEND_STORES);
         this.reading = true;
+        let state: AppendState;
         try {
-          const read = await this.readForAppend(raw, commits);
-          if (after !== undefined && read.position < after) throw new Superseded();
-          state = read.state;
+          state = await this.stateOnRead(raw, commits, after);
         } finally {
+          // The next flush runs only after what follows (deciding, writing, planning what is
+          // behind), which has no await before it: the next transaction knows this one.
           this.reading = false;
           queueMicrotask(() => this.flush());
         }
-        plan = planAppendOn(commits, state, this.models);
+        const plan = planAppendOn(commits, state, this.models);
+        decided = { plan, raw, state, guard: { guarded: false, superseded: false } };
       }
+      const { raw, state, guard } = decided;
+      plan = decided.plan;
       const done = completion(raw);
       const damaged: TallyError[] = [];
       writeAppend(raw, plan, damaged, { behind: true });
       // Behind, it makes every request now (the events). The guard's answer may abort it: that
       // one commits once the answer is in.
-      if (!guarded) commitNow(raw);
-      if (plan.events.length > 0) {
-        const seq = ++this.appendSeq;
-        const others = this.behind.othersEpoch;
-        const fresh = batch.filter((waiting) => waiting.fresh === others);
-        this.behind.planned(
-          seq,
-          plan,
-          fresh.map((waiting) => waiting.commit.stream),
-        );
-        planned = seq;
-      }
+      if (!guard.guarded) commitNow(raw);
+      planned = this.planBehind(batch, plan);
       this.cache.learn(commits, state, plan, this.models);
       // A receive began meanwhile: it moves the position after this transaction.
       if (this.cache.epoch !== epoch) this.cache.position = undefined;
@@ -685,7 +673,7 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       try {
         await done;
       } catch (error) {
-        if (superseded) throw new Superseded();
+        if (guard.superseded) throw new Superseded();
         throw damaged[0] ?? error;
       }
       this.transactions++;
@@ -696,6 +684,67 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
       this.failed(batch, error);
       return;
     }
+    this.answer(batch, plan);
+  }
+
+  /**
+   * A group commit decided on what the cache knows, before its transaction exists, so that spans
+   * only the stores it writes (a narrower transaction is cheaper to open); `events` is in every
+   * one, so every append transaction still runs after the one created before it. Decided on an
+   * append still in flight (`after`, its last event's position), it checks that event is stored
+   * and aborts otherwise (`guard.superseded`).
+   */
+  private decideOnCache(
+    commits: readonly Commit<E>[],
+    state: AppendState,
+    after: number | undefined,
+  ): DecidedAppend<E> {
+    const plan = planAppendOn(commits, state, this.models);
+    const raw = this.begin(plan.snapshots.length > 0 ? SNAPSHOT_STORES : COMMAND_STORES);
+    const guard = { guarded: false, superseded: false };
+    if (after !== undefined) {
+      guard.guarded = true;
+      const check = raw.objectStore('events').getKey(after);
+      check.onsuccess = () => {
+        if (check.result !== undefined) return;
+        guard.superseded = true;
+        raw.abort();
+      };
+    }
+    return { plan, raw, state, guard };
+  }
+
+  /**
+   * What a group commit is decided on, read in its transaction where the cache does not know it
+   * (nothing else starts meanwhile: `reading`). Decided on an append still in flight (`after`)
+   * that is not stored, it is `Superseded`.
+   */
+  private async stateOnRead(
+    raw: IDBTransaction,
+    commits: readonly Commit<E>[],
+    after: number | undefined,
+  ): Promise<AppendState> {
+    const read = await this.readForAppend(raw, commits);
+    if (after !== undefined && read.position < after) throw new Superseded();
+    return read.state;
+  }
+
+  /** Hands what a group commit decided to be written behind it; answers its number, if any. */
+  private planBehind(batch: readonly Waiting<E>[], plan: AppendPlan<E>): number | undefined {
+    if (plan.events.length === 0) return undefined;
+    const seq = ++this.appendSeq;
+    const others = this.behind.othersEpoch;
+    const fresh = batch.filter((waiting) => waiting.fresh === others);
+    this.behind.planned(
+      seq,
+      plan,
+      fresh.map((waiting) => waiting.commit.stream),
+    );
+    return seq;
+  }
+
+  /** A group commit committed: each caller gets its outcome, and listeners the notice. */
+  private answer(batch: readonly Waiting<E>[], plan: AppendPlan<E>): void {
     batch.forEach((waiting, i) => {
       const outcome = plan.outcomes[i]!;
       if (outcome instanceof TallyError) waiting.reject(outcome);
@@ -913,8 +962,8 @@ export class IndexedDBEventStore<E extends AnyEvent = AnyEvent> implements Event
     return found.reverse().map((record) => this.decodeRecord(record));
   }
 
-  /** The last position written, 0 for an empty store. */
-  async head(): Promise<number> {
+  /** The store's position: the last position written, 0 for an empty store. */
+  async position(): Promise<number> {
     return readStoredPosition(unwrap(this.db).transaction(['events', 'meta'], 'readonly'));
   }
 
@@ -984,15 +1033,6 @@ function result<T>(request: IDBRequest): Promise<T> {
   return new Promise((resolve, reject) => {
     request.onsuccess = () => resolve(request.result as T);
     request.onerror = () => reject(request.error ?? new Error('An IndexedDB request failed.'));
-  });
-}
-
-/** Resolves when the transaction commits; rejects with its error when it aborts. */
-function completion(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = () =>
-      reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
   });
 }
 

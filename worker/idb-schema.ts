@@ -227,3 +227,12 @@ export function commitNow(tx: Pick<IDBTransaction, 'commit'>): void {
     if (!(error instanceof DOMException && error.name === 'InvalidStateError')) throw error;
   }
 }
+
+/** Resolves when the transaction commits; rejects with its error when it aborts. */
+export function completion(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () =>
+      reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
+  });
+}

@@ -349,7 +349,7 @@ async function carryOutRebase<E extends AnyEvent>(
     context.projections.of,
     base?.rows,
   );
-  for (const entry of plan.live) ops.push(tx.objectStore('outbox').delete(entry.seq!));
+  for (const entry of plan.stillPending) ops.push(tx.objectStore('outbox').delete(entry.seq!));
   await write(tx, writes, ops);
   return {
     outcome: {

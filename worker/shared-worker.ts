@@ -6,8 +6,8 @@ import { EngineHost } from './engine-host.ts';
 import { tallyDbName } from '../browser/stored-reads.ts';
 
 /**
- * The engine's one script, for both kinds of worker (docs/architecture.md, "One writer for all
- * tabs"): as the SharedWorker every tab connects to, and, without SharedWorker, as the leader
+ * The engine's one script, for both kinds of worker (docs/architecture.md, "Tabs and the
+ * engine"): as the SharedWorker every tab connects to, and, without SharedWorker, as the leader
  * tab's dedicated Worker (worker/dedicated-worker.ts loads this same file), so a first visit
  * downloads and precaches the engine once.
  */

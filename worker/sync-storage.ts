@@ -7,7 +7,16 @@ import type { Unwritten } from './written-behind.ts';
 import type { OutboxEntry } from '../core/append-plan.ts';
 import { makeOutboxWhole } from './outbox.ts';
 import { TallyError } from '../core/errors.ts';
-import type { TallyDatabase } from './idb-schema.ts';
+import type { TallyDB, TallyDatabase } from './idb-schema.ts';
+import type { IDBPTransaction } from 'idb';
+import {
+  commandsThatFit,
+  envelope,
+  morePending,
+  pushStreamOf,
+  type FittingCommands,
+  type PushCandidate,
+} from '../core/push-plan.ts';
 import type { StreamSnapshot } from '../core/stream-snapshot.ts';
 import {
   checkCursor,
@@ -181,11 +190,6 @@ export class IndexedDBSyncStorage implements SyncStorage {
   }
 }
 
-const envelope = <E extends AnyEvent>({
-  position: _,
-  ...event
-}: StoredEvent<E>): EventEnvelope<E> => event as EventEnvelope<E>;
-
 /**
  * The next push (docs/architecture.md, "Sync rules"): per stream with pending commands, its confirmed head as
  * `expectedVersion` and the pending events, oldest streams first, within the protocol's limits.
@@ -203,7 +207,6 @@ export async function readPushFromStore<E extends AnyEvent>(
   sawOutboxEmpty: () => void = () => undefined,
 ): Promise<NextPush> {
   const tx = db.transaction(['outbox', 'streams', 'events', 'meta'], 'readonly');
-  const events = tx.objectStore('events');
   const [outboxRows, settings] = await Promise.all([
     tx.objectStore('outbox').getAll(),
     tx.objectStore('meta').get('sync'),
@@ -213,9 +216,8 @@ export async function readPushFromStore<E extends AnyEvent>(
     (row) => !skip?.has(row.stream),
   );
   const space = settings?.key === 'sync' ? settings.space : undefined;
-  const streams: PushStream[] = [];
-  /** Streams that cannot be pushed now: the room they took goes to the others. */
-  const waiting = new Set<StreamId>();
+  const push: PushRead = { streams: [], waiting: new Set() };
+  const { streams, waiting } = push;
   for (;;) {
     const taken = new Set(streams.map(({ stream }) => stream));
     const budget = limits.maxEventsPerPush - streams.reduce((n, s) => n + s.events.length, 0);
@@ -224,75 +226,83 @@ export async function readPushFromStore<E extends AnyEvent>(
       rows.filter(({ stream }) => !waiting.has(stream) && !taken.has(stream)),
       budget,
     );
-    await pushable(candidates);
+    await addPushable(tx, candidates, push, (candidate) =>
+      pushStreamOf(candidate, space, unwritten.confirmed.get(candidate.stream) ?? 0, decode),
+    );
     if (!leftOut || waiting.size === skipped || streams.length >= limits.maxStreamsPerPush) break;
   }
   await tx.done;
   return { streams, more: morePending(rows, streams, waiting) };
+}
 
-  /**
-   * Reads the candidates' heads and events, and adds the streams that can be pushed. Streams whose
-   * versions do not follow their confirmed head are skipped, so more may be read than pushed; in
-   * chunks, so a long outbox is not read far past the limit.
-   */
-  async function pushable(candidates: { stream: string; versions: number[] }[]): Promise<void> {
-    let next = 0;
-    while (next < candidates.length && streams.length < limits.maxStreamsPerPush) {
-      const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
-      // One range per stream, each batch read once however many of them it holds.
-      const [heads, held, ids] = await Promise.all([
-        Promise.all(chunk.map(({ stream }) => tx.objectStore('streams').get(stream))),
-        rangesEvents(
-          events,
-          chunk.map(
-            ({ stream, versions }) =>
-              [stream, Math.min(...versions), Math.max(...versions)] as const,
-          ),
-        ),
-        // The id at the confirmed head, which is the version before the first pending one
-        // whenever the stream is pushed at all (checked below).
-        Promise.all(chunk.map(({ stream, versions }) => idAt(events, stream, versions[0]! - 1))),
-      ]);
-      const read = chunk.map(({ versions }, i) => {
-        const at = new Map(held[i]!.map((event) => [event.version, event]));
-        return [heads[i], versions.map((version) => at.get(version)), ids[i]!] as const;
-      });
-      chunk.forEach(({ stream }, i) => {
-        const [raw, stored, expectedId] = read[i]!;
-        const head = raw === undefined ? undefined : checkStreamHead(raw);
-        // Joined from another space's snapshot (this device left it before reading the history
-        // below): that space alone can take it. It waits here until this device is back there.
-        if (head?.base && head.base.space !== space) return void waiting.add(stream);
-        const expectedVersion = Math.max(
-          head?.confirmed ?? 0,
-          unwritten.confirmed.get(stream) ?? 0,
-        );
-        // At a base, the event there is the server's: its id is the base's.
-        if (head?.base && expectedVersion === head.base.version && !expectedId.expectedId)
-          expectedId.expectedId = head.base.id;
-        const events = stored.map(
-          (record) => envelope(decode(record)) as PushStream['events'][number],
-        );
-        // Versions must follow the confirmed head; anything else waits for the next rebase.
-        if (!events.every((e, i) => e.version === expectedVersion + i + 1)) waiting.add(stream);
-        else if (streams.length < limits.maxStreamsPerPush)
-          streams.push({ stream, expectedVersion, ...expectedId, events });
-      });
+/** The push being read: the streams in it, and those that cannot be pushed now. */
+type PushRead = {
+  readonly streams: PushStream[];
+  /** Their room goes to the others. */
+  readonly waiting: Set<StreamId>;
+};
+
+type PushTransaction = IDBPTransaction<
+  TallyDB,
+  ('outbox' | 'streams' | 'events' | 'meta')[],
+  'readonly'
+>;
+
+/**
+ * Reads the candidates' heads and events, and adds the streams that can be pushed (`pushStream`
+ * says which, and how). Streams whose versions do not follow their confirmed head are skipped, so
+ * more may be read than pushed; in chunks, so a long outbox is not read far past the limit.
+ */
+async function addPushable(
+  tx: PushTransaction,
+  candidates: readonly FittingCommands[],
+  { streams, waiting }: PushRead,
+  pushStream: (candidate: PushCandidate) => PushStream | undefined,
+): Promise<void> {
+  let next = 0;
+  while (next < candidates.length && streams.length < limits.maxStreamsPerPush) {
+    const chunk = candidates.slice(next, (next += limits.maxStreamsPerPush - streams.length));
+    for (const { rawHead, ...read } of await readCandidates(tx, chunk)) {
+      // Checked in stream order, as each is judged: the first damage met is the one told.
+      const candidate = {
+        ...read,
+        head: rawHead === undefined ? undefined : checkStreamHead(rawHead),
+      };
+      const pushed = pushStream(candidate);
+      if (!pushed) waiting.add(candidate.stream);
+      else if (streams.length < limits.maxStreamsPerPush) streams.push(pushed);
     }
   }
 }
 
-/** More: a command of a stream that can be pushed now, not in `streams`. */
-function morePending(
-  rows: readonly OutboxEntry[],
-  streams: readonly PushStream[],
-  waiting: ReadonlySet<StreamId>,
-): boolean {
-  const pushedTo = new Map(streams.map(({ stream, events }) => [stream, events.at(-1)!.version]));
-  return rows.some(
-    ({ stream, events }) =>
-      !waiting.has(stream) && events.some(({ version }) => version > (pushedTo.get(stream) ?? 0)),
-  );
+/** Each stream's head, the events its fitting commands name and the id at its confirmed head, at once. */
+async function readCandidates(
+  tx: PushTransaction,
+  chunk: readonly FittingCommands[],
+): Promise<(Omit<PushCandidate, 'head'> & { readonly rawHead: unknown })[]> {
+  const events = tx.objectStore('events');
+  // One range per stream, each batch read once however many of them it holds.
+  const [heads, held, ids] = await Promise.all([
+    Promise.all(chunk.map(({ stream }) => tx.objectStore('streams').get(stream))),
+    rangesEvents(
+      events,
+      chunk.map(
+        ({ stream, versions }) => [stream, Math.min(...versions), Math.max(...versions)] as const,
+      ),
+    ),
+    // The id at the confirmed head, which is the version before the first pending one
+    // whenever the stream is pushed at all (checked by `pushStreamOf`).
+    Promise.all(chunk.map(({ stream, versions }) => idAt(events, stream, versions[0]! - 1))),
+  ]);
+  return chunk.map(({ stream, versions }, i) => {
+    const at = new Map(held[i]!.map((event) => [event.version, event]));
+    return {
+      stream,
+      rawHead: heads[i],
+      stored: versions.map((version) => at.get(version)),
+      expectedId: ids[i]!,
+    };
+  });
 }
 
 /**
@@ -347,40 +357,6 @@ function withUnwritten(stored: OutboxEntry[], unwritten: Unwritten): OutboxEntry
     ...stored,
     ...unwritten.outbox.filter((entry, i) => i >= unwritten.maybeStored || !held.has(key(entry))),
   ];
-}
-
-/**
- * Per stream, oldest first, the versions of its first commands that fit in one push, whole; and
- * whether any command was left out for want of room.
- */
-function commandsThatFit(
-  rows: readonly OutboxEntry[],
-  room: number = limits.maxEventsPerPush,
-): {
-  fit: { stream: string; versions: number[] }[];
-  leftOut: boolean;
-} {
-  const byStream = new Map<string, OutboxEntry[]>();
-  for (const row of rows) {
-    let list = byStream.get(row.stream);
-    if (!list) byStream.set(row.stream, (list = []));
-    list.push(row);
-  }
-  const fit: { stream: string; versions: number[] }[] = [];
-  let budget = room;
-  let taken = 0;
-  for (const [stream, commands] of byStream) {
-    const versions: number[] = [];
-    for (const command of commands) {
-      if (command.events.length > budget) break;
-      versions.push(...command.events.map(({ version }) => version));
-      budget -= command.events.length;
-      taken++;
-    }
-    if (versions.length > 0) fit.push({ stream, versions });
-    if (budget === 0) break;
-  }
-  return { fit, leftOut: taken < rows.length };
 }
 
 async function readSyncConfig(db: TallyDatabase): Promise<SyncSettings | undefined> {

@@ -69,7 +69,7 @@ async function answer<T>(response: Response, schema: z.ZodMiniType<T>, origin: s
   return parsed.data;
 }
 
-/** The sync protocol's requests (docs/architecture.md, "Sync protocol") over plain `fetch`. */
+/** The sync protocol's requests (docs/architecture.md, "Sync rules") over plain `fetch`. */
 export class SyncTransport {
   constructor(private readonly fetch: Fetch = (...args) => globalThis.fetch(...args)) {}
 

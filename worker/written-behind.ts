@@ -1,4 +1,4 @@
-import { unwrap } from 'idb';
+import { unwrap, type IDBPTransaction } from 'idb';
 import { streamHeadSchema, type OutboxEntry, type StreamHead } from '../core/append-plan.ts';
 import type { StoredEvent } from '../core/event-store.ts';
 import {
@@ -11,7 +11,8 @@ import {
   type RowChange,
   type RowRef,
 } from '../core/projection.ts';
-import type { TallyDatabase, ViewRow } from './idb-schema.ts';
+import { completion, type TallyDB, type TallyDatabase, type ViewRow } from './idb-schema.ts';
+import { followCommand, type RecoveredEvent } from '../core/outbox-rebuild.ts';
 import { positionOf, readStoredPosition } from '../browser/stored-reads.ts';
 import { eventsAfter } from './event-records.ts';
 
@@ -358,14 +359,7 @@ export class WrittenBehind {
     while (this.writing) await this.writing.catch(() => undefined);
     this.clearTimer();
     const decided = this.waiting;
-    if (
-      decided.rows.size === 0 &&
-      decided.heads.size === 0 &&
-      decided.outbox.length === 0 &&
-      decided.confirmed.size === 0 &&
-      this.committedAt <= this.writtenAt
-    )
-      return;
+    if (isEmpty(decided) && this.committedAt <= this.writtenAt) return;
     this.waiting = empty();
     const at = this.committedAt;
     const events = this.eventsBehind;
@@ -392,36 +386,10 @@ export class WrittenBehind {
       () => undefined,
       { stored: this.storedConfirmed, written },
     );
-    this.writing = new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onabort = () =>
-        reject(tx.error ?? new DOMException('The transaction was aborted.', 'AbortError'));
-    }).then(
-      () => {
-        // What it wrote is what is stored, unless another writer began since it was created.
-        if (others === this.others)
-          for (const head of written)
-            if (head.base) this.storedConfirmed.delete(head.stream);
-            else this.knowStored(head.stream, head.confirmed ?? 0);
-        this.writtenAt = Math.max(this.writtenAt, at);
-        this.transactions++;
-        this.writingNow = empty();
-      },
+    this.writing = completion(tx).then(
+      () => this.wrote(written, others, at),
       (error: unknown) => {
-        // Kept to be written again, and no longer being written, in the same step: a read
-        // meanwhile sees each entry once. What changed meanwhile keeps its newer value.
-        this.writingNow = empty();
-        for (const [k, row] of decided.rows)
-          if (!this.waiting.rows.has(k)) this.waiting.rows.set(k, row);
-        for (const [stream, head] of decided.heads)
-          if (!this.waiting.heads.has(stream)) this.waiting.heads.set(stream, head);
-        this.waiting.outbox.unshift(...decided.outbox);
-        for (const [stream, version] of decided.confirmed)
-          this.waiting.confirmed.set(
-            stream,
-            Math.max(this.waiting.confirmed.get(stream) ?? 0, version),
-          );
-        this.eventsBehind += events;
+        this.keepAgain(decided, events);
         throw error;
       },
     );
@@ -432,6 +400,38 @@ export class WrittenBehind {
       this.writingNow = empty();
       if (writesOutbox) this.outboxWrites++;
     }
+  }
+
+  /** A write of what was behind committed: `written` heads are what is stored now. */
+  private wrote(written: readonly StreamHead[], others: number, at: number): void {
+    // What it wrote is what is stored, unless another writer began since it was created.
+    if (others === this.others)
+      for (const head of written)
+        if (head.base) this.storedConfirmed.delete(head.stream);
+        else this.knowStored(head.stream, head.confirmed ?? 0);
+    this.writtenAt = Math.max(this.writtenAt, at);
+    this.transactions++;
+    this.writingNow = empty();
+  }
+
+  /**
+   * A write of what was behind failed: what it held is kept to be written again, and no longer
+   * being written, in the same step (a read meanwhile sees each entry once). What changed
+   * meanwhile keeps its newer value; outbox entries keep their order.
+   */
+  private keepAgain(decided: Decided, events: number): void {
+    this.writingNow = empty();
+    for (const [k, row] of decided.rows)
+      if (!this.waiting.rows.has(k)) this.waiting.rows.set(k, row);
+    for (const [stream, head] of decided.heads)
+      if (!this.waiting.heads.has(stream)) this.waiting.heads.set(stream, head);
+    this.waiting.outbox.unshift(...decided.outbox);
+    for (const [stream, version] of decided.confirmed)
+      this.waiting.confirmed.set(
+        stream,
+        Math.max(this.waiting.confirmed.get(stream) ?? 0, version),
+      );
+    this.eventsBehind += events;
   }
 
   /** Stops the timer (the database is closing); what was not written is folded at the next start. */
@@ -446,6 +446,13 @@ const empty = (): Decided => ({
   outbox: [],
   confirmed: new Map(),
 });
+
+/** Nothing decided: no row, head, outbox entry or confirmed version. */
+const isEmpty = (decided: Decided): boolean =>
+  decided.rows.size === 0 &&
+  decided.heads.size === 0 &&
+  decided.outbox.length === 0 &&
+  decided.confirmed.size === 0;
 
 /**
  * Writes what appends decided beside their events on the raw transaction, and `whole` and
@@ -524,16 +531,6 @@ export function writeDecided(
   return read;
 }
 
-/** A stored event record's command, on the first event of each local command. */
-type RawEvent = {
-  readonly position: number;
-  readonly id: string;
-  readonly stream: string;
-  readonly version: number;
-  readonly meta?: { readonly command?: unknown };
-  readonly commands?: unknown;
-};
-
 /**
  * At open, before anything is read: folds the events after the position the store is whole at
  * (appends whose heads, outbox entries and rows were still behind when the worker stopped) into
@@ -547,115 +544,179 @@ export async function recoverBehind(
   decode: (record: unknown) => StoredEvent,
   projections: Projections,
 ): Promise<{ readonly whole: number; readonly syncing: boolean }> {
-  // Almost always whole: found so by a read, without a write transaction on the way of the start.
+  const { wholeAt, syncing } = await readWhole(db);
+  if (wholeAt !== undefined) return { whole: wholeAt, syncing };
+  const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
+    durability: 'strict',
+  });
+  const [wholeRecord, position] = await Promise.all([
+    tx.objectStore('meta').get('whole'),
+    readStoredPosition(unwrap(tx)),
+  ]);
+  const whole = wholeRecord === undefined ? position : positionOf(wholeRecord);
+  const fold = emptyFold();
+  const after = await foldEventsAfter(tx, whole, { syncing, decode, projections }, fold);
+  const at = Math.max(position, after);
+  const ops = wholeRecord === undefined || at !== whole ? await writeFold(tx, fold, at) : [];
+  await Promise.all([...ops, tx.done]);
+  return { whole: at, syncing };
+}
+
+/**
+ * Almost always whole: found so by a read, without a write transaction on the way of the start.
+ * `wholeAt` is the position when the store is whole at its position, else undefined.
+ */
+async function readWhole(
+  db: TallyDatabase,
+): Promise<{ readonly wholeAt: number | undefined; readonly syncing: boolean }> {
   const reading = db.transaction(['events', 'meta'], 'readonly');
-  const [wholeAt, headAt, sync] = await Promise.all([
+  const [wholeAt, position, sync] = await Promise.all([
     reading.objectStore('meta').get('whole'),
     readStoredPosition(unwrap(reading)),
     reading.objectStore('meta').getKey('sync'),
   ]);
-  const syncing = sync !== undefined;
-  if (wholeAt !== undefined && positionOf(wholeAt) >= headAt)
-    return { whole: positionOf(wholeAt), syncing };
-  const tx = db.transaction(['events', 'views', 'streams', 'outbox', 'meta'], 'readwrite', {
-    durability: 'strict',
-  });
-  const meta = tx.objectStore('meta');
-  const [wholeRecord, head] = await Promise.all([
-    meta.get('whole'),
-    readStoredPosition(unwrap(tx)),
-  ]);
-  const whole = wholeRecord === undefined ? head : positionOf(wholeRecord);
+  const whole = wholeAt !== undefined && positionOf(wholeAt) >= position;
+  return { wholeAt: whole ? positionOf(wholeAt) : undefined, syncing: sync !== undefined };
+}
+
+type RecoverTransaction = IDBPTransaction<
+  TallyDB,
+  ('events' | 'views' | 'streams' | 'outbox' | 'meta')[],
+  'readwrite'
+>;
+
+/** What the start's fold of the events behind made of them so far. */
+type Fold = {
+  /** Each row the events touched, as it is after them (absent: no row). */
+  readonly rows: Map<string, unknown>;
+  readonly changed: Map<string, RowRef>;
+  /** The rows read from the store already, and those found damaged (never written over). */
+  readonly read: Set<string>;
+  readonly damaged: Set<string>;
+  /** Each stream's last version among the events. */
+  readonly versions: Map<string, number>;
+  readonly outbox: OutboxEntry[];
+};
+
+const emptyFold = (): Fold => ({
+  rows: new Map(),
+  changed: new Map(),
+  read: new Set(),
+  damaged: new Set(),
+  versions: new Map(),
+  outbox: [],
+});
+
+type FoldWith = {
+  readonly syncing: boolean;
+  readonly decode: (record: unknown) => StoredEvent;
+  readonly projections: Projections;
+};
+
+/** Folds the events after `whole` a page at a time into `fold`; answers the last one's position. */
+async function foldEventsAfter(
+  tx: RecoverTransaction,
+  whole: number,
+  how: FoldWith,
+  fold: Fold,
+): Promise<number> {
   let after = whole;
-  const rows = new Map<string, unknown>();
-  const changed = new Map<string, RowRef>();
-  const read = new Set<string>();
-  const damaged = new Set<string>();
-  const versions = new Map<string, number>();
-  const outbox: OutboxEntry[] = [];
   for (;;) {
     // A damaged batch is skipped, as a damaged event is below.
     const page = await eventsAfter(tx.objectStore('events'), after, 1_000, { lenient: true });
     const last = page.at(-1);
-    if (!last) break;
+    if (!last) return after;
     after = last.position;
-    const events: StoredEvent[] = [];
-    for (const record of page as unknown as RawEvent[]) {
-      if (typeof record.stream !== 'string' || !Number.isInteger(record.version)) continue;
-      versions.set(record.stream, Math.max(versions.get(record.stream) ?? 0, record.version));
-      const command = record.meta?.command;
-      // Each local command's first event carries the command; the rest of its events follow.
-      const entry = outbox.at(-1);
-      if (!syncing) {
-        // No space stored: no outbox is kept (the commands stay on the events).
-      } else if (Array.isArray(record.commands) && typeof command === 'string')
-        outbox.push({
-          commandId: command,
-          stream: record.stream,
-          commands: record.commands as unknown[],
-          events: [{ id: record.id, version: record.version }],
-        });
-      else if (entry && entry.stream === record.stream && entry.commandId === command)
-        (entry.events as { id: string; version: number }[]).push({
-          id: record.id,
-          version: record.version,
-        });
-      try {
-        events.push(decode(record));
-      } catch {
-        // A damaged event is left out of the rows (its stream does not load, and says so).
-      }
+    const events = foldRecords(page as unknown as RecoveredEvent[], how, fold);
+    await projectFolded(tx, events, how.projections, fold);
+  }
+}
+
+/**
+ * Notes a page's records' versions and outbox entries (kept only while syncing: with no space
+ * stored, the commands stay on the events), and answers its events decoded: a damaged event is
+ * left out of the rows (its stream does not load, and says so).
+ */
+function foldRecords(
+  records: readonly RecoveredEvent[],
+  { syncing, decode }: FoldWith,
+  { versions, outbox }: Fold,
+): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  for (const record of records) {
+    if (typeof record.stream !== 'string' || !Number.isInteger(record.version)) continue;
+    versions.set(record.stream, Math.max(versions.get(record.stream) ?? 0, record.version));
+    if (syncing) followCommand(outbox, record);
+    try {
+      events.push(decode(record));
+    } catch {
+      // Left out of the rows.
     }
-    const refs = [...rowsTouched(events, projections.of)].filter(([k]) => !read.has(k));
-    const found = await Promise.all(
-      refs.map(([, { view, key }]) => tx.objectStore('views').get([view, key])),
-    );
-    refs.forEach(([k, ref], i) => {
-      read.add(k);
-      const row = found[i];
-      if (!row) return;
-      // A damaged row is never written over.
-      const projection = projections.view(ref.view);
-      if (projection && readRow(projection, row.value).success) rows.set(k, row.value);
-      else damaged.add(k);
-    });
-    project(
-      damaged.size === 0
-        ? events
-        : events.filter(
-            (event) =>
-              ![...rowsTouched([event], projections.of).keys()].some((k) => damaged.has(k)),
-          ),
-      projections.of,
-      rows,
-      changed,
-    );
   }
-  const at = Math.max(head, after);
+  return events;
+}
+
+/** Reads the rows `events` touch that were not read yet, then projects the events onto them. */
+async function projectFolded(
+  tx: RecoverTransaction,
+  events: readonly StoredEvent[],
+  projections: Projections,
+  { rows, changed, read, damaged }: Fold,
+): Promise<void> {
+  const refs = [...rowsTouched(events, projections.of)].filter(([k]) => !read.has(k));
+  const found = await Promise.all(
+    refs.map(([, { view, key }]) => tx.objectStore('views').get([view, key])),
+  );
+  refs.forEach(([k, ref], i) => {
+    read.add(k);
+    const row = found[i];
+    if (!row) return;
+    // A damaged row is never written over.
+    const projection = projections.view(ref.view);
+    if (projection && readRow(projection, row.value).success) rows.set(k, row.value);
+    else damaged.add(k);
+  });
+  project(
+    damaged.size === 0
+      ? events
+      : events.filter(
+          (event) => ![...rowsTouched([event], projections.of).keys()].some((k) => damaged.has(k)),
+        ),
+    projections.of,
+    rows,
+    changed,
+  );
+}
+
+/**
+ * Writes what the fold made: each stream's head at its last version (a damaged head is left as
+ * it is: the stream says so when used), the outbox entries, the rows, and the position `at` as
+ * both where the store is whole and its head. Answers the writes' requests.
+ */
+async function writeFold(
+  tx: RecoverTransaction,
+  { versions, outbox, rows, changed }: Fold,
+  at: number,
+): Promise<Promise<unknown>[]> {
   const ops: Promise<unknown>[] = [];
-  if (wholeRecord === undefined || at !== whole) {
-    const streams = [...versions];
-    const heads = await Promise.all(
-      streams.map(([stream]) => tx.objectStore('streams').get(stream)),
-    );
-    streams.forEach(([stream, version], i) => {
-      const stored = heads[i];
-      if (stored === undefined) {
-        ops.push(tx.objectStore('streams').put({ stream, version, confirmed: 0 }));
-        return;
-      }
-      // A damaged head is left as it is (the stream says so when used).
-      const parsed = streamHeadSchema.safeParse(stored);
-      if (parsed.success && parsed.data.version < version)
-        ops.push(tx.objectStore('streams').put({ ...parsed.data, version }));
-    });
-    for (const entry of outbox) ops.push(tx.objectStore('outbox').add(entry));
-    const views = tx.objectStore('views');
-    for (const { view, key, value } of rowChanges(rows, changed))
-      ops.push(value === undefined ? views.delete([view, key]) : views.put({ view, key, value }));
-    ops.push(meta.put({ key: 'whole', position: at }));
-    ops.push(meta.put({ key: 'head', position: at }));
-  }
-  await Promise.all([...ops, tx.done]);
-  return { whole: at, syncing };
+  const streams = [...versions];
+  const heads = await Promise.all(streams.map(([stream]) => tx.objectStore('streams').get(stream)));
+  streams.forEach(([stream, version], i) => {
+    const stored = heads[i];
+    if (stored === undefined) {
+      ops.push(tx.objectStore('streams').put({ stream, version, confirmed: 0 }));
+      return;
+    }
+    const parsed = streamHeadSchema.safeParse(stored);
+    if (parsed.success && parsed.data.version < version)
+      ops.push(tx.objectStore('streams').put({ ...parsed.data, version }));
+  });
+  for (const entry of outbox) ops.push(tx.objectStore('outbox').add(entry));
+  const views = tx.objectStore('views');
+  for (const { view, key, value } of rowChanges(rows, changed))
+    ops.push(value === undefined ? views.delete([view, key]) : views.put({ view, key, value }));
+  const meta = tx.objectStore('meta');
+  ops.push(meta.put({ key: 'whole', position: at }));
+  ops.push(meta.put({ key: 'head', position: at }));
+  return ops;
 }

@@ -9,16 +9,27 @@ function sources(dir: string): string[] {
   return readdirSync(join(root, dir)).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(join(root, path)).isDirectory()) return sources(path);
-    return /\.tsx?$/.test(name) ? [path] : [];
+    return /\.(?:[cm]?[jt]s|tsx)$/.test(name) ? [path] : [];
   });
 }
 
-const importsOf = (file: string) =>
-  [
-    ...readFileSync(join(root, file), 'utf8').matchAll(
-      /^\s*(?:import|export)[^'"]*from\s+'([^']+)'/gm,
-    ),
-  ].map((match) => match[1]!);
+/**
+ * Every module `source` imports: `import … from`, `export … from`, a side-effect `import 'x'` and
+ * a dynamic `import('x')` of a literal, in either quotes.
+ */
+function importsIn(source: string): string[] {
+  const forms = [
+    /^\s*(?:import|export)\s+(?:type\s+)?[\w$*\s,]*(?:\{[^}]*\})?[\w$\s,]*from\s*(['"])([^'"]+)\1/gm,
+    /^\s*import\s*(['"])([^'"]+)\1/gm,
+    /\bimport\s*\(\s*(['"`])([^'"`]+)\1\s*\)/g,
+  ];
+  return forms.flatMap((form) => [...source.matchAll(form)].map((match) => match[2]!));
+}
+
+const importsOf = (file: string) => importsIn(readFileSync(join(root, file), 'utf8'));
+
+/** The model folder `path` (relative to the root) is in, if any: `core/models/counter/x.ts` → `counter`. */
+const modelFolderOf = (path: string) => /^core\/models\/([^/]+)\//.exec(path)?.[1];
 
 /** zod/mini and its English messages (core/zod.ts): full zod would weigh down every browser chunk. */
 const zodModules = new Set(['zod/mini', 'zod/v4/locales/en.js']);
@@ -51,16 +62,54 @@ describe('the layers (docs/architecture.md, "Layers")', () => {
     expect(offending).toEqual([]);
   });
 
+  it('reads every form of import', () => {
+    const source = [
+      "import { a } from './a.ts';",
+      'import type { B } from "./b.ts";',
+      "import c, {\n  d,\n  type E,\n} from '../c.ts';",
+      "import * as f from './f.ts';",
+      "export { g } from './g.ts';",
+      'export * from "./h.ts";',
+      "import './i.css';",
+      'import "./j.ts";',
+      "const k = await import('./k.ts');",
+      'type L = typeof import("./l.ts");',
+      // Not imports: a dynamic import of a variable, a word in a comment.
+      'void import(engine);',
+      '// we import what we need from the list',
+    ].join('\n');
+    expect(importsIn(source).sort()).toEqual(
+      ['../c.ts', './a.ts', './b.ts', './f.ts', './g.ts', './h.ts', './i.css', './j.ts']
+        .concat(['./k.ts', './l.ts'])
+        .sort(),
+    );
+  });
+
   it('outside its folder, only the list of models, the UI and tests import a model', () => {
-    const offending = ['core', 'worker', 'server', 'browser'].flatMap((dir) =>
+    const offending = ['core', 'worker', 'server', 'browser', 'bench', 'scripts'].flatMap((dir) =>
       sources(dir)
         .filter((file) => !file.startsWith('core/models/'))
         .flatMap((file) =>
           importsOf(file)
-            .filter((spec) => /models\/(counter|board)\//.test(spec))
+            .filter((spec) => /models\/(?!index\.ts$)[^/]+\//.test(spec))
             .map((spec) => `${file}: ${spec}`),
         ),
     );
+    expect(offending).toEqual([]);
+  });
+
+  it('a model’s folder imports no other model’s: what joins two is composed beside the list', () => {
+    const offending = sources('core/models').flatMap((file) => {
+      const own = modelFolderOf(file);
+      if (own === undefined) return [];
+      return importsOf(file)
+        .filter((spec) => spec.startsWith('.'))
+        .filter((spec) => {
+          const other = modelFolderOf(relative(root, join(root, file, '..', spec)));
+          return other !== undefined && other !== own;
+        })
+        .map((spec) => `${file}: ${spec}`);
+    });
     expect(offending).toEqual([]);
   });
 

@@ -102,9 +102,11 @@ describe('what the server’s events do to a stream (planReceive)', () => {
           // Every pending command not yet confirmed is either re-decided or came back as the
           // server's own (same command id under other event ids): none is dropped silently.
           const foreignCommands = new Set(foreign.map((e) => e.meta.command));
-          const live = outbox.slice(echoed);
+          const stillPending = outbox.slice(echoed);
           expect(plan.redecide.map((c) => c.commandId)).toEqual(
-            live.filter((entry) => !foreignCommands.has(entry.commandId)).map((e) => e.commandId),
+            stillPending
+              .filter((entry) => !foreignCommands.has(entry.commandId))
+              .map((e) => e.commandId),
           );
           expect(plan.dropped.map((e) => e.id)).toEqual(
             at.tail.slice(echoedEvents).map((e) => e.id),

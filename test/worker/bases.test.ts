@@ -62,7 +62,7 @@ describe('a stream joined from a snapshot, on the device', () => {
     expect(await engine.bases()).toEqual([]);
     // Told as the store's new position only: nothing shown changed, nothing new to push.
     expect(told).toEqual([
-      { events: [], rows: [], rebased: [], position: await engine.store.head() },
+      { events: [], rows: [], rebased: [], position: await engine.store.position() },
     ]);
     expect((await engine.history(stream)).map((line) => line.value)).toEqual([0, 1, 2, 3]);
   });

@@ -184,7 +184,7 @@ describe('engine', () => {
   it('follows everything committed after a position', async () => {
     const engine = await open();
     await engine.execute(counterId(1), { type: 'create', name: 'A' });
-    const mark = await engine.store.head();
+    const mark = await engine.store.position();
     await engine.execute(counterId(2), { type: 'create', name: 'B' });
     await engine.execute(counterId(1), { type: 'increment' });
     const after = await engine.readAfter(mark);

@@ -25,7 +25,7 @@ async function views(engine: Engine) {
   return (view: string) => byView.get(view);
 }
 
-const head = (engine: Engine) => engine.store.head();
+const head = (engine: Engine) => engine.store.position();
 
 /** Keeps the first screen of `engine`'s views now, as the host does (however short the list). */
 async function keep(engine: Engine): Promise<void> {

@@ -99,7 +99,7 @@ describe('two append transactions in flight', () => {
             }
             // A failed one wrote nothing: only accepted events are stored.
             expect(stored).toBe(accepted);
-            expect(await engine.store.head()).toBe(stored);
+            expect(await engine.store.position()).toBe(stored);
             expect((await engine.readAfter(0, 10_000)).map((e) => e.position)).toEqual(
               Array.from({ length: stored }, (_, i) => i + 1),
             );

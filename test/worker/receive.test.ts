@@ -38,7 +38,7 @@ describe('receiving the server’s events', () => {
     // The pending events are rewritten at new positions and none is told as new: the notice
     // says where the store's position is now (the first screen is kept at it: engine-host.ts).
     expect(notices).toMatchObject([{ events: [], rebased: [id] }]);
-    expect(notices[0]!.position).toBe(await engine.store.head());
+    expect(notices[0]!.position).toBe(await engine.store.position());
     expect(await engine.db.count('outbox')).toBe(pending);
     expect((await listCounters(engine)).map((row) => row.value)).toEqual([1 + pending]);
   });

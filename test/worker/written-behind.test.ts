@@ -138,12 +138,12 @@ describe('heads, outbox and rows written behind the appends', () => {
     // Acked: the event is stored, `meta` is not written (it follows behind).
     await first.execute(a, { type: 'increment' });
     expect(await metaPosition(first, 'head')).toBe(written);
-    expect(await first.store.head()).toBe(4);
+    expect(await first.store.position()).toBe(4);
     await first.store.writeBehind();
     expect(await metaPosition(first, 'head')).toBe(4);
     // B's events (positions 2 and 3) are not the newest: make them so, then delete B forever.
     await first.execute(b, { type: 'increment' });
-    expect(await first.store.head()).toBe(5);
+    expect(await first.store.position()).toBe(5);
     expect(await first.forget(b)).toBe(3);
     // C takes positions after every one ever used, also across a stop before the write behind.
     await first.execute(c, { type: 'create', name: 'After' });
@@ -160,7 +160,7 @@ describe('heads, outbox and rows written behind the appends', () => {
       [c, 6],
       [c, 7],
     ]);
-    expect(await second.store.head()).toBe(7);
+    expect(await second.store.position()).toBe(7);
     expect((await listCounters(second)).map((row) => [row.id, row.value])).toEqual([
       [a, 1],
       [c, 1],

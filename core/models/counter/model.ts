@@ -13,11 +13,13 @@ import {
 } from './decider.ts';
 import { counterCommandsOf } from './legacy-commands.ts';
 import { uniqueNames } from './names.ts';
-import { counterList, type CounterRow } from './projections.ts';
-import { boardStream, boardViewName, counterListOrder } from '../board/order.ts';
-import { counterViewName } from './view.ts';
+import { counterList } from './projections.ts';
 
-/** The counter model, as the engine, sync and the server take it: `counter-<id>` streams. */
+/**
+ * The counter model, as the engine, sync and the server take it: `counter-<id>` streams. Its first
+ * screen (the counters in the board's order) joins the board's view, so the list of models adds it
+ * (`core/models/first-screen.ts`).
+ */
 export const counterModel: Model<CounterState, CounterCommand, CounterEvent, CounterContext> = {
   decider: counter,
   commandSchema: counterCommandSchema,
@@ -43,19 +45,6 @@ export const counterModel: Model<CounterState, CounterCommand, CounterEvent, Cou
   historyLine: (state) =>
     state.exists ? { name: state.name, value: state.value } : { name: '', value: 0 },
   commandsOf: counterCommandsOf,
-  firstScreen: {
-    view: counterViewName,
-    order: (views) =>
-      counterListOrder(
-        (views(counterViewName)?.values() ?? []) as Iterable<CounterRow>,
-        (views(boardViewName)?.get(boardStream) as { order?: readonly string[] } | undefined)
-          ?.order,
-      ).map((row) => row.id),
-    keepsOrder: (before, after) => {
-      const [a, b] = [before as CounterRow, after as CounterRow];
-      return a.createdAt === b.createdAt && !a.archived === !b.archived;
-    },
-  },
   checkSequence(expectedVersion, events) {
     for (const event of events) {
       // A name exactly as a device of this version writes it: normal, visible, at most 60.
