@@ -216,11 +216,7 @@ export class SyncManager {
     // waits: asked before the invite is used, so a refused move leaves everything as it was.
     if (current && current.space !== space) {
       const left = (await this.client?.fillBases()) ?? 0;
-      if (left > 0)
-        throw new TallyError(
-          'unavailable',
-          `${left === 1 ? 'One counter' : `${left} counters`} joined from this space could not read ${left === 1 ? 'its' : 'their'} early history from the sync server, so ${left === 1 ? 'it' : 'they'} cannot move to the other space yet. Try again when the server can be reached.`,
-        );
+      if (left > 0) throw cannotMove(left);
     }
     // Not in a space: everything it holds made pending first (worker/outbox.ts), so a record
     // that cannot be read refuses here, before the single-use invite is spent.
@@ -235,8 +231,13 @@ export class SyncManager {
     // fails, the new token is given back and the old space syncs on as before. Then the old
     // token is revoked (a server that cannot be told does not stop the join).
     if (current) {
+      const old = this.client;
       await this.stopClient();
       try {
+        // A join from the old space's snapshots still under way may have installed a base
+        // since the check above: stopped now, the client reads those too.
+        const late = (await old?.fillBases()) ?? 0;
+        if (late > 0) throw cannotMove(late);
         await this.storage.clearSettings();
       } catch (error) {
         await this.transport.leave(config).catch(() => undefined);
@@ -274,10 +275,12 @@ export class SyncManager {
    */
   private async leaveSpaceNow(): Promise<{ readonly note?: string }> {
     const config = await this.stored();
-    // Counters joined from the space's snapshots: their history below is read first, so they
-    // leave whole and go to the next space like any other.
-    const based = (await this.client?.fillBases()) ?? 0;
+    // Counters joined from the space's snapshots: their history below is read, so they leave
+    // whole and go to the next space like any other. The client stops first: a join from
+    // snapshots under way installs no base after the read.
+    const client = this.client;
     await this.stopClient();
+    const based = (await client?.fillBases()) ?? 0;
     let revoked = true;
     if (config) await this.transport.leave(config).catch(() => (revoked = false));
     await this.storage.clearSettings();
@@ -426,6 +429,13 @@ export class SyncManager {
     for (const listener of this.listeners) listener(this.latest);
   }
 }
+
+/** A move to another space refused: counters joined from this one lack their early history. */
+const cannotMove = (left: number) =>
+  new TallyError(
+    'unavailable',
+    `${left === 1 ? 'One counter' : `${left} counters`} joined from this space could not read ${left === 1 ? 'its' : 'their'} early history from the sync server, so ${left === 1 ? 'it' : 'they'} cannot move to the other space yet. Try again when the server can be reached.`,
+  );
 
 const damagedMessage =
   'The sync settings stored on this device are damaged, so sync is off. Start syncing or join a space to replace them; counting works here meanwhile.';

@@ -265,7 +265,14 @@ describe('sync keeps every count', () => {
             }
           },
         ),
-        { numRuns: runs, endOnFailure: true },
+        {
+          numRuns: runs,
+          endOnFailure: true,
+          // A failure's replay: TALLY_SIM_SEED and TALLY_SIM_PATH from its report.
+          ...(process.env.TALLY_SIM_SEED
+            ? { seed: Number(process.env.TALLY_SIM_SEED), path: process.env.TALLY_SIM_PATH }
+            : {}),
+        },
       );
     },
     Math.max(300_000, runs * 3_000),
