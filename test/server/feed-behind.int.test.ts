@@ -1,3 +1,4 @@
+import { Cluster, type Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { pullResponseSchema } from '../../core/protocol.ts';
 import { redisKeys } from '../../server/redis-store.ts';
@@ -18,7 +19,7 @@ import {
  * The server says so (a catch-up from an entry the feed no longer holds answers `wentBack` and
  * the newest entry before it as the cursor, however many entries were added since), and ends
  * live streams whose follower's entry is gone once Redis is back, so devices catch up.
- * Single node only: losing the last writes is done by hand, as a promoted replica loses them.
+ * Losing the last writes is done by hand, as a promoted replica loses them (on the cluster too).
  */
 const sync = syncServerFixture();
 
@@ -47,6 +48,16 @@ async function loseLast(space: string, stream: string) {
   await sync.redis.client.xdel(redisKeys.feed(space), entry);
   await sync.redis.client.rpop(redisKeys.stream(space, stream));
   return entry;
+}
+
+/**
+ * What a failover does to the instances' subscriber connections: they reconnect and resubscribe
+ * (on the cluster, on every master: the space's shard is one of them).
+ */
+async function killSubscribers() {
+  const client = sync.redis.client as Redis | Cluster;
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  await Promise.all(nodes.map((node) => node.call('CLIENT', 'KILL', 'TYPE', 'pubsub')));
 }
 
 describe('a feed that went back', () => {
@@ -107,7 +118,7 @@ describe('a feed that went back', () => {
     await live.waitForEntries(2);
     await loseLast(space, stream);
     // What a failover does to the subscriber connection: it reconnects and resubscribes.
-    await sync.redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await killSubscribers();
     await live.ended();
     expect(live.entries()).toHaveLength(2);
   });
@@ -124,7 +135,7 @@ describe('a feed that went back', () => {
     // reads it first or the resubscription's recheck looks, the streams end, and the entry
     // read from the lost cursor is not sent on.
     await sync.redis.client.xadd(redisKeys.feed(space), '*', 'e', JSON.stringify(last!.event));
-    await sync.redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await killSubscribers();
     await live.ended();
     expect(live.entries()).toHaveLength(2);
   });
@@ -148,7 +159,7 @@ describe('a feed that went back', () => {
     );
     expect(next.status).toBe(200);
     await waitFor(() => live.entries().length === 3, 'the next entry live');
-    await sync.redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await killSubscribers();
     await pushed(space, token, streamOf(), 1);
     await waitFor(() => live.entries().length === 4, 'an entry after the recheck');
     live.close();
@@ -160,7 +171,7 @@ describe('a feed that went back', () => {
     await pushed(space, token, stream, 1);
     const live = await openLive(`${sync.url}/api/spaces/${space}/live?after=0`, auth(token));
     await live.waitForEntries(1);
-    await sync.redis.client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await killSubscribers();
     // Still delivering after the reconnect.
     const next = await push(
       sync.url,

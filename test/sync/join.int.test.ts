@@ -1,5 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../../server/server.ts';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../worker/engine.ts';
 import { ModelSet } from '../../core/model.ts';
 import { models } from '../../core/models/index.ts';
@@ -7,7 +6,6 @@ import { SyncManager } from '../../worker/sync-manager.ts';
 import { IndexedDBSyncStorage } from '../../worker/sync-storage.ts';
 import { deleteForever } from '../../worker/delete-forever.ts';
 import { counterId, listCounters } from '../helpers/engine.ts';
-import { startRedisServer, type TestRedis } from '../helpers/redis-server.ts';
 import {
   converged,
   inviteOf,
@@ -18,14 +16,15 @@ import {
   testSyncOptions,
   type Device,
 } from '../helpers/sync.ts';
-import { startTestServer, waitFor } from '../server/fixtures.ts';
+import { syncServerFixture } from '../helpers/sync-server.ts';
+import { waitFor } from '../server/fixtures.ts';
 
 /**
  * Joining a space from its snapshots (docs/architecture.md, "Joining a space"), on fake
  * IndexedDB devices against the real server and a real Redis.
  */
-let redis: TestRedis;
-let server: RunningServer;
+// The file's Redis, or the shared cluster in the `cluster` project.
+const sync = syncServerFixture();
 const devices: Device[] = [];
 
 const device = async (options?: Parameters<typeof openDevice>[0]) => {
@@ -58,16 +57,8 @@ async function reopen(old: Device, models?: ModelSet): Promise<Device> {
   return opened;
 }
 
-beforeAll(async () => {
-  redis = await startRedisServer();
-  server = await startTestServer(redis.url);
-});
 afterEach(async () => {
   for (const opened of devices.splice(0)) await opened.close();
-});
-afterAll(async () => {
-  await server?.close();
-  await redis?.dispose();
 });
 
 const values = async (d: Device) =>
@@ -85,7 +76,7 @@ async function spaceWithHistory(counters: number, each: number, from = 0) {
       Array.from({ length: each + (n % 3) }, () => ({ type: 'increment' })),
     );
   }
-  const { space, pairingLink } = await a.sync.startSync(server.url);
+  const { space, pairingLink } = await a.sync.startSync(sync.url);
   await synced(a);
   return { a, space, invite: inviteOf(pairingLink) };
 }
@@ -94,7 +85,7 @@ describe('joining a space from its snapshots', () => {
   it('takes every counter at its value without storing the events below the snapshot', async () => {
     const { a, space, invite } = await spaceWithHistory(12, 40);
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     expect(await values(b)).toEqual(await values(a));
     // 12 counters and ~500 events on the server; none of them below a snapshot is stored here.
@@ -103,13 +94,13 @@ describe('joining a space from its snapshots', () => {
     );
     expect(await eventsHeld(b)).toBe(0);
     // The bases are exactly the server's history (ids and folds): see `converged`.
-    await converged([a, b], redis, space);
+    await converged([a, b], sync.redis, space);
 
     // A based counter takes commands and syncs both ways.
     const id = counterId(3);
     await b.engine.execute(id, { type: 'increment' });
     await a.engine.execute(counterId(4), { type: 'decrement' });
-    await converged([a, b], redis, space);
+    await converged([a, b], sync.redis, space);
     expect(await values(b)).toEqual(await values(a));
     expect((await values(a))[id]).toBe(40 + 1);
   });
@@ -119,7 +110,7 @@ describe('joining a space from its snapshots', () => {
     const id = counterId(100);
     // At 1: two offline decrements, only one can stand.
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     expect((await b.engine.bases()).length).toBe(2);
     a.sync.setOnline(false);
@@ -131,7 +122,7 @@ describe('joining a space from its snapshots', () => {
     await synced(a);
     // B pushes after A: its decrement meets A's, is re-decided on the base and rejected.
     b.sync.setOnline(true);
-    await converged([a, b], redis, space);
+    await converged([a, b], sync.redis, space);
     expect((await values(a))[id]).toBe(1);
     expect((await values(b))[id]).toBe(1);
     expect(b.sync.current().rejected).toMatchObject([
@@ -142,18 +133,18 @@ describe('joining a space from its snapshots', () => {
     expect((await again.engine.bases()).length).toBe(2);
     expect((await values(again))[id]).toBe(1);
     await again.engine.execute(id, { type: 'increment' });
-    await converged([a, again], redis, space);
+    await converged([a, again], sync.redis, space);
   });
 
   it('reads a counter’s history below its snapshot when asked, and takes it all when leaving', async () => {
     const { a, space, invite } = await spaceWithHistory(3, 5, 200);
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     const id = counterId(201);
     expect(await b.sync.fillBases([id])).toBe(0);
     expect((await b.engine.bases()).map((base) => base.stream)).not.toContain(id);
-    expect((await streamsOf(b.engine))[id]).toEqual((await serverStreams(redis, space))[id]);
+    expect((await streamsOf(b.engine))[id]).toEqual((await serverStreams(sync.redis, space))[id]);
     // Created, then five increments (counter 201 of `spaceWithHistory`).
     expect((await b.engine.history(id)).map((line) => line.value)).toEqual([0, 1, 2, 3, 4, 5]);
 
@@ -161,11 +152,11 @@ describe('joining a space from its snapshots', () => {
     await b.engine.execute(counterId(202), { type: 'increment' });
     await b.sync.leaveSpace();
     expect(await b.engine.bases()).toEqual([]);
-    const next = await b.sync.startSync(server.url);
+    const next = await b.sync.startSync(sync.url);
     await synced(b);
     const held = await streamsOf(b.engine);
     expect(Object.keys(held).sort()).toEqual(Object.keys(await values(a)).sort());
-    expect(await serverStreams(redis, next.space)).toEqual(held);
+    expect(await serverStreams(sync.redis, next.space)).toEqual(held);
     // Six increments made on A (counter 202), and B's one.
     expect((await values(b))[counterId(202)]).toBe(7);
   });
@@ -173,20 +164,20 @@ describe('joining a space from its snapshots', () => {
   it('a space the server cannot snapshot is read from its feed, as before', async () => {
     const { a, space, invite } = await spaceWithHistory(3, 4, 300);
     // As a space written before the index existed looks: the feed holds more than it counted.
-    await redis.client.hset(`tally:{${space}}:snaps`, '~appended', '0');
+    await sync.redis.client.hset(`tally:{${space}}:snaps`, '~appended', '0');
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     expect(await b.engine.bases()).toEqual([]);
     expect(await streamsOf(b.engine)).toEqual(await streamsOf(a.engine));
-    await converged([a, b], redis, space);
+    await converged([a, b], sync.redis, space);
   });
 
   it('a based counter deleted forever on another device goes here too', async () => {
     const { a, space, invite } = await spaceWithHistory(2, 3, 400);
     const id = counterId(400);
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     await a.engine.execute(id, { type: 'archive' });
     await synced(a);
@@ -200,7 +191,7 @@ describe('joining a space from its snapshots', () => {
       'the base to go on b',
     );
     expect((await listCounters(b.engine)).map((row) => row.id)).not.toContain(id);
-    await converged([a, b], redis, space);
+    await converged([a, b], sync.redis, space);
   });
 
   it('a join cut short between pages is taken up again, and misses nothing', async () => {
@@ -209,7 +200,7 @@ describe('joining a space from its snapshots', () => {
     for (let n = 0; n < 620; n++)
       await a.engine.execute(counterId(1000 + n), { type: 'create', name: `Page ${n}` });
     await a.engine.execute(counterId(1619), { type: 'increment' });
-    const { space, pairingLink } = await a.sync.startSync(server.url);
+    const { space, pairingLink } = await a.sync.startSync(sync.url);
     await synced(a, 60_000);
     let cut = 0;
     const b = await device({
@@ -221,19 +212,19 @@ describe('joining a space from its snapshots', () => {
         return fetch(input, init);
       },
     });
-    await b.sync.joinSpace(server.url, inviteOf(pairingLink));
+    await b.sync.joinSpace(sync.url, inviteOf(pairingLink));
     await synced(b, 60_000);
     expect(cut).toBeGreaterThan(1);
     expect((await b.engine.bases()).length).toBe(620);
     expect(await values(b)).toEqual(await values(a));
-    await converged([a, b], redis, space, 60_000);
+    await converged([a, b], sync.redis, space, 60_000);
   });
 
   it('a join cut short follows the feed from its first attempt: a counter deleted between the two goes', async () => {
     const a = await device();
     for (let n = 0; n < 560; n++)
       await a.engine.execute(counterId(3000 + n), { type: 'create', name: `Gone ${n}` });
-    const { space, pairingLink } = await a.sync.startSync(server.url);
+    const { space, pairingLink } = await a.sync.startSync(sync.url);
     await synced(a, 60_000);
     let cut = false;
     let failure: unknown;
@@ -259,11 +250,11 @@ describe('joining a space from its snapshots', () => {
         return fetch(input, init);
       },
     });
-    await b.sync.joinSpace(server.url, inviteOf(pairingLink));
+    await b.sync.joinSpace(sync.url, inviteOf(pairingLink));
     await synced(b, 60_000);
     expect(cut).toBe(true);
     expect(failure).toBeUndefined();
-    await converged([a, b], redis, space, 60_000);
+    await converged([a, b], sync.redis, space, 60_000);
     expect((await listCounters(b.engine)).length).toBe(559);
   });
 
@@ -274,16 +265,16 @@ describe('joining a space from its snapshots', () => {
       fetch: (input, init) =>
         serverAway ? Promise.reject(new TypeError('Failed to fetch')) : fetch(input, init),
     });
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     const tied = counterId(500);
     // Moving to another space needs the early history first: refused before the invite is used.
     const other = await device();
     await other.engine.execute(counterId(599), { type: 'create', name: 'Elsewhere' });
-    const elsewhere = await other.sync.startSync(server.url);
+    const elsewhere = await other.sync.startSync(sync.url);
     serverAway = true;
     // (Only the early history is away: the invite is redeemed first only when it can go along.)
-    await expect(b.sync.joinSpace(server.url, inviteOf(elsewhere.pairingLink))).rejects.toThrow(
+    await expect(b.sync.joinSpace(sync.url, inviteOf(elsewhere.pairingLink))).rejects.toThrow(
       /early history/,
     );
     // Leaving without the server keeps them here, tied to the space, and says so.
@@ -296,16 +287,16 @@ describe('joining a space from its snapshots', () => {
     );
     await b.engine.execute(counterId(598), { type: 'create', name: 'Mine' });
     serverAway = false;
-    const next = await b.sync.startSync(server.url);
+    const next = await b.sync.startSync(sync.url);
     await waitFor(
-      async () => Object.keys(await serverStreams(redis, next.space)).includes(counterId(598)),
+      async () => Object.keys(await serverStreams(sync.redis, next.space)).includes(counterId(598)),
       'the new counter to reach the new space',
     );
-    expect(Object.keys(await serverStreams(redis, next.space))).not.toContain(tied);
+    expect(Object.keys(await serverStreams(sync.redis, next.space))).not.toContain(tied);
     // Everything of this space is synced: what waits for the other space is not counted here.
     await synced(b);
     // The invite refused before is still good.
-    await b.sync.joinSpace(server.url, inviteOf(elsewhere.pairingLink));
+    await b.sync.joinSpace(sync.url, inviteOf(elsewhere.pairingLink));
     await waitFor(
       async () => (await values(b))[counterId(599)] === 0,
       'the other space to reach b',
@@ -317,7 +308,7 @@ describe('joining a space from its snapshots', () => {
   it('a counter joined in a shape this build no longer has is read from the server before syncing', async () => {
     const { a, space, invite } = await spaceWithHistory(2, 3, 700);
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     expect((await b.engine.bases()).length).toBe(2);
     // The same profile, after an update that changed the counter's state shape.
@@ -336,7 +327,7 @@ describe('joining a space from its snapshots', () => {
     await synced(again);
     expect(await engine.bases()).toEqual([]);
     await engine.execute(counterId(700), { type: 'increment' });
-    await converged([a, again], redis, space);
+    await converged([a, again], sync.redis, space);
     expect((await values(again))[counterId(700)]).toBe(5);
   });
 
@@ -344,7 +335,7 @@ describe('joining a space from its snapshots', () => {
     const { a, invite } = await spaceWithHistory(2, 2, 800);
     const gone = counterId(800);
     const b = await device();
-    await b.sync.joinSpace(server.url, invite);
+    await b.sync.joinSpace(sync.url, invite);
     await synced(b);
     b.sync.setOnline(false);
     await a.engine.execute(gone, { type: 'archive' });
