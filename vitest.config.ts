@@ -16,11 +16,20 @@ const onClusterToo = [
   'test/server/delete.int.test.ts',
   'test/server/snapshots.int.test.ts',
   'test/server/live-carried.int.test.ts',
+  'test/server/devices.int.test.ts',
+  'test/server/invites.int.test.ts',
+  'test/server/feed-behind.int.test.ts',
+  'test/server/lifecycle.int.test.ts',
+  'test/server/methods.int.test.ts',
   // Devices (engines over fake-indexeddb) syncing through the server on the cluster.
   'test/sync/pairing.int.test.ts',
   'test/sync/board.int.test.ts',
   'test/sync/legacy-names.int.test.ts',
   'test/sync/simulation.int.test.ts',
+  'test/sync/join.int.test.ts',
+  'test/sync/archive.int.test.ts',
+  'test/sync/failover.int.test.ts',
+  'test/sync/resume.int.test.ts',
 ];
 export default defineConfig({
   test: {

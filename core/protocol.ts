@@ -127,6 +127,14 @@ export const pullResponseSchema = z.strictObject({
   cursor: cursorSchema,
   /** True when more entries wait after this page. */
   more: z.boolean(),
+  /**
+   * The feed no longer holds the entry the request's `after` named (Redis lost it in a failover,
+   * or it was swept out with a stream deleted forever): `entries` is empty and `cursor` is the
+   * newest entry it holds before it (`0` for none). The device gives back every event it saw
+   * after `cursor` that the server may have lost, and reads on from there (docs/architecture.md,
+   * "Failover"). Absent otherwise.
+   */
+  wentBack: z.optional(z.literal(true)),
 });
 export type PullResponse = z.infer<typeof pullResponseSchema>;
 

@@ -158,6 +158,8 @@ class SpaceFollower {
   started: Promise<void> = Promise.resolve();
   /** The newest entry delivered (or the head when it started); '' until then. */
   private cursor = '';
+  /** The stream of the cursor's entry (unknown for a head Redis held malformed). */
+  private cursorStream: string | undefined;
   private reading: Promise<void> | undefined;
   private again = false;
   private stopped = false;
@@ -168,9 +170,10 @@ class SpaceFollower {
     private readonly onStop: () => void,
   ) {}
 
-  start(head: Promise<string>): void {
-    this.started = head.then((cursor) => {
+  start(head: Promise<{ readonly cursor: string; readonly stream?: string }>): void {
+    this.started = head.then(({ cursor, stream }) => {
       this.cursor = cursor;
+      this.cursorStream = stream;
     });
     this.started.catch(() => this.stop());
   }
@@ -193,21 +196,33 @@ class SpaceFollower {
   }
 
   /**
-   * After Redis came back: a feed whose head is now before this follower's cursor lost its last
-   * writes (a replica promoted without them). The streams end, so every device catches up, sees
-   * the feed went back, and gives back what it saw after the head; new entries may also have
-   * ids before the old cursor, which this follower would never read. Otherwise, read as usual.
+   * After Redis came back: a feed that no longer holds this follower's cursor lost its last
+   * writes (a replica promoted without them), even when new entries put its head past it again.
+   * The streams end, so every device catches up, sees the feed went back, and gives back what it
+   * saw since; new entries may also have ids before the old cursor, which this follower would
+   * never read. Otherwise, read as usual. (A cursor swept out with a stream deleted forever ends
+   * them too: its devices give back what the feed holds still, a copy kept, or the deleted
+   * stream's events, answered with its tombstone.)
    */
   recheck(): void {
     if (this.stopped || this.cursor === '') return;
-    const cursor = this.cursor;
-    this.store.feedHead(this.space).then(
-      (head) => {
-        if (compareCursors(head, cursor) < 0) this.stop();
+    this.lost().then(
+      (back) => {
+        if (back !== undefined) this.stop();
         else this.wake();
       },
       () => this.wake(),
     );
+  }
+
+  /**
+   * Where the feed went back to when it no longer holds this follower's cursor (redis-store.ts
+   * `wentBack`), undefined while it does. Not when the cursor's stream was deleted forever: its
+   * entry was swept out, and its tombstone, after it, is held, so no failover took it.
+   */
+  private lost(): Promise<string | undefined> {
+    if (compareCursors(this.cursor, '0-0') <= 0) return Promise.resolve(undefined);
+    return this.store.wentBack(this.space, this.cursor, this.cursorStream);
   }
 
   /**
@@ -225,6 +240,7 @@ class SpaceFollower {
       const entries = carriedEntries(message!);
       if (entries) {
         this.cursor = carried.last;
+        this.cursorStream = entries.at(-1)!.event.stream;
         for (const subscriber of this.subscribers) subscriber.entries(entries);
         return;
       }
@@ -239,9 +255,15 @@ class SpaceFollower {
   private async read(): Promise<void> {
     do {
       this.again = false;
-      let page;
+      let page, back;
       try {
-        page = await this.store.readFeed(this.space, this.cursor, limits.maxPullLimit);
+        // Each read also checks the cursor is still in the feed: after a failover, a read (a
+        // wake-up of a new push, the timer) may come before the resubscription's recheck, and
+        // would otherwise carry its streams past the lost entries without a word.
+        [page, back] = await Promise.all([
+          this.store.readFeed(this.space, this.cursor, limits.maxPullLimit),
+          this.lost(),
+        ]);
       } catch (error) {
         // Redis is away (the cause is its error): the next wake-up, resubscription or timer reads
         // again from the same cursor, and subscribers stay connected and miss nothing. A malformed
@@ -250,9 +272,11 @@ class SpaceFollower {
         return;
       }
       if (this.stopped) return;
+      if (back !== undefined) return this.stop();
       const last = page.entries.at(-1);
       if (last) {
         this.cursor = last.cursor;
+        this.cursorStream = last.event.stream;
         for (const subscriber of this.subscribers) subscriber.entries(page.entries);
       }
       if (page.more) this.again = true;

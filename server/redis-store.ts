@@ -83,8 +83,17 @@ export interface SyncStore {
     expected: { readonly length: number; readonly lastId: string },
     tombstone: Envelope,
   ): Promise<'deleted' | 'changed'>;
-  /** The cursor of the newest feed entry, or `0-0` for an empty feed. */
-  feedHead(space: string): Promise<string>;
+  /** The cursor of the newest feed entry, or `0-0` for an empty feed; its event's stream. */
+  feedHead(space: string): Promise<{ readonly cursor: string; readonly stream?: string }>;
+  /**
+   * Undefined while the feed holds the entry `cursor` names. When it does not (Redis lost it in
+   * a failover, or it was swept out with a stream deleted forever), the newest entry the feed
+   * holds before it, `0` for none: where the feed went back to (docs/architecture.md,
+   * "Failover"). One read, in the space's slot. Given `stream`, the stream of that entry:
+   * undefined as well when that stream was deleted forever, since its entry was then swept out
+   * (a failover loses the feed's last writes, and the tombstone after it is held).
+   */
+  wentBack(space: string, cursor: string, stream?: string): Promise<string | undefined>;
   /**
    * One page of the space's streams, each folded up to at least the feed's position the page
    * names (snapshots.ts). Throws `conflict` when the space cannot be read that way.
@@ -381,7 +390,25 @@ export function createRedisStore(
         throw unavailable(error);
       }
       const [newest] = raw;
-      return Array.isArray(newest) && typeof newest[0] === 'string' ? newest[0] : '0-0';
+      if (!Array.isArray(newest) || typeof newest[0] !== 'string') return { cursor: '0-0' };
+      try {
+        return { cursor: newest[0], stream: parseFeedEntry(newest).event.stream };
+      } catch {
+        return { cursor: newest[0] };
+      }
+    },
+
+    async wentBack(space, cursor, stream) {
+      try {
+        const [held] = await redis.xrevrange(redisKeys.feed(space), cursor, '-', 'COUNT', 1);
+        const newest = Array.isArray(held) && typeof held[0] === 'string' ? held[0] : '0';
+        if (newest !== '0' && compareCursors(newest, cursor) === 0) return undefined;
+        if (stream !== undefined && (await redis.hexists(redisKeys.deleted(space), stream)) === 1)
+          return undefined;
+        return newest;
+      } catch (error) {
+        throw unavailable(error);
+      }
     },
 
     async ping() {

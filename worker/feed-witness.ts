@@ -15,8 +15,9 @@ type Seen = { readonly cursor: string; readonly stream: StreamId; readonly versi
  * - every event a push got acked for is kept here until it comes back in the feed; one that has
  *   not after `verifyMs` of a live feed is given back (pushed again, same id and version: the
  *   server recognises a copy it holds and stores one it lost);
- * - every event the feed delivered is kept with its cursor for a while; when a catch-up answers
- *   a cursor *before* the device's (the feed went backwards), what came after it is given back.
+ * - every event the feed delivered is kept with its cursor for a while; when a catch-up says the
+ *   feed no longer holds the device's cursor (it went back), what came after the point it went
+ *   back to is given back.
  *
  * Memory only and bounded: a device reloaded in the seconds of a failover relies on the push
  * path's version check (a stream's next push finds the server behind and gives back the rest).
@@ -70,8 +71,9 @@ export class FeedWitness {
   }
 
   /**
-   * The feed's head is `head`, before this device's cursor: what this device saw after it, and
-   * every acked event not yet seen back, is given back; the rest of the record is forgotten.
+   * The feed went back to `head`: it no longer holds this device's cursor, and `head` is the
+   * newest entry it holds before it. What this device saw after it, and every acked event not
+   * yet seen back, is given back; the rest of the record is forgotten.
    */
   wentBack(head: string): GiveBack[] {
     const after = this.seen.filter((entry) => compareCursors(entry.cursor, head) > 0);

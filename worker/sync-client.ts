@@ -8,7 +8,7 @@ import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts
 import { compareCursors } from '../core/feed-cursor.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FeedWitness, type GiveBack } from './feed-witness.ts';
-import { RetryLater, type SyncTransport } from './sync-transport.ts';
+import { FeedWentBack, RetryLater, type SyncTransport } from './sync-transport.ts';
 
 export type SyncStatus = {
   readonly state: SyncState;
@@ -778,8 +778,12 @@ export class SyncClient {
         if (after === '0' && !fromStart) after = await this.joinFromSnapshots(abort.signal);
         for (;;) {
           const page = await transport.pull(config, after, abort.signal);
-          if (page.entries.length === 0 && compareCursors(page.cursor, after) < 0) {
-            // The feed holds less than this device saw: Redis lost its last writes.
+          // The feed no longer holds this device's cursor (an older server: its head is before
+          // it): Redis lost its last writes, even if others wrote since.
+          if (
+            page.wentBack ||
+            (page.entries.length === 0 && compareCursors(page.cursor, after) < 0)
+          ) {
             this.giveBacks.push(...this.witness.wentBack(page.cursor));
             await this.storeCursor(config.space, page.cursor);
           }
@@ -833,7 +837,8 @@ export class SyncClient {
         if (this.running) await this.pause(served ? wait : Math.min(wait, servedFeedMs));
       } catch (error) {
         if (!this.running) return;
-        if (error instanceof Gap || abort.signal.aborted) {
+        // The live feed went back (`FeedWentBack`): the catch-up finds out where, and gives back.
+        if (error instanceof Gap || error instanceof FeedWentBack || abort.signal.aborted) {
           this.live = false;
           continue;
         }

@@ -27,6 +27,12 @@ import type { SyncSettings } from '../core/sync-port.ts';
 export type Fetch = typeof fetch;
 
 /**
+ * The live feed no longer holds the cursor it was asked to follow from (docs/architecture.md,
+ * "Failover"): the client catches up again, and the catch-up says where the feed went back to.
+ */
+export class FeedWentBack extends Error {}
+
+/**
  * A 429: the server said how long to wait (`Retry-After`, whole seconds; bounded here to an
  * hour, 0 when absent or not a number).
  */
@@ -280,7 +286,8 @@ export class SyncTransport {
 
   /**
    * Follows the live feed from `after`; yields each message's entries, validated. Ends when the
-   * server ends the stream; throws when it fails or sends an `error` event. `onOpen` is called
+   * server ends the stream; throws when it fails or sends an `error` event, and `FeedWentBack`
+   * when the feed no longer holds `after`. `onOpen` is called
    * once the server has taken the request (not when it refuses it).
    */
   async *live(
@@ -306,6 +313,7 @@ export class SyncTransport {
     for await (const message of readSse(response.body)) {
       if (message.event === 'error')
         throw new TallyError('unavailable', 'The live feed ended with an error.');
+      if (message.event === 'wentBack') throw new FeedWentBack();
       if (message.event !== 'message') continue;
       let data: unknown;
       try {

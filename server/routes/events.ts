@@ -24,16 +24,16 @@ export const parseLimit = (value: string | undefined): number => {
 };
 
 /**
- * The feed's head when it is before `after`: the device saw entries this feed no longer holds
- * (Redis lost its last writes in a failover). Answered as the cursor, so the device asks from
- * there on and gives back what it saw after it (docs/architecture.md, "Failover"); an older
- * device simply reads from there again.
+ * Where the feed went back to when it no longer holds the entry `after` names: Redis lost it in a
+ * failover (its head may be past it again, new entries added since), or it was swept out with a
+ * stream deleted forever. Undefined from the beginning, or while the entry is there. The device
+ * then gives back what it saw after that point and reads on from it (docs/architecture.md,
+ * "Failover"); an older device finds the cursor before its own and does the same.
  */
-async function behind(store: SyncStore, space: string, after: string) {
-  if (after === '0') return undefined;
-  const head = await store.feedHead(space);
-  if (compareCursors(head, after) >= 0) return undefined;
-  return head === '0-0' ? '0' : head;
+export function wentBack(store: SyncStore, space: string, after: string) {
+  // `0-0` is no entry (Redis never adds one there): the beginning, as `0` is.
+  if (compareCursors(after, '0-0') <= 0) return Promise.resolve(undefined);
+  return store.wentBack(space, after);
 }
 
 /** `GET /api/spaces/:space/events?after=<cursor>&limit=<n>` → 200 `PullResponse`. */
@@ -45,12 +45,16 @@ export function eventsRoute(options: { gate: SpaceGate; store: () => SyncStore }
       const after = parseCursor(c.req.query('after'));
       const limit = parseLimit(c.req.query('limit'));
       const store = options.store();
-      const { entries, more } = await store.readFeed(c.get('space'), after, limit);
-      const body: PullResponse = {
-        entries,
-        cursor: entries.at(-1)?.cursor ?? (await behind(store, c.get('space'), after)) ?? after,
-        more,
-      };
+      const [{ entries, more }, back] = await Promise.all([
+        store.readFeed(c.get('space'), after, limit),
+        wentBack(store, c.get('space'), after),
+      ]);
+      // Nothing is answered from a cursor the feed lost: the device reads on from where it went
+      // back to, after giving back what it saw since (entries after it may come later: `more`).
+      const body: PullResponse =
+        back === undefined
+          ? { entries, cursor: entries.at(-1)?.cursor ?? after, more }
+          : { entries: [], cursor: back, more: entries.length > 0, wentBack: true };
       return c.json(body, 200);
     },
   );

@@ -11,7 +11,7 @@ import { TooManyRequests } from '../errors.ts';
 import type { LiveFeed } from '../live-feed.ts';
 import type { SyncStore } from '../redis-store.ts';
 import type { Revocations } from '../revocations.ts';
-import { parseCursor } from './events.ts';
+import { parseCursor, wentBack } from './events.ts';
 
 /** A client this far behind is cut off; it reconnects and catches up from Redis instead. */
 const maxQueuedEntries = 10_000;
@@ -24,7 +24,9 @@ const retryMs = 2_000;
  * EventSource resumes with `Last-Event-ID` exactly where it stopped. `: ping` comments keep
  * proxies from closing a quiet stream. The token may come as `?token=`: EventSource cannot send
  * headers. The catch-up from `after` is at most one page (`limits.maxPullLimit` entries); when
- * more wait, the stream ends after it, and the client pulls or reconnects from there.
+ * more wait, the stream ends after it, and the client pulls or reconnects from there. When the
+ * feed no longer holds the entry `after` names, the stream sends one `wentBack` event and ends
+ * (docs/architecture.md, "Failover").
  *
  * Each open stream holds a lease in Redis (access-store.ts), at most `maxConnections` per space
  * across all instances (429 beyond). Renewing it also asks whether the device left meanwhile: its
@@ -102,6 +104,7 @@ export function liveRoute(options: {
       const queue = new EntryQueue();
       let unsubscribe = () => {};
       let page: Awaited<ReturnType<SyncStore['readFeed']>>;
+      let back: string | undefined;
       try {
         // Subscribe before the catch-up read: whatever the read misses, the subscription has.
         unsubscribe = await options.live().subscribe(space, {
@@ -109,7 +112,10 @@ export function liveRoute(options: {
           closed: (error) => queue.close(error),
         });
         // The first page is read before answering, so an unreachable Redis is a plain 503.
-        page = await store.readFeed(space, after, limits.maxPullLimit);
+        [page, back] = await Promise.all([
+          store.readFeed(space, after, limits.maxPullLimit),
+          wentBack(store, space, after),
+        ]);
       } catch (error) {
         unsubscribe();
         release();
@@ -157,6 +163,14 @@ export function liveRoute(options: {
           );
           try {
             await stream.write(`retry: ${retryMs}\n\n`);
+            if (back !== undefined) {
+              // The feed lost the entry the client follows from: it is told so (a
+              // `wentBack` event, naming where the feed went back to), and the stream ends, so
+              // that it catches up with `/events`, which says the same and where it gives back
+              // what it saw since. An older client ignores the event and catches up all the same.
+              await stream.writeSSE({ event: 'wentBack', data: back });
+              return;
+            }
             await send(page.entries);
             // The catch-up is one page, as one `/events` request is: a client further behind
             // than that pulls the rest page by page (each counted), or reconnects from the last

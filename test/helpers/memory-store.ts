@@ -4,6 +4,7 @@ import { foldStream } from '../../core/stream-snapshot.ts';
 import type { AccessStore } from '../../server/access-store.ts';
 import type { SyncStorage } from '../../server/options.ts';
 import type { SyncStore } from '../../server/redis-store.ts';
+import { compareCursors } from '../../server/cursor.ts';
 import type { Envelope } from '../../server/stored-event.ts';
 
 /**
@@ -56,7 +57,15 @@ export function memoryStorage(): SyncStorage & { readonly appended: () => number
       return 'deleted';
     },
     async feedHead(space) {
-      return feeds.get(space)?.at(-1)?.cursor ?? '0-0';
+      const newest = feeds.get(space)?.at(-1);
+      return newest ? { cursor: newest.cursor, stream: newest.event.stream } : { cursor: '0-0' };
+    },
+    async wentBack(space, cursor) {
+      const held = (feeds.get(space) ?? []).filter(
+        (entry) => compareCursors(entry.cursor, cursor) <= 0,
+      );
+      const newest = held.at(-1)?.cursor ?? '0';
+      return newest !== '0' && compareCursors(newest, cursor) === 0 ? undefined : newest;
     },
     async snapshots(space) {
       const held = [...streams].filter(([key]) => key.startsWith(`${space}/`));

@@ -10,6 +10,11 @@ import { clusterOptions } from '../../server/redis-client.ts';
 import { redisKeys } from '../../server/redis-store.ts';
 import type { RunningServer } from '../../server/server.ts';
 import type { HealthBody } from '../../server/routes/health.ts';
+import {
+  deviceTokenResponseSchema,
+  devicesResponseSchema,
+  inviteResponseSchema,
+} from '../../core/protocol.ts';
 import { counterId, listCounters } from '../helpers/engine.ts';
 import { connectionsNamed } from '../helpers/redis-cluster.ts';
 import { converged, openDevice, synced, type Device } from '../helpers/sync.ts';
@@ -61,10 +66,15 @@ describe('a server on the cluster', () => {
       clusterOptions('tally-slots'),
     );
     cluster.on('error', () => {});
-    const sent: { name: string; keys: string[] }[] = [];
+    const sent: { name: string; keys: string[]; sha?: string }[] = [];
     const send = cluster.sendCommand.bind(cluster);
     cluster.sendCommand = (command: Command, ...rest: never[]) => {
-      sent.push({ name: command.name, keys: command.getKeys().map(String) });
+      sent.push({
+        name: command.name,
+        keys: command.getKeys().map(String),
+        // A script is sent as EVALSHA of its hash (ioredis turns it into EVAL on a new socket).
+        ...(command.name === 'evalsha' ? { sha: String(command.args[0]) } : {}),
+      });
       return send(command, ...rest);
     };
     const server = await startTestServer(sync.redis.url, { redis: cluster });
@@ -100,6 +110,53 @@ describe('a server on the cluster', () => {
         headers: auth(token),
       });
       expect(invite.status).toBe(201);
+      // Pairing: an invite cancelled, another used to join; the device it made renames itself
+      // and is then removed by another.
+      const makeInvite = async () => {
+        const made = await fetch(`${server.url}/api/spaces/${space}/invites`, {
+          method: 'POST',
+          headers: auth(token),
+        });
+        expect(made.status).toBe(201);
+        return inviteResponseSchema.parse(await made.json()).invite;
+      };
+      const cancelled = await fetch(
+        `${server.url}/api/spaces/${space}/invites/${encodeURIComponent(await makeInvite())}`,
+        { method: 'DELETE', headers: auth(token) },
+      );
+      expect(cancelled.status).toBe(204);
+      const joined = await fetch(`${server.url}/api/spaces/${space}/devices`, {
+        method: 'POST',
+        headers: auth(await makeInvite()),
+      });
+      expect(joined.status).toBe(201);
+      const phone = deviceTokenResponseSchema.parse(await joined.json()).token;
+      const renamed = await fetch(`${server.url}/api/spaces/${space}/devices/self`, {
+        method: 'PATCH',
+        headers: { ...auth(phone), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'Phone' }),
+      });
+      expect(renamed.status).toBe(204);
+      const listed = devicesResponseSchema.parse(
+        await (
+          await fetch(`${server.url}/api/spaces/${space}/devices`, { headers: auth(token) })
+        ).json(),
+      );
+      const phoneId = listed.devices.find((device) => device.name === 'Phone')?.id;
+      const removed = await fetch(`${server.url}/api/spaces/${space}/devices/${phoneId}`, {
+        method: 'DELETE',
+        headers: auth(token),
+      });
+      expect(removed.status).toBe(204);
+      // A counter archived, then deleted forever.
+      const gone = streamOf();
+      const archived = pushBody(gone, 0, events(gone, 0, ['Created', 'Archived']));
+      expect((await push(server.url, space, token, archived)).status).toBe(200);
+      const deleted = await fetch(`${server.url}/api/spaces/${space}/streams/${gone}`, {
+        method: 'DELETE',
+        headers: auth(token),
+      });
+      expect(deleted.status).toBe(204);
       const left = await fetch(`${server.url}/api/spaces/${space}/devices/self`, {
         method: 'DELETE',
         headers: auth(token),
@@ -119,6 +176,13 @@ describe('a server on the cluster', () => {
         const slots = new Set(await Promise.all(command.keys.map(slotOf)));
         expect(slots.size, `${command.name} ${command.keys.join(' ')}`).toBe(1);
       }
+      // Every script the server defines ran under the assertion above: a new one cannot escape it.
+      const defined = (cluster as unknown as { scriptsSet: Record<string, { sha: string }> })
+        .scriptsSet;
+      const named = new Map(Object.entries(defined).map(([name, script]) => [script.sha, name]));
+      const ran = new Set(sent.flatMap(({ sha }) => (sha ? [named.get(sha) ?? sha] : [])));
+      expect(Object.keys(defined).length).toBeGreaterThan(10);
+      expect([...ran].sort()).toEqual(Object.keys(defined).sort());
       // The wake-up channel, which the append script publishes on without naming it as a key.
       expect(await slotOf(redisKeys.wake(space))).toBe(await slotOf(redisKeys.feed(space)));
     } finally {
