@@ -5,7 +5,7 @@ import type { ReceiveOutcome } from '../core/event-store.ts';
 import type { FeedEntry, PushResult } from '../core/protocol.ts';
 import { DivergedError } from '../core/receive-plan.ts';
 import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
-import { compareCursors } from '../core/feed-cursor.ts';
+import { pageWentBack } from '../core/feed-cursor.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FeedWitness, type GiveBack } from './feed-witness.ts';
 import { FeedWentBack, RetryLater, type SyncTransport } from './sync-transport.ts';
@@ -855,7 +855,7 @@ export class SyncClient {
       const page = await transport.pull(config, after, signal);
       // The feed no longer holds this device's cursor (an older server: its head is before
       // it): Redis lost its last writes, even if others wrote since.
-      if (page.wentBack || (page.entries.length === 0 && compareCursors(page.cursor, after) < 0)) {
+      if (pageWentBack(page, after)) {
         this.giveBacks.push(...this.witness.wentBack(page.cursor));
         await this.storeCursor(config.space, page.cursor);
       }
