@@ -18,3 +18,14 @@ export function compareCursors(a: string, b: string): number {
   if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
   return 0;
 }
+
+/**
+ * Whether a catch-up page asked for after `after` says the feed no longer holds that cursor (Redis
+ * lost its last writes, even if others wrote since): the server says so (`wentBack`), or an older
+ * server, which cannot, answers nothing and a head before it.
+ */
+export const pageWentBack = (
+  page: { readonly wentBack?: true; readonly entries: readonly unknown[]; readonly cursor: string },
+  after: string,
+): boolean =>
+  page.wentBack === true || (page.entries.length === 0 && compareCursors(page.cursor, after) < 0);

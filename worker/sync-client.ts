@@ -5,7 +5,7 @@ import type { ReceiveOutcome } from '../core/event-store.ts';
 import type { FeedEntry, PushResult } from '../core/protocol.ts';
 import { DivergedError } from '../core/receive-plan.ts';
 import type { PushStream, SyncSettings, SyncStorage } from '../core/sync-port.ts';
-import { compareCursors } from '../core/feed-cursor.ts';
+import { pageWentBack } from '../core/feed-cursor.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { FeedWitness, type GiveBack } from './feed-witness.ts';
 import { FeedWentBack, RetryLater, type SyncTransport } from './sync-transport.ts';
@@ -435,27 +435,14 @@ export class SyncClient {
   }
 
   private async pushLoop(): Promise<void> {
-    const { storage, transport, config } = this.options;
+    const { storage } = this.options;
     while (this.running) {
-      await this.untilCaughtUp();
-      if (!this.running) return;
-      // Commits arriving together go out together: one commit notice, or one push in flight.
-      const delay = this.options.pushDelayMs ?? 0;
-      if (delay > 0) await this.pause(delay);
-      // Went offline while waiting: nothing goes out until the next catch-up.
-      if (!this.online || !this.caughtUp) {
-        void this.refreshPending();
-        continue;
-      }
-      this.pushRequested = false;
-      try {
-        // What the server lost goes back first: pending commands were decided after it.
-        await this.giveBackAll();
-      } catch (error) {
-        if (this.refused(error)) return;
-        await this.failedPush(error);
-        continue;
-      }
+      // A step's end is a microtask later than the same code inline: harmless here, as what
+      // comes next reads what it acts on afresh (storage, then the check below), and what must
+      // not yield (that check, then the push sent) stays in one step.
+      const ready = await this.readyToPush();
+      if (ready === 'stop') return;
+      if (ready === 'again') continue;
       let streams, more;
       try {
         ({ streams, more } = await storage.readPush(new Set([...this.diverged, ...this.tied])));
@@ -471,49 +458,103 @@ export class SyncClient {
         await this.refreshPending();
         return;
       }
-      // Went offline while it read (commits made since the check above are in what it read):
-      // it goes out with the next catch-up instead.
+      // Went offline while it read (commits made since the check in `readyToPush` are in what
+      // it read): it goes out with the next catch-up instead.
       if (!this.online || !this.caughtUp) {
         this.pushRequested = true;
         void this.refreshPending();
         continue;
       }
-      // The feed's echo of a push usually comes before its answer: it waits for the answer (a
-      // while at most) instead of receiving, in a transaction, what an accepted push confirms in
-      // memory.
-      const settled = this.inFlightPush(streams);
-      try {
-        const answer = transport.push(config, { streams });
-        void this.refreshPending();
-        const { results } = await answer;
-        const outcomes = await Promise.all(
-          results.map((result) => this.settlePushed(streams, result, settled)),
-        );
-        // Conflict events start at the confirmed head, so a gap means the feed must catch up.
-        if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
-        this.pushBackoff.reset();
-        this.pushFailed = false;
-        if (this.live) this.clearError();
-        // Read again at once only when something may be left: commands the push had no room
-        // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
-        if (more || results.some((result) => result.status !== 'accepted'))
-          this.pushRequested = true;
-        if (results.length > 0 && results.every((result) => result.status === 'conflict')) {
-          if (++this.conflictRounds > 1) await this.pause(this.conflictBackoff.next());
-        } else {
-          this.conflictRounds = 0;
-          this.conflictBackoff.reset();
-        }
-      } catch (error) {
-        // Its echo (the server may have stored it) is received now, not after the backoff.
-        for (const { settle } of settled.values()) settle(false);
-        if (this.refused(error)) return;
-        await this.failedPush(error);
-      } finally {
-        for (const { settle } of settled.values()) settle(false);
-      }
+      // No yield between the check above and the push sent: `pushBatch` sends before its first
+      // await.
+      if (!(await this.pushBatch(streams, more))) return;
       await this.refreshPending();
       if (!this.pushRequested) return;
+    }
+  }
+
+  /**
+   * Waits until a push may go out (caught up, online, `pushDelayMs` past), then gives back what
+   * the server lost. Answers 'go' to read what to push, 'again' to start over (offline meanwhile,
+   * or giving back failed and was waited out), 'stop' when the loop ends (stopped, or refused).
+   */
+  private async readyToPush(): Promise<'go' | 'again' | 'stop'> {
+    await this.untilCaughtUp();
+    if (!this.running) return 'stop';
+    // Commits arriving together go out together: one commit notice, or one push in flight.
+    const delay = this.options.pushDelayMs ?? 0;
+    if (delay > 0) await this.pause(delay);
+    // Went offline while waiting: nothing goes out until the next catch-up.
+    if (!this.online || !this.caughtUp) {
+      void this.refreshPending();
+      return 'again';
+    }
+    this.pushRequested = false;
+    try {
+      // What the server lost goes back first: pending commands were decided after it.
+      await this.giveBackAll();
+    } catch (error) {
+      if (this.refused(error)) return 'stop';
+      await this.failedPush(error);
+      return 'again';
+    }
+    return 'go';
+  }
+
+  /**
+   * Pushes `streams` (read just now, `more` left behind them) and settles the answer; a failure
+   * is told and waited out (`failedPush`). Answers false when the server refused this device's
+   * token: the push loop ends.
+   */
+  private async pushBatch(streams: PushStream[], more: boolean): Promise<boolean> {
+    const { transport, config } = this.options;
+    // The feed's echo of a push usually comes before its answer: it waits for the answer (a
+    // while at most) instead of receiving, in a transaction, what an accepted push confirms in
+    // memory.
+    const settled = this.inFlightPush(streams);
+    try {
+      const answer = transport.push(config, { streams });
+      void this.refreshPending();
+      const { results } = await answer;
+      await this.pushAnswered(streams, more, results, settled);
+    } catch (error) {
+      // Its echo (the server may have stored it) is received now, not after the backoff.
+      for (const { settle } of settled.values()) settle(false);
+      if (this.refused(error)) return false;
+      await this.failedPush(error);
+    } finally {
+      for (const { settle } of settled.values()) settle(false);
+    }
+    return true;
+  }
+
+  /**
+   * Settles a push's answer, stream by stream (`settlePushed`), and what it tells of the loop:
+   * the backoff starts again, whether to read again at once, and a wait after conflicts in a row.
+   * Its streams still in flight are settled only once it is done (`pushBatch`).
+   */
+  private async pushAnswered(
+    streams: readonly PushStream[],
+    more: boolean,
+    results: readonly PushResult[],
+    settled: ReadonlyMap<StreamId, InFlight>,
+  ): Promise<void> {
+    const outcomes = await Promise.all(
+      results.map((result) => this.settlePushed(streams, result, settled)),
+    );
+    // Conflict events start at the confirmed head, so a gap means the feed must catch up.
+    if (outcomes.some((outcome) => outcome.type === 'gap')) this.requestResync();
+    this.pushBackoff.reset();
+    this.pushFailed = false;
+    if (this.live) this.clearError();
+    // Read again at once only when something may be left: commands the push had no room
+    // for, or what a conflict rebased. Commits made meanwhile asked for it (`nudge`).
+    if (more || results.some((result) => result.status !== 'accepted')) this.pushRequested = true;
+    if (results.length > 0 && results.every((result) => result.status === 'conflict')) {
+      if (++this.conflictRounds > 1) await this.pause(this.conflictBackoff.next());
+    } else {
+      this.conflictRounds = 0;
+      this.conflictBackoff.reset();
     }
   }
 
@@ -761,80 +802,16 @@ export class SyncClient {
   }
 
   private async feedLoop(): Promise<void> {
-    const { storage, transport, config } = this.options;
     while (this.running) {
       await this.untilOnline();
       if (!this.running) return;
       const abort = (this.feed = new AbortController());
       try {
-        await this.readUnreadable();
-        // Catch up page by page from the stored cursor (or from the start after a gap)…
-        const fromStart = this.resyncFromStart;
-        if (fromStart) this.applied.clear();
-        await this.writeEchoCursor();
-        let after = fromStart ? '0' : await storage.readFeedCursor(config.space);
-        this.resyncFromStart = false;
-        // …or, joining, from where the space's snapshots leave off.
-        if (after === '0' && !fromStart) after = await this.joinFromSnapshots(abort.signal);
-        for (;;) {
-          const page = await transport.pull(config, after, abort.signal);
-          // The feed no longer holds this device's cursor (an older server: its head is before
-          // it): Redis lost its last writes, even if others wrote since.
-          if (
-            page.wentBack ||
-            (page.entries.length === 0 && compareCursors(page.cursor, after) < 0)
-          ) {
-            this.giveBacks.push(...this.witness.wentBack(page.cursor));
-            await this.storeCursor(config.space, page.cursor);
-          }
-          await this.apply(page.entries);
-          after = page.cursor;
-          if (!page.more) break;
-        }
-        // …then follow the live feed from there.
-        if (!this.caughtUp) {
-          this.caughtUp = true;
-          this.wakeAll();
-        }
-        this.live = true;
-        const failing = this.lastError !== undefined;
-        this.clearError();
-        this.emit();
-        this.nudge();
-        // Once the server has taken the live feed (not when it refuses it, 429: the backoff goes
-        // on growing): back after a failure, a push waiting out its backoff goes now, not in a
-        // minute (the health probe, which would have woken it, stops once the feed is live).
-        let openedAt: number | undefined;
-        let delivered = false;
-        const opened = () => {
-          openedAt = Date.now();
-          if (failing) this.retryPushNow();
-        };
-        // A stream that served (it brought entries, or stayed open a while) starts the backoff
-        // again when it ends, however it ends; one taken and ended at once with nothing (a server
-        // or proxy that closes every stream) lets it grow.
-        let served = false;
-        try {
-          for await (const entries of transport.live(config, after, abort.signal, opened)) {
-            delivered = true;
-            await this.apply(entries);
-            after = entries.at(-1)!.cursor;
-          }
-        } finally {
-          served = delivered || (openedAt !== undefined && Date.now() - openedAt >= servedFeedMs);
-          if (served) this.feedBackoff.reset();
-        }
-        // The server ended the stream (it restarts, say): back off, then reconnect. After one
-        // that did not serve, so does the health probe, which saw the server answer just now: it
-        // wakes the loops only once it has seen the server down and back. Otherwise every device
-        // would ask again within half a second, for as long as the server did that. Its wait
-        // grows, but to `servedFeedMs` at most: a proxy that closes quiet streams sooner than
-        // the server's heartbeat leaves the device live most of the time, not one in thirty.
-        this.live = false;
-        this.emit();
-        this.probe(served);
-        const wait = this.feedBackoff.next();
-        if (this.running) await this.pause(served ? wait : Math.min(wait, servedFeedMs));
+        const after = await this.catchUpFrom(abort.signal);
+        // A microtask later than inline, harmlessly: `readFeed` starts by asking for a page (an
+        // abort or a resync asked meanwhile fails that request, as it would have failed it in
+        // flight); what must not yield stays within it.
+        await this.readFeed(after, abort.signal);
       } catch (error) {
         if (!this.running) return;
         // The live feed went back (`FeedWentBack`): the catch-up finds out where, and gives back.
@@ -847,6 +824,107 @@ export class SyncClient {
         await this.pause(waitAfter(error, this.feedBackoff));
       }
     }
+  }
+
+  /**
+   * Where the feed's catch-up starts: the stored cursor, '0' after a gap, or where the space's
+   * snapshots leave off when joining. Counters this build cannot load are read first.
+   */
+  private async catchUpFrom(signal: AbortSignal): Promise<string> {
+    const { storage, config } = this.options;
+    await this.readUnreadable();
+    // Catch up page by page from the stored cursor (or from the start after a gap)…
+    const fromStart = this.resyncFromStart;
+    if (fromStart) this.applied.clear();
+    await this.writeEchoCursor();
+    const after = fromStart ? '0' : await storage.readFeedCursor(config.space);
+    this.resyncFromStart = false;
+    // …or, joining, from where the space's snapshots leave off.
+    if (after === '0' && !fromStart) return this.joinFromSnapshots(signal);
+    return after;
+  }
+
+  /**
+   * Catches up page by page from `after`, then follows the live feed from there. One step on
+   * purpose: nothing yields between the last page applied, the device told live (`caughtUpNow`),
+   * and the live stream asked for (`followLive` is called, and asks, before its first await).
+   */
+  private async readFeed(after: string, signal: AbortSignal): Promise<void> {
+    const { transport, config } = this.options;
+    for (;;) {
+      const page = await transport.pull(config, after, signal);
+      // The feed no longer holds this device's cursor (an older server: its head is before
+      // it): Redis lost its last writes, even if others wrote since.
+      if (pageWentBack(page, after)) {
+        this.giveBacks.push(...this.witness.wentBack(page.cursor));
+        await this.storeCursor(config.space, page.cursor);
+      }
+      await this.apply(page.entries);
+      after = page.cursor;
+      if (!page.more) break;
+    }
+    // …then follow the live feed from there.
+    const failing = this.caughtUpNow();
+    await this.followLive(after, signal, failing);
+  }
+
+  /**
+   * Caught up: pushes wait no more, the device is live and its last failure over; a push is asked
+   * for. Answers whether a failure was told until now (`failing`).
+   */
+  private caughtUpNow(): boolean {
+    if (!this.caughtUp) {
+      this.caughtUp = true;
+      this.wakeAll();
+    }
+    this.live = true;
+    const failing = this.lastError !== undefined;
+    this.clearError();
+    this.emit();
+    this.nudge();
+    return failing;
+  }
+
+  /**
+   * Follows the live feed from `after` until the server ends the stream, then backs off before
+   * the feed loop reconnects. `failing`: a failure was told before this catch-up.
+   */
+  private async followLive(after: string, signal: AbortSignal, failing: boolean): Promise<void> {
+    const { transport, config } = this.options;
+    // Once the server has taken the live feed (not when it refuses it, 429: the backoff goes
+    // on growing): back after a failure, a push waiting out its backoff goes now, not in a
+    // minute (the health probe, which would have woken it, stops once the feed is live).
+    let openedAt: number | undefined;
+    let delivered = false;
+    const opened = () => {
+      openedAt = Date.now();
+      if (failing) this.retryPushNow();
+    };
+    // A stream that served (it brought entries, or stayed open a while) starts the backoff
+    // again when it ends, however it ends; one taken and ended at once with nothing (a server
+    // or proxy that closes every stream) lets it grow.
+    let served: boolean;
+    try {
+      for await (const entries of transport.live(config, after, signal, opened)) {
+        delivered = true;
+        await this.apply(entries);
+        after = entries.at(-1)!.cursor;
+      }
+    } finally {
+      served = delivered || (openedAt !== undefined && Date.now() - openedAt >= servedFeedMs);
+      if (served) this.feedBackoff.reset();
+    }
+    // The server ended the stream (it restarts, say): back off, then reconnect. After one
+    // that did not serve, so does the health probe, which saw the server answer just now: it
+    // wakes the loops only once it has seen the server down and back. Otherwise every device
+    // would ask again within half a second, for as long as the server did that. Its wait
+    // grows, but to `servedFeedMs` at most: a proxy that closes quiet streams sooner than
+    // the server's heartbeat leaves the device live most of the time, not one in thirty.
+    this.live = false;
+    this.emit();
+    this.probe(served);
+    const wait = this.feedBackoff.next();
+    if (this.running) await this.pause(served ? wait : Math.min(wait, servedFeedMs));
   }
 
   /**
