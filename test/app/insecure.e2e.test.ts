@@ -1,8 +1,8 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { axeViolations } from '../helpers/axe.ts';
+import { expectNoSeriousViolations } from '../helpers/axe.ts';
 import { launchChromium } from '../helpers/browser.ts';
 
 let browser: Browser;
@@ -32,16 +32,6 @@ function recordRequests(context: BrowserContext): string[] {
   return urls;
 }
 
-async function noSeriousViolations(page: Page): Promise<void> {
-  for (const colorScheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme });
-    const serious = (await axeViolations(page)).filter(
-      (v) => v.impact === 'serious' || v.impact === 'critical',
-    );
-    expect({ colorScheme, serious }).toEqual({ colorScheme, serious: [] });
-  }
-}
-
 it('on an insecure origin says, in words, that it needs a secure connection, and touches no storage', async () => {
   const context = await browser.newContext();
   const requested = recordRequests(context);
@@ -69,7 +59,7 @@ it('on an insecure origin says, in words, that it needs a secure connection, and
   await page.waitForLoadState('networkidle');
   expect(requested.filter((path) => engineScripts.test(path))).toEqual([]);
   // What it says is readable in either scheme.
-  await noSeriousViolations(page);
+  await expectNoSeriousViolations(page);
   await context.close();
 });
 
