@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
-import { axeViolations } from '../helpers/axe.ts';
+import { axeViolations, expectNoSeriousViolations } from '../helpers/axe.ts';
 import {
   addCounter,
   closeLastPage,
@@ -46,6 +46,13 @@ it('starts the engine while the UI is still loading, then shows the list', async
   for (const route of held.splice(0)) await route.continue();
   await page.getByRole('heading', { name: 'Tally', level: 1 }).waitFor();
   await page.getByRole('button', { name: 'Add counter' }).waitFor();
+  // A first visit: no counters, said in words, and the page as it first looks is accessible.
+  await page.getByText('No counters yet. Name one above to start counting.').waitFor();
+  await page
+    .getByRole('status', { name: 'Sync status' })
+    .filter({ hasText: /^Not syncing$/ })
+    .waitFor();
+  await expectNoSeriousViolations(page);
   await context.close();
 });
 

@@ -124,21 +124,84 @@ it('on a phone, six counters fit the screen with the big number, and every scree
   }
 });
 
+/** The channel the engine's worker takes its test clock from (see `engineOnClock`). */
+const clockChannel = 'tally-test-clock';
+
+/**
+ * A context whose engine (the SharedWorker) reads the time from a clock the test sets: events
+ * are stamped there, and Playwright's page clock does not reach workers. The worker's script is
+ * served with a few lines in front that replace `Date.now` before the engine is built; its time
+ * then runs on from `start`, and `setEngineTime` moves it. No service worker, so the script is
+ * always fetched. The page's own clock (`page.clock`) is set by the test beside it.
+ */
+async function engineOnClock(start: number): Promise<Page> {
+  const context = await app.newContext({
+    serviceWorkers: 'block',
+    timezoneId: 'UTC',
+    locale: 'en-US',
+  });
+  await context.route(/\/assets\/shared-worker-[\w-]+\.js$/, async (route) => {
+    const response = await route.fetch();
+    const shim = `{
+  const realNow = Date.now.bind(Date);
+  let base = ${start};
+  let setAt = realNow();
+  Date.now = () => base + (realNow() - setAt);
+  const channel = new BroadcastChannel(${JSON.stringify(clockChannel)});
+  channel.onmessage = ({ data }) => {
+    base = data;
+    setAt = realNow();
+    channel.postMessage(Date.now());
+  };
+}
+`;
+    await route.fulfill({ response, body: shim + (await response.text()) });
+  });
+  const page = await context.newPage();
+  await page.goto(app.server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  return page;
+}
+
+/** Moves the engine's clock to `time`; answers once the worker reads it. */
+async function setEngineTime(page: Page, time: number): Promise<void> {
+  const read = await page.evaluate(
+    ([name, time]) =>
+      new Promise<number>((resolve) => {
+        const channel = new BroadcastChannel(name);
+        channel.onmessage = ({ data }) => {
+          channel.close();
+          resolve(data as number);
+        };
+        channel.postMessage(time);
+      }),
+    [clockChannel, time] as const,
+  );
+  expect(read).toBeGreaterThanOrEqual(time);
+}
+
 it('history reads as actions, newest first, by day, with the per-day chart of the model', async () => {
-  const page = await device();
-  await addCounter(page, 'Pages');
+  // Three days in a row, counted on each (in UTC, the context's time zone).
+  const hour = 3_600_000;
+  const [tuesday, wednesday, thursday] = [10, 11, 12].map((day) => Date.UTC(2026, 2, day, 9));
+  const page = await engineOnClock(tuesday!);
   const click = (name: string) => page.getByRole('button', { name, exact: true }).click();
+  // Tuesday: made, +1, +2.
+  await addCounter(page, 'Pages');
   await click('Increment Pages');
   await click('Add 2 to Pages');
   await expectCount(page, 'Pages', 3);
+  // Wednesday: −1, and a step of 5: the +N button now adds 5 in one event.
+  await setEngineTime(page, wednesday!);
   await click('Decrement Pages');
   await expectCount(page, 'Pages', 2);
-  // A step of 5: the +N button now adds 5 in one event.
   await openMore(page, 'Pages');
   await page.getByLabel('Step for Pages', { exact: true }).fill('5');
   await click('Save step for Pages');
   await click('Add 5 to Pages');
   await expectCount(page, 'Pages', 7);
+  // Thursday: a value set, then +1.
+  await setEngineTime(page, thursday!);
   await page.getByLabel('New value for Pages', { exact: true }).fill('40');
   await click('Set Pages');
   await expectCount(page, 'Pages', 40);
@@ -151,13 +214,18 @@ it('history reads as actions, newest first, by day, with the per-day chart of th
     .filter({ hasText: 'A value must be a whole number from 0 to 1,000,000,000.' })
     .waitFor();
   await expectCount(page, 'Pages', 40);
+  await click('Increment Pages');
+  await expectCount(page, 'Pages', 41);
 
+  // The page reads it on Thursday afternoon.
+  await page.clock.setFixedTime(thursday! + 6 * hour);
   await click('History of Pages');
   const history = page.getByRole('group', { name: 'Pages changes, newest first', exact: true });
   await history.waitFor();
   await page.getByRole('region', { name: 'Today', exact: true }).waitFor();
   const lines = await history.locator('li .what').allTextContents();
   expect(lines).toEqual([
+    '+1',
     'Set to 40 (was 7)',
     '+5',
     'Step changed',
@@ -167,24 +235,65 @@ it('history reads as actions, newest first, by day, with the per-day chart of th
     'Created as “Pages”',
   ]);
   const after = await history.locator('li .after').allTextContents();
-  expect(after.map((text) => Number(text.replace(/\D/g, '')))).toEqual([40, 7, 2, 2, 3, 1, 0]);
+  expect(after.map((text) => Number(text.replace(/\D/g, '')))).toEqual([41, 40, 7, 2, 2, 3, 1, 0]);
   // The events behind them: the +2 is the seed's batch of two, one command.
-  expect((await historyOf(page, 'Pages')).map((h) => h.value)).toEqual([0, 1, 2, 3, 2, 2, 7, 40]);
+  expect((await historyOf(page, 'Pages')).map((h) => h.value)).toEqual([
+    0, 1, 2, 3, 2, 2, 7, 40, 41,
+  ]);
 
-  // The chart: 30 days, today last, today's bar what the model counted (1 + 2 − 1 + 5 = 7;
-  // a set value is not counting).
+  // Grouped by the day they were made, newest first, each day named once.
+  const groups = await history.locator('section.history-day').evaluateAll((sections) =>
+    sections.map((section) => ({
+      title: section.getAttribute('aria-label'),
+      heading: section.querySelector('h3')?.textContent,
+      days: [...section.querySelectorAll('time')].map((t) =>
+        t.getAttribute('datetime')!.slice(0, 10),
+      ),
+      what: [...section.querySelectorAll('li .what')].map((what) => what.textContent!),
+    })),
+  );
+  expect(
+    groups.map(({ title, heading, days }) => ({ title, heading, days: [...new Set(days)] })),
+  ).toEqual([
+    { title: 'Today', heading: 'Today', days: ['2026-03-12'] },
+    { title: 'Yesterday', heading: 'Yesterday', days: ['2026-03-11'] },
+    { title: 'Tuesday, March 10', heading: 'Tuesday, March 10', days: ['2026-03-10'] },
+  ]);
+  expect(groups.flatMap((group) => group.what)).toEqual(lines);
+
+  // What the model counted each day, from the lines the page shows: the +N and −N lines added
+  // up (a set value, a step or the making of the counter is not counting).
+  const counted = new Map(
+    groups.map(({ days, what }) => [
+      days[0]!,
+      what.reduce((sum, text) => {
+        const step = /^([+−])(\d+)$/.exec(text);
+        return step ? sum + (step[1] === '+' ? 1 : -1) * Number(step[2]) : sum;
+      }, 0),
+    ]),
+  );
+  expect([...counted.values()].every((total) => total !== 0)).toBe(true);
+
+  // The chart: 30 days, today last, each day's bar what the model counted that day.
   const chart = page.getByRole('img', { name: 'Pages per day', exact: true });
-  const bars = await chart
-    .locator('rect')
-    .evaluateAll((rects) => rects.map((rect) => Number(rect.getAttribute('data-total'))));
+  const bars = await chart.locator('rect').evaluateAll((rects) =>
+    rects.map((rect) => ({
+      day: rect.getAttribute('data-day')!,
+      total: Number(rect.getAttribute('data-total')),
+    })),
+  );
   expect(bars).toHaveLength(30);
-  expect(bars.at(-1)).toBe(7);
-  expect(bars.slice(0, -1).every((total) => total === 0)).toBe(true);
-  // Its figures are in words too.
+  expect(bars.at(-1)!.day).toBe('2026-03-12');
+  expect(bars).toEqual(bars.map(({ day }) => ({ day, total: counted.get(day) ?? 0 })));
+  // Its figures are in words too, a day at a time.
   const described = await chart.evaluate(
     (svg) => document.getElementById(svg.getAttribute('aria-describedby') ?? '')?.textContent,
   );
-  expect(described).toMatch(/: 7$/);
+  expect(described).toMatch(
+    new RegExp(
+      `Mar 10: ${counted.get('2026-03-10')}, Mar 11: ${counted.get('2026-03-11')}, Mar 12: ${counted.get('2026-03-12')}$`,
+    ),
+  );
   // Keyboard: the list of changes takes focus, so it scrolls with the arrow keys.
   await history.focus();
   expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(

@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
+import { expectNoSeriousViolations } from '../helpers/axe.ts';
 import { addCounter, counterIdOf, expectCount, launchChromium } from '../helpers/browser.ts';
 
 let browser: Browser;
@@ -109,6 +110,8 @@ it('opens with damaged records, names them, keeps working, and never writes over
   const problem = reopened.getByRole('status', { name: 'Storage problem' });
   await problem.waitFor();
   await expect.poll(() => problem.textContent()).toContain(`counters row “${broken}” is damaged`);
+  // The banner (a danger colour) is readable in either scheme.
+  await expectNoSeriousViolations(reopened);
   // The sound counter is there and still counts.
   await reopened.getByRole('button', { name: 'Increment Good', exact: true }).click();
   await expectCount(reopened, 'Good', 1);

@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../server/server.ts';
 import { serveApp } from '../helpers/app-server.ts';
+import { expectNoSeriousViolations } from '../helpers/axe.ts';
 import {
   addCounter,
   counterIdOf,
@@ -193,6 +194,8 @@ describe('installable PWA', () => {
     await a.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update());
     const offer = a.getByRole('status', { name: 'Update available' });
     await offer.waitFor({ timeout: 30_000 });
+    // The offer is accessible, in either scheme.
+    await expectNoSeriousViolations(a);
     // Tab b keeps counting while the update happens; every ack it got is written down in
     // sessionStorage, which outlives the reload.
     const stream = await counterIdOf(b, 'Across');

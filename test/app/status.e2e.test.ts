@@ -52,6 +52,68 @@ it('says the server is unreachable (not "Online"), offers Retry now, and resumes
   await context.close();
 });
 
+/** What the header's pill and the sync panel's status line say, read together. */
+const bothSay = async (page: Page) => ({
+  header: await pill(page).textContent(),
+  panel: await status(page).textContent(),
+});
+
+it('the header and the sync panel say the same: Offline with the network cut, Server unreachable with it back and the server away, then Online and Synced', async () => {
+  const context = await app.newContext();
+  const page = await context.newPage();
+  await page.goto(app.server.url);
+  await page.getByLabel('Counter name', { exact: true }).waitFor();
+  await addCounter(page, 'Water');
+  await page.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await expect
+    .poll(() => bothSay(page), { timeout: 30_000 })
+    .toEqual({
+      header: 'Online',
+      panel: 'Synced',
+    });
+
+  // The network cut: both say Offline, and the panel counts what waits.
+  await context.setOffline(true);
+  await expect
+    .poll(() => bothSay(page), { timeout: 30_000 })
+    .toEqual({
+      header: 'Offline',
+      panel: 'Offline',
+    });
+  await page.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(page, 'Water', 1);
+  await expect
+    .poll(() => bothSay(page))
+    .toEqual({
+      header: 'Offline',
+      panel: expect.stringMatching(/^Offline · 1 pending/),
+    });
+  expect(await page.getByRole('button', { name: 'Retry now', exact: true }).count()).toBe(0);
+
+  // The network back while the sync server is away: neither says Offline (nor Online).
+  const port = app.server.port;
+  await app.server.close();
+  try {
+    await context.setOffline(false);
+    await expect
+      .poll(() => bothSay(page), { timeout: 30_000 })
+      .toEqual({
+        header: 'Server unreachable',
+        panel: expect.stringMatching(/^Server unreachable · 1 pending/),
+      });
+  } finally {
+    await app.serveAgain(port);
+  }
+  // The server back: both say so once the count has reached it.
+  await expect
+    .poll(() => bothSay(page), { timeout: 30_000 })
+    .toEqual({
+      header: 'Online',
+      panel: 'Synced',
+    });
+  await context.close();
+});
+
 it('on a phone, with the server away, the sync card holds its buttons; leaving then is done, said as a notice, and focus goes to Start syncing', async () => {
   const context = await app.newContext({ viewport: { width: 390, height: 844 } });
   const page = await context.newPage();

@@ -1,6 +1,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
+import { expectNoSeriousViolations } from '../helpers/axe.ts';
 import {
   addCounter,
   countOf,
@@ -109,6 +110,8 @@ it('two devices pair, work offline, and converge; a decrement both made at 1 is 
   await expect
     .poll(() => shown.textContent())
     .toMatch(/Not applied after sync: .*Tea.*already at zero/);
+  // The card with its rejection list is accessible, in either scheme.
+  await expectNoSeriousViolations(loser);
 
   for (const name of ['Steps', 'Tea']) {
     const [ha, hb] = [await historyOf(a.page, name), await historyOf(b.page, name)];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 const axeSource = readFileSync(
   createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
@@ -39,4 +40,18 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
       nodes: nodes.length,
     }));
   });
+}
+
+/**
+ * Asserts axe finds nothing serious or critical on the page as it is now, in the light and the
+ * dark colour scheme (the page is left in dark).
+ */
+export async function expectNoSeriousViolations(page: Page): Promise<void> {
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    const serious = (await axeViolations(page)).filter(
+      (v) => v.impact === 'serious' || v.impact === 'critical',
+    );
+    expect({ colorScheme, serious }).toEqual({ colorScheme, serious: [] });
+  }
 }
