@@ -1,3 +1,4 @@
+import { CardAlert } from './CardAlert.tsx';
 import { memo, useEffect, useRef, useState } from 'react';
 import { reviveError } from '../core/errors.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
@@ -67,25 +68,15 @@ function ArchivedCountersView({
       <span role="status" className="small muted">
         {done}
       </span>
-      <div role="alert" className={problem ? 'card-alert' : 'card-alert alert-empty'}>
-        {problem && (
-          <>
-            <span>{problem}</span>
-            <button
-              type="button"
-              className="link"
-              aria-label="Dismiss message about archived counters"
-              onClick={() => {
-                setProblem(undefined);
-                // This button goes with the message: focus goes back to the archive's toggle.
-                focusWhenShown(() => toggle.current);
-              }}
-            >
-              ×
-            </button>
-          </>
-        )}
-      </div>
+      <CardAlert
+        problem={problem}
+        about="archived counters"
+        onDismiss={() => {
+          setProblem(undefined);
+          // This button goes with the message: focus goes back to the archive's toggle.
+          focusWhenShown(() => toggle.current);
+        }}
+      />
       {open &&
         (rows.length === 0 ? (
           <p className="muted small">No archived counters.</p>

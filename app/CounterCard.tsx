@@ -1,3 +1,4 @@
+import { CardAlert } from './CardAlert.tsx';
 import {
   lazy,
   memo,
@@ -327,21 +328,7 @@ function CounterCardView({
           <span aria-hidden="true">⋯</span>
         </button>
       </div>
-      <div role="alert" className={problem ? 'card-alert' : 'card-alert alert-empty'}>
-        {problem && (
-          <>
-            <span>{problem}</span>
-            <button
-              type="button"
-              className="link"
-              aria-label={`Dismiss message about ${name}`}
-              onClick={() => setProblem(undefined)}
-            >
-              ×
-            </button>
-          </>
-        )}
-      </div>
+      <CardAlert problem={problem} about={name} onDismiss={() => setProblem(undefined)} />
       {rejections.length > 0 && (
         <ul className="card-rejections" aria-label={`Not applied to ${name} after sync`}>
           {rejections.map((r) => (
