@@ -1,3 +1,7 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { brotliCompress, constants, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
@@ -37,6 +41,43 @@ function preloadUi(): Plugin {
           injectTo: 'head' as const,
         }));
       },
+    },
+  };
+}
+
+/**
+ * Brotli and gzip copies beside every script, style sheet and page the build writes (over 1 KiB),
+ * compressed once at their best here instead of on every request: the server sends them as they
+ * are (server/static-files.ts, `precompressed`). The service worker and the manifest, written
+ * after this by the PWA plugin, are gzipped as they go out.
+ */
+function precompress(): Plugin {
+  const toBrotli = promisify(brotliCompress);
+  const toGzip = promisify(gzip);
+  return {
+    name: 'tally-precompress',
+    apply: 'build',
+    async writeBundle(options, bundle) {
+      const dir = options.dir ?? 'dist';
+      await Promise.all(
+        Object.keys(bundle)
+          .filter((file) => /\.(?:js|css|html|svg)$/.test(file))
+          .map(async (file) => {
+            const path = join(dir, file);
+            const data = await readFile(path);
+            if (data.length < 1024) return;
+            const [brotli, gzipped] = await Promise.all([
+              toBrotli(data, {
+                params: {
+                  [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+                  [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+                },
+              }),
+              toGzip(data, { level: 9 }),
+            ]);
+            await Promise.all([writeFile(`${path}.br`, brotli), writeFile(`${path}.gz`, gzipped)]);
+          }),
+      );
     },
   };
 }
@@ -83,6 +124,7 @@ export default defineConfig({
     react(),
     preloadUi(),
     leaderForOffline(),
+    precompress(),
     VitePWA({
       // The page asks before a new version takes over (app/pwa.ts, with workbox-window).
       registerType: 'prompt',

@@ -20,9 +20,11 @@ const isNavigation = (c: Context) =>
  * load), so index.html, sw.js and the manifest can never pin an old version of the app. A
  * navigation to a path that is no file gets index.html: the app routes on the client.
  *
- * Files are gzipped for clients that accept it (Hono's compress: text types over 1 KiB; the
- * bundles shrink to about a third). Source maps are not served: the build writes them for
- * debugging, not for the public.
+ * Compressed for clients that accept it: the build writes Brotli and gzip copies beside the
+ * bundles and index.html (vite.config.ts `precompress`), served as they are (`precompressed`:
+ * Brotli first, no work per request); anything else of a text type over 1 KiB (the service
+ * worker, a build without copies) is gzipped as it goes out (Hono's compress). Source maps are
+ * not served: the build writes them for debugging, not for the public.
  */
 export function staticFiles(dir: string): MiddlewareHandler {
   const root = resolve(dir);
@@ -37,8 +39,8 @@ export function staticFiles(dir: string): MiddlewareHandler {
       if (c.req.path === '/' || isNavigation(c)) return c.text(notBuilt, 503);
       return next();
     }
-    files ??= serveStatic({ root });
-    index ??= serveStatic({ root, path: 'index.html' });
+    files ??= serveStatic({ root, precompressed: true });
+    index ??= serveStatic({ root, path: 'index.html', precompressed: true });
     const noop = async () => {};
     const found = await files(c, noop);
     if (found) {

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSyncApp, type SyncApp } from '../../server/app.ts';
 import type { RequestLogLine, ServerLogLine } from '../../server/request-log.ts';
@@ -24,6 +24,10 @@ beforeAll(() => {
   writeFileSync(join(dist, 'assets', 'index-3f2a9c.js'), 'console.log(1);');
   writeFileSync(join(dist, 'assets', 'app-77aa01.js'), bigScript);
   writeFileSync(join(dist, 'assets', 'app-77aa01.js.map'), '{"version":3,"sources":["app.tsx"]}');
+  // A bundle the build compressed ahead (vite.config.ts `precompress`).
+  writeFileSync(join(dist, 'assets', 'ui-55bb02.js'), bigScript);
+  writeFileSync(join(dist, 'assets', 'ui-55bb02.js.br'), brotliCompressSync(bigScript));
+  writeFileSync(join(dist, 'assets', 'ui-55bb02.js.gz'), gzipSync(bigScript));
   app = createSyncApp({ redis: false, secret, staticDir: dist, log: false });
 });
 
@@ -72,6 +76,28 @@ describe('serving the built app', () => {
     expect(compressed.length).toBeLessThan(Buffer.byteLength(bigScript) / 3);
     expect(gunzipSync(compressed).toString()).toBe(bigScript);
     const plain = await app.request('/assets/app-77aa01.js');
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(await plain.text()).toBe(bigScript);
+  });
+
+  it('serves the copies the build compressed ahead, Brotli first, as they are', async () => {
+    const brotli = await app.request('/assets/ui-55bb02.js', {
+      headers: { 'Accept-Encoding': 'gzip, deflate, br, zstd' },
+    });
+    expect(brotli.status).toBe(200);
+    expect(brotli.headers.get('content-encoding')).toBe('br');
+    expect(brotli.headers.get('content-type')).toMatch(/javascript/);
+    expect(brotli.headers.get('vary')).toMatch(/Accept-Encoding/);
+    expect(brotli.headers.get('cache-control')).toMatch(/immutable/);
+    expect(brotliDecompressSync(Buffer.from(await brotli.arrayBuffer())).toString()).toBe(
+      bigScript,
+    );
+    const gzip = await app.request('/assets/ui-55bb02.js', {
+      headers: { 'Accept-Encoding': 'gzip' },
+    });
+    expect(gzip.headers.get('content-encoding')).toBe('gzip');
+    expect(gunzipSync(Buffer.from(await gzip.arrayBuffer())).toString()).toBe(bigScript);
+    const plain = await app.request('/assets/ui-55bb02.js');
     expect(plain.headers.get('content-encoding')).toBeNull();
     expect(await plain.text()).toBe(bigScript);
   });
