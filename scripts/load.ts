@@ -36,6 +36,23 @@ import { SimDevice } from '../test/reliability/device.ts';
 import { startServerProcess } from '../test/reliability/server-process.ts';
 import { addTallies, tallySpace, type Tally } from '../test/reliability/verify.ts';
 
+/**
+ * A device token of its own for one more device of `space`: a single-use invite made with a
+ * device's token, then joined with, as a person pairing a device does.
+ */
+async function pairedToken(url: string, space: string, token: string): Promise<string> {
+  const made = await fetch(`${url}/api/spaces/${space}/invites`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  const { invite } = inviteResponseSchema.parse(await made.json());
+  const joined = await fetch(`${url}/api/spaces/${space}/devices`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${invite}` },
+  });
+  return deviceTokenResponseSchema.parse(await joined.json()).token;
+}
+
 export type LoadOptions = {
   readonly devices: number;
   readonly seconds: number;
@@ -198,20 +215,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       const { space, token } = createSpaceResponseSchema.parse(await created.json());
       const group = { space, devices: [] as SimDevice[], lives: [] as LiveCounter[] };
       for (let d = 0; d < perSpace && made < count; d++, made++) {
-        let mine = token;
-        if (d > 0) {
-          // A device joins with a single-use invite, as a person pairing one would.
-          const made = await fetch(`${url}/api/spaces/${space}/invites`, {
-            method: 'POST',
-            headers: { Authorization: `Bearer ${token}` },
-          });
-          const { invite } = inviteResponseSchema.parse(await made.json());
-          const joined = await fetch(`${url}/api/spaces/${space}/devices`, {
-            method: 'POST',
-            headers: { Authorization: `Bearer ${invite}` },
-          });
-          mine = deviceTokenResponseSchema.parse(await joined.json()).token;
-        }
+        const mine = d > 0 ? await pairedToken(url, space, token) : token;
         const pushTo = urls[made % urls.length] ?? url;
         const followOn = (made + 1) % urls.length;
         group.devices.push(
@@ -223,11 +227,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         group.lives.push(live);
       }
       for (let w = 0; w < watchers; w++) {
-        const joined = await fetch(`${url}/api/spaces/${space}/devices`, {
-          method: 'POST',
-          headers: { Authorization: `Bearer ${token}` },
-        });
-        const watcher = deviceTokenResponseSchema.parse(await joined.json()).token;
+        // Each watcher a device of its own, paired as any other (a device token mints none).
+        const watcher = await pairedToken(url, space, token);
         const live = new LiveCounter();
         await live.open(url, space, watcher);
         firstLives++;
