@@ -105,7 +105,14 @@ export function PairPanel({
       ) : (
         <p className="muted small">Making the QR code…</p>
       )}
-      <p className="muted small" role="status" aria-label="Invite expiry">
+      {/* Not read out as it ticks each second (a screen reader would speak every change): only
+          its end is. */}
+      <p
+        className="muted small"
+        role="status"
+        aria-label="Invite expiry"
+        aria-live={remaining > 0 ? 'off' : 'polite'}
+      >
         {remaining > 0
           ? `Scan it or open the link on your other device. It works once, for ${left(remaining)} more.`
           : 'This invite has expired. Pair again for a new one.'}
