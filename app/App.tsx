@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { boardStream, boardViewName } from '../core/models/board/order.ts';
 import type { BoardRow } from '../core/models/board/projections.ts';
+import { nameKey } from '../core/models/counter/name.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { UndoableChange } from '../core/models/counter/undo.ts';
 import { counterViewName } from '../core/models/counter/view.ts';
@@ -206,6 +207,17 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
   useLayoutEffect(() => {
     shown.current = { ids, listed, board };
   });
+  // The rows as last rendered, for a lookup by name made only when a card's More opens.
+  const rowsShown = useRef(rows);
+  useLayoutEffect(() => {
+    rowsShown.current = rows;
+  });
+  const findNamed = useCallback((name: string): CounterRow | undefined => {
+    const key = nameKey(name);
+    for (const row of rowsShown.current?.values() ?? [])
+      if (!row.archived && nameKey(row.name) === key) return row;
+    return undefined;
+  }, []);
   const move = useCallback<Move>(
     async (id, to) => {
       const { ids: order, listed, board } = shown.current;
@@ -347,6 +359,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
                   watch={cards.watch}
                   run={run}
                   onChange={lastChange.set}
+                  findNamed={findNamed}
                   alerts={cardAlerts}
                   move={move}
                   first={index === 0}

@@ -12,6 +12,7 @@ import {
 } from 'react';
 import type { SyncRejection } from '../core/engine-protocol.ts';
 import { maxStep, maxValue } from '../core/models/counter/limits.ts';
+import { mergeCommands, maxMergeSteps, renamedFrom } from '../core/models/counter/merge.ts';
 import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
 import type { CounterRow } from '../core/models/counter/projections.ts';
 import type { Change, Move, Run } from './App.tsx';
@@ -46,7 +47,12 @@ type CardProps = {
   watch: RowWatch;
   run: Run;
   /** Told of each change to the counter (value, name, step, archive): the page offers Undo. */
-  onChange: (change: Change) => void;
+  onChange: (change: Change | undefined) => void;
+  /**
+   * The listed (not archived) counter of a name, any letter case: a counter renamed apart by sync
+   * ("Water (2)") offers to merge into it.
+   */
+  findNamed: (name: string) => CounterRow | undefined;
   /** Where this card puts its alert, for a refused Undo of its counter to show in it. */
   alerts: CardAlerts;
   move: Move;
@@ -65,6 +71,7 @@ function CounterCardView({
   watch,
   run,
   onChange,
+  findNamed,
   alerts,
   move,
   first,
@@ -165,6 +172,35 @@ function CounterCardView({
   const setItem = useCallback((element: HTMLElement | null) => void (item.current = element), []);
   /** Set while this card archives its counter: the Archive button sends focus on itself. */
   const archiving = useRef(false);
+  /**
+   * Moves this counter's count into `target` and archives this one, after asking (issue 12):
+   * the count goes by counting up (`mergeCommands`), so what another device counts on `target`
+   * meanwhile adds to it; then this one is archived, its name kept in the archive.
+   */
+  const merge = async (target: CounterRow) => {
+    const now = (watch.row(id) as CounterRow | undefined)?.value ?? value;
+    const commands = mergeCommands(now);
+    if (!commands)
+      return setProblem(
+        `“${name}” counts more than a merge moves (${(maxStep * maxMergeSteps).toLocaleString('en')}): set “${target.name}” by hand, then archive this one.`,
+      );
+    const asked =
+      now > 0
+        ? `Add the ${now.toLocaleString('en')} counted in “${name}” to “${target.name}”, and archive “${name}”?`
+        : `Archive “${name}”? It has nothing to add to “${target.name}”.`;
+    if (!confirm(asked)) return;
+    if (commands.length > 0 && !(await run(target.id, commands, setProblem))) return;
+    archiving.current = true;
+    if (!(await run(id, { type: 'archive' }, setProblem))) return void (archiving.current = false);
+    // An Undo of an earlier change would no longer be what the person last did.
+    onChange(undefined);
+    // This card is gone: focus goes to the counter it went into.
+    focusWhenShown(() =>
+      document.querySelector<HTMLElement>(
+        `[data-counter="${CSS.escape(target.id)}"] [data-action="increment"]`,
+      ),
+    );
+  };
   // The card goes with focus in it when its counter is archived or removed from another tab or
   // device: focus goes to the same control of the next card (or the one before), not to the
   // page. Run before React takes the card out of the page, while it still holds focus. (A card
@@ -246,6 +282,10 @@ function CounterCardView({
       ? { n: step, commands: { type: 'increment', amount: step } }
       : { n: 2, commands: [{ type: 'increment' }, { type: 'increment' }] };
 
+  // Only while More is open: a name's lookup reads the list.
+  const mergeFrom = showMore ? renamedFrom(name) : undefined;
+  const found = mergeFrom === undefined ? undefined : findNamed(mergeFrom);
+  const mergeTarget = found && found.id !== id ? found : undefined;
   return (
     <Item ref={setItem} className="card" data-counter={id} {...drag} {...itemProps}>
       <div className="card-main">
@@ -429,6 +469,16 @@ function CounterCardView({
             >
               Archive
             </button>
+            {mergeTarget && (
+              <button
+                type="button"
+                className="link"
+                aria-label={`Merge ${name} into ${mergeTarget.name}`}
+                onClick={() => void merge(mergeTarget)}
+              >
+                Merge
+              </button>
+            )}
           </div>
           <form className="more-row" noValidate onSubmit={setValue}>
             <label>

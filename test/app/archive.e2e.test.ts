@@ -134,3 +134,51 @@ it('joining says its archived counters go along too, and they do', async () => {
   await archivedList(a).getByText('Milk').waitFor();
   await expectCount(a, 'Tea', 0);
 });
+
+it('two counters of one name that pairing kept apart merge in one step, every count kept, on both devices', async () => {
+  const a = await device();
+  await addCounter(a, 'Water');
+  for (let i = 0; i < 2; i++)
+    await a.getByRole('button', { name: 'Increment Water', exact: true }).click();
+  await expectCount(a, 'Water', 2);
+  await a.getByRole('button', { name: 'Start syncing', exact: true }).click();
+  await synced(a);
+  const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
+  const b = await device();
+  await addCounter(b, 'water');
+  for (let i = 0; i < 3; i++)
+    await b.getByRole('button', { name: 'Increment water', exact: true }).click();
+  await expectCount(b, 'water', 3);
+  await b.evaluate((url) => (location.href = url), link);
+  await b
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+  // Both kept: the one made later renamed apart, on both devices.
+  await expectCount(b, 'water (2)', 3);
+  await expectCount(a, 'water (2)', 3);
+  await synced(b);
+
+  // Merged on b after it asks: Water counts both, water (2) goes to the archive, everywhere.
+  const asked: string[] = [];
+  b.on('dialog', (dialog) => {
+    asked.push(dialog.message());
+    void dialog.accept();
+  });
+  await openMore(b, 'water (2)');
+  await b.getByRole('button', { name: 'Merge water (2) into Water', exact: true }).click();
+  await expectCount(b, 'Water', 5);
+  expect(asked).toEqual(['Add the 3 counted in “water (2)” to “Water”, and archive “water (2)”?']);
+  await card(b, 'water (2)').waitFor({ state: 'detached' });
+  await expect
+    .poll(() => b.evaluate(() => document.activeElement?.getAttribute('aria-label')))
+    .toBe('Increment Water');
+  await expectCount(a, 'Water', 5);
+  await card(a, 'water (2)').waitFor({ state: 'detached' });
+  await openArchive(a);
+  await archivedList(a).getByText('water (2)').waitFor();
+  // A counter with no twin offers no merge.
+  await openMore(a, 'Water');
+  expect(await a.getByRole('button', { name: /^Merge / }).count()).toBe(0);
+  await noSeriousViolations(b);
+});

@@ -1,13 +1,13 @@
 import { z } from '../../zod.ts';
 import { reject, type Decider } from '../../decider.ts';
 import { maxStep, maxValue } from './limits.ts';
-import { legacyName, nameProblem, normalName } from './name.ts';
+import { legacyName, nameKey, nameProblem, normalName } from './name.ts';
 
 /**
  * The counter model: the seed's `Model.Counter`, grown up. State holds only what the rules need
  * (the seed's advice: keep aggregate state small so many fit in memory).
  */
-export { legacyName, nameProblem, normalName, unnamedCounter } from './name.ts';
+export { legacyName, nameKey, nameProblem, normalName, unnamedCounter } from './name.ts';
 
 export const counterNameSchema = z.pipe(
   z.string().check(
@@ -116,8 +116,6 @@ export const counterStateSchema = z.union([
   }),
 ]);
 export type CounterState = z.infer<typeof counterStateSchema>;
-
-export const nameKey = (name: string): string => name.trim().replace(/\s+/g, ' ').toLowerCase();
 
 /**
  * Why a name cannot be taken: another counter has it. An archived counter keeps its name

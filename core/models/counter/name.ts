@@ -13,6 +13,9 @@ export const maxNameLength = 60;
  */
 export const normalName = plainText;
 
+/** Names are unique whatever their letter case and spacing: the key they are compared by. */
+export const nameKey = (name: string): string => name.trim().replace(/\s+/g, ' ').toLowerCase();
+
 /** Why a name (normal, and as typed) cannot be a counter's name; undefined when it can. */
 export function nameProblem(name: string, typed = name): string | undefined {
   if (!name.isWellFormed()) return 'A counter name cannot hold broken characters.';
