@@ -22,7 +22,12 @@ const oddName = fc
       // What hides or reorders text (kept by builds before the shared rule, core/plain-text.ts),
       // an emoji pair a joiner makes one, and the Braille blank.
       fc.constantFrom('\u202E', '\u200F', '\u2066', '\u3164', '\u115F', '\u0007', '\u2800'),
-      fc.constantFrom('👩\u200D💻', '\u200D👩', 'e\u200B\u0301'),
+      fc.constantFrom('👩\u200D💻', '\u200D👩', 'e\u200B\u0301', '❤\uFE0F', 'a\uFE00', '\u034F'),
+      // Scotland's flag (tags after a black flag), and tags where no flag is.
+      fc.constantFrom(
+        '🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}',
+        '\u{E0067}\u{E007F}',
+      ),
       fc.constantFrom('e\u0301', '\uFB44', '\u0958', 'a', 'Z', '1', '!'),
       // Printable ASCII and spaces: the common names, which take a shorter way.
       fc.string({ unit: fc.constantFrom('a', 'Z', '9', '~', '!', ' '), maxLength: 70 }),
@@ -55,6 +60,12 @@ describe('an older build’s counter name read in today’s form', () => {
     ['nothing visible', '\u200B\u200D', unnamedCounter],
     ['only Hangul fillers and the Braille blank', '\u3164\u2800\u115F', unnamedCounter],
     ['a right-to-left override', 'Tea\u202E time', 'Tea time'],
+    [
+      'a flag drawn with tags, kept whole',
+      '🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} days',
+      '🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} days',
+    ],
+    ['a variation selector after a letter', 'Water\uFE00', 'Water'],
     ['an accent a zero-width space kept apart', 'Cafe\u200B\u0301', 'Café'],
     ['a lone surrogate', 'Tea\uD800', 'Tea\uFFFD'],
     [

@@ -46,7 +46,12 @@ describe('only possible histories are accepted', () => {
     ['61 characters', 'x'.repeat(61), /at most 60/],
     ['decomposed letters (not NFC)', 'Cafe\u0301', /normalised/],
     ['only a Hangul filler (a letter that shows as nothing)', '\u3164', /normalised/],
-    ['only the Braille blank', '\u2800', /visible character/],
+    ['only the Braille blank', '\u2800', /normalised/],
+    [
+      'a flag drawn with tags cut short (an invisible tag run)',
+      'a\u{E0067}\u{E0062}',
+      /normalised/,
+    ],
     ['a right-to-left override reordering the name', 'a\u202Eb', /normalised/],
     ['a control character', 'a\u0007b', /normalised/],
   ])('a name with %s is refused with a 400, storing nothing', async (_, name, rule) => {
