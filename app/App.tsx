@@ -218,6 +218,22 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
       if (!row.archived && nameKey(row.name) === key) return row;
     return undefined;
   }, []);
+  // Sync's state as it last came, read when a merge is asked for (not rendered: a count would
+  // render the page at each push).
+  const syncNow = useRef<SyncUpdate>(undefined);
+  useEffect(
+    () =>
+      client.subscribe({ topic: 'sync' }, (update) => {
+        if (update.type === 'sync') syncNow.current = update;
+      }),
+    [client],
+  );
+  const mayMerge = useCallback((): string | undefined => {
+    const state = syncNow.current?.state;
+    return state === 'synced' || state === 'off'
+      ? undefined
+      : 'Merge waits until this device says Synced: merged while its changes are not through, the count could be added twice.';
+  }, []);
   const move = useCallback<Move>(
     async (id, to) => {
       const { ids: order, listed, board } = shown.current;
@@ -360,6 +376,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
                   run={run}
                   onChange={lastChange.set}
                   findNamed={findNamed}
+                  mayMerge={mayMerge}
                   alerts={cardAlerts}
                   move={move}
                   first={index === 0}

@@ -11,6 +11,7 @@ import {
   type FormEvent,
 } from 'react';
 import type { SyncRejection } from '../core/engine-protocol.ts';
+import { reviveError } from '../core/errors.ts';
 import { maxStep, maxValue } from '../core/models/counter/limits.ts';
 import { mergeCommands, maxMergeSteps, renamedFrom } from '../core/models/counter/merge.ts';
 import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
@@ -53,6 +54,8 @@ type CardProps = {
    * ("Water (2)") offers to merge into it.
    */
   findNamed: (name: string) => CounterRow | undefined;
+  /** Why a merge cannot be made now (this device not synced), or undefined when it can. */
+  mayMerge: () => string | undefined;
   /** Where this card puts its alert, for a refused Undo of its counter to show in it. */
   alerts: CardAlerts;
   move: Move;
@@ -72,6 +75,7 @@ function CounterCardView({
   run,
   onChange,
   findNamed,
+  mayMerge,
   alerts,
   move,
   first,
@@ -173,11 +177,16 @@ function CounterCardView({
   /** Set while this card archives its counter: the Archive button sends focus on itself. */
   const archiving = useRef(false);
   /**
-   * Moves this counter's count into `target` and archives this one, after asking (issue 12):
-   * the count goes by counting up (`mergeCommands`), so what another device counts on `target`
-   * meanwhile adds to it; then this one is archived, its name kept in the archive.
+   * Moves this counter's count into `target` and archives this one, after asking (issue 12).
+   * The archive goes first and is the lock: a counter already archived (merged on another device,
+   * whose archive came in) adds nothing again. Then the count goes by counting up
+   * (`mergeCommands`), so what another device counts on `target` meanwhile adds to it. Only while
+   * this device is synced (or syncs with no space): two devices merging the same pair offline
+   * would each add the count once.
    */
   const merge = async (target: CounterRow) => {
+    const notNow = mayMerge();
+    if (notNow) return setProblem(notNow);
     const now = (watch.row(id) as CounterRow | undefined)?.value ?? value;
     const commands = mergeCommands(now);
     if (!commands)
@@ -189,11 +198,26 @@ function CounterCardView({
         ? `Add the ${now.toLocaleString('en')} counted in “${name}” to “${target.name}”, and archive “${name}”?`
         : `Archive “${name}”? It has nothing to add to “${target.name}”.`;
     if (!confirm(asked)) return;
-    if (commands.length > 0 && !(await run(target.id, commands, setProblem))) return;
     archiving.current = true;
-    if (!(await run(id, { type: 'archive' }, setProblem))) return void (archiving.current = false);
+    let archived;
+    try {
+      archived = await client.execute(id, { type: 'archive' });
+    } catch (error) {
+      archiving.current = false;
+      return setProblem(reviveError(error).message);
+    }
+    if (archived.type === 'rejected') {
+      archiving.current = false;
+      return setProblem(archived.reason);
+    }
     // An Undo of an earlier change would no longer be what the person last did.
     onChange(undefined);
+    // Archived already (merged elsewhere): its count is in `target` once, and stays so.
+    if (archived.events.length > 0 && commands.length > 0) {
+      // The card is gone: a failure is told at the top of the page; the count stays in the
+      // archived counter, whole, for a restore.
+      if (!(await run(target.id, commands))) return;
+    }
     // This card is gone: focus goes to the counter it went into.
     focusWhenShown(() =>
       document.querySelector<HTMLElement>(
