@@ -237,12 +237,15 @@ export class SyncManager {
         // A join from the old space's snapshots still under way may have installed a base
         // since the check above: stopped now, the client reads those too.
         const late = (await old?.fillBases()) ?? 0;
-        if (late > 0) throw cannotMove(late);
+        if (late > 0) throw cannotMove(late, true);
         await this.storage.clearSettings();
       } catch (error) {
-        await this.transport.leave(config).catch(() => undefined);
+        // Back to syncing where it was at once; the new token is given back on the side (a
+        // server that does not answer must not hold the device stopped; if it never hears,
+        // the other space lists a device its people can remove).
         this.run(current);
         await this.refresh();
+        void this.transport.leave(config).catch(() => undefined);
         throw error;
       }
       await this.transport.leave(current).catch(() => undefined);
@@ -431,10 +434,10 @@ export class SyncManager {
 }
 
 /** A move to another space refused: counters joined from this one lack their early history. */
-const cannotMove = (left: number) =>
+const cannotMove = (left: number, linkUsed = false) =>
   new TallyError(
     'unavailable',
-    `${left === 1 ? 'One counter' : `${left} counters`} joined from this space could not read ${left === 1 ? 'its' : 'their'} early history from the sync server, so ${left === 1 ? 'it' : 'they'} cannot move to the other space yet. Try again when the server can be reached.`,
+    `${left === 1 ? 'One counter' : `${left} counters`} joined from this space could not read ${left === 1 ? 'its' : 'their'} early history from the sync server, so ${left === 1 ? 'it' : 'they'} cannot move to the other space yet. ${linkUsed ? 'The pairing link is used up: make a new one on the other device when the server can be reached.' : 'Try again when the server can be reached.'}`,
   );
 
 const damagedMessage =
