@@ -7,6 +7,7 @@ import {
   type Http2Session,
   type SecureServerOptions,
 } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 
 /** The timeouts plain HTTP is given as options (server.ts explains each). */
@@ -47,9 +48,20 @@ export type SecureServer = {
  * Node 20's server.close() does not close HTTP/2 sessions, and a browser keeps an idle one open,
  * so shutdown would wait for the client: server.ts closes them with closeSessions().
  */
+/** How long a kept-alive HTTP/1.1 connection waits for its next request: Node's plain default. */
+const keepAliveTimeout = 5_000;
+/**
+ * How long an HTTP/2 session may carry nothing before it is asked to close (GOAWAY): longer than
+ * a live feed's heartbeat (15 s), so a session with a live feed is never idle.
+ */
+export const sessionIdleMs = 60_000;
+
 export function secureServer(timeouts: Timeouts): SecureServer {
   const sessions = new Set<Http2Session>();
   const connections = new Set<TLSSocket>();
+  // Every TCP connection, from before its TLS handshake: one that never finishes it would hold
+  // server.close() until its handshake timeout.
+  const sockets = new Set<Socket>();
   const { requestTimeout } = timeouts;
 
   const endStalled = (request: Http2ServerRequest, response: Http2ServerResponse) => {
@@ -68,7 +80,12 @@ export function secureServer(timeouts: Timeouts): SecureServer {
       listener: (request: Http2ServerRequest, response: Http2ServerResponse) => void,
     ): Http2SecureServer => {
       const server = createSecureServer(options, listener);
-      Object.assign(server, timeouts);
+      // Node leaves keepAliveTimeout unset here: a kept-alive HTTP/1.1 connection stayed open.
+      Object.assign(server, timeouts, { keepAliveTimeout });
+      server.on('connection', (socket: Socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
       server.on('secureConnection', (socket: TLSSocket) => {
         connections.add(socket);
         socket.once('close', () => connections.delete(socket));
@@ -76,6 +93,8 @@ export function secureServer(timeouts: Timeouts): SecureServer {
       server.on('session', (session: Http2Session) => {
         sessions.add(session);
         session.once('close', () => sessions.delete(session));
+        // An idle session is not kept for ever (a browser keeps one open for reuse).
+        session.setTimeout(sessionIdleMs, () => session.close());
       });
       server.on('request', (request: Http2ServerRequest, response: Http2ServerResponse) => {
         // HTTP/1.1 over TLS has Node's own check (above); only HTTP/2 has `stream`.
@@ -91,6 +110,7 @@ export function secureServer(timeouts: Timeouts): SecureServer {
     },
     closeAllConnections() {
       for (const socket of connections) socket.destroy();
+      for (const socket of sockets) socket.destroy();
     },
   };
 }

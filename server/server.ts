@@ -74,7 +74,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
             port,
             hostname: host,
             createServer: secure.createServer,
-            serverOptions: { cert: tls.cert, key: tls.key, allowHTTP1: true },
+            // A TLS handshake gets the headers' time, not Node's two minutes.
+            serverOptions: {
+              cert: tls.cert,
+              key: tls.key,
+              allowHTTP1: true,
+              handshakeTimeout: headersTimeout,
+            },
           })
         : serve({ fetch: app.fetch, port, hostname: host, serverOptions: timeouts })
     ) as Server;

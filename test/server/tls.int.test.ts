@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request as https } from 'node:https';
-import type { Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { connect as http2, constants, type ClientHttp2Session } from 'node:http2';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -259,7 +259,55 @@ describe('a body that never finishes, over TLS', () => {
       await Promise.all([sessionClosed, socketClosed]);
       agent.destroy();
     });
+
+    it('does not wait for a connection that never finished its TLS handshake', async () => {
+      const server = await startTestServer(sync.redis.url, {
+        tls: { cert, key },
+        shutdownTimeoutMs: 300,
+      });
+      const { port } = new URL(server.url);
+      const raw = createConnection({ host: '127.0.0.1', port: Number(port) });
+      await new Promise((resolve) => raw.once('connect', resolve));
+      const rawClosed = new Promise((resolve) => raw.once('close', resolve));
+      // Its handshake would have it held until the handshake timeout (10 s here); the shutdown
+      // deadline (300 ms) ends it.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([
+        server.close(),
+        new Promise((_, reject) => {
+          bound = setTimeout(() => reject(new Error('shutdown waited for the handshake')), 5_000);
+        }),
+      ]);
+      clearTimeout(bound);
+      await rawClosed;
+    });
   });
+
+  it('closes a kept-alive HTTP/1.1 connection left idle, as plain HTTP does', async () => {
+    const agent = new Agent({ keepAlive: true });
+    const keptAlive = await new Promise<Socket>((resolve, reject) => {
+      const request = https(
+        `${sync.url}/api/health`,
+        { agent, ca: cert, ALPNProtocols: ['http/1.1'] } as Parameters<typeof https>[1],
+        (response) => {
+          const { socket } = response;
+          response.resume();
+          response.on('end', () => resolve(socket));
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+    // The server ends it after its keep-alive time (5 s); without one it stayed open.
+    await new Promise((resolve, reject) => {
+      const bound = setTimeout(() => reject(new Error('still open after 15 s')), 15_000);
+      keptAlive.once('close', () => {
+        clearTimeout(bound);
+        resolve(undefined);
+      });
+    });
+    agent.destroy();
+  }, 20_000);
 });
 
 /** `npm start` reads the certificate from the environment (server/main.ts tlsFromEnv). */
