@@ -30,6 +30,7 @@ const onClusterToo = [
   'test/sync/archive.int.test.ts',
   'test/sync/failover.int.test.ts',
   'test/sync/resume.int.test.ts',
+  'test/sync/counts.int.test.ts',
 ];
 export default defineConfig({
   test: {
