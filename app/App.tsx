@@ -232,7 +232,7 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     const state = syncNow.current?.state;
     return state === 'synced' || state === 'off'
       ? undefined
-      : 'Merge waits until this device says Synced: merged while its changes are not through, the count could be added twice.';
+      : 'Merging needs this device synced (“Synced” above), so the count is added once: press Merge again then.';
   }, []);
   const move = useCallback<Move>(
     async (id, to) => {

@@ -11,7 +11,6 @@ import {
   type FormEvent,
 } from 'react';
 import type { SyncRejection } from '../core/engine-protocol.ts';
-import { reviveError } from '../core/errors.ts';
 import { maxStep, maxValue } from '../core/models/counter/limits.ts';
 import { mergeCommands, maxMergeSteps, renamedFrom } from '../core/models/counter/merge.ts';
 import { maxNameLength, nameProblem, normalName } from '../core/models/counter/name.ts';
@@ -177,12 +176,14 @@ function CounterCardView({
   /** Set while this card archives its counter: the Archive button sends focus on itself. */
   const archiving = useRef(false);
   /**
-   * Moves this counter's count into `target` and archives this one, after asking (issue 12).
-   * The archive goes first and is the lock: a counter already archived (merged on another device,
-   * whose archive came in) adds nothing again. Then the count goes by counting up
-   * (`mergeCommands`), so what another device counts on `target` meanwhile adds to it. Only while
-   * this device is synced (or syncs with no space): two devices merging the same pair offline
-   * would each add the count once.
+   * Moves this counter's count into `target` and archives this one, after asking (issue 12). Two
+   * aggregates, no transaction across them (docs/architecture.md, "Sync rules"): this one is
+   * reset and archived first, in one batch — the lock: one archived already (merged elsewhere)
+   * refuses it, and restoring it later brings back 0, not the count a second time. Then the count
+   * is added to `target` by counting up (`mergeCommands`), so what another device counts there
+   * meanwhile adds to it; if that fails, this one is restored with its count. Only while this
+   * device is synced (or in no space): two devices merging the same pair offline would each add
+   * the count.
    */
   const merge = async (target: CounterRow) => {
     const notNow = mayMerge();
@@ -195,28 +196,19 @@ function CounterCardView({
       );
     const asked =
       now > 0
-        ? `Add the ${now.toLocaleString('en')} counted in “${name}” to “${target.name}”, and archive “${name}”?`
+        ? `Add the ${now.toLocaleString('en')} counted in “${name}” to “${target.name}”, and archive “${name}” at 0?`
         : `Archive “${name}”? It has nothing to add to “${target.name}”.`;
     if (!confirm(asked)) return;
     archiving.current = true;
-    let archived;
-    try {
-      archived = await client.execute(id, { type: 'archive' });
-    } catch (error) {
-      archiving.current = false;
-      return setProblem(reviveError(error).message);
-    }
-    if (archived.type === 'rejected') {
-      archiving.current = false;
-      return setProblem(archived.reason);
-    }
+    const lock = now > 0 ? [{ type: 'reset' }, { type: 'archive' }] : [{ type: 'archive' }];
+    if (!(await run(id, lock, setProblem))) return void (archiving.current = false);
     // An Undo of an earlier change would no longer be what the person last did.
     onChange(undefined);
-    // Archived already (merged elsewhere): its count is in `target` once, and stays so.
-    if (archived.events.length > 0 && commands.length > 0) {
-      // The card is gone: a failure is told at the top of the page; the count stays in the
-      // archived counter, whole, for a restore.
-      if (!(await run(target.id, commands))) return;
+    if (commands.length > 0 && !(await run(target.id, commands))) {
+      // Not added (the other counter archived or full meanwhile): this one comes back whole.
+      // The card is gone meanwhile: what failed is told at the top of the page.
+      await run(id, [{ type: 'restore' }, ...commands]);
+      return;
     }
     // This card is gone: focus goes to the counter it went into.
     focusWhenShown(() =>

@@ -370,9 +370,9 @@ function InviteDialog({
         ) : (
           <>Sync this device with space {short}? </>
         )}
-        {counters} Counters with the same name on both sides are both kept, every count in them: one
-        is renamed, like “Water (2)” — the one made later, or the one not archived. Only join a
-        space from a link you made yourself.
+        {counters} Counters with the same name on both sides (letter case aside) are both kept,
+        every count in them: one is renamed, like “Water (2)”, and can be merged into the other
+        afterwards. Only join a space from a link you made yourself.
       </p>
       <div className="invite-actions">
         <button type="button" disabled={busy} onClick={onJoin}>

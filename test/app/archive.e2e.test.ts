@@ -175,17 +175,16 @@ it('two counters of one name that pairing kept apart merge in one step, every co
     .filter({ hasText: /^Offline/ })
     .waitFor();
   await mergeButton.click();
-  await b
-    .getByRole('alert')
-    .filter({ hasText: 'Merge waits until this device says Synced' })
-    .waitFor();
+  await b.getByRole('alert').filter({ hasText: 'Merging needs this device synced' }).waitFor();
   expect(asked).toEqual([]);
   await expectCount(b, 'water (2)', 3);
   await b.context().setOffline(false);
   await synced(b);
   await mergeButton.click();
   await expectCount(b, 'Water', 5);
-  expect(asked).toEqual(['Add the 3 counted in “water (2)” to “Water”, and archive “water (2)”?']);
+  expect(asked).toEqual([
+    'Add the 3 counted in “water (2)” to “Water”, and archive “water (2)” at 0?',
+  ]);
   await card(b, 'water (2)').waitFor({ state: 'detached' });
   await expect
     .poll(() => b.evaluate(() => document.activeElement?.getAttribute('aria-label')))
@@ -194,6 +193,10 @@ it('two counters of one name that pairing kept apart merge in one step, every co
   await card(a, 'water (2)').waitFor({ state: 'detached' });
   await openArchive(a);
   await archivedList(a).getByText('water (2)').waitFor();
+  // Restored, it brings back 0: its count is in Water, counted once.
+  await archivedList(a).getByRole('button', { name: 'Restore water (2)', exact: true }).click();
+  await expectCount(a, 'water (2)', 0);
+  await expectCount(a, 'Water', 5);
   // A counter with no twin offers no merge.
   await openMore(a, 'Water');
   expect(await a.getByRole('button', { name: /^Merge / }).count()).toBe(0);
