@@ -43,8 +43,10 @@ export type Change = UndoableChange & {
   readonly id: string;
   /** The counter's name when it was made (the offer shows the name it has now). */
   readonly name: string;
-  /** What was done, before the name: "+1 on", "Reset", "Set to 5:", "Renamed", "Archived". */
+  /** What was done, before the name: "+1 on", "Reset", "Set", "Renamed", "Archived". */
   readonly what: string;
+  /** What follows the name, if anything: "to 5" ("Set Pages to 5"). */
+  readonly tail?: string;
   /** When it was made: a rejection after sync since then may be of it. */
   readonly at: number;
 };

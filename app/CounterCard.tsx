@@ -154,12 +154,22 @@ function CounterCardView({
     what: string,
     after: number | ((now: number) => number),
     commands: object | readonly object[],
+    tail?: string,
   ) => {
     const pressed = document.activeElement;
     const before = (watch.row(id) as CounterRow | undefined)?.value ?? value;
     after = typeof after === 'number' ? after : after(before);
     if (!(await run(id, commands, setProblem))) return;
-    onChange({ type: 'value', id, name, what, before, after, at: Date.now() });
+    onChange({
+      type: 'value',
+      id,
+      name,
+      what,
+      ...(tail === undefined ? {} : { tail }),
+      before,
+      after,
+      at: Date.now(),
+    });
     if (after === 0 && pressed instanceof HTMLButtonElement && item.current?.contains(pressed))
       focusWhenShown(() => {
         // Not until the card shows zero, with the button off.
@@ -270,7 +280,7 @@ function CounterCardView({
     event.preventDefault();
     const typed = wholeNumber(valueDraft, 0, maxValue, 'A value');
     if (typeof typed === 'string') return setProblem(typed);
-    await change(`Set to ${typed}:`, typed, { type: 'set', value: typed });
+    await change('Set', typed, { type: 'set', value: typed }, `to ${typed.toLocaleString('en')}`);
     setValueDraft('');
   };
   const [stepDraft, setStepDraft] = useState('');

@@ -94,6 +94,7 @@ export function UndoOffer({
       <span className="undo-text">
         <span className="undo-what">
           {change.what} {row?.name ?? change.name}
+          {change.tail === undefined ? '' : ` ${change.tail}`}
         </span>
         {was !== undefined && (
           // A name it had is cut short too; a number never is.

@@ -205,6 +205,9 @@ it('history reads as actions, newest first, by day, with the per-day chart of th
   await page.getByLabel('New value for Pages', { exact: true }).fill('40');
   await click('Set Pages');
   await expectCount(page, 'Pages', 40);
+  await expect
+    .poll(() => page.getByRole('status', { name: 'Last change' }).textContent())
+    .toBe('Set Pages to 40 · was 7Undo');
   // A set value the model refuses: a sentence on the card, nothing changes.
   await page.getByLabel('New value for Pages', { exact: true }).fill('-3');
   await click('Set Pages');
