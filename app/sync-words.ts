@@ -14,7 +14,9 @@ export function statusText(sync: SyncUpdate | undefined): string {
   // Out of a space everything is "pending" for the next one: that is no news to a person.
   if (sync.state === 'off')
     return sync.lastError ? `Not syncing · ${sync.lastError}` : 'Not syncing';
-  const pending = sync.pending > 0 ? `${sync.pending} pending` : '';
+  // Changes, not counters: one count is one change.
+  const pending =
+    sync.pending > 0 ? `${sync.pending} ${sync.pending === 1 ? 'change' : 'changes'} pending` : '';
   const word = rateLimited(sync)
     ? // Not "unreachable": the server answered; the sentence after this says why it waits.
       'Waiting'

@@ -86,7 +86,7 @@ it('the header and the sync panel say the same: Offline with the network cut, Se
     .poll(() => bothSay(page))
     .toEqual({
       header: 'Offline',
-      panel: expect.stringMatching(/^Offline · 1 pending/),
+      panel: expect.stringMatching(/^Offline · 1 change pending/),
     });
   expect(await page.getByRole('button', { name: 'Retry now', exact: true }).count()).toBe(0);
 
@@ -99,7 +99,7 @@ it('the header and the sync panel say the same: Offline with the network cut, Se
       .poll(() => bothSay(page), { timeout: 30_000 })
       .toEqual({
         header: 'Server unreachable',
-        panel: expect.stringMatching(/^Server unreachable · 1 pending/),
+        panel: expect.stringMatching(/^Server unreachable · 1 change pending/),
       });
   } finally {
     await app.serveAgain(port);
@@ -184,7 +184,7 @@ it('a space the server slows down (429) is waiting, not "unreachable", and offer
       .filter({ hasText: /^Synced$/ })
       .waitFor({ timeout: 30_000 });
     // Each count is a push, until the space is over its limit.
-    const waiting = /^Waiting · \d+ pending · This space is sending too many requests\./;
+    const waiting = /^Waiting · \d+ changes? pending · This space is sending too many requests\./;
     const increment = page.getByRole('button', { name: 'Increment Water', exact: true });
     for (let i = 0; i < 200 && !waiting.test((await status(page).textContent()) ?? ''); i++)
       await increment.click();

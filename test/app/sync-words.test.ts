@@ -17,7 +17,7 @@ describe('the sync status in words', () => {
       'Synced · One counter waits for the space it came from (its early history is there) and is not in this space',
     );
     expect(statusText(update({ waiting: 3, state: 'syncing', pending: 2 }))).toMatch(
-      /^2 pending · 3 counters wait for the space they came from .* not in this space$/,
+      /^2 changes pending · 3 counters wait for the space they came from .* not in this space$/,
     );
   });
 });
