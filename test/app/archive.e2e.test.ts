@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, openMore } from '../helpers/browser.ts';
+import { acceptJoin, addCounter, expectCount, openMore } from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -49,10 +49,7 @@ it('archive on one device, restore on the other; delete forever reaches both', a
   await synced(a);
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   const b = await device(link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await expectCount(b, 'Water', 3);
 
   // Archived on A: out of both lists, into both archives.
@@ -150,10 +147,7 @@ it('two counters of one name that pairing kept apart merge in one step, every co
     await b.getByRole('button', { name: 'Increment water', exact: true }).click();
   await expectCount(b, 'water', 3);
   await b.evaluate((url) => (location.href = url), link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   // Both kept: the one made later renamed apart, on both devices.
   await expectCount(b, 'water (2)', 3);
   await expectCount(a, 'water (2)', 3);

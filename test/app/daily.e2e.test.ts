@@ -2,7 +2,14 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, focusedOn, historyOf, openMore } from '../helpers/browser.ts';
+import {
+  acceptJoin,
+  addCounter,
+  expectCount,
+  focusedOn,
+  historyOf,
+  openMore,
+} from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -33,10 +40,7 @@ it('reset, then undo, on one device shows on the other; both are commands that s
   await synced(a);
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   const b = await device(link, { width: 390, height: 844 });
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await expectCount(b, 'Water', 3);
 
   await openMore(a, 'Water');
@@ -316,10 +320,7 @@ it('undo of a +N counts back, so what another device counted meanwhile stays', a
   await synced(a);
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   const b = await device(link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await expectCount(b, 'Laps', 0);
   await a.getByRole('button', { name: 'Add 2 to Laps', exact: true }).click();
   await expectCount(b, 'Laps', 2);

@@ -4,7 +4,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount } from '../helpers/browser.ts';
+import { acceptJoin, addCounter, expectCount } from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -70,10 +70,7 @@ it('pairs through the QR code, refuses a used invite, renames itself, and remove
   }
 
   const b = await device(await readQr(a));
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await waitSynced(b);
   await expectCount(b, 'Pages', 0);
   // a sees b arrive: the panel closes (its invite is used up) and says who joined.
@@ -85,10 +82,7 @@ it('pairs through the QR code, refuses a used invite, renames itself, and remove
 
   // A third device with the same (used) link is refused, in words.
   const c = await device(link);
-  await c
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(c);
   await c.getByRole('alert').filter({ hasText: 'already used' }).waitFor();
   await expect.poll(() => status(c).textContent()).toBe('Not syncing');
 
@@ -128,10 +122,7 @@ it('pairs through the QR code, refuses a used invite, renames itself, and remove
   await a.getByRole('button', { name: 'Pair a device', exact: true }).click();
   const fresh = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   await c.evaluate((url) => (location.href = url), fresh);
-  await c
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(c);
   await waitSynced(c);
   await a.getByRole('button', { name: 'Increment Pages', exact: true }).click();
   await expectCount(a, 'Pages', 1);
@@ -158,10 +149,7 @@ it('when the QR code cannot be drawn, the panel says so, and the link still pair
   expect(await panel.getByText('Making the QR code…').count()).toBe(0);
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   const b = await device(link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await waitSynced(b);
   await expectCount(b, 'Pages', 0);
 });

@@ -4,6 +4,7 @@ import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { waitFor } from '../server/fixtures.ts';
 import {
+  acceptJoin,
   addCounter,
   expectCount,
   firstScreenAtHead,
@@ -64,10 +65,7 @@ it('a device that joined from snapshots shows every count, reads a history from 
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
 
   const b = await device(link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await waitSynced(b);
   await expectCount(b, 'Water', 3);
   await expectCount(b, 'Tea', 2);

@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { syncedAppFixture } from '../helpers/app-server.ts';
 import { axeViolations } from '../helpers/axe.ts';
-import { addCounter, expectCount, focusedOn } from '../helpers/browser.ts';
+import { acceptJoin, addCounter, expectCount, focusedOn } from '../helpers/browser.ts';
 
 const app = syncedAppFixture();
 
@@ -116,10 +116,7 @@ it('two devices that already count the same thing pair, and no count is lost; a 
   const second = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   expect(second).not.toBe(link);
   const c = await device(second);
-  await c
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(c);
   await waitSynced(c);
   await showsExactly(c, everything);
 
@@ -221,10 +218,7 @@ async function joinedAndLeft(a: Page) {
   await waitSynced(a);
   const link = await a.getByLabel('Pairing link', { exact: true }).inputValue();
   const b = await device(link);
-  await b
-    .getByRole('dialog', { name: 'Join a space' })
-    .getByRole('button', { name: 'Join space' })
-    .click();
+  await acceptJoin(b);
   await waitSynced(b);
   const listed = a.getByRole('region', { name: 'Devices' }).getByRole('listitem');
   await expect.poll(() => listed.count(), { timeout: 10_000 }).toBe(2);

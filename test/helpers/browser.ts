@@ -286,6 +286,14 @@ export async function expectCount(
     .waitFor({ timeout });
 }
 
+/** Answers yes in the dialog a pairing link opened: this device joins that space. */
+export async function acceptJoin(page: Page): Promise<void> {
+  await page
+    .getByRole('dialog', { name: 'Join a space' })
+    .getByRole('button', { name: 'Join space' })
+    .click();
+}
+
 export async function addCounter(page: Page, name: string): Promise<void> {
   await page.getByLabel('Counter name', { exact: true }).fill(name);
   await page.getByRole('button', { name: 'Add counter', exact: true }).click();
