@@ -44,6 +44,23 @@ const sync = syncServerFixture({
   server: { tls: { cert, key }, requestTimeoutMs: 800, headersTimeoutMs: 800 },
 });
 
+/** One HTTP/1.1-over-TLS request through a keep-alive agent: the socket it leaves open. */
+function keptAliveSocket(url: string, agent: Agent): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const request = https(
+      `${url}/api/health`,
+      { agent, ca: cert, ALPNProtocols: ['http/1.1'] } as Parameters<typeof https>[1],
+      (response) => {
+        const { socket } = response;
+        response.resume();
+        response.on('end', () => resolve(socket));
+      },
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
+
 describe('HTTPS (TALLY_TLS_CERT, TALLY_TLS_KEY)', () => {
   it('serves HTTP/1.1 over TLS to a client that trusts the certificate', async () => {
     expect(sync.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -241,19 +258,7 @@ describe('a body that never finishes, over TLS', () => {
       expect((await h2Request(session, { ':path': '/api/health' })).status).toBe(200);
       const sessionClosed = new Promise((resolve) => session.once('close', resolve));
       const agent = new Agent({ keepAlive: true });
-      const keptAlive = await new Promise<Socket>((resolve, reject) => {
-        const request = https(
-          `${server.url}/api/health`,
-          { agent, ca: cert, ALPNProtocols: ['http/1.1'] } as Parameters<typeof https>[1],
-          (response) => {
-            const { socket } = response;
-            response.resume();
-            response.on('end', () => resolve(socket));
-          },
-        );
-        request.on('error', reject);
-        request.end();
-      });
+      const keptAlive = await keptAliveSocket(server.url, agent);
       const socketClosed = new Promise((resolve) => keptAlive.once('close', resolve));
       await server.close();
       await Promise.all([sessionClosed, socketClosed]);
@@ -285,19 +290,7 @@ describe('a body that never finishes, over TLS', () => {
 
   it('closes a kept-alive HTTP/1.1 connection left idle, as plain HTTP does', async () => {
     const agent = new Agent({ keepAlive: true });
-    const keptAlive = await new Promise<Socket>((resolve, reject) => {
-      const request = https(
-        `${sync.url}/api/health`,
-        { agent, ca: cert, ALPNProtocols: ['http/1.1'] } as Parameters<typeof https>[1],
-        (response) => {
-          const { socket } = response;
-          response.resume();
-          response.on('end', () => resolve(socket));
-        },
-      );
-      request.on('error', reject);
-      request.end();
-    });
+    const keptAlive = await keptAliveSocket(sync.url, agent);
     // The server ends it after its keep-alive time (5 s); without one it stayed open.
     await new Promise((resolve, reject) => {
       const bound = setTimeout(() => reject(new Error('still open after 15 s')), 15_000);
