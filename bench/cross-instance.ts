@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { PushRequest } from '../core/protocol.ts';
+import { freePort } from '../server/local-redis.ts';
 import { startServerProcess, type ServerProcess } from '../test/reliability/server-process.ts';
 import type { Row } from './report.ts';
 import type { Bench } from './section.ts';
@@ -11,17 +11,6 @@ const ROUNDS = 200;
 /** Rounds before the timed ones: connections made, code warm, the follower subscribed. */
 const WARMUP = 30;
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123';
-
-/** A free loopback port, for a server process of its own. */
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 /**
  * A live feed read as a device reads it (`GET …/live`, server-sent events): `seen(id)` resolves
