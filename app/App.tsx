@@ -203,20 +203,17 @@ export function App({ client, updates }: { client: EngineClient; updates?: Updat
     [client],
   );
 
-  // What a move is placed among, as last rendered: read when a card moves, so `move` stays the
-  // same function and a count re-renders its own card only (CounterCard is memoised).
-  const shown = useRef({ ids, listed, board });
+  // What a move is placed among, and the rows a merge looks its counter up in, as last rendered:
+  // read when a card moves or merges, so `move` and `findNamed` stay the same functions and a
+  // count re-renders its own card only (CounterCard is memoised).
+  const shown = useRef({ ids, listed, board, rows });
   useLayoutEffect(() => {
-    shown.current = { ids, listed, board };
+    shown.current = { ids, listed, board, rows };
   });
-  // The rows as last rendered, for a lookup by name made only when a card's More opens.
-  const rowsShown = useRef(rows);
-  useLayoutEffect(() => {
-    rowsShown.current = rows;
-  });
+  // A lookup by name, made only when a card's More opens, over the rows as last rendered.
   const findNamed = useCallback((name: string): CounterRow | undefined => {
     const key = nameKey(name);
-    for (const row of rowsShown.current?.values() ?? [])
+    for (const row of shown.current.rows?.values() ?? [])
       if (!row.archived && nameKey(row.name) === key) return row;
     return undefined;
   }, []);
